@@ -1,0 +1,53 @@
+# lukewarm: every command a person runs, each creating the virtualenv first if needed.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: serve test lint typecheck demo-model evaluate bench bench-warm bench-reference clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+## Run the function, API and warmer on this machine (http://127.0.0.1:8080/).
+serve: $(STAMP)
+	$(PY) -m lukewarm serve $(ARGS)
+
+## Lint, type-check the Pulumi program, and run the whole test suite.
+test: lint typecheck
+	$(PY) -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+## Train the built-in demo model into function/model (reproducible from the seed).
+demo-model: $(STAMP)
+	$(PY) -m training.train --seed 0 --out function/model $(ARGS)
+
+## Score a model on 500 held-out scenes.
+evaluate: $(STAMP)
+	$(PY) -m training.evaluate --count 500 --seed 1000003 $(ARGS)
+
+## Cold start and warm caption latency of the demo model, 1 thread.
+bench: $(STAMP)
+	$(PY) -m bench.coldstart $(ARGS)
+
+## Sporadic traffic against the local stack, with and without the warmer.
+bench-warm: $(STAMP)
+	$(PY) -m bench.keepwarm $(ARGS)
+
+## The original 2022 design against lukewarm, side by side in one run.
+bench-reference: $(STAMP)
+	$(PY) -m bench.reference $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

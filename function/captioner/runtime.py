@@ -1,0 +1,172 @@
+"""Loading a model directory and captioning images with it."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from PIL import Image
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .beam import beam_search
+from .config import (
+    WEIGHTS_FILE,
+    ModelConfig,
+    ModelFormatError,
+    Vocabulary,
+    read_config,
+    read_vocabulary,
+    write_model_files,
+)
+from .model import CaptionModel
+from .preprocess import to_tensor
+
+
+@dataclass(frozen=True)
+class Alternative:
+    caption: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Caption:
+    caption: str
+    score: float
+    """Total log-probability of the caption."""
+    alternatives: list[Alternative]
+    timing_ms: dict[str, float] = field(default_factory=dict)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may really use: its affinity, capped by a cgroup CPU quota
+    (containers and Lambda report more cores than they are allowed to keep busy)."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cpus
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads (from `LUKEWARM_THREADS` or the usable CPUs)."""
+    count = threads or int(os.environ.get("LUKEWARM_THREADS", "0")) or usable_cpus()
+    torch.set_num_threads(count)
+    return count
+
+
+def build_model(config: ModelConfig, vocab_size: int) -> CaptionModel:
+    """The model's modules, on the meta device: no memory, no random initialisation."""
+    with torch.device("meta"):
+        return CaptionModel(config.encoder, config.decoder, vocab_size)
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Load a safetensors file into `model`, checking every name and shape first.
+
+    safetensors holds tensors only: reading it cannot execute code.
+    """
+    try:
+        state = load_file(path)
+    except FileNotFoundError as error:
+        raise ModelFormatError(f"{path} is missing") from error
+    except (SafetensorError, OSError) as error:
+        raise ModelFormatError(f"{path} is not a readable safetensors file: {error}") from error
+    expected = model.state_dict()
+    problems = [f"missing {name}" for name in expected.keys() - state.keys()]
+    problems += [f"unexpected {name}" for name in state.keys() - expected.keys()]
+    problems += [
+        f"{name} has shape {tuple(state[name].shape)}, expected {tuple(tensor.shape)}"
+        for name, tensor in expected.items()
+        if name in state and state[name].shape != tensor.shape
+    ]
+    if problems:
+        shown = "; ".join(sorted(problems)[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise ModelFormatError(f"{path.name} does not fit config.json: {shown}{more}")
+    model.load_state_dict(state, strict=True, assign=True)
+
+
+def save_model(model_dir: Path, config: ModelConfig, vocabulary: Vocabulary,
+               model: CaptionModel) -> None:
+    """Write a model directory. Weights go to a temporary file first, so a failed save
+    never leaves a half-written model behind."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    partial = model_dir / (WEIGHTS_FILE + ".partial")
+    save_file(state, partial, metadata={"format": "lukewarm-captioner/1"})
+    write_model_files(model_dir, config, vocabulary)
+    partial.replace(model_dir / WEIGHTS_FILE)
+
+
+class Captioner:
+    """A loaded model: the thing the handler keeps for the life of an instance."""
+
+    def __init__(self, config: ModelConfig, vocabulary: Vocabulary, model: CaptionModel) -> None:
+        self.config = config
+        self.vocabulary = vocabulary
+        self.model = model.eval().requires_grad_(False)
+        if config.quantize == "int8-dynamic":
+            self.model.decoder = torch.ao.quantization.quantize_dynamic(
+                self.model.decoder, {nn.Linear, nn.LSTMCell}, dtype=torch.qint8
+            )
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> Captioner:
+        model_dir = Path(model_dir)
+        config = read_config(model_dir)
+        vocabulary = read_vocabulary(model_dir)
+        model = build_model(config, len(vocabulary))
+        load_weights(model, model_dir / WEIGHTS_FILE)
+        return cls(config, vocabulary, model)
+
+    @property
+    def info(self) -> dict[str, str]:
+        return {"name": self.config.name, "version": self.config.version}
+
+    def caption(self, image: Image.Image, *, beam: int = 3, alternatives: int = 0) -> Caption:
+        """Caption one RGB image; `alternatives` more captions come from the same beam."""
+        return self.caption_batch([image], beam=beam, alternatives=alternatives)[0]
+
+    def caption_batch(self, images: list[Image.Image], *, beam: int = 3,
+                      alternatives: int = 0) -> list[Caption]:
+        width = max(beam, alternatives + 1)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            batch = torch.stack([to_tensor(image, self.config.preprocess) for image in images])
+            preprocessed = time.perf_counter()
+            encoder_out = self.model.encoder(batch)
+            encoded = time.perf_counter()
+            results = beam_search(
+                self.model.decoder, encoder_out, start=self.vocabulary.start,
+                end=self.vocabulary.end, beam=width, max_length=self.config.max_length,
+            )
+        decoded = time.perf_counter()
+        timing = {
+            "preprocess": round((preprocessed - started) * 1000, 2),
+            "encode": round((encoded - preprocessed) * 1000, 2),
+            "decode": round((decoded - encoded) * 1000, 2),
+        }
+        captions = []
+        for hypotheses in results:
+            unique: dict[str, float] = {}
+            for hypothesis in hypotheses:
+                text = self.vocabulary.decode(list(hypothesis.words))
+                unique.setdefault(text, hypothesis.score)
+            ranked = list(unique.items())
+            best, best_score = ranked[0]
+            captions.append(Caption(
+                caption=best,
+                score=best_score,
+                alternatives=[Alternative(c, s) for c, s in ranked[1:alternatives + 1]],
+                timing_ms=dict(timing),
+            ))
+        return captions

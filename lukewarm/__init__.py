@@ -1,0 +1,1 @@
+"""lukewarm's command line for people: serve, caption, probe, cost, convert."""
