@@ -25,14 +25,18 @@ class Hypothesis:
     """Total log-probability, `<end>` included when the caption finished."""
 
 
-def beam_search(decoder: Decoder, encoder_out: Tensor, *, start: int, end: int,
-                beam: int, max_length: int) -> list[list[Hypothesis]]:
+def beam_search(
+    decoder: Decoder, encoder_out: Tensor, *, start: int, end: int, beam: int, max_length: int
+) -> list[list[Hypothesis]]:
     """The `beam` best captions of each image in `encoder_out` (B, P, C), best first."""
     batch, pixels, channels = encoder_out.shape
     k = beam
     # Every beam of an image sees the same encoder grid: expand, don't copy.
-    encoder_out = encoder_out.unsqueeze(1).expand(batch, k, pixels, channels).reshape(
-        batch * k, pixels, channels)
+    encoder_out = (
+        encoder_out.unsqueeze(1)
+        .expand(batch, k, pixels, channels)
+        .reshape(batch * k, pixels, channels)
+    )
     projected = decoder.attention.project(encoder_out)
     state = decoder.init_state(encoder_out)
 
@@ -62,33 +66,57 @@ def beam_search(decoder: Decoder, encoder_out: Tensor, *, start: int, end: int,
         keep_word = torch.full((batch, k), end, dtype=torch.long)
         keep_score = torch.full((batch, k), float("-inf"))
         for b in range(batch):
-            if done[b]:
-                continue
-            live = 0
-            for rank in range(2 * k):
-                score = float(top_scores[b, rank])
-                if score == float("-inf"):
-                    break
-                src, word = int(source_beam[b, rank]), int(next_word[b, rank])
-                if word == end:
-                    if rank < k:
-                        finished[b].append(Hypothesis(tuple(sequences[b, src].tolist()), score))
-                    continue
-                keep_beam[b, live], keep_word[b, live], keep_score[b, live] = src, word, score
-                live += 1
-                if live == k:
-                    break
-            finished[b] = ranked = sorted(finished[b], key=lambda h: -h.score)[:k]
-            if len(ranked) == k and ranked[-1].score >= float(keep_score[b, 0]):
-                done[b] = True
+            if not done[b]:
+                done[b] = _advance(
+                    top_scores[b].tolist(),
+                    source_beam[b].tolist(),
+                    next_word[b].tolist(),
+                    sequences[b],
+                    end,
+                    k,
+                    finished[b],
+                    keep_beam[b],
+                    keep_word[b],
+                    keep_score[b],
+                )
         if all(done):
             break
 
         flat_source = (keep_beam + torch.arange(batch).unsqueeze(1) * k).view(-1)
-        sequences = torch.cat([sequences[torch.arange(batch).unsqueeze(1), keep_beam],
-                               keep_word.unsqueeze(2)], dim=2)
+        sequences = torch.cat(
+            [sequences[torch.arange(batch).unsqueeze(1), keep_beam], keep_word.unsqueeze(2)], dim=2
+        )
         scores = keep_score
         words = keep_word.view(-1)
         state = (state[0][flat_source], state[1][flat_source])
 
     return finished
+
+
+def _advance(
+    scores: list[float],
+    sources: list[int],
+    words: list[int],
+    sequences: Tensor,
+    end: int,
+    k: int,
+    finished: list[Hypothesis],
+    keep_beam: Tensor,
+    keep_word: Tensor,
+    keep_score: Tensor,
+) -> bool:
+    """Sort one image's 2k best candidates into finished captions and k live beams
+    (written into the `keep_*` rows). True when no live beam can still win."""
+    live = 0
+    for rank, (score, source, word) in enumerate(zip(scores, sources, words, strict=True)):
+        if score == float("-inf") or live == k:
+            break
+        if word == end:
+            if rank < k:
+                finished.append(Hypothesis(tuple(sequences[source].tolist()), score))
+            continue
+        keep_beam[live], keep_word[live], keep_score[live] = source, word, score
+        live += 1
+    finished.sort(key=lambda h: -h.score)
+    del finished[k:]
+    return len(finished) == k and finished[-1].score >= float(keep_score[0])

@@ -29,8 +29,9 @@ def _conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
 class BasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1,
-                 downsample: nn.Module | None = None) -> None:
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.conv1 = _conv3x3(inplanes, planes, stride)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -49,8 +50,9 @@ class BasicBlock(nn.Module):
 class Bottleneck(nn.Module):
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1,
-                 downsample: nn.Module | None = None) -> None:
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.conv1 = _conv1x1(inplanes, planes)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -128,7 +130,9 @@ class Attention(nn.Module):
         computed once per image rather than at every decoding step."""
         return self.encoder_att(encoder_out)
 
-    def forward(self, encoder_out: Tensor, projected: Tensor, hidden: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, encoder_out: Tensor, projected: Tensor, hidden: Tensor
+    ) -> tuple[Tensor, Tensor]:
         scores = self.full_att(self.relu(projected + self.decoder_att(hidden).unsqueeze(1)))
         alpha = self.softmax(scores.squeeze(2))  # (B, P)
         context = (encoder_out * alpha.unsqueeze(2)).sum(dim=1)  # (B, C)
@@ -157,8 +161,9 @@ class Decoder(nn.Module):
         mean = encoder_out.mean(dim=1)
         return self.init_h(mean), self.init_c(mean)
 
-    def step(self, words: Tensor, state: DecoderState, encoder_out: Tensor,
-             projected: Tensor) -> tuple[Tensor, DecoderState, Tensor]:
+    def step(
+        self, words: Tensor, state: DecoderState, encoder_out: Tensor, projected: Tensor
+    ) -> tuple[Tensor, DecoderState, Tensor]:
         """One decoding step: previous words (B,) → next-word logits (B, V), new state, alpha."""
         hidden, cell = state
         context, alpha = self.attention(encoder_out, projected, hidden)

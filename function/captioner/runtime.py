@@ -95,8 +95,9 @@ def load_weights(model: nn.Module, path: Path) -> None:
     model.load_state_dict(state, strict=True, assign=True)
 
 
-def save_model(model_dir: Path, config: ModelConfig, vocabulary: Vocabulary,
-               model: CaptionModel) -> None:
+def save_model(
+    model_dir: Path, config: ModelConfig, vocabulary: Vocabulary, model: CaptionModel
+) -> None:
     """Write a model directory. Weights go to a temporary file first, so a failed save
     never leaves a half-written model behind."""
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -136,8 +137,9 @@ class Captioner:
         """Caption one RGB image; `alternatives` more captions come from the same beam."""
         return self.caption_batch([image], beam=beam, alternatives=alternatives)[0]
 
-    def caption_batch(self, images: list[Image.Image], *, beam: int = 3,
-                      alternatives: int = 0) -> list[Caption]:
+    def caption_batch(
+        self, images: list[Image.Image], *, beam: int = 3, alternatives: int = 0
+    ) -> list[Caption]:
         width = max(beam, alternatives + 1)
         started = time.perf_counter()
         with torch.inference_mode():
@@ -146,8 +148,12 @@ class Captioner:
             encoder_out = self.model.encoder(batch)
             encoded = time.perf_counter()
             results = beam_search(
-                self.model.decoder, encoder_out, start=self.vocabulary.start,
-                end=self.vocabulary.end, beam=width, max_length=self.config.max_length,
+                self.model.decoder,
+                encoder_out,
+                start=self.vocabulary.start,
+                end=self.vocabulary.end,
+                beam=width,
+                max_length=self.config.max_length,
             )
         decoded = time.perf_counter()
         timing = {
@@ -163,10 +169,12 @@ class Captioner:
                 unique.setdefault(text, hypothesis.score)
             ranked = list(unique.items())
             best, best_score = ranked[0]
-            captions.append(Caption(
-                caption=best,
-                score=best_score,
-                alternatives=[Alternative(c, s) for c, s in ranked[1:alternatives + 1]],
-                timing_ms=dict(timing),
-            ))
+            captions.append(
+                Caption(
+                    caption=best,
+                    score=best_score,
+                    alternatives=[Alternative(c, s) for c, s in ranked[1 : alternatives + 1]],
+                    timing_ms=dict(timing),
+                )
+            )
         return captions
