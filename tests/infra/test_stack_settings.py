@@ -1,0 +1,335 @@
+"""Stack settings: defaults from Pulumi.yaml, every validation message, schedule times."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from infra.settings import (
+    ROOT,
+    SettingsError,
+    WarmSchedule,
+    load_settings,
+    project_defaults,
+    stack_settings,
+)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def test_defaults_are_the_ones_declared_in_pulumi_yaml() -> None:
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    settings = load_settings()
+
+    assert settings.memory_size == declared["lukewarm:memorySize"]["default"]
+    assert settings.timeout == declared["lukewarm:timeout"]["default"]
+    assert settings.architecture == declared["lukewarm:architecture"]["default"]
+    assert settings.reserved_concurrency == declared["lukewarm:reservedConcurrency"]["default"]
+    assert settings.throttle_rate == declared["lukewarm:throttleRate"]["default"]
+    assert list(settings.cors_origins) == declared["lukewarm:corsOrigins"]["default"]
+    assert settings.log_retention_days == declared["lukewarm:logRetentionDays"]["default"]
+    assert settings.prewarm_on_deploy == declared["lukewarm:prewarmOnDeploy"]["default"]
+    assert [
+        {"schedule": s.schedule, "concurrency": s.concurrency, "timezone": s.timezone}
+        for s in settings.warm_schedules
+    ] == declared["lukewarm:warmSchedules"]["default"]
+
+
+def test_every_key_in_pulumi_yaml_has_type_or_default_and_description() -> None:
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert {key.removeprefix("lukewarm:") for key in declared} == set(project_defaults())
+    for key, declaration in declared.items():
+        assert declaration["description"], key
+        assert "default" in declaration, key
+
+
+def test_pulumi_strings_and_yaml_values_mean_the_same() -> None:
+    as_pulumi_gives_them = load_settings(
+        {
+            "memorySize": "3008",
+            "timeout": "20",
+            "architecture": "arm64",
+            "throttleRate": "2.5",
+            "corsOrigins": '["https://example.com", "http://localhost:8080"]',
+            "warmSchedules": '[{"schedule": "rate(1 hour)", "concurrency": 2}]',
+            "prewarmOnDeploy": "false",
+        }
+    )
+    as_yaml_gives_them = load_settings(
+        {
+            "lukewarm:memorySize": 3008,
+            "lukewarm:timeout": 20,
+            "lukewarm:architecture": "arm64",
+            "lukewarm:throttleRate": 2.5,
+            "lukewarm:corsOrigins": ["https://example.com", "http://localhost:8080"],
+            "lukewarm:warmSchedules": [{"schedule": "rate(1 hour)", "concurrency": 2}],
+            "lukewarm:prewarmOnDeploy": False,
+        }
+    )
+    assert as_pulumi_gives_them == as_yaml_gives_them
+    assert as_yaml_gives_them.memory_size == 3008
+    assert as_yaml_gives_them.platform == "linux/arm64"
+    assert as_yaml_gives_them.warm_schedules == (WarmSchedule("rate(1 hour)", 2, "UTC"),)
+    assert as_yaml_gives_them.prewarm_on_deploy is False
+
+
+def test_platform_follows_architecture() -> None:
+    assert load_settings({"architecture": "x86_64"}).platform == "linux/amd64"
+    assert load_settings({"architecture": "arm64"}).platform == "linux/arm64"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("memorySize", "127", "from 128 to 10240"),
+        ("memorySize", 10241, "from 128 to 10240"),
+        ("memorySize", "lots", "from 128 to 10240"),
+        ("memorySize", True, "from 128 to 10240"),
+        ("timeout", 31, "from 1 to 30 (seconds; the HTTP API gives up at 30)"),
+        ("timeout", "0", "from 1 to 30"),
+        ("architecture", "aarch64", "x86_64 or arm64"),
+        ("modelDir", "../weights", "relative path inside function/"),
+        ("modelDir", "/opt/model", "relative path inside function/"),
+        ("reservedConcurrency", 0, "integer >= 1"),
+        ("throttleRate", 0, "number above 0"),
+        ("throttleRate", "fast", "number above 0"),
+        ("throttleBurst", 0, "from 1 to 5000"),
+        ("corsOrigins", ["example.com"], "scheme://host[:port]"),
+        ("corsOrigins", ["https://example.com/app"], "not an origin: https://example.com/app"),
+        ("corsOrigins", ["ftp://example.com"], "http or https"),
+        ("corsOrigins", ["*", "https://example.com"], '"*" allows every origin and stands alone'),
+        ("corsOrigins", "https://example.com", "list of origins"),
+        ("logRetentionDays", 10, "one of 0, 1, 3, 5, 7, 14, 30"),
+        ("logRetentionDays", -1, "(0 = never expire)"),
+        ("keepImages", 0, "integer >= 1"),
+        ("warmHoldMs", 10_001, "from 0 to 10000 (ms)"),
+        ("prewarmOnDeploy", "yes", "true or false"),
+        ("provisionedConcurrency", -1, "integer >= 0"),
+        ("warmSchedules", {"schedule": "rate(5 minutes)"}, "list of {schedule, concurrency"),
+    ],
+)
+def test_each_invalid_value_names_key_value_and_what_is_allowed(
+    key: str, value: object, allowed: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({key: value})
+
+    message = str(raised.value)
+    assert message.startswith(f"invalid stack config: lukewarm:{key} = {json.dumps(value)}: ")
+    assert allowed in message
+    assert len(raised.value.problems) == 1
+
+
+@pytest.mark.parametrize(
+    ("schedule", "allowed"),
+    [
+        ("rate(5 minute)", "singular unit (minute), any other a plural"),
+        ("rate(1 minutes)", "singular unit (minute), any other a plural"),
+        ("rate(0 minutes)", "at least 1"),
+        ("rate(5 weeks)", "rate(N minute|minutes|hour|hours|day|days)"),
+        ("every 5 minutes", "rate(N minute|minutes"),
+        ("cron(0 9 * * *)", "6 required, 5 provided"),
+        ("cron(0 25 ? * MON-FRI *)", "Invalid hour value '25'"),
+        ("cron(0 9 * * MON *)", "One must be a question mark"),
+        ("cron(0 9 ? * MON#6 *)", "Invalid day-of-week value 'MON#6'"),
+        ("cron(0 9 ? 13 * *)", "Invalid month value '13'"),
+        ("cron(0/0 9 ? * * *)", "step must be positive"),
+        ("at(2026-02-30T09:00:00)", "not a real date and time"),
+        ("at(2026-12-01 09:00)", "at(yyyy-mm-ddThh:mm:ss)"),
+        (5, "must be a string"),
+    ],
+)
+def test_invalid_schedule_expressions_are_rejected_with_the_forms_allowed(
+    schedule: object, allowed: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"warmSchedules": [{"schedule": schedule}]})
+
+    (problem,) = raised.value.problems
+    assert problem.startswith(f"lukewarm:warmSchedules[0].schedule = {json.dumps(schedule)}: ")
+    assert allowed in problem
+
+
+def test_each_bad_part_of_a_schedule_list_is_reported_where_it_is() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(
+            {
+                "warmSchedules": [
+                    {"schedule": "rate(5 minutes)", "concurrency": 0, "timezone": "Mars/Olympus"},
+                    "rate(5 minutes)",
+                    {"schedule": "rate(5 minutes)", "every": 2},
+                    {"concurrency": 2},
+                ]
+            }
+        )
+
+    problems = raised.value.problems
+    assert problems == (
+        "lukewarm:warmSchedules[0].concurrency = 0: must be an integer >= 1",
+        'lukewarm:warmSchedules[0].timezone = "Mars/Olympus": must be a tz database name'
+        " such as UTC or Europe/Berlin",
+        'lukewarm:warmSchedules[1] = "rate(5 minutes)": must be a mapping'
+        " {schedule, concurrency, timezone}",
+        'lukewarm:warmSchedules[2] = {"schedule": "rate(5 minutes)", "every": 2}: unknown field'
+        " every; allowed: schedule, concurrency, timezone",
+        problems[4],
+    )
+    assert problems[4].startswith(
+        'lukewarm:warmSchedules[3] = {"concurrency": 2}: needs a schedule'
+    )
+
+
+def test_all_problems_come_in_one_message() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"memorySize": 64, "architecture": "sparc", "memorySzie": 2048})
+
+    message = str(raised.value)
+    assert message.startswith("invalid stack config (3 problems):\n")
+    assert "  - lukewarm:memorySzie = 2048: unknown key; known keys: memorySize, timeout" in message
+    assert "  - lukewarm:memorySize = 64: must be an integer from 128 to 10240 (MB)" in message
+    assert '  - lukewarm:architecture = "sparc": must be x86_64 or arm64' in message
+
+
+def test_values_that_contradict_each_other_are_rejected() -> None:
+    with pytest.raises(SettingsError, match=r"provisionedConcurrency = 3: must be at most "):
+        load_settings({"reservedConcurrency": 2, "provisionedConcurrency": 3})
+    with pytest.raises(
+        SettingsError, match=r"warmSchedules\[0\]\.concurrency = 4: must be at most"
+    ):
+        load_settings(
+            {
+                "reservedConcurrency": 3,
+                "warmSchedules": [{"schedule": "rate(1 day)", "concurrency": 4}],
+            }
+        )
+    with pytest.raises(
+        SettingsError, match=r"warmHoldMs = 5000: must be shorter than the function"
+    ):
+        load_settings({"timeout": 5, "warmHoldMs": 5000})
+    assert load_settings({"timeout": 5, "warmHoldMs": 5000, "warmSchedules": []}).timeout == 5
+
+
+def test_empty_schedule_list_means_no_warming() -> None:
+    settings = load_settings({"warmSchedules": "[]"})
+    assert settings.warm_schedules == ()
+    assert settings.warm_concurrency == 0
+
+
+def test_rate_fires_one_interval_after_the_previous_run() -> None:
+    after = datetime(2026, 11, 28, 16, 3, 20, tzinfo=UTC)
+    assert WarmSchedule("rate(5 minutes)").next_run(after) == datetime(
+        2026, 11, 28, 16, 8, 20, tzinfo=UTC
+    )
+    assert WarmSchedule("rate(1 day)").next_run(after) == datetime(
+        2026, 11, 29, 16, 3, 20, tzinfo=UTC
+    )
+
+
+def test_cron_runs_on_wall_clock_time_of_its_zone() -> None:
+    office_hours = WarmSchedule("cron(0/5 8-18 ? * MON-FRI *)", 2, "Europe/Berlin")
+    saturday_afternoon = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
+    monday_morning = datetime(2026, 11, 30, 8, 0, tzinfo=BERLIN)
+    assert office_hours.next_run(saturday_afternoon) == monday_morning
+    assert office_hours.next_run(monday_morning) == datetime(2026, 11, 30, 8, 5, tzinfo=BERLIN)
+    friday_evening = datetime(2026, 12, 4, 18, 55, tzinfo=BERLIN)
+    assert office_hours.next_run(friday_evening) == datetime(2026, 12, 7, 8, 0, tzinfo=BERLIN)
+
+
+def test_cron_special_fields() -> None:
+    after = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert WarmSchedule("cron(0 9 L * ? *)").next_run(after) == datetime(
+        2026, 11, 30, 9, tzinfo=UTC
+    )
+    first_monday = WarmSchedule("cron(0 9 ? * 2#1 *)").next_run(after)
+    assert first_monday == datetime(2026, 12, 7, 9, tzinfo=UTC)
+    last_friday = WarmSchedule("cron(0 18 ? * 6L *)").next_run(after)
+    assert last_friday == datetime(2026, 12, 25, 18, tzinfo=UTC)
+    nearest_weekday = WarmSchedule("cron(0 9 15W * ? *)").next_run(datetime(2027, 5, 1, tzinfo=UTC))
+    assert nearest_weekday == datetime(2027, 5, 14, 9, tzinfo=UTC)  # the 15th is a Saturday
+    assert WarmSchedule("cron(0 9 1 1 ? 2026)").next_run(after) is None
+
+
+def test_cron_skips_the_hour_daylight_saving_removes_and_runs_once_in_the_repeated_one() -> None:
+    half_past_two = WarmSchedule("cron(30 2 * * ? *)", timezone="Europe/Berlin")
+    before_spring_forward = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+    assert half_past_two.next_run(before_spring_forward) == datetime(
+        2026, 3, 30, 2, 30, tzinfo=BERLIN
+    )
+    first_pass = half_past_two.next_run(datetime(2026, 10, 24, 12, 0, tzinfo=UTC))
+    assert first_pass == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST
+    assert first_pass is not None
+    assert half_past_two.next_run(first_pass) == datetime(2026, 10, 26, 2, 30, tzinfo=BERLIN)
+
+
+def test_at_fires_once_in_its_zone() -> None:
+    once = WarmSchedule("at(2026-12-01T09:00:00)", timezone="America/New_York")
+    assert once.next_run(datetime(2026, 11, 28, tzinfo=UTC)) == datetime(
+        2026, 12, 1, 14, tzinfo=UTC
+    )
+    assert once.next_run(datetime(2026, 12, 1, 14, tzinfo=UTC)) is None
+
+
+def test_next_runs_are_given_in_utc() -> None:
+    after = datetime(2026, 11, 28, 17, 0, tzinfo=BERLIN)
+    for expression in ("rate(5 minutes)", "cron(0 9 * * ? *)", "at(2027-01-01T00:00:00)"):
+        next_run = WarmSchedule(expression, timezone="Europe/Berlin").next_run(after)
+        assert next_run is not None
+        assert next_run.tzinfo is UTC
+
+
+def test_next_run_needs_an_aware_time() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        WarmSchedule("rate(5 minutes)").next_run(datetime(2026, 11, 28, 16, 0))
+
+
+def test_a_warm_schedule_built_in_code_is_validated_too() -> None:
+    with pytest.raises(ValueError, match="timezone: must be a tz database name"):
+        WarmSchedule("rate(5 minutes)", 1, "Berlin")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    return tmp_path
+
+
+def test_stack_settings_overlay_the_stack_file_on_the_defaults(project: Path) -> None:
+    (project / "Pulumi.dev.yaml").write_text(
+        "config:\n"
+        "  aws:region: eu-central-1\n"
+        '  lukewarm:memorySize: "3008"\n'
+        "  lukewarm:warmSchedules:\n"
+        "    - schedule: cron(0/5 8-18 ? * MON-FRI *)\n"
+        "      concurrency: 3\n"
+        "      timezone: Europe/Berlin\n"
+    )
+    settings = stack_settings("dev", project)
+
+    assert settings.memory_size == 3008
+    assert settings.warm_schedules == (
+        WarmSchedule("cron(0/5 8-18 ? * MON-FRI *)", 3, "Europe/Berlin"),
+    )
+    assert settings.timeout == load_settings().timeout
+    assert stack_settings(None, project) == load_settings()
+
+
+def test_stack_settings_report_a_bad_value_in_the_stack_file(project: Path) -> None:
+    (project / "Pulumi.dev.yaml").write_text("config:\n  lukewarm:architecture: arm\n")
+    with pytest.raises(
+        SettingsError, match='lukewarm:architecture = "arm": must be x86_64 or arm64'
+    ):
+        stack_settings("dev", project)
+
+
+def test_stack_settings_name_the_stacks_there_are(project: Path) -> None:
+    (project / "Pulumi.prod.yaml").write_text("config: {}\n")
+    with pytest.raises(
+        SettingsError, match=r"no stack file Pulumi\.dev\.yaml .*\(stacks here: \['prod'\]\)"
+    ):
+        stack_settings("dev", project)
