@@ -1,0 +1,531 @@
+"""`lukewarm cost`: the monthly AWS bill of a lukewarm deployment, line by line.
+
+A month is 30 days. Prices come from `prices.json` beside this module (source and date
+inside; figures that could not be verified are flagged there and in the output).
+
+The model, per month:
+- Lambda compute: requests x duration x memory (GB) at the on-demand GB-s price, or at the
+  reduced duration price of provisioned concurrency when that is on.
+- Lambda init: the init phase is billed, so requests x cold fraction x init seconds x
+  memory. With a warmer or provisioned concurrency, requests are counted as never cold
+  (the best case each is bought for).
+- Lambda requests, API Gateway (HTTP or REST API), ECR storage of the image.
+- Warm invokes: every warm run invokes the function `concurrency` times, each billed for
+  `hold_ms`, plus a request each. The warmer itself: one invoke per run of `hold_ms` plus
+  `--warmer-overhead-ms`, at `--warmer-memory`. EventBridge Scheduler: one invocation per
+  run. Runs are counted by stepping each schedule through 30 days from Monday 1 June 2026
+  00:00 UTC (no daylight-saving change in that month).
+- Provisioned concurrency: instances x memory x the month's seconds.
+- CloudWatch Logs: `--log-kb` per invocation of either function.
+- Free tier (`--free-tier`, the default): the allowances that never expire, as negative
+  lines: Lambda 1M requests and 400,000 GB-s (account-wide; none for a function with
+  provisioned concurrency), Scheduler 14M invocations, Logs 5 GB. The 12-month
+  allowances of new accounts are not applied.
+"""
+
+# infra.settings (YAML, cron) and rich load only when an estimate runs.
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from infra.settings import WarmSchedule
+
+MONTH_S = 30 * 24 * 3600
+MONTH_START = datetime(2026, 6, 1, tzinfo=UTC)
+WARMER_MEMORY_MB = 128
+WARMER_OVERHEAD_MS = 150.0
+LOG_KB_PER_INVOKE = 1.0
+
+
+class CostError(Exception):
+    """Inputs the estimate cannot use; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A warm window reduced to what it costs: runs a month and instances per run."""
+
+    expression: str
+    concurrency: int
+    timezone: str
+    runs_per_month: int
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything an estimate depends on, resolved from flags, stack and probe report."""
+
+    region: str
+    architecture: str
+    memory_mb: int
+    requests: float
+    duration_s: float
+    api: str
+    image_gb: float
+    schedules: tuple[Schedule, ...]
+    warm_hold_ms: float
+    provisioned: int
+    free_tier: bool
+    init_s: float
+    cold_fraction: float
+    log_kb: float = LOG_KB_PER_INVOKE
+    warmer_memory_mb: int = WARMER_MEMORY_MB
+    warmer_overhead_ms: float = WARMER_OVERHEAD_MS
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    line_items: list[tuple[str, float]]
+
+    @property
+    def total_usd(self) -> float:
+        return sum(usd for _, usd in self.line_items)
+
+
+def load_prices() -> dict[str, Any]:
+    """The price file shipped with the package."""
+    text = resources.files("lukewarm").joinpath("prices.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def runs_per_month(schedule: WarmSchedule) -> int:
+    """How often a schedule fires in the reference 30-day month."""
+    end = MONTH_START + timedelta(seconds=MONTH_S)
+    when: datetime | None = MONTH_START - timedelta(microseconds=1)
+    runs = 0
+    while (when := schedule.next_run(when)) is not None and when < end:
+        runs += 1
+    return runs
+
+
+def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
+    """The monthly line items for one configuration."""
+    region = prices["regions"][inputs.region]
+    lam = region["lambda"][inputs.architecture]
+    free = prices["free_tier"]
+    gb = inputs.memory_mb / 1024
+    provisioned = inputs.provisioned > 0
+    warmed = provisioned or bool(inputs.schedules)
+    cold_fraction = 0.0 if warmed else inputs.cold_fraction
+    duration_price = lam["provisioned_duration_gb_second"] if provisioned else lam["gb_second"]
+    per_request = lam["requests_per_million"] / 1e6
+
+    compute_gbs = inputs.requests * inputs.duration_s * gb
+    init_gbs = inputs.requests * cold_fraction * inputs.init_s * gb
+    warm_invokes = sum(s.runs_per_month * s.concurrency for s in inputs.schedules)
+    warm_gbs = warm_invokes * inputs.warm_hold_ms / 1000 * gb
+    warmer_runs = sum(s.runs_per_month for s in inputs.schedules)
+    warmer_gbs = (
+        warmer_runs
+        * (inputs.warm_hold_ms + inputs.warmer_overhead_ms)
+        / 1000
+        * inputs.warmer_memory_mb
+        / 1024
+    )
+    invocations = inputs.requests + warm_invokes + warmer_runs
+    log_gb = invocations * inputs.log_kb / 1024**2
+    api_price = region["api_gateway"][f"{inputs.api}_per_million"] / 1e6
+
+    items: list[tuple[str, float]] = [
+        ("Lambda compute", compute_gbs * duration_price),
+        ("Lambda init (billed cold starts)", init_gbs * lam["gb_second"]),
+        ("Lambda requests", inputs.requests * per_request),
+        (f"API Gateway ({inputs.api.upper()} API)", inputs.requests * api_price),
+        ("ECR image storage", inputs.image_gb * region["ecr_storage_gb_month"]),
+    ]
+    if provisioned:
+        items.append(
+            (
+                f"Provisioned concurrency ({inputs.provisioned} x {inputs.memory_mb} MB)",
+                inputs.provisioned * gb * MONTH_S * lam["provisioned_gb_second"],
+            )
+        )
+    if inputs.schedules:
+        items += [
+            (
+                f"Warm invokes ({warm_invokes:,} x {inputs.warm_hold_ms:g} ms)",
+                warm_gbs * lam["gb_second"] + warm_invokes * per_request,
+            ),
+            (
+                f"Warmer function ({warmer_runs:,} runs)",
+                warmer_gbs * lam["gb_second"] + warmer_runs * per_request,
+            ),
+            ("EventBridge Scheduler", warmer_runs * region["scheduler_per_million"] / 1e6),
+        ]
+    items.append(("CloudWatch Logs ingestion", log_gb * region["logs_ingestion_gb"]))
+
+    if inputs.free_tier:
+        # The free tier is account-wide; a function with provisioned concurrency gets none.
+        eligible_gbs = warm_gbs + warmer_gbs + (0 if provisioned else compute_gbs + init_gbs)
+        eligible_requests = warm_invokes + warmer_runs + (0 if provisioned else inputs.requests)
+        lambda_free = (
+            min(eligible_gbs, free["lambda_gb_seconds"]) * lam["gb_second"]
+            + min(eligible_requests, free["lambda_requests"]) * per_request
+        )
+        items += [
+            ("Free tier: Lambda", -lambda_free),
+            (
+                "Free tier: EventBridge Scheduler",
+                -min(warmer_runs, free["scheduler_invocations"])
+                * region["scheduler_per_million"]
+                / 1e6,
+            ),
+            (
+                "Free tier: CloudWatch Logs",
+                -min(log_gb, free["logs_ingested_gb"]) * region["logs_ingestion_gb"],
+            ),
+        ]
+    return Estimate([(item, usd) for item, usd in items if usd != 0 or not item.startswith("Free")])
+
+
+def comparison(
+    inputs: Inputs, prices: dict[str, Any], default_schedules: tuple[Schedule, ...]
+) -> list[dict[str, Any]]:
+    """The same traffic with no warming, with the warmer, and with provisioned concurrency."""
+    warm = inputs.schedules or default_schedules
+    scenarios = [
+        ("no warming", replace(inputs, schedules=(), provisioned=0)),
+        ("warmer", replace(inputs, schedules=warm, provisioned=0)),
+        (
+            "provisioned concurrency",
+            replace(inputs, schedules=(), provisioned=inputs.provisioned or 1),
+        ),
+    ]
+    rows = []
+    for name, scenario in scenarios:
+        cold = 0.0 if (scenario.schedules or scenario.provisioned) else inputs.cold_fraction
+        rows.append(
+            {
+                "scenario": name,
+                "total_usd": round(estimate(scenario, prices).total_usd, 6),
+                "cold_starts_per_month": round(inputs.requests * cold),
+                "detail": (
+                    f"{sum(s.concurrency for s in scenario.schedules)} instance(s), "
+                    f"{sum(s.runs_per_month for s in scenario.schedules):,} runs"
+                    if scenario.schedules
+                    else f"{scenario.provisioned} instance(s) always on"
+                    if scenario.provisioned
+                    else f"cold fraction {inputs.cold_fraction:g}"
+                ),
+            }
+        )
+    return rows
+
+
+# --- command line ------------------------------------------------------------------------
+
+
+def _number(
+    low: float, *, integer: bool = False, high: float | None = None
+) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            kind = "a whole number" if integer else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            bound = f"from {low:g} to {high:g}" if high is not None else f"{low:g} or more"
+            raise argparse.ArgumentTypeError(f"{text} must be {bound}")
+        return value
+
+    return parse
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    prices = load_prices()
+    parser.add_argument(
+        "--requests", type=_number(0), help="caption requests a month (default 10,000)"
+    )
+    parser.add_argument(
+        "--duration", type=_number(0), help="seconds per request (default 1, or the probe report's)"
+    )
+    parser.add_argument("--probe-report", type=Path, help="report.json from `lukewarm probe`")
+    parser.add_argument(
+        "--memory", type=_number(128, integer=True, high=10240), help="function memory, MB"
+    )
+    parser.add_argument("--arch", choices=("x86_64", "arm64"), help="function architecture")
+    parser.add_argument(
+        "--region", choices=sorted(prices["regions"]), default="us-east-1", help="AWS region"
+    )
+    parser.add_argument("--api", choices=("http", "rest"), default="http", help="API Gateway type")
+    parser.add_argument(
+        "--image-gb", type=_number(0), default=1.0, help="container image size, GB (default 1)"
+    )
+    parser.add_argument(
+        "--warm-schedule",
+        action="append",
+        metavar="EXPR",
+        help="warm window, e.g. 'rate(5 minutes)' or 'cron(0/5 8-18 ? * MON-FRI *)' (repeatable)",
+    )
+    parser.add_argument(
+        "--warm-concurrency", type=_number(1, integer=True), help="instances per warm run"
+    )
+    parser.add_argument("--warm-timezone", default="UTC", help="timezone of --warm-schedule")
+    parser.add_argument("--no-warming", action="store_true", help="no warm schedules at all")
+    parser.add_argument(
+        "--warm-hold-ms", type=_number(0, high=10_000), help="how long each warm invoke holds"
+    )
+    parser.add_argument(
+        "--provisioned", type=_number(0, integer=True), help="provisioned concurrency instances"
+    )
+    parser.add_argument(
+        "--free-tier",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="subtract the always-free allowances (default on)",
+    )
+    parser.add_argument(
+        "--init-seconds", type=_number(0), help="billed init per cold start, s (default 0)"
+    )
+    parser.add_argument(
+        "--cold-fraction",
+        type=_number(0, high=1),
+        help="share of requests that are cold without warming (default 1)",
+    )
+    parser.add_argument(
+        "--log-kb", type=_number(0), default=LOG_KB_PER_INVOKE, help="log volume per invoke, KB"
+    )
+    parser.add_argument(
+        "--stack", help="read memory, architecture and warming from Pulumi.<STACK>.yaml"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _settings(stack: str | None) -> tuple[Any, Any]:
+    """infra.settings and the stack's settings (the project's defaults without a stack)."""
+    try:
+        from infra import settings
+    except ImportError:
+        raise CostError(
+            "infra/settings.py is not importable: run lukewarm from the repository root"
+        ) from None
+    project_dir = Path.cwd() if (Path.cwd() / "Pulumi.yaml").is_file() else settings.ROOT
+    try:
+        return settings, settings.stack_settings(stack, project_dir=project_dir)
+    except settings.SettingsError as error:
+        raise CostError(str(error).replace("\n", " ")) from None
+
+
+def _probe_inputs(path: Path) -> dict[str, Any]:
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        values = report["cost_inputs"]
+    except FileNotFoundError:
+        raise CostError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        raise CostError(f"{path}: not a probe report (report.json from `lukewarm probe`)") from None
+    if not isinstance(values, dict) or values.get("duration_s") is None:
+        raise CostError(f"{path}: the probe report has no answered non-cold request to time")
+    return values
+
+
+def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
+    """Inputs from flags over probe report over stack over defaults, with their sources."""
+    settings_module, stack = _settings(args.stack)
+    origin = f"stack {args.stack}" if args.stack else "Pulumi.yaml default"
+    sources: dict[str, str] = {}
+
+    def pick(name: str, flag: Any, fallback: Any, fallback_source: str) -> Any:
+        if flag is not None:
+            sources[name] = "flag"
+            return flag
+        sources[name] = fallback_source
+        return fallback
+
+    probe = _probe_inputs(args.probe_report) if args.probe_report else {}
+    from_probe = f"probe report {args.probe_report}"
+    requests = pick("requests", args.requests, 10_000, "default")
+    duration = pick(
+        "duration_s",
+        args.duration,
+        probe.get("duration_s", 1.0),
+        from_probe if probe else "default",
+    )
+    init_s = pick(
+        "init_s",
+        args.init_seconds,
+        probe.get("init_s") or 0.0,
+        from_probe if probe.get("init_s") is not None else "default",
+    )
+    cold_fraction = pick(
+        "cold_fraction",
+        args.cold_fraction,
+        probe["cold_fraction"] if probe.get("cold_fraction") is not None else 1.0,
+        from_probe if probe.get("cold_fraction") is not None else "default",
+    )
+    memory = pick("memory_mb", args.memory, stack.memory_size, origin)
+    architecture = pick("architecture", args.arch, stack.architecture, origin)
+    hold = pick("warm_hold_ms", args.warm_hold_ms, stack.warm_hold_ms, origin)
+    provisioned = pick("provisioned", args.provisioned, stack.provisioned_concurrency, origin)
+
+    def reduce(windows: Sequence[Any]) -> tuple[Schedule, ...]:
+        return tuple(
+            Schedule(w.schedule, w.concurrency, w.timezone, runs_per_month(w)) for w in windows
+        )
+
+    defaults = reduce(settings_module.load_settings().warm_schedules)
+    if args.no_warming and args.warm_schedule:
+        raise CostError("--no-warming and --warm-schedule contradict each other")
+    if args.no_warming:
+        windows: Sequence[Any] = ()
+        sources["warm_schedules"] = "flag"
+    elif args.warm_schedule:
+        windows = []
+        for expression in args.warm_schedule:
+            try:
+                windows.append(
+                    settings_module.WarmSchedule(
+                        expression, args.warm_concurrency or 1, args.warm_timezone
+                    )
+                )
+            except ValueError as error:
+                raise CostError(f"--warm-schedule {expression!r}: {error}") from None
+        sources["warm_schedules"] = "flag"
+    else:
+        windows = stack.warm_schedules
+        if args.warm_concurrency is not None:
+            windows = [replace(w, concurrency=args.warm_concurrency) for w in windows]
+        sources["warm_schedules"] = origin
+    inputs = Inputs(
+        region=args.region,
+        architecture=architecture,
+        memory_mb=int(memory),
+        requests=float(requests),
+        duration_s=float(duration),
+        api=args.api,
+        image_gb=args.image_gb,
+        schedules=reduce(windows),
+        warm_hold_ms=float(hold),
+        provisioned=int(provisioned),
+        free_tier=args.free_tier,
+        init_s=float(init_s),
+        cold_fraction=float(cold_fraction),
+        log_kb=args.log_kb,
+        sources=sources,
+    )
+    return inputs, defaults
+
+
+def _money(usd: float) -> str:
+    if usd == 0:
+        return "$0.00"
+    sign = "-" if usd < 0 else ""
+    value = abs(usd)
+    return f"{sign}${value:,.4f}" if value < 0.01 else f"{sign}${value:,.2f}"
+
+
+def _report(
+    inputs: Inputs, prices: dict[str, Any], defaults: tuple[Schedule, ...]
+) -> dict[str, Any]:
+    result = estimate(inputs, prices)
+    region = prices["regions"][inputs.region]
+    unverified = [
+        f"{part}: {entry['unverified']}"
+        for part, entry in (
+            ("lambda", region["lambda"]),
+            ("api_gateway", region["api_gateway"]),
+            ("region", region),
+        )
+        if isinstance(entry, dict) and entry.get("unverified")
+    ]
+    return {
+        "inputs": {
+            "region": inputs.region,
+            "architecture": inputs.architecture,
+            "memory_mb": inputs.memory_mb,
+            "requests": inputs.requests,
+            "duration_s": inputs.duration_s,
+            "api": inputs.api,
+            "image_gb": inputs.image_gb,
+            "warm_schedules": [
+                {
+                    "schedule": s.expression,
+                    "concurrency": s.concurrency,
+                    "timezone": s.timezone,
+                    "runs_per_month": s.runs_per_month,
+                }
+                for s in inputs.schedules
+            ],
+            "warm_hold_ms": inputs.warm_hold_ms,
+            "provisioned": inputs.provisioned,
+            "free_tier": inputs.free_tier,
+            "init_s": inputs.init_s,
+            "cold_fraction": inputs.cold_fraction,
+            "log_kb": inputs.log_kb,
+            "sources": inputs.sources,
+        },
+        "line_items": [{"item": item, "usd": round(usd, 6)} for item, usd in result.line_items],
+        "total_usd": round(result.total_usd, 6),
+        "comparison": comparison(inputs, prices, defaults),
+        "prices": {"checked": prices["checked"], "unverified": unverified},
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        inputs, defaults = resolve(args)
+    except CostError as error:
+        print(f"lukewarm cost: {error}", file=sys.stderr)
+        return 2
+    report = _report(inputs, load_prices(), defaults)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    i = report["inputs"]
+    warming = (
+        ", ".join(
+            f"{s['schedule']} x{s['concurrency']} ({s['runs_per_month']:,} runs)"
+            for s in i["warm_schedules"]
+        )
+        or "none"
+    )
+    console.print(
+        f"{i['requests']:,.0f} requests/month x {i['duration_s']:g} s at {i['memory_mb']} MB "
+        f"{i['architecture']} in {i['region']}, {i['api'].upper()} API, "
+        f"{i['image_gb']:g} GB image\n"
+        f"warming: {warming}; provisioned: {i['provisioned']}; "
+        f"init {i['init_s']:g} s x cold fraction {i['cold_fraction']:g}; "
+        f"free tier {'on' if i['free_tier'] else 'off'}"
+    )
+    table = Table(title="monthly cost", title_justify="left")
+    table.add_column("item")
+    table.add_column("USD", justify="right")
+    for line in report["line_items"]:
+        table.add_row(line["item"], _money(line["usd"]))
+    table.add_section()
+    table.add_row("[bold]total", f"[bold]{_money(report['total_usd'])}")
+    console.print(table)
+    compare = Table(title="the same traffic, three ways", title_justify="left")
+    for column in ("scenario", "USD/month", "cold starts/month", "detail"):
+        compare.add_column(column, justify="left" if column in ("scenario", "detail") else "right")
+    for row in report["comparison"]:
+        compare.add_row(
+            row["scenario"],
+            _money(row["total_usd"]),
+            f"{row['cold_starts_per_month']:,}",
+            row["detail"],
+        )
+    console.print(compare)
+    console.print(f"prices checked {report['prices']['checked']} (lukewarm/prices.json)")
+    for note in report["prices"]["unverified"]:
+        console.print(f"[yellow]unverified[/] {note}")
+    return 0

@@ -1,0 +1,137 @@
+"""`lukewarm caption`: what a person sees for good images, bad files and broken servers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lukewarm.__main__ import main
+from lukewarm.http import caption_url, image_content_type
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "http://h:1/prod",
+        "http://h:1/prod/",
+        "http://h:1/prod/caption",
+        "http://h:1/prod/caption/",
+    ],
+)
+def test_every_spelling_of_the_url_reaches_the_caption_route(given: str) -> None:
+    assert caption_url(given) == "http://h:1/prod/caption"
+
+
+def test_content_type_comes_from_the_bytes_not_the_name(photos: dict[str, Path]) -> None:
+    assert image_content_type(photos["coffee"].read_bytes()) == "image/png"
+    assert image_content_type(photos["retina"].read_bytes()) == "image/jpeg"
+    assert image_content_type(b"RIFF\x10\x00\x00\x00WEBPVP8 ") == "image/webp"
+    assert image_content_type(b"%PDF-1.7") is None
+
+
+def test_prints_one_caption_line_per_image(fake_api, photos, capsys) -> None:
+    code = main(["caption", fake_api.url("ok"), str(photos["coffee"]), str(photos["retina"])])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = out.splitlines()
+    size = photos["coffee"].stat().st_size
+    assert lines == [
+        f"{photos['coffee']}: a picture of {size} bytes",
+        f"{photos['retina']}: a picture of {photos['retina'].stat().st_size} bytes",
+    ]
+    sent = fake_api.received[-2:]
+    assert [r["content_type"] for r in sent] == ["image/png", "image/jpeg"]
+
+
+def test_beam_and_alternatives_are_sent_and_alternatives_printed(fake_api, photos, capsys) -> None:
+    code = main(
+        ["caption", fake_api.url("ok"), str(photos["horse"]), "--beam", "5", "--alternatives", "2"]
+    )
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert fake_api.received[-1]["query"] == "beam=5&alternatives=2"
+    assert out.splitlines()[1:] == ["     -1.500  runner-up 1", "     -2.500  runner-up 2"]
+
+
+def test_json_prints_the_whole_response(fake_api, photos, capsys) -> None:
+    assert main(["caption", fake_api.url("ok"), str(photos["grass"]), "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["image"] == str(photos["grass"])
+    assert set(line["response"]) >= {"caption", "model", "timing_ms", "cold_start", "instance"}
+
+
+def test_missing_and_non_image_files_fail_alone_and_are_never_sent(
+    fake_api, photos, tmp_path, capsys
+) -> None:
+    notes = tmp_path / "notes.png"
+    notes.write_text("not really a PNG")
+    before = len(fake_api.received)
+    code = main(
+        [
+            "caption",
+            fake_api.url("ok"),
+            str(tmp_path / "gone.jpg"),
+            str(notes),
+            str(photos["coffee"]),
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.splitlines() == [
+        f"lukewarm caption: {tmp_path / 'gone.jpg'}: no such file",
+        f"lukewarm caption: {notes}: not an image (expected PNG, JPEG, GIF, WebP, BMP or TIFF)",
+    ]
+    assert out.startswith(f"{photos['coffee']}: a picture of")
+    assert len(fake_api.received) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("fail", "server answered 500: model exploded (request abc123) (internal)"),
+        ("big", "server answered 413: image over 4.5 MB (too_large)"),
+        ("html", "server answered 200 with a text/html body, not the caption JSON"),
+        ("nowhere", "server answered 404 Not Found"),
+    ],
+)
+def test_server_errors_are_one_line_with_the_servers_message(
+    fake_api, photos, capsys, mode, expected
+) -> None:
+    code = main(["caption", fake_api.url(mode), str(photos["horse"])])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    assert err == f"lukewarm caption: {photos['horse']}: {expected}\n"
+
+
+def test_unreachable_url_is_one_line(closed_port_url, photos, capsys) -> None:
+    assert main(["caption", closed_port_url, str(photos["horse"])]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "cannot reach" in err and "refused" in err.lower()
+
+
+def test_slow_server_times_out_with_a_clear_message(fake_api, photos, capsys) -> None:
+    assert main(["caption", fake_api.url("slow"), str(photos["horse"]), "--timeout", "0.3"]) == 1
+    assert "no answer from" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--beam", "11"], "11 is outside 1-10"),
+        (["--alternatives", "x"], "'x' is not a whole number"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_is_sent(photos, capsys, argv, message) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["caption", "http://127.0.0.1:9/", str(photos["horse"]), *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_url_that_is_not_http_is_refused(photos, capsys) -> None:
+    assert main(["caption", "ftp://example.com/", str(photos["horse"])]) == 2
+    assert capsys.readouterr().err == "lukewarm caption: not an http(s) URL: 'ftp://example.com/'\n"

@@ -1,0 +1,196 @@
+"""`lukewarm cost`: the write-up's bill, warming and provisioned concurrency, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lukewarm.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[2]
+WRITE_UP = [
+    "--requests", "10000", "--duration", "10", "--memory", "1024",
+    "--region", "eu-central-1", "--no-free-tier", "--no-warming",
+]  # fmt: skip
+
+
+def usd(value: float) -> object:
+    """Dollars as the JSON carries them: rounded to a millionth."""
+    return pytest.approx(value, abs=1e-6)
+
+
+def cost(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    assert main(["cost", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def items(report: dict) -> dict[str, float]:
+    return {line["item"]: line["usd"] for line in report["line_items"]}
+
+
+def test_reproduces_the_original_write_up(capsys) -> None:
+    report = cost(capsys, *WRITE_UP, "--image-gb", "2", "--api", "rest")
+    lines = items(report)
+    assert round(lines["Lambda compute"] + lines["Lambda requests"], 2) == 1.67
+    assert lines["Lambda compute"] == usd(10_000 * 10 * 0.0000166667)
+    assert lines["Lambda requests"] == usd(0.002)
+    assert lines["ECR image storage"] == usd(0.20)
+    assert lines["API Gateway (REST API)"] < 0.04
+    assert report["total_usd"] == usd(sum(lines.values()))
+
+
+def test_json_shape(capsys) -> None:
+    report = cost(capsys, *WRITE_UP)
+    assert set(report) >= {"inputs", "line_items", "total_usd", "comparison", "prices"}
+    assert all(set(line) == {"item", "usd"} for line in report["line_items"])
+    assert [row["scenario"] for row in report["comparison"]] == [
+        "no warming",
+        "warmer",
+        "provisioned concurrency",
+    ]
+    assert report["inputs"]["sources"]["memory_mb"] == "flag"
+
+
+def test_billed_init_counts_only_cold_requests(capsys) -> None:
+    report = cost(capsys, *WRITE_UP, "--init-seconds", "8", "--cold-fraction", "0.25")
+    # 10,000 requests x 25 % cold x 8 s x 1 GB
+    assert items(report)["Lambda init (billed cold starts)"] == usd(2500 * 8 * 0.0000166667)
+
+
+def test_warmer_lines_follow_the_schedule(capsys) -> None:
+    argv = [a for a in WRITE_UP if a != "--no-warming"]
+    report = cost(
+        capsys, *argv, "--warm-schedule", "rate(5 minutes)", "--warm-concurrency", "2",
+        "--warm-hold-ms", "500", "--init-seconds", "8",
+    )  # fmt: skip
+    (window,) = report["inputs"]["warm_schedules"]
+    assert window["runs_per_month"] == 8640  # 30 days of 5-minute runs
+    lines = items(report)
+    # 17,280 warm invokes of 0.5 s at 1 GB, plus their requests
+    assert lines["Warm invokes (17,280 x 500 ms)"] == usd(
+        17_280 * 0.5 * 0.0000166667 + 17_280 * 0.2e-6
+    )
+    assert lines["EventBridge Scheduler"] == usd(8640 / 1e6)
+    # the warmer is bought to absorb cold starts: requests are billed no init
+    assert lines["Lambda init (billed cold starts)"] == 0
+
+
+def test_business_hours_cron_in_a_timezone(capsys) -> None:
+    report = cost(
+        capsys, "--warm-schedule", "cron(0/5 8-18 ? * MON-FRI *)",
+        "--warm-timezone", "Europe/Berlin",
+    )  # fmt: skip
+    # June 2026 has 22 weekdays; 11 hours x 12 runs each
+    assert report["inputs"]["warm_schedules"][0]["runs_per_month"] == 22 * 11 * 12
+
+
+def test_comparison_prices_each_way_of_keeping_warm(capsys) -> None:
+    report = cost(capsys, *WRITE_UP, "--init-seconds", "8", "--cold-fraction", "0.5")
+    rows = {row["scenario"]: row for row in report["comparison"]}
+    assert rows["no warming"]["total_usd"] == usd(report["total_usd"])
+    assert rows["no warming"]["cold_starts_per_month"] == 5000
+    assert rows["warmer"]["cold_starts_per_month"] == 0
+    # one 1 GB instance for 30 days at $0.0000041667/GB-s, duration at the reduced price
+    provisioned = 2_592_000 * 0.0000041667 + 100_000 * 0.0000097222
+    assert rows["provisioned concurrency"]["total_usd"] > provisioned
+    assert rows["provisioned concurrency"]["total_usd"] > rows["warmer"]["total_usd"]
+
+
+def test_free_tier_covers_small_traffic_but_not_provisioned_concurrency(capsys) -> None:
+    free = cost(capsys, "--requests", "10000", "--duration", "10", "--memory", "1024",
+                "--no-warming")  # fmt: skip
+    lines = items(free)
+    assert lines["Free tier: Lambda"] == usd(-(lines["Lambda compute"] + lines["Lambda requests"]))
+    provisioned = cost(capsys, "--memory", "1024", "--no-warming", "--provisioned", "1")
+    assert "Free tier: Lambda" not in items(provisioned)
+
+
+def test_probe_report_supplies_duration_and_cold_starts(capsys, tmp_path) -> None:
+    report_path = tmp_path / "report.json"
+    report_path.write_text(
+        json.dumps({"cost_inputs": {"duration_s": 0.8, "init_s": 2.5, "cold_fraction": 0.2}})
+    )
+    report = cost(capsys, *WRITE_UP[:2], "--probe-report", str(report_path), "--no-warming")
+    inputs = report["inputs"]
+    assert (inputs["duration_s"], inputs["init_s"], inputs["cold_fraction"]) == (0.8, 2.5, 0.2)
+    assert inputs["sources"]["duration_s"] == f"probe report {report_path}"
+
+
+def test_stack_config_is_read_from_the_stack_file(capsys, tmp_path, monkeypatch) -> None:
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
+    (tmp_path / "Pulumi.trial.yaml").write_text(
+        "config:\n"
+        "  lukewarm:memorySize: 3008\n"
+        "  lukewarm:architecture: arm64\n"
+        "  lukewarm:warmHoldMs: 800\n"
+        "  lukewarm:warmSchedules:\n"
+        "    - schedule: rate(10 minutes)\n"
+        "      concurrency: 2\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    report = cost(capsys, "--stack", "trial")
+    inputs = report["inputs"]
+    assert (inputs["memory_mb"], inputs["architecture"], inputs["warm_hold_ms"]) == (
+        3008,
+        "arm64",
+        800,
+    )
+    assert inputs["warm_schedules"] == [
+        {"schedule": "rate(10 minutes)", "concurrency": 2, "timezone": "UTC",
+         "runs_per_month": 4320},
+    ]  # fmt: skip
+    assert inputs["sources"]["memory_mb"] == "stack trial"
+    # a flag still wins over the stack
+    assert cost(capsys, "--stack", "trial", "--memory", "512")["inputs"]["memory_mb"] == 512
+
+
+def test_human_output_is_a_table_with_a_total(capsys) -> None:
+    assert main(["cost", *WRITE_UP, "--image-gb", "2", "--api", "rest"]) == 0
+    out = capsys.readouterr().out
+    assert "Lambda compute" in out and "$1.67" in out
+    assert "ECR image storage" in out and "$0.20" in out
+    assert "provisioned concurrency" in out
+    assert "unverified" in out  # eu-central-1 has figures no stored source confirmed
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--warm-schedule", "rate(5 minute)"], "--warm-schedule 'rate(5 minute)':"),
+        (["--warm-schedule", "rate(5 minutes)", "--no-warming"], "contradict each other"),
+        (["--stack", "nosuch"], "no stack file Pulumi.nosuch.yaml"),
+        (["--probe-report", "/nonexistent/report.json"], "/nonexistent/report.json: no such file"),
+    ],
+)
+def test_bad_input_is_one_clear_line(capsys, argv, message) -> None:
+    assert main(["cost", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("lukewarm cost: ") and message in err
+    assert err.count("\n") == 1
+
+
+def test_a_file_that_is_not_a_probe_report_is_refused(capsys, tmp_path) -> None:
+    bogus = tmp_path / "notes.json"
+    bogus.write_text("[1, 2, 3]")
+    assert main(["cost", "--probe-report", str(bogus)]) == 2
+    assert "not a probe report" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--memory", "64"], "64 must be from 128 to 10240"),
+        (["--region", "mars-1"], "invalid choice: 'mars-1'"),
+        (["--cold-fraction", "1.5"], "1.5 must be from 0 to 1"),
+        (["--requests", "many"], "'many' is not a number"),
+    ],
+)
+def test_bad_flags_are_refused_by_the_parser(capsys, argv, message) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cost", *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
