@@ -1,0 +1,174 @@
+"""`lukewarm probe`: a compressed experiment, its report and plot, Ctrl-C, failures."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lukewarm.__main__ import main
+from lukewarm.probe import Sample, classify, derive_threshold, output_paths, percentile
+
+PNG = b"\x89PNG\r\n\x1a\n"
+FAST = ["--gap-min", "0.05", "--gap-max", "0.1", "--seed", "1"]
+
+
+def sample(latency_ms: float | None, cold: bool = False, error: str | None = None) -> Sample:
+    return Sample(
+        index=0,
+        sent_at="",
+        offset_s=0,
+        gap_s=0,
+        latency_ms=latency_ms,
+        status=200,
+        cold_start=cold,
+        error=error,
+    )
+
+
+def test_derived_threshold_is_a_factor_over_the_warm_cluster() -> None:
+    samples = [
+        sample(9000, cold=True),
+        sample(100),
+        sample(110),
+        sample(120),
+        sample(400),
+        sample(None, error="boom"),
+    ]
+    # faster half of the non-cold [100, 110, 120, 400] is [100, 110]: median 105
+    assert derive_threshold(samples, factor=1.5) == pytest.approx(157.5)
+    classify(samples, derive_threshold(samples))
+    assert [s.kind for s in samples] == ["cold", "warm", "warm", "warm", "luke-warm", "error"]
+
+
+def test_no_threshold_without_warm_requests() -> None:
+    assert derive_threshold([sample(9000, cold=True)]) is None
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([10], 95) == 10
+    assert percentile([0, 100], 95) == 95
+
+
+def test_out_is_a_directory_or_a_prefix(tmp_path: Path) -> None:
+    assert output_paths(f"{tmp_path}/") == (tmp_path / "report.json", tmp_path / "report.png")
+    assert output_paths(str(tmp_path)) == (tmp_path / "report.json", tmp_path / "report.png")
+    assert output_paths(str(tmp_path / "run1")) == (tmp_path / "run1.json", tmp_path / "run1.png")
+
+
+def test_short_probe_classifies_reports_and_plots(fake_api, tmp_path, capsys) -> None:
+    out = tmp_path / "probe/"
+    code = main(
+        [
+            "probe",
+            fake_api.url("probe"),
+            "--count",
+            "4",
+            *FAST,
+            "--lukewarm-threshold",
+            "200",
+            "--out",
+            f"{out}/",
+        ]
+    )
+    stdout = capsys.readouterr().out
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert (out / "report.png").read_bytes().startswith(PNG)
+    # the fake API says cold on its first answer and is slow (0.3 s) on its third
+    assert [r["kind"] for r in report["requests"]] == ["cold", "warm", "luke-warm", "warm"]
+    assert {r["instance"] for r in report["requests"]} == {"fake-1"}
+    assert report["requests"][0]["timing_ms"] == {"preprocess": 1.0, "encode": 2.0, "decode": 3.0}
+    assert all(0.05 <= r["gap_s"] <= 0.1 for r in report["requests"][1:])
+    assert report["lukewarm_threshold_ms"] == 200
+    assert report["summary"]["warm"]["count"] == 2
+    assert report["summary"]["luke-warm"]["p50_ms"] >= 300
+    assert report["interrupted"] is False
+    assert set(report["cost_inputs"]) == {
+        "duration_s",
+        "warm_duration_s",
+        "overall_duration_s",
+        "cold_fraction",
+        "init_s",
+    }
+    assert report["cost_inputs"]["cold_fraction"] == 0.25
+    for word in ("cold", "luke-warm", "warm", "p50", "p95", "max", str(out / "report.json")):
+        assert word in stdout
+
+
+def test_duration_mode_stops_in_time(fake_api, tmp_path, capsys) -> None:
+    started = time.monotonic()
+    code = main(
+        ["probe", fake_api.url("ok"), "--duration", "0.6", *FAST, "--out", str(tmp_path / "d")]
+    )
+    capsys.readouterr()
+    assert code == 0
+    assert time.monotonic() - started < 5
+    report = json.loads((tmp_path / "d.json").read_text())
+    assert 3 <= len(report["requests"]) <= 12
+    assert report["requests"][-1]["offset_s"] <= 0.6
+
+
+def test_server_errors_are_recorded_not_fatal(fake_api, tmp_path, capsys) -> None:
+    code = main(["probe", fake_api.url("fail"), "--count", "2", *FAST, "--out", f"{tmp_path}/"])
+    out = capsys.readouterr().out
+    assert code == 1  # nothing was answered
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [r["kind"] for r in report["requests"]] == ["error", "error"]
+    assert report["requests"][0]["status"] == 500
+    assert "model exploded" in report["requests"][0]["error"]
+    assert "error" in out
+    assert (tmp_path / "report.png").read_bytes().startswith(PNG)
+
+
+def test_unreachable_server_stops_at_once_without_a_report(closed_port_url, tmp_path, capsys):
+    code = main(["probe", closed_port_url, "--count", "5", "--out", f"{tmp_path}/"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("lukewarm probe: cannot reach")
+    assert not (tmp_path / "report.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--gap-min", "5", "--gap-max", "1"], "--gap-min 5 is larger than --gap-max 1"),
+        (["--image", "/nonexistent.png"], "/nonexistent.png: no such file"),
+    ],
+)
+def test_bad_settings_are_one_line(capsys, argv, message) -> None:
+    assert main(["probe", "http://127.0.0.1:9/", *argv]) == 2
+    assert capsys.readouterr().err == f"lukewarm probe: {message}\n"
+
+
+def test_count_and_duration_exclude_each_other(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["probe", "http://127.0.0.1:9/", "--count", "3", "--duration", "5"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_what_was_measured(fake_api, tmp_path) -> None:
+    before = len(fake_api.received)
+    command = [
+        sys.executable, "-m", "lukewarm", "probe", fake_api.url("ok"),
+        "--count", "1000", *FAST, "--out", f"{tmp_path}/",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while len(fake_api.received) < before + 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr.decode()
+    assert b"Traceback" not in stderr
+    assert b"interrupted after" in stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["interrupted"] is True
+    assert 3 <= len(report["requests"]) < 1000
+    assert (tmp_path / "report.png").read_bytes().startswith(PNG)
