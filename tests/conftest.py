@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from lukewarm.localstack import StackProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = ROOT / "function"
@@ -48,3 +53,37 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         CaptionModel(config.encoder, config.decoder, len(words)),
     )
     return model_dir
+
+
+# --- The local stack ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def local_stack_factory() -> Iterator[Callable[..., StackProcess]]:
+    """Start real local stacks: `lukewarm serve` as a child process on a free 127.0.0.1 port.
+
+    `start(model_dir=..., max_instances=2, idle_timeout=5, no_warmer=True, env={...})` takes
+    `lukewarm serve`'s flags by keyword and returns the running `StackProcess` (`.url` ends
+    in "/", `.invoke_endpoint` is boto3's `endpoint_url`, `.request_lines()` its log);
+    every stack started is stopped with SIGTERM when the session ends.
+    """
+    from lukewarm.localstack import StackProcess
+
+    started: list[StackProcess] = []
+
+    def start(**options: object) -> StackProcess:
+        stack = StackProcess(**options).start()
+        started.append(stack)
+        return stack
+
+    yield start
+    for stack in started:
+        stack.close()
+
+
+@pytest.fixture(scope="session")
+def local_stack(
+    local_stack_factory: Callable[..., StackProcess], tiny_model_dir: Path
+) -> StackProcess:
+    """One local stack for the session: the real function with the tiny model, no warmer."""
+    return local_stack_factory(model_dir=tiny_model_dir, no_warmer=True)

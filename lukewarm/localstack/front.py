@@ -1,0 +1,192 @@
+"""The HTTP front: what API Gateway's HTTP API does for the deployed function.
+
+Every request becomes a payload-format-2.0 event for the function, and the function's
+answer becomes the HTTP response. As on the deployed API, the named routes and a
+`$default` route all lead to the function, so an unknown path or method gets the
+function's own JSON 404/405. What API Gateway answers itself (a throttled or failed
+function, an oversized body) gets API Gateway's status and `{"message": ...}` body.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .pool import Throttled
+
+if TYPE_CHECKING:
+    from .stack import LocalStack
+
+# The deployed API's named routes (infra/api.py); any other request has routeKey $default.
+ROUTES = ("POST /caption", "GET /", "GET /health")
+# HTTP API's payload limit; the function enforces its own, smaller image limit.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+# Lambda's synchronous invoke limit on the event API Gateway builds.
+MAX_EVENT_BYTES = 6 * 1024 * 1024
+TEXT_TYPES = (
+    "application/json",
+    "application/javascript",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+)
+
+
+def gateway_error(status: int, message: str) -> web.Response:
+    """An answer from API Gateway itself, not from the function."""
+    return web.json_response({"message": message}, status=status)
+
+
+TOO_MANY_REQUESTS = (429, "Too Many Requests")
+INTERNAL_ERROR = (500, "Internal Server Error")
+TOO_LARGE = (413, "Request Entity Too Large")
+
+
+def is_text(content_type: str) -> bool:
+    """Whether HTTP API passes a body of this type as text rather than base64."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return (
+        media_type.startswith("text/")
+        or media_type in TEXT_TYPES
+        or media_type.endswith(("+json", "+xml"))
+    )
+
+
+def api_event(request: web.Request, body: bytes, request_id: str) -> dict[str, Any]:
+    """The payload-format-2.0 event HTTP API sends the function for `request`."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        if key != "cookie":
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+    query: dict[str, str] = {}
+    for name, value in request.query.items():
+        query[name] = f"{query[name]},{value}" if name in query else value
+    now = datetime.now(UTC)
+    route_key = f"{request.method} {request.path}"
+    if route_key not in ROUTES:
+        route_key = "$default"
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": request.path,
+        "rawQueryString": request.query_string,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": request.host,
+            "domainPrefix": request.host.split(":", 1)[0].split(".", 1)[0],
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": f"HTTP/{request.version.major}.{request.version.minor}",
+                "sourceIp": request.remote or "127.0.0.1",
+                "userAgent": request.headers.get("User-Agent", ""),
+            },
+            "requestId": request_id,
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    cookies = request.headers.getall("Cookie", [])
+    if cookies:
+        event["cookies"] = [part.strip() for line in cookies for part in line.split(";")]
+    if query:
+        event["queryStringParameters"] = query
+    if body:
+        if is_text(request.headers.get("Content-Type", "")):
+            try:
+                event["body"] = body.decode()
+            except UnicodeDecodeError:
+                event["body"] = base64.b64encode(body).decode()
+                event["isBase64Encoded"] = True
+        else:
+            event["body"] = base64.b64encode(body).decode()
+            event["isBase64Encoded"] = True
+    return event
+
+
+def api_response(result: Any) -> web.Response:
+    """The HTTP response HTTP API makes of the function's payload-format-2.0 answer."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        # Without a statusCode, HTTP API takes the whole answer as a JSON 200 body.
+        if isinstance(result, str):
+            return web.Response(text=result, content_type="application/json")
+        return web.json_response(result)
+    status = result["statusCode"]
+    headers = result.get("headers") or {}
+    body = result.get("body") or ""
+    if not isinstance(status, int) or not isinstance(headers, dict) or not isinstance(body, str):
+        raise ValueError("malformed Lambda proxy response")
+    payload = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    response = web.Response(status=status, body=payload)
+    for name, value in headers.items():
+        response.headers[str(name)] = str(value)
+    for cookie in result.get("cookies") or []:
+        response.headers.add("Set-Cookie", str(cookie))
+    return response
+
+
+async def read_body(request: web.Request) -> bytes | None:
+    """The request body, or None when it is over HTTP API's payload limit."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return None
+    chunks = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def new_request_id() -> str:
+    """An API Gateway-style request id (and the function's, for a 1:1 trace)."""
+    return f"{int(time.time() * 1000):x}-{uuid.uuid4().hex[:12]}"
+
+
+def json_size(event: dict[str, Any]) -> int:
+    return len(json.dumps(event))
+
+
+async def handle(stack: LocalStack, request: web.Request) -> web.StreamResponse:
+    """Every request that is not for the invoke endpoint: route it as HTTP API would."""
+    started = time.perf_counter()
+    request_id = new_request_id()
+    body = await read_body(request)
+    if body is None:
+        response = gateway_error(*TOO_LARGE)
+        stack.log_request(request.method, request.path, response.status, None, started)
+        return response
+    event = api_event(request, body, request_id)
+    if json_size(event) > MAX_EVENT_BYTES:
+        response = gateway_error(*TOO_LARGE)
+        stack.log_request(request.method, request.path, response.status, None, started)
+        return response
+    try:
+        invocation = await stack.pool.invoke(event, request_id)
+    except Throttled:
+        response = gateway_error(*TOO_MANY_REQUESTS)
+        stack.log_request(request.method, request.path, response.status, None, started)
+        return response
+    if invocation.error is not None:
+        # A function error reaches the client as API Gateway's bare 500, never its details.
+        response = gateway_error(*INTERNAL_ERROR)
+    else:
+        try:
+            response = api_response(invocation.result)
+        except (ValueError, TypeError):
+            response = gateway_error(*INTERNAL_ERROR)
+    response.headers["Apigw-Requestid"] = request_id
+    stack.log_request(request.method, request.path, response.status, invocation, started)
+    return response

@@ -1,0 +1,301 @@
+"""The instance pool: local Lambda execution environments as separate processes.
+
+Each instance is one `lukewarm.localstack.runtime` process that imported the handler
+once and then serves one event at a time, like a Lambda execution environment. An
+event goes to an idle instance, else to a new one (a real cold start) while fewer than
+`max_instances` exist, else it is throttled. Idle instances are reclaimed after
+`idle_timeout_s`; an instance that overruns the function timeout is killed, and one
+that dies mid-event is dropped so the next event starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("lukewarm.function")
+
+# Events and answers travel as one JSON line: Lambda's 6 MB payload, base64 and escapes.
+LINE_LIMIT = 16 * 1024 * 1024
+STOP_GRACE_S = 2.0
+
+
+class Throttled(Exception):
+    """Every instance is busy and the pool is at its cap: Lambda would answer 429."""
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    task_root: Path
+    """The function's directory (Lambda's task root); `handler` is imported from it."""
+    env: dict[str, str]
+    """Environment of every instance on top of this process's (model directory, ...)."""
+    max_instances: int
+    idle_timeout_s: float
+    timeout_s: float
+    """The function timeout: an event running longer kills its instance."""
+    handler: str = "app.handler"
+    init_timeout_s: float = 40.0
+    """How long an instance may take to import the handler before it counts as failed."""
+
+
+@dataclass
+class Invocation:
+    """How one event went: the handler's result or a Lambda-style function error."""
+
+    instance: str
+    pid: int | None
+    cold: bool
+    duration_ms: float
+    result: Any = None
+    error: dict[str, str] | None = None
+    init_ms: float | None = None
+
+
+class InstanceGone(Exception):
+    """The instance process exited or was killed while serving an event."""
+
+
+@dataclass(eq=False)
+class Instance:
+    id: str
+    process: asyncio.subprocess.Process
+    busy: bool = True
+    last_used: float = field(default_factory=time.monotonic)
+    served: int = 0
+    init_ms: float | None = None
+    stderr_task: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def read_message(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        try:
+            line = await self.process.stdout.readline()
+        except (ValueError, asyncio.LimitOverrunError) as error:
+            raise InstanceGone(f"answer over {LINE_LIMIT} bytes") from error
+        if not line:
+            code = await self.process.wait()
+            raise InstanceGone(exit_reason(code))
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    async def call(self, event: Any, request_id: str, deadline_ms: float) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        request = {"event": event, "request_id": request_id, "deadline_ms": deadline_ms}
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            await self.process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError) as error:
+            code = await self.process.wait()
+            raise InstanceGone(exit_reason(code)) from error
+        return await self.read_message()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+
+    async def stop(self) -> None:
+        """Close stdin (the runtime exits at end of input), SIGKILL if it lingers."""
+        if self.process.returncode is None:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            try:
+                await asyncio.wait_for(self.process.wait(), STOP_GRACE_S)
+            except TimeoutError:
+                self.kill()
+                await self.process.wait()
+        if self.stderr_task is not None:
+            await self.stderr_task
+
+
+def exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"Runtime exited with error: signal: {signal.Signals(-code).name.lower()[3:]}"
+    return f"Runtime exited with error: exit status {code}"
+
+
+class Pool:
+    def __init__(self, options: PoolOptions) -> None:
+        self.options = options
+        self._instances: dict[str, Instance] = {}
+        self._ids = itertools.count(1)
+        self._starting = 0
+        self._closed = False
+
+    @property
+    def instances(self) -> list[Instance]:
+        return list(self._instances.values())
+
+    async def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
+        """Run `event` on an instance; raises Throttled when none is free and none may start."""
+        if self._closed:
+            raise Throttled("the local stack is shutting down")
+        request_id = request_id or str(uuid.uuid4())
+        started = time.perf_counter()
+        instance = self._take_idle()
+        cold = instance is None
+        if instance is None:
+            if len(self._instances) + self._starting >= self.options.max_instances:
+                raise Throttled(f"all {self.options.max_instances} instances are busy")
+            self._starting += 1
+            try:
+                instance = await self._start_instance()
+            finally:
+                self._starting -= 1
+            if isinstance(instance, Invocation):
+                instance.duration_ms = (time.perf_counter() - started) * 1000
+                return instance
+        invocation = await self._run(instance, event, request_id)
+        invocation.cold = cold
+        invocation.init_ms = instance.init_ms if cold else None
+        invocation.duration_ms = (time.perf_counter() - started) * 1000
+        return invocation
+
+    def _take_idle(self) -> Instance | None:
+        idle = [instance for instance in self._instances.values() if not instance.busy]
+        if not idle:
+            return None
+        # The most recently used first, so the others age out as Lambda's do.
+        instance = max(idle, key=lambda candidate: candidate.last_used)
+        instance.busy = True
+        return instance
+
+    async def _start_instance(self) -> Instance | Invocation:
+        """A new instance that has imported the handler, or the init failure as an Invocation."""
+        instance_id = f"i-{next(self._ids)}"
+        env = {
+            **os.environ,
+            **self.options.env,
+            "LUKEWARM_HANDLER": self.options.handler,
+            "PYTHONUNBUFFERED": "1",
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "lukewarm.localstack.runtime",
+            cwd=self.options.task_root,
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=LINE_LIMIT,
+            # Its own session: a Ctrl-C in the terminal reaches the stack, which stops
+            # every instance itself, instead of interrupting instances mid-import.
+            start_new_session=True,
+        )
+        instance = Instance(instance_id, process)
+        instance.stderr_task = asyncio.create_task(forward_logs(instance))
+        self._instances[instance_id] = instance
+        try:
+            ready = await asyncio.wait_for(instance.read_message(), self.options.init_timeout_s)
+        except (TimeoutError, InstanceGone, asyncio.CancelledError) as error:
+            await self._discard(instance)
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            reason = "init timed out" if isinstance(error, TimeoutError) else str(error)
+            return Invocation(
+                instance_id, process.pid, True, 0.0, error=init_error("Runtime.InitError", reason)
+            )
+        if "init_error" in ready:
+            await self._discard(instance)
+            error = ready["init_error"]
+            return Invocation(instance_id, process.pid, True, 0.0, error=error)
+        instance.init_ms = ready.get("init_ms")
+        return instance
+
+    async def _run(self, instance: Instance, event: Any, request_id: str) -> Invocation:
+        timeout = self.options.timeout_s
+        deadline_ms = time.time() * 1000 + timeout * 1000
+        try:
+            message = await asyncio.wait_for(instance.call(event, request_id, deadline_ms), timeout)
+        except TimeoutError:
+            await self._discard(instance)
+            message = {
+                "error": {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"RequestId: {request_id} Error: "
+                    f"Task timed out after {timeout:.2f} seconds",
+                }
+            }
+        except InstanceGone as gone:
+            await self._discard(instance)
+            message = {
+                "error": {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: {request_id} Error: {gone}",
+                }
+            }
+        except BaseException:
+            # Cancelled mid-event (shutdown): the protocol is out of step, the instance goes.
+            await self._discard(instance)
+            raise
+        else:
+            instance.busy = False
+            instance.served += 1
+            instance.last_used = time.monotonic()
+        return Invocation(
+            instance.id, instance.pid, False, 0.0, message.get("result"), message.get("error")
+        )
+
+    async def _discard(self, instance: Instance) -> None:
+        self._instances.pop(instance.id, None)
+        instance.kill()
+        await instance.stop()
+
+    async def reclaim_idle(self) -> None:
+        """Forever: stop instances idle for longer than the idle timeout."""
+        interval = min(1.0, max(0.05, self.options.idle_timeout_s / 10))
+        while True:
+            await asyncio.sleep(interval)
+            cutoff = time.monotonic() - self.options.idle_timeout_s
+            for instance in list(self._instances.values()):
+                if not instance.busy and instance.last_used < cutoff:
+                    self._instances.pop(instance.id, None)
+                    log.info("%s reclaimed after %.1f s idle", instance.id, self.idle_s(instance))
+                    await instance.stop()
+
+    @staticmethod
+    def idle_s(instance: Instance) -> float:
+        return time.monotonic() - instance.last_used
+
+    async def close(self) -> None:
+        """Stop every instance, busy or not; no process outlives the pool."""
+        self._closed = True
+        instances = list(self._instances.values())
+        self._instances.clear()
+        for instance in instances:
+            if instance.busy:
+                instance.kill()
+        await asyncio.gather(*(instance.stop() for instance in instances))
+
+
+def init_error(error_type: str, message: str) -> dict[str, str]:
+    return {"errorType": error_type, "errorMessage": message}
+
+
+async def forward_logs(instance: Instance) -> None:
+    """The instance's stdout and stderr (its CloudWatch stream), line by line to our log."""
+    stream = instance.process.stderr
+    assert stream is not None
+    while True:
+        try:
+            line = await stream.readline()
+        except ValueError:
+            continue
+        if not line:
+            return
+        log.info("[%s] %s", instance.id, line.decode(errors="replace").rstrip())

@@ -1,0 +1,108 @@
+"""The warm schedules, run against the local stack by the real warmer.
+
+Each configured window fires when its schedule says (`WarmSchedule.next_run`, the same
+evaluation as the deployed stack's), and then the warmer's own code, `warmer.handler`,
+invokes the local alias through boto3 exactly as the warmer Lambda does on AWS.
+
+`time_scale` makes the stack's clock run faster than the wall clock: at 60, a
+`rate(5 minutes)` window fires every 5 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from .checkout import import_from_checkout
+
+log = logging.getLogger("lukewarm.warmer")
+
+# The warmer Lambda's own timeout; infra/warming.py gives it the same budget.
+WARMER_BUDGET_S = 60.0
+# Dummy credentials: the local invoke endpoint checks none, but botocore signs every call.
+LOCAL_CLIENT = {
+    "region_name": "us-east-1",
+    "aws_access_key_id": "local",
+    "aws_secret_access_key": "local",
+}
+
+
+class Schedule(Protocol):
+    schedule: str
+    concurrency: int
+
+    def next_run(self, after: datetime) -> datetime | None: ...
+
+
+class StackClock:
+    """The stack's time: starts at the wall-clock now and runs `scale` times faster."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+        self._wall = datetime.now(UTC)
+        self._started = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._wall + timedelta(seconds=(time.monotonic() - self._started) * self.scale)
+
+    def seconds_until(self, when: datetime) -> float:
+        return max(0.0, (when - self.now()).total_seconds() / self.scale)
+
+
+def run_warmer(
+    endpoint_url: str, function_name: str, concurrency: int, hold_ms: int
+) -> dict[str, Any]:
+    """One warmer run against the local invoke endpoint (blocking: run it in a thread)."""
+    warmer = import_from_checkout("warmer.handler")
+    return warmer.warm(
+        function_name,
+        "live",
+        concurrency,
+        hold_ms,
+        budget_s=WARMER_BUDGET_S,
+        endpoint_url=endpoint_url,
+        client_options=LOCAL_CLIENT,
+    )
+
+
+class WarmScheduler:
+    def __init__(
+        self,
+        schedules: Sequence[Schedule],
+        *,
+        endpoint_url: str,
+        function_name: str,
+        hold_ms: int,
+        clock: StackClock,
+    ) -> None:
+        self.schedules = schedules
+        self.endpoint_url = endpoint_url
+        self.function_name = function_name
+        self.hold_ms = hold_ms
+        self.clock = clock
+        self.runs: list[dict[str, Any]] = []
+
+    async def warm(self, concurrency: int, reason: str) -> dict[str, Any]:
+        summary = await asyncio.to_thread(
+            run_warmer, self.endpoint_url, self.function_name, concurrency, self.hold_ms
+        )
+        self.runs.append(summary)
+        log.info("warm run (%s): %s", reason, json.dumps(summary, separators=(",", ":")))
+        return summary
+
+    async def follow(self, schedule: Schedule) -> None:
+        """Forever: wait for the schedule's next time, warm, repeat."""
+        while True:
+            when = schedule.next_run(self.clock.now())
+            if when is None:
+                return
+            await asyncio.sleep(self.clock.seconds_until(when))
+            await self.warm(schedule.concurrency, schedule.schedule)
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self.follow(schedule) for schedule in self.schedules))

@@ -1,0 +1,160 @@
+"""The local stack: HTTP front, invoke endpoint, instance pool and warmer in one server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import time
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from . import front, invoke
+from .checkout import FUNCTION_DIR
+from .pool import Invocation, Pool, PoolOptions
+from .scheduler import Schedule, StackClock, WarmScheduler
+
+log = logging.getLogger("lukewarm.serve")
+
+# Lambda's init phase cap; a slower init is re-run inside the first invoke, which the
+# function timeout then bounds.
+INIT_CAP_S = 10.0
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    """0 picks a free port (the URL says which)."""
+    task_root: Path = FUNCTION_DIR
+    model_dir: Path | None = None
+    """The function's model directory; None leaves the function's default."""
+    max_instances: int = 5
+    idle_timeout_s: float = 600.0
+    """Stack seconds an instance may sit idle before it is reclaimed."""
+    timeout_s: float = 30.0
+    memory_size: int = 2048
+    warm_schedules: Sequence[Schedule] = field(default_factory=tuple)
+    warm_hold_ms: int = 500
+    prewarm: bool = False
+    """Warm once at start, as the deployed stack does after a deploy."""
+    time_scale: float = 1.0
+    """How much faster than the wall clock the stack's clock runs (schedules, idle time)."""
+    function_name: str = "lukewarm"
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.function_name = options.function_name
+        self.clock = StackClock(options.time_scale)
+        env = {
+            "AWS_LAMBDA_FUNCTION_NAME": options.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": invoke.EXECUTED_VERSION,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(options.memory_size),
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            # One thread each, like a small Lambda; many instances share this machine.
+            "LUKEWARM_THREADS": os.environ.get("LUKEWARM_THREADS", "1"),
+        }
+        if options.model_dir is not None:
+            env["LUKEWARM_MODEL_DIR"] = str(Path(options.model_dir).resolve())
+        self.pool = Pool(
+            PoolOptions(
+                task_root=Path(options.task_root).resolve(),
+                env=env,
+                max_instances=options.max_instances,
+                idle_timeout_s=options.idle_timeout_s / options.time_scale,
+                timeout_s=options.timeout_s,
+                init_timeout_s=INIT_CAP_S + options.timeout_s,
+            )
+        )
+        self.scheduler: WarmScheduler | None = None
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=front.MAX_BODY_BYTES)
+        app.router.add_post(invoke.PATH, functools.partial(invoke.handle, self))
+        app.router.add_route("*", "/{path:.*}", functools.partial(front.handle, self))
+        return app
+
+    async def start(self) -> str:
+        """Serve; returns the base URL (ending in `/`)."""
+        self._runner = web.AppRunner(
+            self.application(), access_log=None, shutdown_timeout=1.0, handle_signals=False
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.options.host, self.options.port)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}/"
+        self.run_in_background(self.pool.reclaim_idle())
+        if self.options.warm_schedules:
+            self.scheduler = WarmScheduler(
+                self.options.warm_schedules,
+                endpoint_url=self.url.rstrip("/"),
+                function_name=self.function_name,
+                hold_ms=self.options.warm_hold_ms,
+                clock=self.clock,
+            )
+            if self.options.prewarm:
+                concurrency = max(schedule.concurrency for schedule in self.options.warm_schedules)
+                self.run_in_background(self.scheduler.warm(concurrency, "start"))
+            self.run_in_background(self.scheduler.run())
+        return self.url
+
+    @property
+    def invoke_url(self) -> str:
+        return self.url + invoke.PATH.format(name=self.function_name).lstrip("/")
+
+    def run_in_background(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    async def stop(self) -> None:
+        """Stop serving and stop every instance process."""
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pool.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def log_request(
+        self, method: str, path: str, status: int, invocation: Invocation | None, started: float
+    ) -> None:
+        """One line per request: what, outcome, cold or warm, which instance, how long."""
+        latency_ms = (time.perf_counter() - started) * 1000
+        if invocation is None:
+            log.info("%s %s %d - - %.0f ms", method, path, status, latency_ms)
+            return
+        temperature = "cold" if invocation.cold else "warm"
+        extra = f" init {invocation.init_ms:.0f} ms" if invocation.init_ms is not None else ""
+        if invocation.error is not None:
+            extra += f" error {invocation.error.get('errorType')}"
+        log.info(
+            "%s %s %d %s %s pid %s %.0f ms%s",
+            method,
+            path,
+            status,
+            temperature,
+            invocation.instance,
+            invocation.pid,
+            latency_ms,
+            extra,
+        )

@@ -1,0 +1,151 @@
+"""`lukewarm serve`: the function, its API and its warmer on this machine, without AWS.
+
+Defaults come from the same stack config as the deployed stack (`Pulumi.yaml`, and
+`Pulumi.<stack>.yaml` with `--stack`); flags override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from lukewarm.localstack import LocalStack, StackOptions
+from lukewarm.localstack.checkout import FUNCTION_DIR, import_from_checkout
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port to listen on; 0 picks a free one"
+    )
+    parser.add_argument("--stack", help="read Pulumi.<STACK>.yaml over the defaults")
+    parser.add_argument(
+        "--model-dir", type=Path, help="model directory (default: the stack's modelDir)"
+    )
+    parser.add_argument(
+        "--max-instances",
+        type=positive_int,
+        help="most instances at once, then 429 (default: reservedConcurrency)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=positive_float,
+        default=600.0,
+        help="seconds an idle instance lives before it is reclaimed (default 600)",
+    )
+    parser.add_argument(
+        "--timeout", type=positive_float, help="function timeout in seconds (default: the stack's)"
+    )
+    parser.add_argument("--no-warmer", action="store_true", help="do not run the warm schedules")
+    parser.add_argument(
+        "--warm-hold-ms",
+        type=non_negative_int,
+        help="how long each warm invoke holds its instance (default: warmHoldMs)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=positive_float,
+        default=1.0,
+        help="run the stack's clock (warm schedules, idle timeout) this many times faster",
+    )
+    parser.add_argument(
+        "--task-root",
+        type=Path,
+        help="serve the app.handler of another function directory (default: function/)",
+    )
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    settings_module = import_from_checkout("infra.settings")
+    try:
+        settings = settings_module.stack_settings(args.stack)
+    except settings_module.SettingsError as error:
+        print(f"lukewarm serve: {error}", file=sys.stderr)
+        return 2
+    task_root = args.task_root or FUNCTION_DIR
+    model_dir = args.model_dir or (FUNCTION_DIR / settings.model_dir)
+    if not task_root.joinpath("app.py").is_file():
+        print(f"lukewarm serve: no app.py in {task_root}", file=sys.stderr)
+        return 2
+    if args.task_root is None and not model_dir.is_dir():
+        print(
+            f"lukewarm serve: no model directory {model_dir} "
+            "(train the demo model with `make demo-model`, or pass --model-dir)",
+            file=sys.stderr,
+        )
+        return 2
+    options = StackOptions(
+        host=args.host,
+        port=args.port,
+        task_root=task_root,
+        model_dir=model_dir,
+        max_instances=args.max_instances or settings.reserved_concurrency,
+        idle_timeout_s=args.idle_timeout,
+        timeout_s=args.timeout or settings.timeout,
+        memory_size=settings.memory_size,
+        warm_schedules=() if args.no_warmer else settings.warm_schedules,
+        warm_hold_ms=settings.warm_hold_ms if args.warm_hold_ms is None else args.warm_hold_ms,
+        prewarm=settings.prewarm_on_deploy,
+        time_scale=args.time_scale,
+    )
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
+    )
+    try:
+        asyncio.run(serve(LocalStack(options)))
+    except OSError as error:
+        print(f"lukewarm serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def serve(stack: LocalStack) -> None:
+    """Serve until SIGINT or SIGTERM, then stop every instance before returning."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    url = await stack.start()
+    options = stack.options
+    schedules = ", ".join(
+        f"{schedule.schedule} x{schedule.concurrency}" for schedule in options.warm_schedules
+    )
+    clock = f", clock x{options.time_scale:g}" if options.time_scale != 1 else ""
+    print(f"lukewarm: upload page {url}", flush=True)
+    print(f"lukewarm: Lambda invoke endpoint {stack.invoke_url}", flush=True)
+    print(
+        f"lukewarm: up to {options.max_instances} instances, idle timeout "
+        f"{options.idle_timeout_s:g} s, function timeout {options.timeout_s:g} s, "
+        f"warming: {schedules or 'off'}{clock}",
+        flush=True,
+    )
+    try:
+        await stopping.wait()
+    finally:
+        print("lukewarm: stopping", flush=True)
+        await stack.stop()

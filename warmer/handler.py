@@ -1,0 +1,254 @@
+"""The warmer Lambda: keep N instances of the captioner's alias luke-warm.
+
+EventBridge Scheduler invokes it with `{"concurrency": N, "hold_ms": M}`. It sends N
+concurrent warm-up invokes to the alias; each holds its instance for `hold_ms` so the
+others land on different instances. Lambda decides where invokes land, so reaching N
+instances is best-effort: if fewer answered, one more wave with a longer hold tries
+again, and the run reports what it really reached in one log line that is both a
+JSON summary and CloudWatch embedded metrics (EMF).
+
+A throttled, failing or slow function is counted and reported, never raised, and the
+SDK never retries: a struggling function gets no retry storm from its own warmer.
+Standard library and boto3 only, so it deploys as a small zip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+)
+
+MAX_CONCURRENCY = 50
+MAX_HOLD_MS = 10_000
+DEFAULT_HOLD_MS = 500
+SECOND_WAVE_HOLD_FACTOR = 3
+CONNECT_TIMEOUT_S = 2.0
+# A cold instance loads the model before it answers: Lambda's init phase is capped
+# at 10 s, so an answer can take the hold plus this long.
+INIT_ALLOWANCE_S = 12.0
+# Time kept back at the end of the warmer's own timeout for logging and returning.
+SAFETY_MARGIN_S = 1.5
+# Budget when no Lambda context says how long is left (local runs, tests).
+DEFAULT_BUDGET_S = 60.0
+METRICS_NAMESPACE = "lukewarm"
+
+OK = "ok"
+THROTTLED = "throttled"
+FUNCTION_ERROR = "function_error"
+TIMEOUT = "timeout"
+ERROR = "error"
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """What one warm-up invoke came back with."""
+
+    outcome: str
+    instance: str | None = None
+    cold_start: bool = False
+    detail: str = ""
+
+
+def parse_event(event: Any) -> tuple[int, int]:
+    """`(concurrency, hold_ms)` from the schedule's input, or ValueError saying what is wrong."""
+    if not isinstance(event, dict):
+        raise ValueError(f"warm event must be an object, got {type(event).__name__}")
+    concurrency = event.get("concurrency", 1)
+    hold_ms = event.get("hold_ms", DEFAULT_HOLD_MS)
+    if not _is_int(concurrency) or not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ValueError(
+            f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}, got {concurrency!r}"
+        )
+    if not _is_int(hold_ms) or not 0 <= hold_ms <= MAX_HOLD_MS:
+        raise ValueError(f"hold_ms must be an integer from 0 to {MAX_HOLD_MS}, got {hold_ms!r}")
+    return concurrency, hold_ms
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def client_config(concurrency: int, read_timeout_s: float) -> Config:
+    """Tight timeouts and exactly one attempt per call: the warmer never retries."""
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=read_timeout_s,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        max_pool_connections=max(10, concurrency),
+    )
+
+
+def invoke_once(client: Any, function_name: str, qualifier: str, hold_ms: int) -> InvokeResult:
+    """One synchronous warm-up invoke, classified; never raises for the function's faults."""
+    payload = json.dumps({"lukewarm": {"action": "warm", "hold_ms": hold_ms}})
+    try:
+        response = client.invoke(
+            FunctionName=function_name,
+            Qualifier=qualifier,
+            InvocationType="RequestResponse",
+            Payload=payload.encode(),
+        )
+        body = response["Payload"].read()
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        code = details.get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        outcome = THROTTLED if code == "TooManyRequestsException" or status == 429 else ERROR
+        return InvokeResult(outcome, detail=f"{code or status}: {details.get('Message', '')}")
+    except (ReadTimeoutError, ConnectTimeoutError) as error:
+        return InvokeResult(TIMEOUT, detail=str(error))
+    except BotoCoreError as error:
+        return InvokeResult(ERROR, detail=f"{type(error).__name__}: {error}")
+    if response.get("FunctionError"):
+        return InvokeResult(FUNCTION_ERROR, detail=_error_summary(body))
+    return classify_answer(body)
+
+
+def classify_answer(body: bytes) -> InvokeResult:
+    """A successful invoke's payload: a warm-up answer, or something else (an error)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or answer.get("warm") is not True:
+        return InvokeResult(ERROR, detail="the function did not answer the warm-up event")
+    return InvokeResult(
+        OK, instance=str(answer.get("instance")), cold_start=bool(answer.get("cold_start"))
+    )
+
+
+def _error_summary(body: bytes) -> str:
+    try:
+        error = json.loads(body)
+        return f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"[:300]
+    except (ValueError, AttributeError):
+        return body[:300].decode(errors="replace")
+
+
+def run_wave(
+    client: Any, function_name: str, qualifier: str, concurrency: int, hold_ms: int
+) -> list[InvokeResult]:
+    """`concurrency` warm-up invokes at once, all in flight together."""
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        futures = [
+            pool.submit(invoke_once, client, function_name, qualifier, hold_ms)
+            for _ in range(concurrency)
+        ]
+        return [future.result() for future in futures]
+
+
+def warm(
+    function_name: str,
+    qualifier: str,
+    concurrency: int,
+    hold_ms: int,
+    *,
+    budget_s: float,
+    endpoint_url: str | None = None,
+    client_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Warm `concurrency` instances of `function_name:qualifier` within `budget_s` seconds.
+
+    Returns the run's summary (what the log line reports). `client_options` go to
+    `boto3.client` (the local stack passes its region and dummy credentials).
+    """
+    started = time.monotonic()
+    deadline = started + budget_s - SAFETY_MARGIN_S
+    results: list[InvokeResult] = []
+    instances: set[str] = set()
+    waves = 0
+    hold = hold_ms
+    while waves < 2:
+        read_timeout = min(hold / 1000 + INIT_ALLOWANCE_S, deadline - time.monotonic())
+        if read_timeout < hold / 1000 + 1.0:
+            break
+        client = boto3.client(
+            "lambda",
+            endpoint_url=endpoint_url,
+            config=client_config(concurrency, read_timeout),
+            **(client_options or {}),
+        )
+        wave = run_wave(client, function_name, qualifier, concurrency, hold)
+        waves += 1
+        results.extend(wave)
+        instances.update(result.instance for result in wave if result.instance)
+        # At the cap or failing, another wave only adds load; reached, nothing to do.
+        if len(instances) >= concurrency or any(r.outcome != OK for r in wave):
+            break
+        hold = min(hold * SECOND_WAVE_HOLD_FACTOR or 1000, MAX_HOLD_MS)
+    outcomes = Counter(result.outcome for result in results)
+    return {
+        "function": f"{function_name}:{qualifier}",
+        "targets": concurrency,
+        "instances_reached": len(instances),
+        "cold_starts": sum(result.cold_start for result in results),
+        "invokes": len(results),
+        "waves": waves,
+        "errors": len(results) - outcomes[OK],
+        "throttled": outcomes[THROTTLED],
+        "function_errors": outcomes[FUNCTION_ERROR],
+        "timeouts": outcomes[TIMEOUT],
+        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        "instances": sorted(instances),
+        "error_details": sorted({r.detail for r in results if r.outcome != OK})[:5],
+    }
+
+
+def emf_line(summary: dict[str, Any]) -> str:
+    """The summary as one CloudWatch embedded-metric-format log line."""
+    metrics = {
+        "WarmTargets": ("targets", "Count"),
+        "WarmInstancesReached": ("instances_reached", "Count"),
+        "WarmColdStarts": ("cold_starts", "Count"),
+        "WarmErrors": ("errors", "Count"),
+        "WarmThrottles": ("throttled", "Count"),
+        "WarmDuration": ("duration_ms", "Milliseconds"),
+    }
+    document = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["function"]],
+                    "Metrics": [
+                        {"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()
+                    ],
+                }
+            ],
+        },
+        "message": "warm run",
+        **summary,
+        **{name: summary[key] for name, (key, _) in metrics.items()},
+    }
+    return json.dumps(document, separators=(",", ":"))
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """Lambda entry point: warm the alias named by FUNCTION_NAME / FUNCTION_QUALIFIER."""
+    concurrency, hold_ms = parse_event(event)
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    budget_s = remaining_ms() / 1000 if callable(remaining_ms) else DEFAULT_BUDGET_S
+    summary = warm(
+        os.environ["FUNCTION_NAME"],
+        os.environ.get("FUNCTION_QUALIFIER", "live"),
+        concurrency,
+        hold_ms,
+        budget_s=budget_s,
+        endpoint_url=os.environ.get("LAMBDA_ENDPOINT_URL") or None,
+    )
+    print(emf_line(summary), flush=True)
+    return summary
