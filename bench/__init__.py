@@ -1,0 +1,1 @@
+"""Benchmarks that compare lukewarm against the reference design, each in one run."""
