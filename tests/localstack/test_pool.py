@@ -1,0 +1,169 @@
+"""Instances as Lambda runs them: cold then warm, reclaimed when idle, throttled at the cap,
+replaced when they die, killed when they overrun, and all gone when the stack stops.
+
+These run a fake function (tests/localstack/fake_function) that misbehaves on request,
+so each stack starts in about a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import botocore.exceptions
+import psutil
+import pytest
+
+from tests.localstack.conftest import FAKE_FUNCTION, http, instance_pids, invoke, lambda_client
+
+
+def fake_stack(local_stack_factory, **options):
+    return local_stack_factory(task_root=FAKE_FUNCTION, no_warmer=True, **options)
+
+
+def call(stack, query=""):
+    answer = http(stack.url + "caption" + query, data=b"x", headers={"Content-Type": "image/png"})
+    return answer.status, (answer.json() if answer.status == 200 else answer.body)
+
+
+def in_background(function, *args):
+    """Run `function(*args)` in a thread; its result (or the OSError it raised) lands in a list."""
+    results = []
+
+    def run():
+        try:
+            results.append(function(*args))
+        except OSError as error:
+            results.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, results
+
+
+@pytest.fixture(scope="module")
+def capped_stack(local_stack_factory):
+    """One instance at most, a 1.5 s function timeout, reclaimed after 1 s idle."""
+    return fake_stack(local_stack_factory, max_instances=1, timeout=1.5, idle_timeout=1)
+
+
+def test_idle_instances_are_reclaimed_and_a_warm_ping_keeps_the_next_request_warm(
+    local_stack_factory,
+):
+    stack = fake_stack(local_stack_factory, idle_timeout=1.5)
+
+    _, first = call(stack)
+    _, second = call(stack)
+    time.sleep(2.5)
+    _, after_idle = call(stack)
+    time.sleep(1.0)
+    warm, _ = invoke(lambda_client(stack.invoke_endpoint), {"lukewarm": {"action": "warm"}})
+    time.sleep(1.0)
+    _, after_ping = call(stack)
+
+    assert (first["cold_start"], second["cold_start"]) == (True, False)
+    assert second["instance"] == first["instance"]
+    assert after_idle["cold_start"] is True
+    assert after_idle["instance"] != first["instance"]
+    assert warm["instance"] == after_idle["instance"]
+    assert after_ping["cold_start"] is False
+    temperatures = [line.split()[3] for line in stack.request_lines() if "/caption" in line]
+    assert temperatures == ["cold", "warm", "cold", "warm"]
+
+
+def test_a_request_beyond_the_cap_is_throttled_like_lambda(capped_stack):
+    slow, results = in_background(call, capped_stack, "?sleep=1")
+    time.sleep(0.5)
+    status, body = call(capped_stack)
+    with pytest.raises(botocore.exceptions.ClientError) as throttled:
+        invoke(lambda_client(capped_stack.invoke_endpoint), {"hello": 1})
+    slow.join()
+
+    assert status == 429
+    assert json.loads(body) == {"message": "Too Many Requests"}
+    assert throttled.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert results[0][0] == 200
+    assert call(capped_stack)[0] == 200
+
+
+def test_an_instance_killed_mid_request_fails_only_that_request(capped_stack):
+    call(capped_stack)
+    (victim,) = instance_pids(capped_stack.pid)
+    slow, results = in_background(call, capped_stack, "?sleep=1.2")
+    time.sleep(0.5)
+    os.kill(victim, signal.SIGKILL)
+    slow.join()
+    status, body = call(capped_stack)
+
+    assert results[0][0] == 500
+    assert json.loads(results[0][1]) == {"message": "Internal Server Error"}
+    assert status == 200
+    assert body["pid"] != victim
+    assert body["cold_start"] is True
+
+
+def test_a_function_overrunning_its_timeout_is_stopped_and_replaced(capped_stack):
+    client = lambda_client(capped_stack.invoke_endpoint)
+    started = time.monotonic()
+    answer, response = invoke(client, {"sleep": 5})
+    elapsed = time.monotonic() - started
+    status, _ = call(capped_stack, "?sleep=5")
+
+    assert response["FunctionError"] == "Unhandled"
+    assert "timed out after 1.50 seconds" in answer["errorMessage"]
+    assert elapsed < 4
+    assert status == 500
+    assert call(capped_stack)[0] == 200
+
+
+def test_a_raising_function_is_a_function_error_not_a_leak(capped_stack):
+    client = lambda_client(capped_stack.invoke_endpoint)
+
+    answer, response = invoke(client, {"raise": "boom"})
+    status, body = call(capped_stack, "?fail=1")
+    unserialisable, marshal = invoke(client, {"unserialisable": True})
+
+    assert response["FunctionError"] == "Unhandled"
+    assert answer == {"errorType": "ValueError", "errorMessage": "boom"}
+    assert status == 500
+    assert b"failed on purpose" not in body
+    assert marshal["FunctionError"] == "Unhandled"
+    assert unserialisable["errorType"] == "Runtime.MarshalError"
+    assert call(capped_stack)[0] == 200
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_the_stack_leaves_no_process_behind(local_stack_factory, signum):
+    stack = fake_stack(local_stack_factory, max_instances=3)
+    slow, results = in_background(call, stack, "?sleep=20")
+    time.sleep(0.8)
+    call(stack)
+    instances = [psutil.Process(pid) for pid in instance_pids(stack.pid)]
+    assert len(instances) == 2
+
+    stack.process.send_signal(signum)
+    returncode = stack.process.wait(10)
+    slow.join(10)
+
+    assert returncode == 0
+    assert not any(process.is_running() for process in instances)
+    # The interrupted client gets an error answer or a closed connection, never a hang.
+    assert not slow.is_alive()
+    assert isinstance(results[0], OSError) or results[0][0] >= 500
+    assert "lukewarm: stopping" in stack.log()
+
+
+def test_instances_die_with_a_killed_stack(local_stack_factory):
+    stack = fake_stack(local_stack_factory)
+    call(stack)
+    instances = [psutil.Process(pid) for pid in instance_pids(stack.pid)]
+
+    stack.process.kill()
+    stack.process.wait(5)
+    _, alive = psutil.wait_procs(instances, timeout=5)
+
+    assert instances
+    assert alive == []

@@ -1,0 +1,151 @@
+"""The warmer against a real local stack: what it reaches, and what it reports when the
+function fails, overruns or is throttled (reported, never raised)."""
+
+from __future__ import annotations
+
+import json
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from tests.localstack.conftest import FAKE_FUNCTION
+from warmer import handler as warmer
+
+
+@pytest.fixture(scope="module")
+def stack(local_stack_factory):
+    """The fake function (same warm-up contract as the real one), at most 3 instances."""
+    return local_stack_factory(task_root=FAKE_FUNCTION, no_warmer=True, max_instances=3)
+
+
+@pytest.fixture
+def lambda_env(monkeypatch):
+    """The warmer Lambda's environment, pointed at a local stack."""
+    monkeypatch.setenv("FUNCTION_NAME", "lukewarm")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+    def point_at(stack):
+        monkeypatch.setenv("LAMBDA_ENDPOINT_URL", stack.invoke_endpoint)
+
+    return point_at
+
+
+def context(remaining_ms=60_000):
+    deadline = time.monotonic() + remaining_ms / 1000
+    return SimpleNamespace(
+        get_remaining_time_in_millis=lambda: int((deadline - time.monotonic()) * 1000)
+    )
+
+
+def emf_document(capsys):
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    return json.loads(line)
+
+
+def test_a_warm_run_reaches_n_distinct_instances_and_logs_emf(stack, lambda_env, capsys):
+    lambda_env(stack)
+
+    summary = warmer.handler({"concurrency": 3, "hold_ms": 300}, context())
+
+    assert summary["instances_reached"] == 3
+    assert len(summary["instances"]) == 3
+    assert summary["errors"] == 0
+    document = emf_document(capsys)
+    directive = document["_aws"]["CloudWatchMetrics"][0]
+    names = {metric["Name"] for metric in directive["Metrics"]}
+    assert {"WarmTargets", "WarmInstancesReached", "WarmColdStarts", "WarmErrors"} <= names
+    assert all(name in document for name in names)
+    assert document["WarmInstancesReached"] == 3
+    assert document["function"] == "lukewarm:live"
+    assert directive["Dimensions"] == [["function"]]
+
+
+def test_a_second_run_finds_the_instances_warm(stack, lambda_env, capsys):
+    lambda_env(stack)
+    warmer.handler({"concurrency": 3, "hold_ms": 300}, context())
+
+    summary = warmer.handler({"concurrency": 3, "hold_ms": 300}, context())
+
+    assert summary["instances_reached"] == 3
+    assert summary["cold_starts"] == 0
+
+
+def test_beyond_the_cap_the_run_reports_throttling_and_stops(stack, lambda_env, capsys):
+    lambda_env(stack)
+
+    summary = warmer.handler({"concurrency": 5, "hold_ms": 500}, context())
+
+    assert summary["throttled"] == 2
+    assert summary["instances_reached"] == 3
+    assert summary["waves"] == 1
+    assert "TooManyRequestsException" in summary["error_details"][0]
+    assert emf_document(capsys)["WarmThrottles"] == 2
+
+
+def test_a_failing_function_is_reported_not_raised(local_stack_factory, lambda_env, capsys):
+    failing = local_stack_factory(
+        task_root=FAKE_FUNCTION, no_warmer=True, env={"FAKE_WARM": "raise"}
+    )
+    lambda_env(failing)
+
+    summary = warmer.handler({"concurrency": 2, "hold_ms": 0}, context())
+
+    assert summary["function_errors"] == 2
+    assert summary["instances_reached"] == 0
+    assert "warm-up failed on purpose" in summary["error_details"][0]
+    assert emf_document(capsys)["WarmErrors"] == 2
+
+
+def test_a_slow_function_times_out_within_the_warmers_own_budget(
+    local_stack_factory, lambda_env, capsys
+):
+    slow = local_stack_factory(
+        task_root=FAKE_FUNCTION, no_warmer=True, env={"FAKE_WARM": "sleep:6"}
+    )
+    lambda_env(slow)
+
+    started = time.monotonic()
+    summary = warmer.handler({"concurrency": 2, "hold_ms": 0}, context(remaining_ms=4_000))
+    elapsed = time.monotonic() - started
+
+    assert summary["timeouts"] == 2
+    assert summary["instances_reached"] == 0
+    assert elapsed < 4.0
+
+
+def test_an_unreachable_function_is_an_error_in_the_report(lambda_env, monkeypatch, capsys):
+    monkeypatch.setenv("LAMBDA_ENDPOINT_URL", "http://127.0.0.1:9")
+
+    summary = warmer.handler({"concurrency": 2, "hold_ms": 0}, context())
+
+    assert summary["errors"] == 2
+    assert summary["instances_reached"] == 0
+    assert "EndpointConnectionError" in summary["error_details"][0]
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"concurrency": 0}, "concurrency must be an integer from 1 to 50"),
+        ({"concurrency": True}, "concurrency must be an integer"),
+        ({"concurrency": 51}, "concurrency must be an integer from 1 to 50"),
+        ({"concurrency": 2, "hold_ms": 10_001}, "hold_ms must be an integer from 0 to 10000"),
+        ({"concurrency": 2, "hold_ms": "500"}, "hold_ms must be an integer"),
+        ([], "warm event must be an object"),
+    ],
+)
+def test_a_malformed_schedule_input_is_refused_with_the_reason(event, message):
+    with pytest.raises(ValueError, match=message):
+        warmer.parse_event(event)
+
+
+def test_the_client_never_retries_and_gives_up_quickly():
+    config = warmer.client_config(concurrency=20, read_timeout_s=3.0)
+
+    assert config.retries["total_max_attempts"] == 1
+    assert config.connect_timeout <= 2
+    assert config.read_timeout == 3.0
+    assert config.max_pool_connections >= 20
