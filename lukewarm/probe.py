@@ -10,7 +10,8 @@ Each answered request is put in one class:
 - warm: the rest.
 The threshold is `--lukewarm-threshold` ms if given; otherwise it is derived from the
 data: `--lukewarm-factor` (default 1.5) times the median of the faster half of the
-non-cold requests (the warm cluster). Requests that failed are kept as `error`.
+non-cold requests (the warm cluster), and at least that median + 100 ms, so that jitter
+on fast answers is not called luke-warm. Requests that failed are kept as `error`.
 
 Writes `report.json` (every request, the summary, the cost inputs `lukewarm cost
 --probe-report` reads) and `report.png`; Ctrl-C stops early and still writes both.
@@ -42,6 +43,7 @@ from lukewarm.http import CaptionError, caption_url, post_image, read_image
 CLASSES = ("cold", "luke-warm", "warm", "error")
 COLOURS = {"cold": "#1f77b4", "luke-warm": "#ff7f0e", "warm": "#d62728", "error": "#7f7f7f"}
 DEFAULT_FACTOR = 1.5
+MIN_MARGIN_MS = 100.0
 
 
 @dataclass
@@ -142,7 +144,11 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def derive_threshold(samples: Iterable[Sample], factor: float = DEFAULT_FACTOR) -> float | None:
-    """`factor` x the median of the faster half of the non-cold latencies, or None."""
+    """`factor` x the warm cluster's median (at least median + 100 ms), or None.
+
+    The warm cluster is the faster half of the non-cold answers: luke-warm ones are slow
+    by definition, so the median of them all would drag the threshold up.
+    """
     latencies = sorted(
         s.latency_ms
         for s in samples
@@ -150,8 +156,8 @@ def derive_threshold(samples: Iterable[Sample], factor: float = DEFAULT_FACTOR) 
     )
     if not latencies:
         return None
-    faster_half = latencies[: max(1, (len(latencies) + 1) // 2)]
-    return factor * statistics.median(faster_half)
+    warm_median = statistics.median(latencies[: max(1, (len(latencies) + 1) // 2)])
+    return max(factor * warm_median, warm_median + MIN_MARGIN_MS)
 
 
 def classify(samples: Sequence[Sample], threshold_ms: float | None) -> None:
@@ -415,7 +421,10 @@ def build_report(
         threshold, rule = args.lukewarm_threshold, "given (--lukewarm-threshold)"
     else:
         threshold = derive_threshold(samples, args.lukewarm_factor)
-        rule = f"{args.lukewarm_factor:g} x median of the faster half of the non-cold latencies"
+        rule = (
+            f"{args.lukewarm_factor:g} x the warm cluster's median, at least median + "
+            f"{MIN_MARGIN_MS:g} ms; warm cluster = faster half of the non-cold requests"
+        )
     classify(samples, threshold)
     return {
         "url": args.url,

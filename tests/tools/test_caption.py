@@ -10,6 +10,8 @@ import pytest
 from lukewarm.__main__ import main
 from lukewarm.http import caption_url, image_content_type
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
 
 @pytest.mark.parametrize(
     "given",
@@ -135,3 +137,44 @@ def test_bad_options_are_refused_before_anything_is_sent(photos, capsys, argv, m
 def test_a_url_that_is_not_http_is_refused(photos, capsys) -> None:
     assert main(["caption", "ftp://example.com/", str(photos["horse"])]) == 2
     assert capsys.readouterr().err == "lukewarm caption: not an http(s) URL: 'ftp://example.com/'\n"
+
+
+# --- against the real function behind the local stack ------------------------------------
+
+
+def test_captions_real_photos_through_the_local_stack(local_stack, photos, capsys) -> None:
+    names = ("coffee", "horse", "grass", "retina", "motorcycle")
+    code = main(["caption", local_stack.url, *(str(photos[n]) for n in names), "--beam", "2"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = out.splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == [str(photos[n]) for n in names]
+    assert all(line.split(": ", 1)[1].strip() for line in lines)
+
+
+def test_local_stack_json_carries_the_servers_timings(local_stack, photos, capsys) -> None:
+    url = local_stack.url.rstrip("/") + "/caption"  # the full endpoint works too
+    assert main(["caption", url, str(photos["horse"]), "--json", "--alternatives", "1"]) == 0
+    response = json.loads(capsys.readouterr().out)["response"]
+    assert response["timing_ms"]["total"] > 0
+    assert isinstance(response["cold_start"], bool) and response["instance"]
+
+
+def test_local_stack_refuses_a_corrupt_image_with_its_own_message(
+    local_stack, photos, tmp_path, capsys
+) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(PNG_MAGIC + b"\x00" * 200)
+    code = main(["caption", local_stack.url, str(broken), str(photos["grass"])])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.startswith(f"lukewarm caption: {broken}: server answered 400: ")
+    assert err.count("\n") == 1
+    assert out.startswith(f"{photos['grass']}: ")  # the other image still got its caption
+
+
+def test_local_stack_refuses_an_oversized_image_with_413(local_stack, tmp_path, capsys) -> None:
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(PNG_MAGIC + b"\x00" * 5_000_000)
+    assert main(["caption", local_stack.url, str(huge)]) == 1
+    assert "server answered 413: " in capsys.readouterr().err

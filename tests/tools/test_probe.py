@@ -33,17 +33,25 @@ def sample(latency_ms: float | None, cold: bool = False, error: str | None = Non
 
 def test_derived_threshold_is_a_factor_over_the_warm_cluster() -> None:
     samples = [
-        sample(9000, cold=True),
-        sample(100),
-        sample(110),
-        sample(120),
-        sample(400),
+        sample(30_000, cold=True),
+        sample(1000),
+        sample(1100),
+        sample(1200),
+        sample(4000),
         sample(None, error="boom"),
     ]
-    # faster half of the non-cold [100, 110, 120, 400] is [100, 110]: median 105
-    assert derive_threshold(samples, factor=1.5) == pytest.approx(157.5)
+    # faster half of the non-cold [1000, 1100, 1200, 4000] is [1000, 1100]: median 1050
+    assert derive_threshold(samples, factor=1.5) == pytest.approx(1575)
     classify(samples, derive_threshold(samples))
     assert [s.kind for s in samples] == ["cold", "warm", "warm", "warm", "luke-warm", "error"]
+
+
+def test_jitter_on_fast_answers_is_not_luke_warm() -> None:
+    samples = [sample(50), sample(52), sample(78), sample(200)]
+    # 1.5 x 51 ms would call 78 ms luke-warm; the threshold is at least median + 100 ms
+    assert derive_threshold(samples) == pytest.approx(151)
+    classify(samples, derive_threshold(samples))
+    assert [s.kind for s in samples] == ["warm", "warm", "warm", "luke-warm"]
 
 
 def test_no_threshold_without_warm_requests() -> None:
@@ -172,3 +180,17 @@ def test_ctrl_c_keeps_what_was_measured(fake_api, tmp_path) -> None:
     assert report["interrupted"] is True
     assert 3 <= len(report["requests"]) < 1000
     assert (tmp_path / "report.png").read_bytes().startswith(PNG)
+
+
+def test_probe_the_local_stack(local_stack, tmp_path, capsys) -> None:
+    code = main(["probe", local_stack.url, "--count", "3", *FAST, "--out", f"{tmp_path}/"])
+    out = capsys.readouterr().out
+    assert code == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    answered = report["requests"]
+    assert [r["error"] for r in answered] == [None, None, None]
+    assert {r["kind"] for r in answered} <= {"cold", "luke-warm", "warm"}
+    assert all(r["timing_ms"]["total"] <= r["latency_ms"] for r in answered)
+    assert all(r["instance"] for r in answered)
+    assert (tmp_path / "report.png").read_bytes().startswith(PNG)
+    assert "p95" in out
