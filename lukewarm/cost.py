@@ -307,11 +307,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _settings(stack: str | None) -> tuple[Any, Any]:
     """infra.settings and the stack's settings (the project's defaults without a stack)."""
+    # infra/ is deployable source, not an installed package: use the checkout's, as
+    # `lukewarm serve` does (without importing the local stack's aiohttp for it).
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "infra" / "settings.py").is_file() and str(checkout) not in sys.path:
+        sys.path.append(str(checkout))
     try:
         from infra import settings
     except ImportError:
         raise CostError(
-            "infra/settings.py is not importable: run lukewarm from the repository root"
+            f"no infra/settings.py in {checkout}: run from a lukewarm checkout"
         ) from None
     project_dir = Path.cwd() if (Path.cwd() / "Pulumi.yaml").is_file() else settings.ROOT
     try:

@@ -109,6 +109,12 @@ def test_short_probe_classifies_reports_and_plots(fake_api, tmp_path, capsys) ->
     for word in ("cold", "luke-warm", "warm", "p50", "p95", "max", str(out / "report.json")):
         assert word in stdout
 
+    # the report is what `lukewarm cost --probe-report` prices
+    assert main(["cost", "--probe-report", str(out / "report.json"), "--json"]) == 0
+    inputs = json.loads(capsys.readouterr().out)["inputs"]
+    assert inputs["duration_s"] == report["cost_inputs"]["duration_s"]
+    assert inputs["cold_fraction"] == 0.25
+
 
 def test_duration_mode_stops_in_time(fake_api, tmp_path, capsys) -> None:
     started = time.monotonic()
