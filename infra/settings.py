@@ -31,6 +31,8 @@ API_TIMEOUT_S = 30
 """HTTP API's integration timeout (hard). Every caption request comes through the API, so
 a longer function timeout would only bill for answers nobody receives."""
 MAX_HOLD_MS = 10_000
+MAX_WARM_CONCURRENCY = 50
+"""The warmer's own limits (warmer/handler.py) on one warm-up's hold and instance count."""
 # fmt: off
 LOG_RETENTION_DAYS = (
     0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -118,8 +120,12 @@ def _schedule_problems(schedule: object, concurrency: object, timezone: object) 
         _schedule_clock(schedule, ZoneInfo("UTC"))
     except ValueError as error:
         problems["schedule"] = str(error)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        problems["concurrency"] = "must be an integer >= 1"
+    if (
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, int)
+        or not 1 <= concurrency <= MAX_WARM_CONCURRENCY
+    ):
+        problems["concurrency"] = f"must be an integer from 1 to {MAX_WARM_CONCURRENCY}"
     if not isinstance(timezone, str) or timezone not in _time_zones():
         problems["timezone"] = "must be a tz database name such as UTC or Europe/Berlin"
     return problems

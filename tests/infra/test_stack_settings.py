@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from infra.settings import (
+    MAX_HOLD_MS,
+    MAX_WARM_CONCURRENCY,
     ROOT,
     SettingsError,
     WarmSchedule,
@@ -171,7 +173,7 @@ def test_each_bad_part_of_a_schedule_list_is_reported_where_it_is() -> None:
 
     problems = raised.value.problems
     assert problems == (
-        "lukewarm:warmSchedules[0].concurrency = 0: must be an integer >= 1",
+        "lukewarm:warmSchedules[0].concurrency = 0: must be an integer from 1 to 50",
         'lukewarm:warmSchedules[0].timezone = "Mars/Olympus": must be a tz database name'
         " such as UTC or Europe/Berlin",
         'lukewarm:warmSchedules[1] = "rate(5 minutes)": must be a mapping'
@@ -194,6 +196,13 @@ def test_all_problems_come_in_one_message() -> None:
     assert "  - lukewarm:memorySzie = 2048: unknown key; known keys: memorySize, timeout" in message
     assert "  - lukewarm:memorySize = 64: must be an integer from 128 to 10240 (MB)" in message
     assert '  - lukewarm:architecture = "sparc": must be x86_64 or arm64' in message
+
+
+def test_warm_limits_are_the_warmers_own() -> None:
+    from warmer import handler
+
+    assert handler.MAX_CONCURRENCY == MAX_WARM_CONCURRENCY
+    assert handler.MAX_HOLD_MS == MAX_HOLD_MS
 
 
 def test_values_that_contradict_each_other_are_rejected() -> None:

@@ -1,0 +1,87 @@
+"""lukewarm on AWS: an image-captioning Lambda behind an HTTP API, kept luke-warm.
+
+Builds the function's image from function/ and pushes it to ECR, deploys it by digest
+behind the `live` alias, puts an HTTP API in front of the alias, and, unless the stack
+has no warm windows, schedules the warmer from warmer/ to keep instances warm.
+"""
+
+import pulumi
+
+from infra.api import Api, ApiArgs
+from infra.image import Image, ImageArgs
+from infra.service import Service, ServiceArgs
+from infra.settings import from_pulumi_config
+from infra.warming import Warming, WarmingArgs
+
+settings = from_pulumi_config()
+
+image = Image(
+    "image",
+    ImageArgs(
+        context="function",
+        dockerfile="function/Dockerfile",
+        platform=settings.platform,
+        model_dir=settings.model_dir,
+        keep_images=settings.keep_images,
+    ),
+)
+service = Service(
+    "service",
+    ServiceArgs(
+        image_uri=image.image_uri,
+        architecture=settings.architecture,
+        memory_size=settings.memory_size,
+        timeout=settings.timeout,
+        reserved_concurrency=settings.reserved_concurrency,
+        provisioned_concurrency=settings.provisioned_concurrency,
+        log_retention_days=settings.log_retention_days,
+    ),
+)
+api = Api(
+    "api",
+    ApiArgs(
+        function_name=service.function_name,
+        alias_name=service.alias_name,
+        alias_arn=service.alias_arn,
+        throttle_rate=settings.throttle_rate,
+        throttle_burst=settings.throttle_burst,
+        cors_origins=settings.cors_origins,
+    ),
+)
+warming = None
+if settings.warm_schedules:
+    warming = Warming(
+        "warming",
+        WarmingArgs(
+            function_name=service.function_name,
+            alias_name=service.alias_name,
+            alias_arn=service.alias_arn,
+            alias_version=service.alias_version,
+            image_uri=image.image_uri,
+            schedules=settings.warm_schedules,
+            hold_ms=settings.warm_hold_ms,
+            prewarm_on_deploy=settings.prewarm_on_deploy,
+            log_retention_days=settings.log_retention_days,
+        ),
+    )
+
+pulumi.export("url", api.url)
+pulumi.export("caption_url", api.caption_url)
+pulumi.export("function_name", service.function_name)
+pulumi.export("alias_arn", service.alias_arn)
+pulumi.export("image_uri", image.image_uri)
+pulumi.export("warmer_name", warming.warmer_name if warming else None)
+pulumi.export(
+    "warm_schedules",
+    [
+        {
+            "name": name,
+            "schedule": window.schedule,
+            "timezone": window.timezone,
+            "concurrency": window.concurrency,
+        }
+        for window, name in zip(
+            settings.warm_schedules, warming.schedule_names if warming else [], strict=True
+        )
+    ],
+)

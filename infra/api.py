@@ -1,0 +1,110 @@
+"""The HTTP API in front of the function's `live` alias."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+ROUTES = ("POST /caption", "GET /", "GET /health")
+INTEGRATION_TIMEOUT_MS = 30_000
+"""HTTP API's hard maximum; the function's own timeout is never longer (see settings)."""
+
+
+@dataclass
+class ApiArgs:
+    function_name: pulumi.Input[str]
+    alias_name: pulumi.Input[str]
+    alias_arn: pulumi.Input[str]
+    throttle_rate: float
+    throttle_burst: int
+    cors_origins: Sequence[str]
+    """Origins allowed from browsers on other sites; empty for none."""
+
+
+class Api(pulumi.ComponentResource):
+    """An HTTP API (payload 2.0) whose routes all go to the function's alias."""
+
+    url: pulumi.Output[str]
+    caption_url: pulumi.Output[str]
+    execution_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("lukewarm:index:Api", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        cors = None
+        if args.cors_origins:
+            cors = aws.apigatewayv2.ApiCorsConfigurationArgs(
+                allow_origins=list(args.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["content-type"],
+                max_age=3600,
+            )
+        api = aws.apigatewayv2.Api(
+            f"{name}-http",
+            protocol_type="HTTP",
+            description="lukewarm: image captions",
+            cors_configuration=cors,
+            opts=child,
+        )
+        integration = aws.apigatewayv2.Integration(
+            f"{name}-lambda",
+            api_id=api.id,
+            integration_type="AWS_PROXY",
+            integration_method="POST",
+            integration_uri=args.alias_arn,
+            payload_format_version="2.0",
+            timeout_milliseconds=INTEGRATION_TIMEOUT_MS,
+            opts=child,
+        )
+        target = pulumi.Output.concat("integrations/", integration.id)
+        # The named routes, plus $default so that unknown paths and methods get the
+        # function's JSON 404/405 rather than API Gateway's own bare error body.
+        for route_key in (*ROUTES, "$default"):
+            aws.apigatewayv2.Route(
+                f"{name}-route-{_slug(route_key)}",
+                api_id=api.id,
+                route_key=route_key,
+                target=target,
+                opts=child,
+            )
+        aws.apigatewayv2.Stage(
+            f"{name}-stage",
+            api_id=api.id,
+            name="$default",
+            auto_deploy=True,
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_rate_limit=args.throttle_rate,
+                throttling_burst_limit=args.throttle_burst,
+            ),
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=args.function_name,
+            qualifier=args.alias_name,
+            principal="apigateway.amazonaws.com",
+            # Only this API, any stage and route, may invoke the alias.
+            source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
+            opts=child,
+        )
+
+        self.execution_arn = api.execution_arn
+        self.url = pulumi.Output.concat(api.api_endpoint, "/")
+        self.caption_url = pulumi.Output.concat(api.api_endpoint, "/caption")
+        self.register_outputs({"url": self.url, "caption_url": self.caption_url})
+
+
+def _slug(route_key: str) -> str:
+    """`POST /caption` → `post-caption`, `GET /` → `get-root`, `$default` → `default`."""
+    method, _, path = route_key.partition(" ")
+    words = [method.strip("$").lower(), *(part for part in path.split("/") if part)]
+    if path == "/":
+        words.append("root")
+    return "-".join(words)

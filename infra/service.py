@@ -1,0 +1,148 @@
+"""The captioning function: its role, its log group, the function, and the `live` alias."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+ALIAS = "live"
+"""The qualifier the API and the warmer both invoke, so warm-ups warm what users hit."""
+METRICS_NAMESPACE = "lukewarm"
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def log_writing_policy(log_group_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Permission to write to one log group and its streams, nothing else."""
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": [
+                        log_group_arn,
+                        pulumi.Output.concat(log_group_arn, ":log-stream:*"),
+                    ],
+                }
+            ],
+        }
+    )
+
+
+@dataclass
+class ServiceArgs:
+    image_uri: pulumi.Input[str]
+    """The image by digest, `repository@sha256:...`."""
+    architecture: str
+    memory_size: int
+    timeout: int
+    reserved_concurrency: int
+    provisioned_concurrency: int
+    """Instances kept initialised on the alias; 0 for none."""
+    log_retention_days: int
+    log_level: str = "INFO"
+
+
+class Service(pulumi.ComponentResource):
+    """The function that captions images, published as a version behind the `live` alias."""
+
+    function_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    alias_name: pulumi.Output[str]
+    alias_arn: pulumi.Output[str]
+    alias_version: pulumi.Output[str]
+    """The version `live` points at: a new one means new, cold instances."""
+    log_group_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("lukewarm:index:Service", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Named by us rather than /aws/lambda/<function>, which Lambda would create on the
+        # first invoke if it did not exist yet, racing this resource and keeping logs forever.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/lukewarm/{pulumi.get_stack()}/{name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            description="lukewarm captioning function: writes its own logs, nothing else",
+            assume_role_policy=pulumi.Output.json_dumps(LAMBDA_TRUST),
+            opts=child,
+        )
+        logs_policy = aws.iam.RolePolicy(
+            f"{name}-write-logs",
+            role=role.id,
+            policy=log_writing_policy(log_group.arn),
+            opts=child,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            description="lukewarm: captions images",
+            package_type="Image",
+            image_uri=args.image_uri,
+            architectures=[args.architecture],
+            memory_size=args.memory_size,
+            timeout=args.timeout,
+            reserved_concurrent_executions=args.reserved_concurrency,
+            role=role.arn,
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="JSON", log_group=log_group.name
+            ),
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "LOG_LEVEL": args.log_level,
+                    "POWERTOOLS_SERVICE_NAME": "lukewarm",
+                    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                }
+            ),
+            # Every change publishes a version, and the alias follows it.
+            publish=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_policy]),
+        )
+        alias = aws.lambda_.Alias(
+            f"{name}-alias",
+            name=ALIAS,
+            function_name=function.name,
+            function_version=function.version,
+            opts=child,
+        )
+        if args.provisioned_concurrency > 0:
+            aws.lambda_.ProvisionedConcurrencyConfig(
+                f"{name}-provisioned",
+                function_name=function.name,
+                qualifier=alias.name,
+                provisioned_concurrent_executions=args.provisioned_concurrency,
+                opts=child,
+            )
+
+        self.function_name = function.name
+        self.function_arn = function.arn
+        self.alias_name = alias.name
+        self.alias_arn = alias.arn
+        self.alias_version = alias.function_version
+        self.log_group_name = log_group.name
+        self.register_outputs(
+            {
+                "function_name": self.function_name,
+                "alias_arn": self.alias_arn,
+                "log_group_name": self.log_group_name,
+            }
+        )

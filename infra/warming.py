@@ -1,0 +1,189 @@
+"""Keeping the function luke-warm: the warmer Lambda and one schedule per warm window."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.service import LAMBDA_TRUST, log_writing_policy
+from infra.settings import ROOT, WarmSchedule
+
+WARMER_SOURCE = "warmer"
+"""The warmer's source directory (standard library and boto3 only), relative to the project."""
+WARMER_MEMORY_MB = 128
+"""The warmer only waits on invokes; the smallest size is plenty."""
+WARMER_TIMEOUT_S = 60
+"""Room for a cold target's init (up to 10 s), its hold, and a second, longer wave."""
+MAX_EVENT_AGE_S = 60
+"""A warm-up that could not be delivered within a minute is stale: drop it, never pile up."""
+
+
+def warm_event(concurrency: int, hold_ms: int) -> str:
+    """The warmer's input: how many instances to reach and how long each holds its instance."""
+    return json.dumps({"concurrency": concurrency, "hold_ms": hold_ms})
+
+
+@dataclass
+class WarmingArgs:
+    function_name: pulumi.Input[str]
+    alias_name: pulumi.Input[str]
+    alias_arn: pulumi.Input[str]
+    """The only thing the warmer may invoke."""
+    alias_version: pulumi.Input[str]
+    image_uri: pulumi.Input[str]
+    schedules: Sequence[WarmSchedule]
+    hold_ms: int
+    prewarm_on_deploy: bool
+    log_retention_days: int
+
+
+class Warming(pulumi.ComponentResource):
+    """A warmer Lambda invoking the alias N times at once, on EventBridge Scheduler schedules."""
+
+    warmer_name: pulumi.Output[str]
+    schedule_names: list[pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: WarmingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("lukewarm:index:Warming", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/lukewarm/{pulumi.get_stack()}/{name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            description="lukewarm warmer: invokes the live alias, writes its own logs",
+            assume_role_policy=pulumi.Output.json_dumps(LAMBDA_TRUST),
+            opts=child,
+        )
+        logs_policy = aws.iam.RolePolicy(
+            f"{name}-write-logs", role=role.id, policy=log_writing_policy(log_group.arn), opts=child
+        )
+        invoke_policy = aws.iam.RolePolicy(
+            f"{name}-invoke-alias",
+            role=role.id,
+            policy=_invoke_policy(args.alias_arn),
+            opts=child,
+        )
+        warmer = aws.lambda_.Function(
+            f"{name}-warmer",
+            description="lukewarm: keeps the captioning function warm",
+            runtime="python3.12",
+            handler="handler.handler",
+            code=warmer_code(),
+            architectures=["arm64"],
+            memory_size=WARMER_MEMORY_MB,
+            timeout=WARMER_TIMEOUT_S,
+            role=role.arn,
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="JSON", log_group=log_group.name
+            ),
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "FUNCTION_NAME": args.function_name,
+                    "FUNCTION_QUALIFIER": args.alias_name,
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_policy, invoke_policy]),
+        )
+
+        scheduler_role = aws.iam.Role(
+            f"{name}-scheduler-role",
+            description="lukewarm warm schedules: invoke the warmer, nothing else",
+            assume_role_policy=_scheduler_trust(),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-scheduler-invoke-warmer",
+            role=scheduler_role.id,
+            policy=_invoke_policy(warmer.arn),
+            opts=child,
+        )
+        schedules = [
+            aws.scheduler.Schedule(
+                f"{name}-schedule-{index}",
+                description=f"lukewarm: warm {window.concurrency} at {window.schedule}",
+                schedule_expression=window.schedule,
+                schedule_expression_timezone=window.timezone,
+                flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+                target=aws.scheduler.ScheduleTargetArgs(
+                    arn=warmer.arn,
+                    role_arn=scheduler_role.arn,
+                    input=warm_event(window.concurrency, args.hold_ms),
+                    # A missed warm-up is replaced by the next one; retries would only
+                    # stack warm-ups on top of each other.
+                    retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                        maximum_retry_attempts=0,
+                        maximum_event_age_in_seconds=MAX_EVENT_AGE_S,
+                    ),
+                ),
+                opts=child,
+            )
+            for index, window in enumerate(args.schedules)
+        ]
+        if args.prewarm_on_deploy:
+            # Runs again whenever the image or the alias's version changes: both mean
+            # new, cold instances behind the alias.
+            aws.lambda_.Invocation(
+                f"{name}-prewarm",
+                function_name=warmer.name,
+                input=warm_event(
+                    max(window.concurrency for window in args.schedules), args.hold_ms
+                ),
+                triggers={"image_uri": args.image_uri, "alias_version": args.alias_version},
+                opts=child,
+            )
+
+        self.warmer_name = warmer.name
+        self.schedule_names = [schedule.name for schedule in schedules]
+        self.register_outputs(
+            {"warmer_name": self.warmer_name, "schedule_names": self.schedule_names}
+        )
+
+
+def warmer_code() -> pulumi.AssetArchive:
+    """The warmer's Python modules only, so no __pycache__ or editor files reach the zip."""
+    return pulumi.AssetArchive(
+        {
+            path.name: pulumi.FileAsset(f"{WARMER_SOURCE}/{path.name}")
+            for path in sorted((ROOT / WARMER_SOURCE).glob("*.py"))
+        }
+    )
+
+
+def _invoke_policy(function_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn}
+            ],
+        }
+    )
+
+
+def _scheduler_trust() -> pulumi.Output[str]:
+    # Only schedules of this account may use the role (the confused-deputy guard).
+    account = aws.get_caller_identity_output().account_id
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "scheduler.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                }
+            ],
+        }
+    )
