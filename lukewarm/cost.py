@@ -85,9 +85,16 @@ class Inputs:
     warmer_overhead_ms: float = WARMER_OVERHEAD_MS
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
+    @property
+    def requests_cold_fraction(self) -> float:
+        """Share of requests that pay an init: none once warming of either kind is bought."""
+        return 0.0 if self.provisioned or self.schedules else self.cold_fraction
+
 
 @dataclass(frozen=True)
 class Estimate:
+    """A month's line items (item, USD); free tiers are negative items."""
+
     line_items: list[tuple[str, float]]
 
     @property
@@ -118,13 +125,11 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
     free = prices["free_tier"]
     gb = inputs.memory_mb / 1024
     provisioned = inputs.provisioned > 0
-    warmed = provisioned or bool(inputs.schedules)
-    cold_fraction = 0.0 if warmed else inputs.cold_fraction
     duration_price = lam["provisioned_duration_gb_second"] if provisioned else lam["gb_second"]
     per_request = lam["requests_per_million"] / 1e6
 
     compute_gbs = inputs.requests * inputs.duration_s * gb
-    init_gbs = inputs.requests * cold_fraction * inputs.init_s * gb
+    init_gbs = inputs.requests * inputs.requests_cold_fraction * inputs.init_s * gb
     warm_invokes = sum(s.runs_per_month * s.concurrency for s in inputs.schedules)
     warm_gbs = warm_invokes * inputs.warm_hold_ms / 1000 * gb
     warmer_runs = sum(s.runs_per_month for s in inputs.schedules)
@@ -206,12 +211,11 @@ def comparison(
     ]
     rows = []
     for name, scenario in scenarios:
-        cold = 0.0 if (scenario.schedules or scenario.provisioned) else inputs.cold_fraction
         rows.append(
             {
                 "scenario": name,
                 "total_usd": round(estimate(scenario, prices).total_usd, 6),
-                "cold_starts_per_month": round(inputs.requests * cold),
+                "cold_starts_per_month": round(inputs.requests * scenario.requests_cold_fraction),
                 "detail": (
                     f"{sum(s.concurrency for s in scenario.schedules)} instance(s), "
                     f"{sum(s.runs_per_month for s in scenario.schedules):,} runs"
