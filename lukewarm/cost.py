@@ -11,10 +11,10 @@ The model, per month:
   (the best case each is bought for).
 - Lambda requests, API Gateway (HTTP or REST API), ECR storage of the image.
 - Warm invokes: every warm run invokes the function `concurrency` times, each billed for
-  `hold_ms`, plus a request each. The warmer itself: one invoke per run of `hold_ms` plus
-  `--warmer-overhead-ms`, at `--warmer-memory`. EventBridge Scheduler: one invocation per
-  run. Runs are counted by stepping each schedule through 30 days from Monday 1 June 2026
-  00:00 UTC (no daylight-saving change in that month).
+  `hold_ms`, plus a request each. The warmer itself (128 MB arm64, as infra/warming.py
+  deploys it): one invoke per run lasting `hold_ms` + 150 ms. EventBridge Scheduler: one
+  invocation per run. Runs are counted by stepping each schedule through 30 days from
+  Monday 1 June 2026 00:00 UTC (no daylight-saving change in that month).
 - Provisioned concurrency: instances x memory x the month's seconds.
 - CloudWatch Logs: `--log-kb` per invocation of either function.
 - Free tier (`--free-tier`, the default): the allowances that never expire, as negative
@@ -44,8 +44,11 @@ if TYPE_CHECKING:
 
 MONTH_S = 30 * 24 * 3600
 MONTH_START = datetime(2026, 6, 1, tzinfo=UTC)
+# The warmer as infra/warming.py deploys it: a 128 MB arm64 zip that only waits on invokes.
 WARMER_MEMORY_MB = 128
+WARMER_ARCHITECTURE = "arm64"
 WARMER_OVERHEAD_MS = 150.0
+"""The warmer's own time around the hold: starting the invokes and collecting answers."""
 LOG_KB_PER_INVOKE = 1.0
 
 
@@ -81,8 +84,6 @@ class Inputs:
     init_s: float
     cold_fraction: float
     log_kb: float = LOG_KB_PER_INVOKE
-    warmer_memory_mb: int = WARMER_MEMORY_MB
-    warmer_overhead_ms: float = WARMER_OVERHEAD_MS
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -127,6 +128,7 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
     provisioned = inputs.provisioned > 0
     duration_price = lam["provisioned_duration_gb_second"] if provisioned else lam["gb_second"]
     per_request = lam["requests_per_million"] / 1e6
+    warmer_price = region["lambda"][WARMER_ARCHITECTURE]["gb_second"]
 
     compute_gbs = inputs.requests * inputs.duration_s * gb
     init_gbs = inputs.requests * inputs.requests_cold_fraction * inputs.init_s * gb
@@ -134,11 +136,7 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
     warm_gbs = warm_invokes * inputs.warm_hold_ms / 1000 * gb
     warmer_runs = sum(s.runs_per_month for s in inputs.schedules)
     warmer_gbs = (
-        warmer_runs
-        * (inputs.warm_hold_ms + inputs.warmer_overhead_ms)
-        / 1000
-        * inputs.warmer_memory_mb
-        / 1024
+        warmer_runs * (inputs.warm_hold_ms + WARMER_OVERHEAD_MS) / 1000 * WARMER_MEMORY_MB / 1024
     )
     invocations = inputs.requests + warm_invokes + warmer_runs
     log_gb = invocations * inputs.log_kb / 1024**2
@@ -166,7 +164,7 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
             ),
             (
                 f"Warmer function ({warmer_runs:,} runs)",
-                warmer_gbs * lam["gb_second"] + warmer_runs * per_request,
+                warmer_gbs * warmer_price + warmer_runs * per_request,
             ),
             ("EventBridge Scheduler", warmer_runs * region["scheduler_per_million"] / 1e6),
         ]
@@ -174,10 +172,13 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
 
     if inputs.free_tier:
         # The free tier is account-wide; a function with provisioned concurrency gets none.
-        eligible_gbs = warm_gbs + warmer_gbs + (0 if provisioned else compute_gbs + init_gbs)
+        function_gbs = warm_gbs + (0 if provisioned else compute_gbs + init_gbs)
+        free_function_gbs = min(function_gbs, free["lambda_gb_seconds"])
+        free_warmer_gbs = min(warmer_gbs, free["lambda_gb_seconds"] - free_function_gbs)
         eligible_requests = warm_invokes + warmer_runs + (0 if provisioned else inputs.requests)
         lambda_free = (
-            min(eligible_gbs, free["lambda_gb_seconds"]) * lam["gb_second"]
+            free_function_gbs * lam["gb_second"]
+            + free_warmer_gbs * warmer_price
             + min(eligible_requests, free["lambda_requests"]) * per_request
         )
         items += [
