@@ -501,11 +501,11 @@ def from_pulumi_config() -> Settings:
     import pulumi  # noqa: PLC0415
     import pulumi.runtime.config  # noqa: PLC0415
 
-    # Every lukewarm: key the stack sets, so that a misspelt key fails instead of being ignored.
+    # Every lukewarm: key the stack sets, so that a misspelt key fails instead of being
+    # ignored. `pulumi up` hands config over in PULUMI_CONFIG; tests set it in-process.
+    given = {*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()}
     names = set(_KEYS) | {
-        key.removeprefix(f"{PROJECT}:")
-        for key in pulumi.runtime.config.CONFIG.get()
-        if key.startswith(f"{PROJECT}:")
+        key.removeprefix(f"{PROJECT}:") for key in given if key.startswith(f"{PROJECT}:")
     }
     config = pulumi.Config(PROJECT)
     return load_settings({name: config.get(name) for name in sorted(names)})

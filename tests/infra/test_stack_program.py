@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pulumi
 import pytest
 from pulumi_mocks import (
     ALIAS,
@@ -23,7 +26,7 @@ from pulumi_mocks import (
     deploy,
 )
 
-from infra.settings import SettingsError
+from infra.settings import SettingsError, from_pulumi_config
 
 COMPONENTS = {
     "lukewarm:index:Image",
@@ -114,3 +117,19 @@ def test_invalid_config_fails_before_any_resource_exists() -> None:
 def test_a_misspelt_key_fails_instead_of_being_ignored() -> None:
     with pytest.raises(SettingsError, match=r"lukewarm:memorySzie = \"4096\": unknown key"):
         deploy({"memorySzie": 4096})
+
+
+def test_config_as_pulumi_up_hands_it_over_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CLI passes the stack's config to the program in this environment variable.
+    monkeypatch.setenv(
+        "PULUMI_CONFIG",
+        json.dumps({"lukewarm:memorySize": "4096", "lukewarm:warmSchedules": "[]"}),
+    )
+    pulumi.runtime.set_all_config({})
+    settings = from_pulumi_config()
+    assert settings.memory_size == 4096
+    assert settings.warm_schedules == ()
+
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"lukewarm:warmSchedule": "[]"}))
+    with pytest.raises(SettingsError, match=r"lukewarm:warmSchedule = \[\]: unknown key"):
+        from_pulumi_config()
