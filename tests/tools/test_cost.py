@@ -194,3 +194,10 @@ def test_bad_flags_are_refused_by_the_parser(capsys, argv, message) -> None:
         main(["cost", *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_free_tier_never_takes_the_bill_below_what_is_not_free(capsys) -> None:
+    report = cost(capsys, "--requests", "100", "--warm-schedule", "rate(5 minutes)")
+    lines = items(report)
+    # Lambda (function and arm64 warmer), Scheduler and logs all fit in the free tier
+    assert report["total_usd"] == usd(lines["ECR image storage"] + lines["API Gateway (HTTP API)"])
