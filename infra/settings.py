@@ -198,11 +198,6 @@ class Settings:
         """The Docker build platform whose binaries run on `architecture`."""
         return "linux/arm64" if self.architecture == "arm64" else "linux/amd64"
 
-    @property
-    def warm_concurrency(self) -> int:
-        """The most instances any warm window keeps warm (0 without warming)."""
-        return max((schedule.concurrency for schedule in self.warm_schedules), default=0)
-
 
 # --- reading raw values -------------------------------------------------------------------
 

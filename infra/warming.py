@@ -23,8 +23,12 @@ MAX_EVENT_AGE_S = 60
 
 
 def warm_event(concurrency: int, hold_ms: int) -> str:
-    """The warmer's input: how many instances to reach and how long each holds its instance."""
-    return json.dumps({"concurrency": concurrency, "hold_ms": hold_ms})
+    """The warmer's input: how many instances to reach and how long each holds its instance.
+
+    Holding only keeps concurrent warm-ups on distinct instances; a lone warm-up has
+    nothing to keep apart from, so it does not hold (and is not billed for holding).
+    """
+    return json.dumps({"concurrency": concurrency, "hold_ms": hold_ms if concurrency > 1 else 0})
 
 
 @dataclass

@@ -227,7 +227,6 @@ def test_values_that_contradict_each_other_are_rejected() -> None:
 def test_empty_schedule_list_means_no_warming() -> None:
     settings = load_settings({"warmSchedules": "[]"})
     assert settings.warm_schedules == ()
-    assert settings.warm_concurrency == 0
 
 
 def test_rate_fires_one_interval_after_the_previous_run() -> None:

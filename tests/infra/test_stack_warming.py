@@ -75,12 +75,12 @@ def test_one_schedule_per_window_with_its_zone_and_input() -> None:
         "rate(30 minutes)",
     ]
     assert [s.inputs["scheduleExpressionTimezone"] for s in schedules] == ["Europe/Berlin", "UTC"]
-    for schedule, concurrency in zip(schedules, (3, 1), strict=True):
+    for schedule, (concurrency, hold_ms) in zip(schedules, [(3, 800), (1, 0)], strict=True):
         assert schedule.inputs["flexibleTimeWindow"] == {"mode": "OFF"}
         target = schedule.inputs["target"]
         assert target["arn"] == warmer_arn
         assert target["roleArn"] == scheduler_role_arn
-        assert json.loads(target["input"]) == {"concurrency": concurrency, "hold_ms": 800}
+        assert json.loads(target["input"]) == {"concurrency": concurrency, "hold_ms": hold_ms}
         assert target["retryPolicy"] == {"maximumRetryAttempts": 0, "maximumEventAgeInSeconds": 60}
     assert [
         (window["schedule"], window["timezone"], window["concurrency"])
@@ -92,6 +92,11 @@ def test_one_schedule_per_window_with_its_zone_and_input() -> None:
     assert [window["name"] for window in deployment.outputs["warm_schedules"]] == [
         deployment.state(SCHEDULE, s.name)["name"] for s in schedules
     ]
+
+
+def test_a_lone_warm_up_does_not_hold_its_instance() -> None:
+    (schedule,) = deploy({"warmHoldMs": 800}).of_type(SCHEDULE)
+    assert json.loads(schedule.inputs["target"]["input"]) == {"concurrency": 1, "hold_ms": 0}
 
 
 def test_scheduler_role_is_for_this_accounts_schedules_and_invokes_only_the_warmer() -> None:
