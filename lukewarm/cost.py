@@ -431,11 +431,13 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
 
 
 def _money(usd: float) -> str:
-    if usd == 0:
-        return "$0.00"
+    """Cents for dollars, down to a hundredth of a cent below one: $1.67, $0.035, $0.0086."""
     sign = "-" if usd < 0 else ""
     value = abs(usd)
-    return f"{sign}${value:,.4f}" if value < 0.01 else f"{sign}${value:,.2f}"
+    if value >= 1:
+        return f"{sign}${value:,.2f}"
+    digits = f"{value:.4f}".rstrip("0")
+    return f"{sign}${digits.ljust(len('0.00'), '0')}"
 
 
 def _report(
