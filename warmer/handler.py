@@ -14,6 +14,7 @@ Standard library and boto3 only, so it deploys as a small zip.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -88,6 +89,25 @@ def client_config(concurrency: int, read_timeout_s: float) -> Config:
         read_timeout=read_timeout_s,
         retries={"total_max_attempts": 1, "mode": "standard"},
         max_pool_connections=max(10, concurrency),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def lambda_client(
+    endpoint_url: str | None,
+    concurrency: int,
+    read_timeout_s: float,
+    client_options: tuple[tuple[str, Any], ...] = (),
+) -> Any:
+    """A Lambda client, kept across runs while the instance lives (making one costs ~0.1 s).
+
+    Each gets its own session: boto3's default session is not safe across threads.
+    """
+    return boto3.session.Session().client(
+        "lambda",
+        endpoint_url=endpoint_url,
+        config=client_config(concurrency, read_timeout_s),
+        **dict(client_options),
     )
 
 
@@ -175,11 +195,8 @@ def warm(
         read_timeout = min(hold / 1000 + INIT_ALLOWANCE_S, deadline - time.monotonic())
         if read_timeout < hold / 1000 + 1.0:
             break
-        client = boto3.client(
-            "lambda",
-            endpoint_url=endpoint_url,
-            config=client_config(concurrency, read_timeout),
-            **(client_options or {}),
+        client = lambda_client(
+            endpoint_url, concurrency, round(read_timeout, 1), tuple((client_options or {}).items())
         )
         wave = run_wave(client, function_name, qualifier, concurrency, hold)
         waves += 1

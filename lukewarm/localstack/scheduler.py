@@ -104,5 +104,8 @@ class WarmScheduler:
             await asyncio.sleep(self.clock.seconds_until(when))
             await self.warm(schedule.concurrency, schedule.schedule)
 
-    async def run(self) -> None:
+    async def run(self, prewarm: bool = False) -> None:
+        """Follow every schedule; with `prewarm`, first warm once as a deploy does."""
+        if prewarm:
+            await self.warm(max(schedule.concurrency for schedule in self.schedules), "start")
         await asyncio.gather(*(self.follow(schedule) for schedule in self.schedules))

@@ -105,10 +105,7 @@ class LocalStack:
                 hold_ms=self.options.warm_hold_ms,
                 clock=self.clock,
             )
-            if self.options.prewarm:
-                concurrency = max(schedule.concurrency for schedule in self.options.warm_schedules)
-                self.run_in_background(self.scheduler.warm(concurrency, "start"))
-            self.run_in_background(self.scheduler.run())
+            self.run_in_background(self.scheduler.run(prewarm=self.options.prewarm))
         return self.url
 
     @property
