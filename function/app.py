@@ -1,0 +1,377 @@
+"""The Lambda handler: lukewarm's HTTP API and warm-up event around one loaded captioner.
+
+Module scope is Lambda's init phase and runs once per instance: logging, metrics,
+routes, thread count and the model. `handler` then serves API Gateway events
+(payload format 2.0, and 1.0 from REST APIs) and the warmer's direct invokes.
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: E402 -- the init clock starts before the imports: torch's is most of the init.
+import time
+
+INIT_STARTED = time.perf_counter()
+
+import base64
+import binascii
+import json
+import os
+import re
+import secrets
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import (
+    APIGatewayHttpResolver,
+    APIGatewayRestResolver,
+    Response,
+)
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from captioner import Captioner, configure_threads
+from captioner.images import ImageTooLarge, UnreadableImage, UnsupportedImage, decode_image
+
+MAX_IMAGE_BYTES = 4_718_592
+"""4.5 MiB: the largest image that fits Lambda's 6 MiB invoke payload once base64-encoded."""
+MAX_BODY_BYTES = 6_291_456
+"""Lambda's synchronous payload limit; larger bodies are refused before any parsing."""
+MAX_HOLD_MS = 10_000
+"""Longest a warm-up invoke may hold its instance."""
+
+FUNCTION_DIR = Path(__file__).resolve().parent
+MODEL_DIR = Path(os.environ.get("LUKEWARM_MODEL_DIR") or FUNCTION_DIR / "model")
+UPLOAD_PAGE = (FUNCTION_DIR / "static" / "index.html").read_text(encoding="utf-8")
+
+logger = Logger(service="lukewarm")
+metrics = Metrics(namespace="lukewarm", service="lukewarm")
+# The page and health checks publish no metric of their own; that is not worth a warning.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+
+
+class RequestError(Exception):
+    """A request the API refuses; the message tells the client what to change."""
+
+
+class BadRequest(RequestError):
+    pass
+
+
+class PayloadTooLarge(RequestError):
+    pass
+
+
+class UnsupportedMediaType(RequestError):
+    pass
+
+
+class MethodNotAllowed(RequestError):
+    def __init__(self, method: str, path: str, allowed: set[str]) -> None:
+        super().__init__(f"{path} accepts {', '.join(sorted(allowed))}, not {method}")
+        self.allowed = allowed
+
+
+class RouteNotFound(RequestError):
+    pass
+
+
+# The one place where refusals become HTTP statuses and error codes.
+ERRORS: dict[type[Exception], tuple[HTTPStatus, str]] = {
+    BadRequest: (HTTPStatus.BAD_REQUEST, "bad_request"),
+    UnreadableImage: (HTTPStatus.BAD_REQUEST, "unreadable_image"),
+    PayloadTooLarge: (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large"),
+    ImageTooLarge: (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "image_too_large"),
+    UnsupportedMediaType: (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+    UnsupportedImage: (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_image"),
+    RouteNotFound: (HTTPStatus.NOT_FOUND, "not_found"),
+    MethodNotAllowed: (HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed"),
+}
+
+
+@dataclass
+class Instance:
+    """This execution environment: an id for the warmer to count, and whether the
+    invocation being served is its first (the one that paid for the init)."""
+
+    id: str
+    init_ms: float
+    invocations: int = 0
+    cold_start: bool = True
+
+    def begin_invocation(self) -> bool:
+        # Provisioned concurrency inits ahead of traffic: nobody waits for it.
+        provisioned = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency"
+        self.cold_start = self.invocations == 0 and not provisioned
+        self.invocations += 1
+        return self.cold_start
+
+
+@dataclass(frozen=True)
+class CaptionOptions:
+    beam: int = 3
+    alternatives: int = 0
+
+
+threads = configure_threads()
+captioner = Captioner.load(MODEL_DIR)
+instance = Instance(
+    id=secrets.token_hex(6), init_ms=round((time.perf_counter() - INIT_STARTED) * 1000, 1)
+)
+logger.info(
+    "instance initialised",
+    extra={
+        "instance": instance.id,
+        "init_ms": instance.init_ms,
+        "threads": threads,
+        "model": captioner.info,
+    },
+)
+
+router = Router()
+ROUTE_METHODS: dict[str, set[str]] = {}
+
+
+def route(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a route and remember its method, so other methods on it get a 405."""
+    ROUTE_METHODS.setdefault(path, set()).add(method)
+    return router.route(path, method)
+
+
+@route("GET", "/")
+def upload_page() -> Response:
+    return Response(HTTPStatus.OK.value, content_type="text/html; charset=utf-8", body=UPLOAD_PAGE)
+
+
+@route("GET", "/health")
+def health() -> dict[str, Any]:
+    return {"status": "ok", "model": captioner.info, "cold_start": instance.cold_start}
+
+
+@route("POST", "/caption")
+def caption() -> dict[str, Any]:
+    started = time.perf_counter()
+    event = router.current_event
+    options = read_options(event.query_string_parameters or {})
+    data = read_image_bytes(event)
+    image = decode_image(data, min_size=captioner.config.preprocess.image_size)
+    decoded = time.perf_counter()
+    result = captioner.caption(image, beam=options.beam, alternatives=options.alternatives)
+    timing_ms = {
+        "decode_image": round((decoded - started) * 1000, 2),
+        "preprocess": result.timing_ms["preprocess"],
+        "encode": result.timing_ms["encode"],
+        "decode_caption": result.timing_ms["decode"],
+        "total": round((time.perf_counter() - started) * 1000, 2),
+    }
+    inference_ms = timing_ms["preprocess"] + timing_ms["encode"] + timing_ms["decode_caption"]
+    metrics.add_metric("Captions", MetricUnit.Count, 1)
+    metrics.add_metric("InferenceTime", MetricUnit.Milliseconds, inference_ms)
+    logger.info(
+        "captioned",
+        extra={
+            "timing_ms": timing_ms,
+            "beam": options.beam,
+            "alternatives": options.alternatives,
+            "body_bytes": len(data),
+            "image_size": list(image.size),
+        },
+    )
+    return {
+        "caption": result.caption,
+        "alternatives": [{"caption": a.caption, "score": a.score} for a in result.alternatives],
+        "model": captioner.info,
+        "timing_ms": timing_ms,
+        "cold_start": instance.cold_start,
+        "instance": instance.id,
+    }
+
+
+def read_options(query: Mapping[str, str]) -> CaptionOptions:
+    return CaptionOptions(
+        beam=_int_parameter(query, "beam", CaptionOptions.beam, 1, 10),
+        alternatives=_int_parameter(query, "alternatives", CaptionOptions.alternatives, 0, 5),
+    )
+
+
+def _int_parameter(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = query.get(name)
+    if value is None:
+        return default
+    if not re.fullmatch(r"-?\d{1,9}", value) or not low <= int(value) <= high:
+        raise BadRequest(
+            f"query parameter {name} must be an integer from {low} to {high}, got {value!r}"
+        )
+    return int(value)
+
+
+def read_image_bytes(event: BaseProxyEvent) -> bytes:
+    """The uploaded image from a raw, multipart or JSON body."""
+    content_type = event.headers.get("content-type") or ""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    body = _body_bytes(event)
+    if media_type == "multipart/form-data":
+        data = _image_from_multipart(body, content_type)
+    elif media_type == "application/json":
+        data = _image_from_json(body)
+    elif media_type in ("", "application/octet-stream") or media_type.startswith("image/"):
+        data = body
+    else:
+        raise UnsupportedMediaType(
+            f"Content-Type {media_type} is not accepted; send the image as image/*, "
+            "application/octet-stream, multipart/form-data (field 'image') or "
+            'application/json ({"image": "<base64>"})'
+        )
+    if not data:
+        raise BadRequest("the request carries no image")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise PayloadTooLarge(
+            f"the image is {len(data):,} bytes; at most {MAX_IMAGE_BYTES:,} (4.5 MiB) are accepted"
+        )
+    return data
+
+
+def _body_bytes(event: BaseProxyEvent) -> bytes:
+    body = event.body or ""
+    if len(body) > MAX_BODY_BYTES * (4 / 3 if event.is_base64_encoded else 1):
+        raise PayloadTooLarge(f"the request body is over {MAX_BODY_BYTES:,} bytes")
+    if not event.is_base64_encoded:
+        return body.encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(body, validate=True)
+    except binascii.Error as error:
+        raise BadRequest("the body is marked as base64 but is not valid base64") from error
+
+
+def _image_from_multipart(body: bytes, content_type: str) -> bytes:
+    """The file field `image` of a multipart/form-data body (RFC 7578)."""
+    header = f"Content-Type: {content_type}\r\n\r\n".encode("utf-8", "surrogatepass")
+    message = BytesParser(policy=policy.HTTP).parsebytes(header + body)
+    parts = list(message.iter_parts()) if message.is_multipart() else []
+    if not parts:
+        raise BadRequest("the multipart/form-data body has no parts (check the boundary)")
+    for part in parts:
+        if part.get_param("name", header="content-disposition") == "image":
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else b""
+    raise BadRequest("the multipart/form-data body has no file field named 'image'")
+
+
+def _image_from_json(body: bytes) -> bytes:
+    try:
+        document = json.loads(body)
+    except ValueError as error:
+        raise BadRequest(f"the body is not valid JSON ({error})") from error
+    encoded = document.get("image") if isinstance(document, dict) else None
+    if not isinstance(encoded, str):
+        raise BadRequest('a JSON body must be an object {"image": "<base64>"}')
+    # Tolerate a data URL (what a browser's FileReader produces) and line breaks.
+    encoded = re.sub(r"^data:[\w.+/-]*;base64,", "", encoded.strip())
+    try:
+        return base64.b64decode("".join(encoded.split()), validate=True)
+    except binascii.Error as error:
+        raise BadRequest('"image" is not valid base64') from error
+
+
+def _error(
+    status: HTTPStatus, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        status.value,
+        content_type="application/json",
+        body=json.dumps({"error": {"code": code, "message": message}}),
+        headers=headers,
+    )
+
+
+@router.exception_handler(list(ERRORS))
+def refused(error: Exception) -> Response:
+    status, code = ERRORS[type(error)]
+    metrics.add_metric("ClientErrors", MetricUnit.Count, 1)
+    logger.info("refused", extra={"status": status.value, "code": code, "reason": str(error)})
+    allowed = getattr(error, "allowed", None)
+    headers = {"Allow": ", ".join(sorted(allowed))} if allowed else None
+    return _error(status, code, str(error), headers)
+
+
+@router.exception_handler(NotFoundError)
+def unknown_route(_: NotFoundError) -> Response:
+    event = router.current_event
+    allowed = ROUTE_METHODS.get(event.path)
+    if allowed:
+        return refused(MethodNotAllowed(event.http_method, event.path, allowed))
+    return refused(RouteNotFound(f"no route {event.http_method} {event.path}"))
+
+
+@router.exception_handler(Exception)
+def server_fault(_: Exception) -> Response:
+    request_id = router.lambda_context.aws_request_id
+    logger.exception("request failed")
+    metrics.add_metric("ServerErrors", MetricUnit.Count, 1)
+    return _error(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "internal_error",
+        f"lukewarm failed on this request; quote request id {request_id} when reporting it",
+    )
+
+
+http_api = APIGatewayHttpResolver()
+http_api.include_router(router)
+rest_api = APIGatewayRestResolver()
+rest_api.include_router(router)
+
+
+def warm_up(request: Any) -> dict[str, Any]:
+    """Hold this instance for `hold_ms` so concurrent warm invokes land on distinct
+    instances; the model is already loaded (init did it)."""
+    hold_ms = request.get("hold_ms", 0) if isinstance(request, dict) else None
+    action = request.get("action") if isinstance(request, dict) else None
+    valid_hold = isinstance(hold_ms, int) and not isinstance(hold_ms, bool)
+    if action != "warm" or not valid_hold or not 0 <= hold_ms <= MAX_HOLD_MS:
+        message = (
+            'a warm-up event is {"lukewarm": {"action": "warm", "hold_ms": <int>}} '
+            f"with hold_ms from 0 to {MAX_HOLD_MS}"
+        )
+        logger.warning("invalid warm-up event", extra={"warm_event": request})
+        return {"warm": False, "error": {"code": "bad_warm_event", "message": message}}
+    time.sleep(hold_ms / 1000)
+    metrics.add_metric("WarmUps", MetricUnit.Count, 1)
+    logger.info("warmed", extra={"hold_ms": hold_ms})
+    return {
+        "warm": True,
+        "instance": instance.id,
+        "cold_start": instance.cold_start,
+        "init_ms": instance.init_ms,
+    }
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda's entry point (`CMD ["app.handler"]`)."""
+    instance.begin_invocation()
+    logger.append_keys(cold_start=instance.cold_start, instance=instance.id)
+    if not isinstance(event, dict):
+        return _unknown_event()
+    if "lukewarm" in event:
+        return warm_up(event["lukewarm"])
+    if event.get("version") == "2.0" and "requestContext" in event:
+        return http_api.resolve(event, context)
+    if "httpMethod" in event:
+        return rest_api.resolve(event, context)
+    return _unknown_event()
+
+
+def _unknown_event() -> dict[str, Any]:
+    logger.warning("unknown event shape")
+    message = "expected an API Gateway proxy event or a lukewarm warm-up event"
+    return {"error": {"code": "unknown_event", "message": message}}

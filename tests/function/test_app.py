@@ -1,0 +1,457 @@
+"""The handler with API Gateway events and real photos: every route, encoding and error."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from handler_support import (
+    LambdaContext,
+    black_png,
+    encode,
+    http_event,
+    import_app,
+    invoke,
+    multipart,
+    rest_event,
+    sample_event,
+)
+from PIL import Image
+
+# Pages and health checks publish no metric; Powertools warns about that (app.py silences
+# it at import, but pytest resets warning filters for each test).
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+def assert_caption(reply: Any, alternatives: int = 0) -> dict[str, Any]:
+    assert reply.status == 200, reply.body
+    assert reply.headers["Content-Type"] == "application/json"
+    result = reply.json()
+    assert isinstance(result["caption"], str)
+    assert len(result["alternatives"]) <= alternatives
+    for alternative in result["alternatives"]:
+        assert isinstance(alternative["caption"], str)
+        assert isinstance(alternative["score"], float)
+    assert result["model"] == {"name": "tiny-random", "version": "0"}
+    assert set(result["timing_ms"]) == {
+        "decode_image",
+        "preprocess",
+        "encode",
+        "decode_caption",
+        "total",
+    }
+    assert result["timing_ms"]["total"] >= result["timing_ms"]["encode"] > 0
+    assert isinstance(result["cold_start"], bool)
+    assert len(result["instance"]) == 12
+    return result
+
+
+def assert_error(reply: Any, status: int, code: str, *fragments: str) -> None:
+    assert reply.status == status, reply.body
+    assert reply.headers["Content-Type"] == "application/json"
+    error = reply.json()["error"]
+    assert error["code"] == code
+    for fragment in fragments:
+        assert fragment in error["message"]
+    assert "Traceback" not in reply.body
+
+
+FORMATS_AND_MODES = [
+    "png",
+    "jpeg",
+    "jpeg-progressive",
+    "gif",
+    "gif-animated",
+    "webp",
+    "webp-animated",
+    "bmp",
+    "tiff",
+    "grayscale",
+    "rgba",
+    "palette-transparent",
+    "cmyk-jpeg",
+    "png-16bit",
+    "tiff-16bit",
+    "bilevel",
+    "exif-rotated",
+]
+
+
+@pytest.mark.parametrize("name", FORMATS_AND_MODES)
+def test_every_accepted_format_and_mode_is_captioned(
+    app: ModuleType, uploads: dict[str, bytes], name: str
+) -> None:
+    assert_caption(invoke(app, http_event(body=uploads[name], content_type="image/*")))
+
+
+def test_every_body_encoding_delivers_the_same_image(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    photo = uploads["jpeg"]
+    boundary = "----lukewarmBoundary7MA4YWxkTrZu0gW"
+    form = multipart({"note": "hello", "image": ("motorcycle.jpg", photo, "image/jpeg")}, boundary)
+    as_json = json.dumps({"image": base64.b64encode(photo).decode()})
+    as_data_url = json.dumps(
+        {"image": "data:image/jpeg;base64," + base64.b64encode(photo).decode()}
+    )
+    events = {
+        "base64 raw": http_event(body=photo, content_type="image/jpeg"),
+        "octet-stream": http_event(body=photo, content_type="application/octet-stream"),
+        "no content type": http_event(body=photo, content_type=None),
+        "multipart": http_event(
+            body=form, content_type=f"multipart/form-data; boundary={boundary}"
+        ),
+        "json": http_event(body=as_json, content_type="application/json"),
+        "json data url": http_event(
+            body=as_data_url, content_type="application/json; charset=utf-8"
+        ),
+    }
+    query = {"beam": "4", "alternatives": "2"}
+    captions = {}
+    for name, event in events.items():
+        event["queryStringParameters"] = query
+        captions[name] = assert_caption(invoke(app, event), alternatives=2)["caption"]
+    assert len(set(captions.values())) == 1, captions
+
+
+def test_options_change_the_beam_and_the_alternatives(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    event = http_event(body=uploads["png"], query={"beam": "5", "alternatives": "3"})
+    result = assert_caption(invoke(app, event), alternatives=3)
+    scores = [a["score"] for a in result["alternatives"]]
+    assert scores == sorted(scores, reverse=True)
+    assert result["caption"] not in [a["caption"] for a in result["alternatives"]]
+    defaults = assert_caption(invoke(app, http_event(body=uploads["png"])))
+    assert defaults["alternatives"] == []
+
+
+def truncated(data: bytes) -> bytes:
+    return data[: len(data) * 2 // 3]
+
+
+@pytest.fixture(scope="module")
+def bad_requests(uploads: dict[str, bytes]) -> dict[str, tuple[dict[str, Any], int, str, str]]:
+    """Every way a request can be wrong: event, status, error code, words in the message."""
+    photo = uploads["jpeg"]
+    return {
+        "empty body": (http_event(body=b""), 400, "bad_request", "no image"),
+        "no body at all": (http_event(body=None), 400, "bad_request", "no image"),
+        "not an image": (
+            http_event(body=b"hello, world" * 10),
+            400,
+            "unreadable_image",
+            "not an image",
+        ),
+        "truncated jpeg": (http_event(body=truncated(photo)), 400, "unreadable_image", "truncated"),
+        "truncated png": (
+            http_event(body=truncated(uploads["png"])),
+            400,
+            "unreadable_image",
+            "truncated",
+        ),
+        "header only": (http_event(body=photo[:40]), 400, "unreadable_image", "damaged"),
+        "bad base64": (
+            {**http_event(body=photo), "body": "not*base64!"},
+            400,
+            "bad_request",
+            "base64",
+        ),
+        "beam zero": (http_event(body=photo, query={"beam": "0"}), 400, "bad_request", "beam"),
+        "beam eleven": (http_event(body=photo, query={"beam": "11"}), 400, "bad_request", "beam"),
+        "beam words": (http_event(body=photo, query={"beam": "three"}), 400, "bad_request", "beam"),
+        "alternatives six": (
+            http_event(body=photo, query={"alternatives": "6"}),
+            400,
+            "bad_request",
+            "alternatives",
+        ),
+        "alternatives negative": (
+            http_event(body=photo, query={"alternatives": "-1"}),
+            400,
+            "bad_request",
+            "alternatives",
+        ),
+        "json syntax": (
+            http_event(body='{"image": ', content_type="application/json"),
+            400,
+            "bad_request",
+            "not valid JSON",
+        ),
+        "json without image": (
+            http_event(body='{"picture": "abc"}', content_type="application/json"),
+            400,
+            "bad_request",
+            '{"image": "<base64>"}',
+        ),
+        "json bad base64": (
+            http_event(body='{"image": "%%%"}', content_type="application/json"),
+            400,
+            "bad_request",
+            "base64",
+        ),
+        "multipart without image field": (
+            http_event(
+                body=multipart({"photo": ("a.jpg", photo, "image/jpeg")}, "b0undary"),
+                content_type="multipart/form-data; boundary=b0undary",
+            ),
+            400,
+            "bad_request",
+            "'image'",
+        ),
+        "multipart with wrong boundary": (
+            http_event(
+                body=multipart({"image": ("a.jpg", photo, "image/jpeg")}, "b0undary"),
+                content_type="multipart/form-data; boundary=other",
+            ),
+            400,
+            "bad_request",
+            "multipart",
+        ),
+        "decompression bomb": (
+            http_event(body=black_png(20_000, 20_000)),
+            413,
+            "image_too_large",
+            "pixels",
+        ),
+        "over the pixel limit": (
+            http_event(body=black_png(8_000, 6_000)),
+            413,
+            "image_too_large",
+            "8000x6000",
+        ),
+        "body over 4.5 MiB": (
+            http_event(body=photo + b"\0" * 4_700_000),
+            413,
+            "payload_too_large",
+            "4.5 MiB",
+        ),
+        "text content type": (
+            http_event(body=photo, content_type="text/plain"),
+            415,
+            "unsupported_media_type",
+            "text/plain",
+        ),
+        "form urlencoded (curl --data-binary default)": (
+            http_event(body=photo, content_type="application/x-www-form-urlencoded"),
+            415,
+            "unsupported_media_type",
+            "image/*",
+        ),
+        "ico format": (
+            http_event(body=encode(Image.new("RGB", (32, 32)), "ICO")),
+            415,
+            "unsupported_image",
+            "ICO",
+        ),
+        "unknown route": (
+            http_event(method="GET", path="/nothing-here"),
+            404,
+            "not_found",
+            "/nothing-here",
+        ),
+        "get on caption": (http_event(method="GET"), 405, "method_not_allowed", "POST"),
+        "delete on page": (http_event(method="DELETE", path="/"), 405, "method_not_allowed", "GET"),
+    }
+
+
+CASES = [
+    "empty body",
+    "no body at all",
+    "not an image",
+    "truncated jpeg",
+    "truncated png",
+    "header only",
+    "bad base64",
+    "beam zero",
+    "beam eleven",
+    "beam words",
+    "alternatives six",
+    "alternatives negative",
+    "json syntax",
+    "json without image",
+    "json bad base64",
+    "multipart without image field",
+    "multipart with wrong boundary",
+    "decompression bomb",
+    "over the pixel limit",
+    "body over 4.5 MiB",
+    "text content type",
+    "form urlencoded (curl --data-binary default)",
+    "ico format",
+    "unknown route",
+    "get on caption",
+    "delete on page",
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_requests_get_the_contract_status_and_a_clear_message(
+    app: ModuleType, bad_requests: dict[str, Any], case: str
+) -> None:
+    event, status, code, fragment = bad_requests[case]
+    assert_error(invoke(app, event), status, code, fragment)
+
+
+def test_the_error_table_covers_every_case(bad_requests: dict[str, Any]) -> None:
+    assert sorted(bad_requests) == sorted(CASES)
+
+
+def test_method_not_allowed_says_which_methods_are(app: ModuleType) -> None:
+    reply = invoke(app, http_event(method="PUT", path="/health"))
+    assert reply.status == 405
+    assert reply.headers["Allow"] == "GET"
+
+
+def test_the_instance_survives_every_bad_request(
+    tiny_model_dir: Path, uploads: dict[str, bytes], bad_requests: dict[str, Any]
+) -> None:
+    app = import_app(tiny_model_dir)
+    first = assert_caption(invoke(app, http_event(body=uploads["jpeg"])))
+    for event, status, _, _ in bad_requests.values():
+        assert invoke(app, event).status == status
+    again = assert_caption(invoke(app, http_event(body=uploads["jpeg"])))
+    assert again["instance"] == first["instance"]
+    assert again["caption"] == first["caption"]
+    assert again["cold_start"] is False
+
+
+def test_a_server_fault_is_a_500_with_the_request_id_and_no_traceback(
+    app: ModuleType, uploads: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("tensor shape mismatch in /var/task/captioner/model.py")
+
+    context = LambdaContext()
+    with monkeypatch.context() as patch:
+        patch.setattr(app.captioner, "caption", broken)
+        reply = invoke(app, http_event(body=uploads["jpeg"]), context)
+    assert_error(reply, 500, "internal_error", context.aws_request_id)
+    assert "mismatch" not in reply.body and "model.py" not in reply.body
+    assert_caption(invoke(app, http_event(body=uploads["jpeg"])))
+
+
+def test_the_upload_page_is_served_at_the_root(app: ModuleType) -> None:
+    reply = invoke(app, http_event(method="GET", path="/", body=None))
+    assert reply.status == 200
+    assert reply.headers["Content-Type"] == "text/html; charset=utf-8"
+    for element in ('id="file"', 'id="caption"', 'id="alternatives"', 'id="error"', 'id="timing"'):
+        assert element in reply.body
+    assert "fetch(`caption?" in reply.body  # relative: works under any stage or prefix
+
+
+def test_health_reports_the_model(app: ModuleType) -> None:
+    reply = invoke(app, http_event(method="GET", path="/health", body=None))
+    assert reply.status == 200
+    body = reply.json()
+    assert body["status"] == "ok"
+    assert body["model"] == {"name": "tiny-random", "version": "0"}
+    assert isinstance(body["cold_start"], bool)
+
+
+def test_a_stage_prefix_in_the_path_is_ignored(app: ModuleType) -> None:
+    event = http_event(method="GET", path="/prod/health", body=None)
+    event["requestContext"]["stage"] = "prod"
+    assert invoke(app, event).status == 200
+
+
+def test_rest_api_payload_1_0_events_are_served_too(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    event = rest_event(body=uploads["png"], content_type="image/png", query={"alternatives": "1"})
+    response = app.handler(event, LambdaContext())
+    assert "multiValueHeaders" in response  # the 1.0 response shape REST APIs expect
+    reply = invoke(app, event)
+    assert_caption(reply, alternatives=1)
+    assert_error(invoke(app, rest_event(method="GET", path="/missing")), 404, "not_found")
+    assert_error(invoke(app, rest_event(body=b"junk" * 5)), 400, "unreadable_image")
+
+
+def test_other_events_get_an_error_not_a_crash(app: ModuleType) -> None:
+    for event in ({}, {"detail-type": "Scheduled Event"}, [1, 2], "ping"):
+        assert app.handler(event, LambdaContext())["error"]["code"] == "unknown_event"
+
+
+def test_warm_up_is_cold_on_a_new_instance_then_warm(tiny_model_dir: Path) -> None:
+    app = import_app(tiny_model_dir)
+    warm = sample_event("warm_up.json")
+    started = time.perf_counter()
+    first = app.handler(warm, LambdaContext())
+    assert time.perf_counter() - started >= 0.05  # held for hold_ms
+    assert first["warm"] is True and first["cold_start"] is True
+    assert first["init_ms"] > 0
+    second = app.handler(warm, LambdaContext())
+    assert second == {**first, "cold_start": False}
+    health = invoke(app, http_event(method="GET", path="/health", body=None)).json()
+    assert health["cold_start"] is False
+    other = import_app(tiny_model_dir).handler(warm, LambdaContext())
+    assert other["cold_start"] is True and other["instance"] != first["instance"]
+
+
+def test_the_first_request_of_an_instance_is_cold(
+    tiny_model_dir: Path, uploads: dict[str, bytes]
+) -> None:
+    app = import_app(tiny_model_dir)
+    first = assert_caption(invoke(app, http_event(body=uploads["jpeg"])))
+    second = assert_caption(invoke(app, http_event(body=uploads["jpeg"])))
+    assert (first["cold_start"], second["cold_start"]) == (True, False)
+
+
+def test_provisioned_concurrency_is_never_cold(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
+    app = import_app(tiny_model_dir)
+    assert app.handler(sample_event("warm_up.json"), LambdaContext())["cold_start"] is False
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"action": "warm", "hold_ms": -1},
+        {"action": "warm", "hold_ms": 10_001},
+        {"action": "warm", "hold_ms": "50"},
+        {"action": "warm", "hold_ms": True},
+        {"action": "cool", "hold_ms": 0},
+        "warm",
+    ],
+)
+def test_invalid_warm_up_events_are_refused(app: ModuleType, request_: object) -> None:
+    reply = app.handler({"lukewarm": request_}, LambdaContext())
+    assert reply["warm"] is False
+    assert "hold_ms from 0 to 10000" in reply["error"]["message"]
+
+
+def test_logs_and_metrics_carry_request_id_cold_start_and_timings(
+    app: ModuleType, uploads: dict[str, bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stream = io.StringIO()
+    log_handler = logging.StreamHandler(stream)
+    log_handler.setFormatter(app.logger.registered_formatter)
+    app.logger.addHandler(log_handler)
+    try:
+        context = LambdaContext()
+        capsys.readouterr()
+        assert_caption(invoke(app, http_event(body=uploads["jpeg"]), context))
+    finally:
+        app.logger.removeHandler(log_handler)
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    captioned = next(r for r in records if r["message"] == "captioned")
+    assert captioned["function_request_id"] == context.aws_request_id
+    assert isinstance(captioned["cold_start"], bool)
+    assert captioned["timing_ms"]["total"] > 0
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    metric_names = {
+        metric["Name"]
+        for blob in emf
+        for directive in blob["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
+    assert {"Captions", "InferenceTime"} <= metric_names

@@ -1,0 +1,155 @@
+"""Uploaded bytes to RGB: what a person sees in the photo is what the model gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from handler_support import black_png, encode, with_orientation
+from PIL import Image, ImageFile, ImageStat
+
+from captioner.images import (
+    MAX_PIXELS,
+    ImageTooLarge,
+    UnreadableImage,
+    UnsupportedImage,
+    decode_image,
+    to_rgb,
+)
+
+RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
+
+
+def close(colour: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 12) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=True))
+
+
+def top_red_bottom_blue(width: int = 120, height: int = 80) -> Image.Image:
+    image = Image.new("RGB", (width, height), BLUE)
+    image.paste(RED, (0, 0, width, height // 2))
+    return image
+
+
+def test_exif_orientation_is_applied() -> None:
+    # Orientation 6: the camera was turned; the image must be rotated 90° clockwise,
+    # so the red top half ends up on the right.
+    upright = decode_image(with_orientation(top_red_bottom_blue(120, 80), 6))
+    assert upright.size == (80, 120)
+    assert close(upright.getpixel((75, 60)), RED)
+    assert close(upright.getpixel((5, 60)), BLUE)
+
+
+def test_transparency_is_composited_on_white() -> None:
+    # Transparent pixels keep whatever colour the encoder left (black here): a plain
+    # conversion would show it; a person sees the page behind, white.
+    image = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
+    image.paste((255, 0, 0, 255), (5, 0, 10, 10))
+    image.putpixel((0, 9), (0, 0, 255, 128))
+    rgb = decode_image(encode(image, "PNG"))
+    assert rgb.mode == "RGB"
+    assert rgb.getpixel((1, 1)) == WHITE
+    assert rgb.getpixel((8, 1)) == RED
+    assert close(rgb.getpixel((0, 9)), (127, 127, 255), 2)
+
+
+def test_palette_transparency_is_composited_on_white() -> None:
+    palette = Image.new("P", (10, 10), 1)
+    palette.putpalette([0, 0, 0, 255, 0, 0])
+    palette.info["transparency"] = 0
+    palette.paste(0, (0, 0, 5, 10))
+    rgb = decode_image(encode(palette, "PNG"))
+    assert rgb.getpixel((1, 1)) == WHITE
+    assert rgb.getpixel((8, 1)) == RED
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr", "I"])
+def test_every_mode_becomes_rgb_with_the_same_brightness(
+    photos: dict[str, Path], mode: str
+) -> None:
+    grey = Image.open(photos["grass"])
+    expected = ImageStat.Stat(grey).mean[0]
+    source = grey.convert("RGB").convert(mode) if mode in ("CMYK", "YCbCr") else grey.convert(mode)
+    rgb = to_rgb(source)
+    assert rgb.mode == "RGB" and rgb.size == grey.size
+    assert ImageStat.Stat(rgb).mean == pytest.approx([expected] * 3, abs=3)
+
+
+@pytest.mark.parametrize(
+    ("mode", "scale"),
+    [("I;16", 257), ("I;16B", 257), ("I", 257), ("F", 1 / 255), ("F", 1.0)],
+)
+def test_wide_and_float_greys_are_scaled_not_clipped(
+    photos: dict[str, Path], mode: str, scale: float
+) -> None:
+    grey = Image.open(photos["grass"])
+    expected = ImageStat.Stat(grey).mean[0]
+    source = grey.convert("F" if mode == "F" else "I")
+    wide = source.point(lambda value: value * scale).convert(mode)
+    rgb = to_rgb(wide)
+    assert ImageStat.Stat(rgb).mean == pytest.approx([expected] * 3, abs=3)
+
+
+def test_16_bit_png_decodes_to_the_same_picture(photos: dict[str, Path]) -> None:
+    grey = Image.open(photos["grass"])
+    sixteen = grey.convert("I").point(lambda value: value * 257).convert("I;16")
+    rgb = decode_image(encode(sixteen, "PNG"))
+    assert ImageStat.Stat(rgb).mean[0] == pytest.approx(ImageStat.Stat(grey).mean[0], abs=1)
+
+
+def test_cmyk_jpeg_keeps_its_colours() -> None:
+    rgb = decode_image(encode(top_red_bottom_blue().convert("CMYK"), "JPEG", quality=95))
+    assert close(rgb.getpixel((60, 10)), RED, 30)
+    assert close(rgb.getpixel((60, 70)), BLUE, 30)
+
+
+def test_an_animation_uses_its_first_frame() -> None:
+    frames = [Image.new("RGB", (40, 30), colour) for colour in (RED, BLUE, BLUE)]
+    for format in ("GIF", "WEBP", "PNG"):
+        animated = encode(frames[0], format, save_all=True, append_images=frames[1:])
+        assert close(decode_image(animated).getpixel((20, 15)), RED), format
+
+
+def test_large_jpegs_decode_at_reduced_scale_but_never_below_the_model_input(
+    photos: dict[str, Path],
+) -> None:
+    data = photos["retina"].read_bytes()  # 1411x1411
+    assert decode_image(data).size == (1411, 1411)
+    reduced = decode_image(data, min_size=256)
+    assert reduced.size == (353, 353)  # 1/4 scale: the smallest that is still >= 256
+    assert decode_image(data, min_size=1000).size == (1411, 1411)
+    full = ImageStat.Stat(decode_image(data).resize((64, 64))).mean
+    assert ImageStat.Stat(reduced.resize((64, 64))).mean == pytest.approx(full, abs=2)
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    def must_not_decode(self: ImageFile.ImageFile) -> None:
+        raise AssertionError("decoded a bomb")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", must_not_decode)
+    for width, height in ((20_000, 20_000), (8_000, 6_000)):
+        assert width * height > MAX_PIXELS
+        with pytest.raises(ImageTooLarge, match="pixels"):
+            decode_image(black_png(width, height))
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "words"),
+    [
+        (b"", UnreadableImage, "empty"),
+        (b"GIF89a", UnreadableImage, "not an image"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", UnreadableImage, "not an image"),
+        (encode(Image.new("RGB", (16, 16)), "ICO"), UnsupportedImage, "ICO"),
+        (encode(Image.new("RGB", (16, 16)), "PCX"), UnsupportedImage, "PCX"),
+    ],
+)
+def test_unreadable_and_unsupported_data(data: bytes, error: type, words: str) -> None:
+    with pytest.raises(error, match=words):
+        decode_image(data)
+
+
+@pytest.mark.parametrize("format", ["PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"])
+def test_truncated_images_are_refused(photos: dict[str, Path], format: str) -> None:
+    coffee = Image.open(photos["coffee"]).convert("RGB")
+    data = encode(coffee, format)
+    with pytest.raises(UnreadableImage, match="truncated"):
+        decode_image(data[: len(data) // 2])
