@@ -198,5 +198,7 @@ def test_probe_the_local_stack(local_stack, tmp_path, capsys) -> None:
     assert {r["kind"] for r in answered} <= {"cold", "luke-warm", "warm"}
     assert all(r["timing_ms"]["total"] <= r["latency_ms"] for r in answered)
     assert all(r["instance"] for r in answered)
+    kinds = {r["kind"] for r in answered}
+    assert all(report["summary"][kind]["server_p50_ms"] > 0 for kind in kinds)
     assert (tmp_path / "report.png").read_bytes().startswith(PNG)
     assert "p95" in out
