@@ -253,22 +253,36 @@ def _number(
 def configure(parser: argparse.ArgumentParser) -> None:
     prices = load_prices()
     parser.add_argument(
-        "--requests", type=_number(0), help="caption requests a month (default 10,000)"
+        "--requests", type=_number(0), metavar="N", help="caption requests a month (default 10,000)"
     )
     parser.add_argument(
-        "--duration", type=_number(0), help="seconds per request (default 1, or the probe report's)"
+        "--duration",
+        type=_number(0),
+        metavar="S",
+        help="seconds per request (default 1, or the probe report's)",
     )
-    parser.add_argument("--probe-report", type=Path, help="report.json from `lukewarm probe`")
     parser.add_argument(
-        "--memory", type=_number(128, integer=True, high=10240), help="function memory, MB"
+        "--probe-report", type=Path, metavar="PATH", help="report.json from `lukewarm probe`"
     )
-    parser.add_argument("--arch", choices=("x86_64", "arm64"), help="function architecture")
+    parser.add_argument(
+        "--memory",
+        type=_number(128, integer=True, high=10240),
+        metavar="MB",
+        help="function memory (default: the stack's memorySize)",
+    )
+    parser.add_argument(
+        "--arch", choices=("x86_64", "arm64"), help="default: the stack's architecture"
+    )
     parser.add_argument(
         "--region", choices=sorted(prices["regions"]), default="us-east-1", help="AWS region"
     )
     parser.add_argument("--api", choices=("http", "rest"), default="http", help="API Gateway type")
     parser.add_argument(
-        "--image-gb", type=_number(0), default=1.0, help="container image size, GB (default 1)"
+        "--image-gb",
+        type=_number(0),
+        default=1.0,
+        metavar="GB",
+        help="container image size, GB (default 1)",
     )
     parser.add_argument(
         "--warm-schedule",
@@ -277,15 +291,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="warm window, e.g. 'rate(5 minutes)' or 'cron(0/5 8-18 ? * MON-FRI *)' (repeatable)",
     )
     parser.add_argument(
-        "--warm-concurrency", type=_number(1, integer=True), help="instances per warm run"
+        "--warm-concurrency",
+        type=_number(1, integer=True),
+        metavar="N",
+        help="instances per warm run (default: the stack's, or 1)",
     )
-    parser.add_argument("--warm-timezone", default="UTC", help="timezone of --warm-schedule")
+    parser.add_argument(
+        "--warm-timezone", default="UTC", metavar="TZ", help="timezone of --warm-schedule"
+    )
     parser.add_argument("--no-warming", action="store_true", help="no warm schedules at all")
     parser.add_argument(
-        "--warm-hold-ms", type=_number(0, high=10_000), help="how long each warm invoke holds"
+        "--warm-hold-ms",
+        type=_number(0, high=10_000),
+        metavar="MS",
+        help="how long each warm invoke holds (default: the stack's warmHoldMs)",
     )
     parser.add_argument(
-        "--provisioned", type=_number(0, integer=True), help="provisioned concurrency instances"
+        "--provisioned",
+        type=_number(0, integer=True),
+        metavar="N",
+        help="provisioned concurrency instances (default: the stack's)",
     )
     parser.add_argument(
         "--free-tier",
@@ -294,18 +319,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="subtract the always-free allowances (default on)",
     )
     parser.add_argument(
-        "--init-seconds", type=_number(0), help="billed init per cold start, s (default 0)"
+        "--init-seconds",
+        type=_number(0),
+        metavar="S",
+        help="billed init per cold start, s (default 0)",
     )
     parser.add_argument(
         "--cold-fraction",
         type=_number(0, high=1),
+        metavar="F",
         help="share of requests that are cold without warming (default 1)",
     )
     parser.add_argument(
-        "--log-kb", type=_number(0), default=LOG_KB_PER_INVOKE, help="log volume per invoke, KB"
+        "--log-kb",
+        type=_number(0),
+        default=LOG_KB_PER_INVOKE,
+        metavar="KB",
+        help="log volume per invoke, KB",
     )
     parser.add_argument(
-        "--stack", help="read memory, architecture and warming from Pulumi.<STACK>.yaml"
+        "--stack",
+        metavar="NAME",
+        help="read memory, architecture and warming from Pulumi.<STACK>.yaml",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 

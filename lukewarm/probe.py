@@ -86,15 +86,29 @@ def _count(text: str) -> int:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="base URL of the API (the stack's `url` output)")
     stop = parser.add_mutually_exclusive_group()
-    stop.add_argument("--count", type=_count, help="send this many requests (default 20)")
-    stop.add_argument("--duration", type=_positive, help="or keep probing for this many seconds")
-    parser.add_argument(
-        "--gap-min", type=_positive, default=1.0, help="shortest idle gap, s (default 1)"
+    stop.add_argument(
+        "--count", type=_count, metavar="N", help="send this many requests (default 20)"
+    )
+    stop.add_argument(
+        "--duration", type=_positive, metavar="S", help="or keep probing for this many seconds"
     )
     parser.add_argument(
-        "--gap-max", type=_positive, default=900.0, help="longest idle gap, s (default 900)"
+        "--gap-min",
+        type=_positive,
+        metavar="S",
+        default=1.0,
+        help="shortest idle gap, s (default 1)",
     )
-    parser.add_argument("--image", type=Path, help="image to send (default: a built-in one)")
+    parser.add_argument(
+        "--gap-max",
+        type=_positive,
+        metavar="S",
+        default=900.0,
+        help="longest idle gap, s (default 900)",
+    )
+    parser.add_argument(
+        "--image", type=Path, metavar="PATH", help="image to send (default: a built-in one)"
+    )
     parser.add_argument(
         "--lukewarm-threshold",
         type=_positive,
@@ -104,19 +118,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lukewarm-factor",
         type=_positive,
+        metavar="X",
         default=DEFAULT_FACTOR,
         help=f"derived threshold = factor x warm-cluster median (default {DEFAULT_FACTOR})",
     )
     parser.add_argument(
         "--out",
+        metavar="PATH",
         default="probe/",
         help="directory (report.json, report.png) or file prefix (PREFIX.json, PREFIX.png); "
         "default probe/",
     )
     parser.add_argument(
-        "--timeout", type=_positive, default=60.0, help="seconds to wait per request"
+        "--timeout", type=_positive, default=60.0, metavar="S", help="seconds per request (60)"
     )
-    parser.add_argument("--seed", type=int, help="seed for the random gaps (repeatable runs)")
+    parser.add_argument(
+        "--seed", type=int, metavar="N", help="seed for the random gaps (repeatable runs)"
+    )
 
 
 def builtin_image() -> bytes:
