@@ -13,8 +13,8 @@ import signal
 import sys
 from pathlib import Path
 
-from lukewarm.localstack import LocalStack, StackOptions
 from lukewarm.localstack.checkout import FUNCTION_DIR, import_from_checkout
+from lukewarm.localstack.stack import LocalStack, StackOptions
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

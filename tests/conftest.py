@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from lukewarm.localstack import StackProcess
+    from lukewarm.localstack.process import StackProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = ROOT / "function"
@@ -67,7 +67,7 @@ def local_stack_factory() -> Iterator[Callable[..., StackProcess]]:
     in "/", `.invoke_endpoint` is boto3's `endpoint_url`, `.request_lines()` its log);
     every stack started is stopped with SIGTERM when the session ends.
     """
-    from lukewarm.localstack import StackProcess
+    from lukewarm.localstack.process import StackProcess
 
     started: list[StackProcess] = []
 

@@ -1,12 +1,10 @@
 """The local stack: the deployed API, Lambda alias and warmer, on one machine, without AWS.
 
-`LocalStack(StackOptions(...))` serves an HTTP front with the API's routes, a Lambda
+`stack.LocalStack(StackOptions(...))` serves an HTTP front with the API's routes, a Lambda
 invoke endpoint boto3 can call, a pool of instance processes (each a real cold start)
-and the warm schedules; `lukewarm serve` runs it, tests and benchmarks start it as a
-child process with `StackProcess`.
+and the warm schedules; `lukewarm serve` runs it, and tests and benchmarks start it as
+a child process with `process.StackProcess`.
+
+Nothing is imported here: every instance process starts as `lukewarm.localstack.runtime`
+and must not pay for the server's imports.
 """
-
-from .process import StackProcess
-from .stack import LocalStack, StackOptions
-
-__all__ = ["LocalStack", "StackOptions", "StackProcess"]

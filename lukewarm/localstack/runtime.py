@@ -64,7 +64,6 @@ def main() -> int:
     # The protocol keeps the real stdout; everything the function prints goes to stderr.
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
-    sys.path.insert(0, os.getcwd())
     started = time.perf_counter()
     try:
         module_name, function_name = os.environ["LUKEWARM_HANDLER"].rsplit(".", 1)

