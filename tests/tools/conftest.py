@@ -40,7 +40,7 @@ def _app(api: FakeApi) -> web.Application:
         )
         count = sum(1 for r in api.received if r["mode"] == mode)
         if mode == "probe" and count == 3:
-            await asyncio.sleep(0.3)  # a luke-warm answer
+            await asyncio.sleep(0.6)  # a luke-warm answer
         if mode in ("ok", "probe"):
             alternatives = int(request.query.get("alternatives", "0"))
             return web.json_response(

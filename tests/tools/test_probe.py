@@ -80,7 +80,7 @@ def test_short_probe_classifies_reports_and_plots(fake_api, tmp_path, capsys) ->
             "4",
             *FAST,
             "--lukewarm-threshold",
-            "200",
+            "400",
             "--out",
             f"{out}/",
         ]
@@ -89,14 +89,14 @@ def test_short_probe_classifies_reports_and_plots(fake_api, tmp_path, capsys) ->
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     assert (out / "report.png").read_bytes().startswith(PNG)
-    # the fake API says cold on its first answer and is slow (0.3 s) on its third
+    # the fake API says cold on its first answer and is slow (0.6 s) on its third
     assert [r["kind"] for r in report["requests"]] == ["cold", "warm", "luke-warm", "warm"]
     assert {r["instance"] for r in report["requests"]} == {"fake-1"}
     assert report["requests"][0]["timing_ms"] == {"preprocess": 1.0, "encode": 2.0, "decode": 3.0}
     assert all(0.05 <= r["gap_s"] <= 0.1 for r in report["requests"][1:])
-    assert report["lukewarm_threshold_ms"] == 200
+    assert report["lukewarm_threshold_ms"] == 400
     assert report["summary"]["warm"]["count"] == 2
-    assert report["summary"]["luke-warm"]["p50_ms"] >= 300
+    assert report["summary"]["luke-warm"]["p50_ms"] >= 600
     assert report["interrupted"] is False
     assert set(report["cost_inputs"]) == {
         "duration_s",
@@ -125,7 +125,7 @@ def test_duration_mode_stops_in_time(fake_api, tmp_path, capsys) -> None:
     assert code == 0
     assert time.monotonic() - started < 5
     report = json.loads((tmp_path / "d.json").read_text())
-    assert 3 <= len(report["requests"]) <= 12
+    assert 2 <= len(report["requests"]) <= 12
     assert report["requests"][-1]["offset_s"] <= 0.6
 
 
