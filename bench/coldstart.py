@@ -148,6 +148,29 @@ def measure_warm(model_dir: Path, photo: bytes, calls: int) -> list[float]:
     return seconds
 
 
+def measure_draft(photo: bytes, image_size: int, repeats: int = 7) -> tuple[float, float]:
+    """Median seconds to decode and preprocess a 12 MP JPEG (a phone photo): fully
+    decoded, and decoded at the reduced scale JPEG allows (`image.draft`)."""
+    from PIL import Image
+
+    from captioner.config import PreprocessConfig
+    from captioner.images import decode_image
+    from captioner.preprocess import to_tensor
+
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(photo)).convert("RGB").resize((4032, 3024)).save(buffer, "JPEG")
+    config = PreprocessConfig(image_size=image_size)
+    medians = []
+    for min_size in (None, image_size):
+        seconds = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            to_tensor(decode_image(buffer.getvalue(), min_size=min_size), config)
+            seconds.append(time.perf_counter() - started)
+        medians.append(statistics.median(seconds))
+    return medians[0], medians[1]
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -160,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="fresh processes (default 5)")
     parser.add_argument("--calls", type=int, default=30, help="warm captions (default 30)")
     args = parser.parse_args(argv)
+    from captioner.config import read_config
+
     if not (args.model_dir / "weights.safetensors").is_file():
         parser.error(f"no model in {args.model_dir} (make demo-model, or pass --model-dir)")
     if args.runs < 1 or args.calls < 2:
@@ -174,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     cold = measure_cold(args.model_dir, photo, args.runs)
     warm = measure_warm(args.model_dir, photo, args.calls)
+    image_size = read_config(args.model_dir).preprocess.image_size
+    full_decode_s, draft_decode_s = measure_draft(photo, image_size)
 
     cold_s = statistics.median(cold["total_s"])
     warm_s = statistics.median(warm)
@@ -184,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         ("  of which Powertools import", statistics.median(powertools), None),
         ("warm caption, median", warm_s, REFERENCE_WARM_S),
         ("warm caption, p95", percentile(warm, 0.95), None),
+        ("12 MP JPEG decode+preprocess, full", full_decode_s, None),
+        (f"12 MP JPEG, draft (>= {image_size} px)", draft_decode_s, None),
     ]
     print(f"\n{'':40} {'lukewarm':>10} {'reference':>10} {'faster':>8}")
     for label, seconds, reference in rows:

@@ -108,12 +108,11 @@ class Instance:
     invocations: int = 0
     cold_start: bool = True
 
-    def begin_invocation(self) -> bool:
+    def begin_invocation(self) -> None:
         # Provisioned concurrency inits ahead of traffic: nobody waits for it.
         provisioned = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency"
         self.cold_start = self.invocations == 0 and not provisioned
         self.invocations += 1
-        return self.cold_start
 
 
 @dataclass(frozen=True)
