@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
+from pulumi_aws import apigatewayv2, lambda_
 
 ROUTES = ("POST /caption", "GET /", "GET /health")
 INTEGRATION_TIMEOUT_MS = 30_000
@@ -39,20 +39,20 @@ class Api(pulumi.ComponentResource):
 
         cors = None
         if args.cors_origins:
-            cors = aws.apigatewayv2.ApiCorsConfigurationArgs(
+            cors = apigatewayv2.ApiCorsConfigurationArgs(
                 allow_origins=list(args.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["content-type"],
                 max_age=3600,
             )
-        api = aws.apigatewayv2.Api(
+        api = apigatewayv2.Api(
             f"{name}-http",
             protocol_type="HTTP",
             description="lukewarm: image captions",
             cors_configuration=cors,
             opts=child,
         )
-        integration = aws.apigatewayv2.Integration(
+        integration = apigatewayv2.Integration(
             f"{name}-lambda",
             api_id=api.id,
             integration_type="AWS_PROXY",
@@ -66,25 +66,25 @@ class Api(pulumi.ComponentResource):
         # The named routes, plus $default so that unknown paths and methods get the
         # function's JSON 404/405 rather than API Gateway's own bare error body.
         for route_key in (*ROUTES, "$default"):
-            aws.apigatewayv2.Route(
+            apigatewayv2.Route(
                 f"{name}-route-{_slug(route_key)}",
                 api_id=api.id,
                 route_key=route_key,
                 target=target,
                 opts=child,
             )
-        aws.apigatewayv2.Stage(
+        apigatewayv2.Stage(
             f"{name}-stage",
             api_id=api.id,
             name="$default",
             auto_deploy=True,
-            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+            default_route_settings=apigatewayv2.StageDefaultRouteSettingsArgs(
                 throttling_rate_limit=args.throttle_rate,
                 throttling_burst_limit=args.throttle_burst,
             ),
             opts=child,
         )
-        aws.lambda_.Permission(
+        lambda_.Permission(
             f"{name}-invoke",
             action="lambda:InvokeFunction",
             function=args.function_name,

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_docker as docker
+from pulumi_aws import ecr
 
 _DIGEST_URI = re.compile(r"(?P<repository>[^@\s]+)@sha256:[0-9a-f]{64}")
 
@@ -54,9 +54,9 @@ class Image(pulumi.ComponentResource):
         super().__init__("lukewarm:index:Image", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        repository = aws.ecr.Repository(
+        repository = ecr.Repository(
             f"{name}-repo",
-            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+            image_scanning_configuration=ecr.RepositoryImageScanningConfigurationArgs(
                 scan_on_push=True
             ),
             # Every push moves the one tag, so the tag must be mutable; the function
@@ -66,7 +66,7 @@ class Image(pulumi.ComponentResource):
             force_delete=True,
             opts=child,
         )
-        aws.ecr.LifecyclePolicy(
+        ecr.LifecyclePolicy(
             f"{name}-lifecycle",
             repository=repository.name,
             policy=json.dumps(
@@ -87,7 +87,7 @@ class Image(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        token = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
+        token = ecr.get_authorization_token_output(registry_id=repository.registry_id)
         image = docker.Image(
             f"{name}-build",
             image_name=repository.repository_url.apply(lambda url: f"{url}:latest"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
+from pulumi_aws import cloudwatch, iam, lambda_
 
 ALIAS = "live"
 """The qualifier the API and the warmer both invoke, so warm-ups warm what users hit."""
@@ -75,25 +75,25 @@ class Service(pulumi.ComponentResource):
 
         # Named by us rather than /aws/lambda/<function>, which Lambda would create on the
         # first invoke if it did not exist yet, racing this resource and keeping logs forever.
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = cloudwatch.LogGroup(
             f"{name}-logs",
             name=f"/lukewarm/{pulumi.get_stack()}/{name}",
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        role = aws.iam.Role(
+        role = iam.Role(
             f"{name}-role",
             description="lukewarm captioning function: writes its own logs, nothing else",
             assume_role_policy=pulumi.Output.json_dumps(LAMBDA_TRUST),
             opts=child,
         )
-        logs_policy = aws.iam.RolePolicy(
+        logs_policy = iam.RolePolicy(
             f"{name}-write-logs",
             role=role.id,
             policy=log_writing_policy(log_group.arn),
             opts=child,
         )
-        function = aws.lambda_.Function(
+        function = lambda_.Function(
             f"{name}-function",
             description="lukewarm: captions images",
             package_type="Image",
@@ -103,10 +103,10 @@ class Service(pulumi.ComponentResource):
             timeout=args.timeout,
             reserved_concurrent_executions=args.reserved_concurrency,
             role=role.arn,
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+            logging_config=lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON", log_group=log_group.name
             ),
-            environment=aws.lambda_.FunctionEnvironmentArgs(
+            environment=lambda_.FunctionEnvironmentArgs(
                 variables={
                     "LOG_LEVEL": args.log_level,
                     "POWERTOOLS_SERVICE_NAME": "lukewarm",
@@ -117,7 +117,7 @@ class Service(pulumi.ComponentResource):
             publish=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_policy]),
         )
-        alias = aws.lambda_.Alias(
+        alias = lambda_.Alias(
             f"{name}-alias",
             name=ALIAS,
             function_name=function.name,
@@ -125,7 +125,7 @@ class Service(pulumi.ComponentResource):
             opts=child,
         )
         if args.provisioned_concurrency > 0:
-            aws.lambda_.ProvisionedConcurrencyConfig(
+            lambda_.ProvisionedConcurrencyConfig(
                 f"{name}-provisioned",
                 function_name=function.name,
                 qualifier=alias.name,

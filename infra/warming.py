@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
+from pulumi_aws import cloudwatch, get_caller_identity_output, iam, lambda_, scheduler
 
 from infra.service import LAMBDA_TRUST, log_writing_policy
 from infra.settings import ROOT, WarmSchedule
@@ -57,28 +57,28 @@ class Warming(pulumi.ComponentResource):
         super().__init__("lukewarm:index:Warming", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = cloudwatch.LogGroup(
             f"{name}-logs",
             name=f"/lukewarm/{pulumi.get_stack()}/{name}",
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        role = aws.iam.Role(
+        role = iam.Role(
             f"{name}-role",
             description="lukewarm warmer: invokes the live alias, writes its own logs",
             assume_role_policy=pulumi.Output.json_dumps(LAMBDA_TRUST),
             opts=child,
         )
-        logs_policy = aws.iam.RolePolicy(
+        logs_policy = iam.RolePolicy(
             f"{name}-write-logs", role=role.id, policy=log_writing_policy(log_group.arn), opts=child
         )
-        invoke_policy = aws.iam.RolePolicy(
+        invoke_policy = iam.RolePolicy(
             f"{name}-invoke-alias",
             role=role.id,
             policy=_invoke_policy(args.alias_arn),
             opts=child,
         )
-        warmer = aws.lambda_.Function(
+        warmer = lambda_.Function(
             f"{name}-warmer",
             description="lukewarm: keeps the captioning function warm",
             runtime="python3.12",
@@ -88,10 +88,10 @@ class Warming(pulumi.ComponentResource):
             memory_size=WARMER_MEMORY_MB,
             timeout=WARMER_TIMEOUT_S,
             role=role.arn,
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+            logging_config=lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON", log_group=log_group.name
             ),
-            environment=aws.lambda_.FunctionEnvironmentArgs(
+            environment=lambda_.FunctionEnvironmentArgs(
                 variables={
                     "FUNCTION_NAME": args.function_name,
                     "FUNCTION_QUALIFIER": args.alias_name,
@@ -100,32 +100,32 @@ class Warming(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_policy, invoke_policy]),
         )
 
-        scheduler_role = aws.iam.Role(
+        scheduler_role = iam.Role(
             f"{name}-scheduler-role",
             description="lukewarm warm schedules: invoke the warmer, nothing else",
             assume_role_policy=_scheduler_trust(),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        iam.RolePolicy(
             f"{name}-scheduler-invoke-warmer",
             role=scheduler_role.id,
             policy=_invoke_policy(warmer.arn),
             opts=child,
         )
         schedules = [
-            aws.scheduler.Schedule(
+            scheduler.Schedule(
                 f"{name}-schedule-{index}",
                 description=f"lukewarm: warm {window.concurrency} at {window.schedule}",
                 schedule_expression=window.schedule,
                 schedule_expression_timezone=window.timezone,
-                flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
-                target=aws.scheduler.ScheduleTargetArgs(
+                flexible_time_window=scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+                target=scheduler.ScheduleTargetArgs(
                     arn=warmer.arn,
                     role_arn=scheduler_role.arn,
                     input=warm_event(window.concurrency, args.hold_ms),
                     # A missed warm-up is replaced by the next one; retries would only
                     # stack warm-ups on top of each other.
-                    retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                    retry_policy=scheduler.ScheduleTargetRetryPolicyArgs(
                         maximum_retry_attempts=0,
                         maximum_event_age_in_seconds=MAX_EVENT_AGE_S,
                     ),
@@ -137,7 +137,7 @@ class Warming(pulumi.ComponentResource):
         if args.prewarm_on_deploy:
             # Runs again whenever the image or the alias's version changes: both mean
             # new, cold instances behind the alias.
-            aws.lambda_.Invocation(
+            lambda_.Invocation(
                 f"{name}-prewarm",
                 function_name=warmer.name,
                 input=warm_event(
@@ -177,7 +177,7 @@ def _invoke_policy(function_arn: pulumi.Input[str]) -> pulumi.Output[str]:
 
 def _scheduler_trust() -> pulumi.Output[str]:
     # Only schedules of this account may use the role (the confused-deputy guard).
-    account = aws.get_caller_identity_output().account_id
+    account = get_caller_identity_output().account_id
     return pulumi.Output.json_dumps(
         {
             "Version": "2012-10-17",
