@@ -51,6 +51,21 @@ def test_every_key_in_pulumi_yaml_has_type_or_default_and_description() -> None:
         assert "default" in declaration, key
 
 
+def test_declared_types_fit_their_defaults_as_pulumi_checks_them() -> None:
+    # Pulumi rejects a project whose typed default does not match its type; its types
+    # are only these four, so throttleRate (a float) and warmSchedules (objects) are untyped.
+    python_types = {"integer": int, "boolean": bool, "string": str, "array": list}
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    for key, declaration in declared.items():
+        if "type" not in declaration:
+            assert key in {"lukewarm:throttleRate", "lukewarm:warmSchedules"}, key
+            continue
+        assert isinstance(declaration["default"], python_types[declaration["type"]]), key
+        if declaration["type"] == "array":
+            item_type = python_types[declaration["items"]["type"]]
+            assert all(isinstance(item, item_type) for item in declaration["default"]), key
+
+
 def test_pulumi_strings_and_yaml_values_mean_the_same() -> None:
     as_pulumi_gives_them = load_settings(
         {
