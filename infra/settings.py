@@ -113,6 +113,15 @@ class WarmSchedule:
         return self._next(after)
 
 
+def warm_input(concurrency: int, hold_ms: int) -> dict[str, int]:
+    """The warmer's event: how many instances to reach, how long each holds its instance.
+
+    Holding only keeps concurrent warm-ups on distinct instances; a lone warm-up has
+    nothing to keep apart from, so it does not hold (and is not billed for holding).
+    """
+    return {"concurrency": concurrency, "hold_ms": hold_ms if concurrency > 1 else 0}
+
+
 def _schedule_problems(schedule: object, concurrency: object, timezone: object) -> dict[str, str]:
     """What is wrong with each field of a warm window, by field name."""
     problems = {}

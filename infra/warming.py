@@ -10,7 +10,7 @@ import pulumi
 from pulumi_aws import cloudwatch, get_caller_identity_output, iam, lambda_, scheduler
 
 from infra.service import LAMBDA_TRUST, log_writing_policy
-from infra.settings import ROOT, WarmSchedule
+from infra.settings import ROOT, WarmSchedule, warm_input
 
 WARMER_SOURCE = "warmer"
 """The warmer's source directory (standard library and boto3 only), relative to the project."""
@@ -23,12 +23,8 @@ MAX_EVENT_AGE_S = 60
 
 
 def warm_event(concurrency: int, hold_ms: int) -> str:
-    """The warmer's input: how many instances to reach and how long each holds its instance.
-
-    Holding only keeps concurrent warm-ups on distinct instances; a lone warm-up has
-    nothing to keep apart from, so it does not hold (and is not billed for holding).
-    """
-    return json.dumps({"concurrency": concurrency, "hold_ms": hold_ms if concurrency > 1 else 0})
+    """The warmer's input, as JSON text for the schedule and the pre-warm."""
+    return json.dumps(warm_input(concurrency, hold_ms))
 
 
 @dataclass

@@ -20,6 +20,7 @@ from infra.settings import (
     load_settings,
     project_defaults,
     stack_settings,
+    warm_input,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -242,6 +243,11 @@ def test_values_that_contradict_each_other_are_rejected() -> None:
 def test_empty_schedule_list_means_no_warming() -> None:
     settings = load_settings({"warmSchedules": "[]"})
     assert settings.warm_schedules == ()
+
+
+def test_only_concurrent_warm_ups_hold_their_instances() -> None:
+    assert warm_input(3, 800) == {"concurrency": 3, "hold_ms": 800}
+    assert warm_input(1, 800) == {"concurrency": 1, "hold_ms": 0}
 
 
 def test_rate_fires_one_interval_after_the_previous_run() -> None:
