@@ -90,7 +90,7 @@ def wait_until_warm(stack: StackProcess, timeout_s: float = 180) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.keepwarm", description=__doc__)
-    parser.add_argument("--requests", type=int, default=48)
+    parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--mean-gap-min", type=float, default=20.0, help="stack minutes")
     parser.add_argument(
         "--idle-timeout-min", type=float, default=10.0, help="idle reclaim, stack minutes"
@@ -148,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
             thread.start()
         for thread in threads:
             thread.join()
+        warm_runs = re.findall(r'warm run \(.*"instances_reached":(\d+)', warmed.log())
+        started = {
+            name: sum(" cold i-" in line for line in stack.request_lines())
+            for name, stack in (("with", warmed), ("without", unwarmed))
+        }
     for name, failure in failures.items():
         print(f"bench-warm: a request {name} the warmer failed: {failure}", file=sys.stderr)
     if failures:
@@ -161,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{s.p50_ms:>10.0f}{s.p95_ms:>10.0f}{s.p99_ms:>10.0f}"
         )
     warm, cold = summaries["with"], summaries["without"]
+    reached = sum(int(count) > 0 for count in warm_runs)
+    print(
+        f"warmer: {len(warm_runs)} runs, {reached} reached their instance; instances started: "
+        f"{started['with']} with the warmer, {started['without']} without"
+    )
     print(
         f"{'without ÷ with':16}{'':8}{cold.p50_ms / warm.p50_ms:>10.1f}"
         f"{cold.p95_ms / warm.p95_ms:>10.1f}{cold.p99_ms / warm.p99_ms:>10.1f}"

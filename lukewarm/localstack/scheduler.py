@@ -95,17 +95,23 @@ class WarmScheduler:
         log.info("warm run (%s): %s", reason, json.dumps(summary, separators=(",", ":")))
         return summary
 
-    async def follow(self, schedule: Schedule) -> None:
-        """Forever: wait for the schedule's next time, warm, repeat."""
+    async def follow(self, schedule: Schedule, runs: asyncio.TaskGroup) -> None:
+        """Forever: at each of the schedule's times, start a warmer run.
+
+        Each run is independent, as EventBridge Scheduler's invocations are: a run still
+        waiting on a slow cold start does not delay the next one.
+        """
         while True:
             when = schedule.next_run(self.clock.now())
             if when is None:
                 return
             await asyncio.sleep(self.clock.seconds_until(when))
-            await self.warm(schedule.concurrency, schedule.schedule)
+            runs.create_task(self.warm(schedule.concurrency, schedule.schedule))
 
     async def run(self, prewarm: bool = False) -> None:
         """Follow every schedule; with `prewarm`, first warm once as a deploy does."""
         if prewarm:
             await self.warm(max(schedule.concurrency for schedule in self.schedules), "start")
-        await asyncio.gather(*(self.follow(schedule) for schedule in self.schedules))
+        async with asyncio.TaskGroup() as runs:
+            for schedule in self.schedules:
+                runs.create_task(self.follow(schedule, runs))
