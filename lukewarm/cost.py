@@ -466,13 +466,14 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
 
 
 def _money(usd: float) -> str:
-    """Cents for dollars, down to a hundredth of a cent below one: $1.67, $0.035, $0.0086."""
+    """Cents for dollars, three significant digits below one: $1.67, $0.167, $0.0086."""
     sign = "-" if usd < 0 else ""
     value = abs(usd)
     if value >= 1:
         return f"{sign}${value:,.2f}"
-    digits = f"{value:.4f}".rstrip("0")
-    return f"{sign}${digits.ljust(len('0.00'), '0')}"
+    if value < 0.00005:
+        return "$0.00"
+    return f"{sign}${f'{value:.3g}'.ljust(len('0.00'), '0')}"
 
 
 def _report(
