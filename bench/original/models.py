@@ -21,6 +21,16 @@ class Encoder(nn.Module):
         # Drop the classifier and its pooling: keep the spatial grid.
         self.resnet = nn.Sequential(*list(resnet.children())[:-2])
         self.adaptive_pool = nn.AdaptiveAvgPool2d((encoded_image_size, encoded_image_size))
+        self.fine_tune()
+
+    def fine_tune(self, fine_tune: bool = True) -> None:
+        """Freeze the ResNet, except its last three stages when fine-tuning (the
+        tutorial trains with `fine_tune(False)` unless asked to fine-tune)."""
+        for parameter in self.resnet.parameters():
+            parameter.requires_grad = False
+        for stage in list(self.resnet.children())[5:]:
+            for parameter in stage.parameters():
+                parameter.requires_grad = fine_tune
 
     def forward(self, images: Tensor) -> Tensor:
         out = self.adaptive_pool(self.resnet(images))  # (B, 2048, S, S)
