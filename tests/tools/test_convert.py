@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,7 +162,12 @@ def test_options_reach_the_config(tmp_path: Path, small_checkpoint: Path) -> Non
     )
     assert config["encoder"] == {"backbone": "resnet18", "stages": 4, "encoded_size": 4}
     assert config["preprocess"]["image_size"] == 64 and config["max_length"] == 12
-    caption = Captioner.load(out).caption(Image.new("RGB", (80, 60), "red"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing for every cold start's log
+        captioner = Captioner.load(out)
+    assert isinstance(captioner.model.decoder.fc, torch.ao.nn.quantized.dynamic.Linear)
+    assert isinstance(captioner.model.decoder.decode_step, torch.ao.nn.quantized.dynamic.LSTMCell)
+    caption = captioner.caption(Image.new("RGB", (80, 60), "red"))
     assert len(caption.caption.split()) <= 12
 
 
