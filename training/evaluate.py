@@ -1,0 +1,96 @@
+"""Score a model on held-out scenes: `python -m training.evaluate --count 500 --seed 1000003`.
+
+Scenes come from the "evaluate" split, which no training run draws from, so any seed
+gives unseen scenes. The last line printed is `exact_match=<x> bleu4=<x>`: the share of
+captions identical to the true one, and corpus-level BLEU-4 (sacrebleu) as a fraction.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from sacrebleu.metrics import BLEU
+
+from captioner import Captioner, ModelFormatError, configure_threads
+from training.scenes import make_scene
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "function" / "model"
+
+
+@dataclass(frozen=True)
+class Score:
+    exact_match: float
+    bleu4: float
+    mistakes: list[tuple[str, str]]
+    """(true caption, model's caption) for every scene the model got wrong."""
+
+
+def evaluate(
+    model_dir: Path,
+    *,
+    count: int,
+    seed: int,
+    beam: int = 3,
+    batch_size: int = 50,
+    threads: int | None = None,
+    quiet: bool = True,
+) -> Score:
+    """Caption `count` held-out scenes of `seed` with the model in `model_dir`."""
+    configure_threads(threads)
+    captioner = Captioner.load(model_dir)
+    truths: list[str] = []
+    guesses: list[str] = []
+    with Progress(console=Console(stderr=True), disable=quiet) as progress:
+        task = progress.add_task("captioning held-out scenes", total=count)
+        for first in range(0, count, batch_size):
+            indices = range(first, min(first + batch_size, count))
+            scenes = [make_scene("evaluate", seed, i) for i in indices]
+            captions = captioner.caption_batch([s.image for s in scenes], beam=beam)
+            truths += [s.caption for s in scenes]
+            guesses += [c.caption for c in captions]
+            progress.advance(task, len(scenes))
+    bleu = BLEU(max_ngram_order=4).corpus_score(guesses, [truths])
+    mistakes = [(t, g) for t, g in zip(truths, guesses, strict=True) if t != g]
+    return Score(
+        exact_match=1 - len(mistakes) / count,
+        bleu4=bleu.score / 100,
+        mistakes=mistakes,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.evaluate",
+        description="Exact match and BLEU-4 of a model on held-out generated scenes.",
+    )
+    parser.add_argument("--count", type=int, required=True, help="how many scenes")
+    parser.add_argument("--seed", type=int, required=True, help="which held-out scenes")
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--beam", type=int, default=3, help="beam width (default 3)")
+    parser.add_argument(
+        "--show-mistakes", type=int, default=10, metavar="N", help="print up to N wrong captions"
+    )
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be at least 1")
+    if not 1 <= args.beam <= 10:
+        parser.error("--beam must be 1-10")
+    try:
+        score = evaluate(
+            args.model_dir, count=args.count, seed=args.seed, beam=args.beam, quiet=False
+        )
+    except ModelFormatError as error:
+        parser.exit(2, f"error: cannot load the model: {error}\n")
+    for truth, guess in score.mistakes[: args.show_mistakes]:
+        print(f"expected: {truth}\n     got: {guess}")
+    print(f"exact_match={score.exact_match:.4f} bleu4={score.bleu4:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,247 @@
+"""Train the built-in demo model on generated scenes: `python -m training.train --seed 0`.
+
+Scenes are made on the fly from (split "train", seed, index), in a worker process
+while the model trains, so a run is reproducible from its seed and arguments alone
+and never sees an evaluation scene. The model directory is written only when
+training has finished, so an interrupted run leaves the previous model in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, Dataset
+
+from captioner import CaptionModel, ModelConfig, Vocabulary, save_model
+from captioner.config import SPECIAL_TOKENS, DecoderConfig, EncoderConfig, PreprocessConfig
+from captioner.preprocess import to_tensor
+from training.scenes import make_scene, vocabulary_words
+
+MODEL_NAME = "lukewarm-shapes"
+MODEL_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    seed: int = 0
+    steps: int = 2400
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    image_size: int = 80
+    stages: int = 2
+    encoded_size: int = 10
+    embed_dim: int = 64
+    attention_dim: int = 128
+    decoder_dim: int = 256
+    attention_weight: float = 1.0
+    """Weight of the doubly stochastic attention penalty (Show, Attend and Tell, eq. 14)."""
+    warmup_steps: int = 100
+    ema_decay: float = 0.995
+    threads: int = 2
+    workers: int = 1
+
+
+def demo_vocabulary() -> Vocabulary:
+    return Vocabulary((*SPECIAL_TOKENS, *vocabulary_words()))
+
+
+def model_config(settings: TrainingSettings) -> ModelConfig:
+    return ModelConfig(
+        name=MODEL_NAME,
+        version=MODEL_VERSION,
+        encoder=EncoderConfig(
+            backbone="resnet18", stages=settings.stages, encoded_size=settings.encoded_size
+        ),
+        decoder=DecoderConfig(
+            embed_dim=settings.embed_dim,
+            attention_dim=settings.attention_dim,
+            decoder_dim=settings.decoder_dim,
+            dropout=0.1,
+        ),
+        preprocess=PreprocessConfig(image_size=settings.image_size),
+        max_length=16,
+    )
+
+
+class SceneBatches(Dataset[tuple[Tensor, Tensor]]):
+    """Batch `i` is training scenes i*B … i*B+B-1, as image and padded caption tensors."""
+
+    def __init__(
+        self, split: str, seed: int, batches: int, batch_size: int, config: ModelConfig
+    ) -> None:
+        self.split, self.seed, self.batches, self.batch_size = split, seed, batches, batch_size
+        self.config = config
+        self.vocabulary = demo_vocabulary()
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        scenes = [
+            make_scene(self.split, self.seed, index * self.batch_size + i)
+            for i in range(self.batch_size)
+        ]
+        images = torch.stack([to_tensor(s.image, self.config.preprocess) for s in scenes])
+        return images, encode_captions([s.caption for s in scenes], self.vocabulary)
+
+
+def encode_captions(captions: Sequence[str], vocabulary: Vocabulary) -> Tensor:
+    """(B, T) word ids: `<start>` caption `<end>`, padded with `<pad>`."""
+    rows = [[vocabulary.start, *vocabulary.encode(c), vocabulary.end] for c in captions]
+    width = max(len(row) for row in rows)
+    return torch.tensor([row + [vocabulary.pad] * (width - len(row)) for row in rows])
+
+
+def caption_loss(
+    logits: Tensor, alphas: Tensor, captions: Tensor, attention_weight: float
+) -> tuple[Tensor, Tensor]:
+    """Cross-entropy on real words plus the attention penalty; also per-word accuracy."""
+    targets = captions[:, 1:]
+    mask = targets != Vocabulary.pad
+    loss = nn.functional.cross_entropy(logits[mask], targets[mask])
+    # Each grid cell should receive about one unit of attention over the caption.
+    steps = alphas * mask.unsqueeze(2)
+    penalty = ((1.0 - steps.sum(dim=1)) ** 2).mean()
+    accuracy = (logits.argmax(dim=2)[mask] == targets[mask]).float().mean()
+    return loss + attention_weight * penalty, accuracy
+
+
+def train(
+    settings: TrainingSettings,
+    out: Path,
+    *,
+    checkpoints: Path | None = None,
+    checkpoint_every: int = 250,
+    quiet: bool = False,
+) -> ModelConfig:
+    """Train a model with `settings` and write its model directory to `out`.
+
+    The learning rate does not depend on the total number of steps (warm-up, then
+    constant) and the saved weights are an exponential moving average of the trained
+    ones, so the model after N steps of any run is the model a run of N steps writes:
+    `checkpoints`, if given, receives one model directory every `checkpoint_every` steps.
+    """
+    torch.manual_seed(settings.seed)
+    torch.set_num_threads(settings.threads)
+    config = model_config(settings)
+    vocabulary = demo_vocabulary()
+    model = CaptionModel(config.encoder, config.decoder, len(vocabulary))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
+    warmup = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / settings.warmup_steps)
+    )
+    average = AveragedModel(
+        model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema_decay), use_buffers=True
+    )
+    batches = DataLoader(
+        SceneBatches("train", settings.seed, settings.steps, settings.batch_size, config),
+        batch_size=None,
+        num_workers=settings.workers,
+        worker_init_fn=_one_thread,
+        prefetch_factor=4 if settings.workers else None,
+    )
+    model.train()
+    started = time.perf_counter()
+    smooth_loss, smooth_accuracy = math.nan, math.nan
+    columns = (
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.3f} word acc {task.fields[accuracy]:.3f}"),
+        TextColumn("{task.fields[rate]:.1f} img/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, disable=quiet) as progress:
+        task = progress.add_task("train", total=settings.steps, loss=math.nan, accuracy=0, rate=0)
+        for step, (images, captions) in enumerate(batches, start=1):
+            logits, alphas = model(images, captions)
+            loss, accuracy = caption_loss(logits, alphas, captions, settings.attention_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            warmup.step()
+            average.update_parameters(model)
+            smooth_loss = _smooth(smooth_loss, loss.item())
+            smooth_accuracy = _smooth(smooth_accuracy, accuracy.item())
+            elapsed = time.perf_counter() - started
+            progress.update(
+                task,
+                advance=1,
+                loss=smooth_loss,
+                accuracy=smooth_accuracy,
+                rate=step * settings.batch_size / elapsed,
+            )
+            if not quiet and step % 100 == 0:
+                progress.console.log(
+                    f"step {step} loss {smooth_loss:.4f} word_acc {smooth_accuracy:.4f} "
+                    f"{elapsed:.0f}s"
+                )
+            if checkpoints is not None and step % checkpoint_every == 0:
+                save_model(checkpoints / f"step-{step:05d}", config, vocabulary, average.module)
+    save_model(out, config, vocabulary, average.module.eval())
+    return config
+
+
+def _smooth(average: float, value: float) -> float:
+    return value if math.isnan(average) else 0.95 * average + 0.05 * value
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    defaults = TrainingSettings()
+    parser = argparse.ArgumentParser(
+        prog="python -m training.train", description="Train the built-in demo model."
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--out", type=Path, required=True, help="model directory to write")
+    parser.add_argument("--steps", type=int, default=defaults.steps)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--image-size", type=int, default=defaults.image_size)
+    parser.add_argument("--threads", type=int, default=defaults.threads)
+    parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument(
+        "--checkpoints", type=Path, help="also write the model every few steps under this directory"
+    )
+    parser.add_argument("--checkpoint-every", type=int, default=250, metavar="STEPS")
+    args = parser.parse_args(argv)
+    settings = TrainingSettings(
+        seed=args.seed,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        image_size=args.image_size,
+        threads=args.threads,
+        workers=args.workers,
+    )
+    started = time.perf_counter()
+    train(settings, args.out, checkpoints=args.checkpoints, checkpoint_every=args.checkpoint_every)
+    minutes = (time.perf_counter() - started) / 60
+    size = (args.out / "weights.safetensors").stat().st_size / 2**20
+    print(f"wrote {args.out} ({size:.1f} MB) in {minutes:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
