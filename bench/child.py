@@ -75,18 +75,22 @@ def timing(args: argparse.Namespace) -> dict[str, Any]:
     loaded = time.perf_counter()
     text, _ = caption(data)
     first_at = time.time()
+    first_cpu = time.process_time()
     first = time.perf_counter()
-    warm, encode = [], []
+    warm, warm_cpu, encode = [], [], []
     for _ in range(args.warm):
-        before = time.perf_counter()
+        before, before_cpu = time.perf_counter(), time.process_time()
         encode.append(caption(data)[1])
         warm.append((time.perf_counter() - before) * 1000)
+        warm_cpu.append((time.process_time() - before_cpu) * 1000)
     return {
         "first_caption_at": first_at,
         "import_s": imported - started,
         "load_s": loaded - imported,
         "first_caption_s": first - loaded,
+        "cold_cpu_s": first_cpu,
         "warm_ms": warm,
+        "warm_cpu_ms": warm_cpu,
         "encode_ms": encode,
         "caption": text,
         "max_rss_mb": _peak_rss_mb(),
