@@ -58,6 +58,7 @@ class Sample:
     status: int | None
     cold_start: bool | None = None
     instance: str | None = None
+    model: dict[str, str] | None = None
     timing_ms: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     kind: str = "error"
@@ -369,6 +370,7 @@ def _request(endpoint: str, image: bytes, content_type: str, timeout: float) -> 
         "latency_ms": round(response.latency_ms, 2),
         "cold_start": bool(body.get("cold_start")),
         "instance": body.get("instance"),
+        "model": body.get("model") if isinstance(body.get("model"), dict) else None,
         "timing_ms": {k: v for k, v in timing.items() if isinstance(v, int | float)},
     }
 

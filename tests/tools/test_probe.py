@@ -92,6 +92,7 @@ def test_short_probe_classifies_reports_and_plots(fake_api, tmp_path, capsys) ->
     # the fake API says cold on its first answer and is slow (0.6 s) on its third
     assert [r["kind"] for r in report["requests"]] == ["cold", "warm", "luke-warm", "warm"]
     assert {r["instance"] for r in report["requests"]} == {"fake-1"}
+    assert report["requests"][0]["model"] == {"name": "fake", "version": "0"}
     assert report["requests"][0]["timing_ms"] == {"preprocess": 1.0, "encode": 2.0, "decode": 3.0}
     assert all(0.05 <= r["gap_s"] <= 0.1 for r in report["requests"][1:])
     assert report["lukewarm_threshold_ms"] == 400
