@@ -6,8 +6,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from handler_support import encode, import_app, with_orientation
 from PIL import Image
+
+from tests.function.handler_support import encode, import_app, with_orientation
 
 
 @pytest.fixture(scope="module")

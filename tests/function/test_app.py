@@ -12,7 +12,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from handler_support import (
+from PIL import Image
+
+from tests.function.handler_support import (
     LambdaContext,
     black_png,
     encode,
@@ -23,7 +25,6 @@ from handler_support import (
     rest_event,
     sample_event,
 )
-from PIL import Image
 
 # Pages and health checks publish no metric; Powertools warns about that (app.py silences
 # it at import, but pytest resets warning filters for each test).

@@ -6,7 +6,6 @@ import random
 from pathlib import Path
 
 import pytest
-from handler_support import black_png, encode, with_orientation
 from PIL import Image, ImageFile, ImageStat
 
 from captioner.images import (
@@ -18,6 +17,7 @@ from captioner.images import (
     decode_image,
     to_rgb,
 )
+from tests.function.handler_support import black_png, encode, with_orientation
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 

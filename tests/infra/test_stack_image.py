@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from pulumi_mocks import (
+
+from infra.image import digest_uri
+from tests.infra.pulumi_mocks import (
     DOCKER_IMAGE,
     ECR_LIFECYCLE_POLICY,
     ECR_PASSWORD,
@@ -16,8 +18,6 @@ from pulumi_mocks import (
     is_secret,
     unsecret,
 )
-
-from infra.image import digest_uri
 
 
 def test_repository_scans_on_push_and_is_deleted_with_the_stack() -> None:

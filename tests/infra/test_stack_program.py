@@ -6,7 +6,9 @@ import json
 
 import pulumi
 import pytest
-from pulumi_mocks import (
+
+from infra.settings import SettingsError, from_pulumi_config
+from tests.infra.pulumi_mocks import (
     ALIAS,
     DOCKER_IMAGE,
     ECR_LIFECYCLE_POLICY,
@@ -25,8 +27,6 @@ from pulumi_mocks import (
     LukewarmMocks,
     deploy,
 )
-
-from infra.settings import SettingsError, from_pulumi_config
 
 COMPONENTS = {
     "lukewarm:index:Image",

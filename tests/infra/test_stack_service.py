@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pulumi_mocks import (
+from tests.infra.pulumi_mocks import (
     ACCOUNT,
     ALIAS,
     FUNCTION,

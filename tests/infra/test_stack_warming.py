@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pulumi
-from pulumi_mocks import (
+
+from tests.infra.pulumi_mocks import (
     ACCOUNT,
     ALIAS,
     FUNCTION,

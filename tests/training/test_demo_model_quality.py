@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import DEMO_MODEL_DIR
 
+from tests.conftest import DEMO_MODEL_DIR
 from training.evaluate import evaluate, main
 
 needs_demo_model = pytest.mark.skipif(

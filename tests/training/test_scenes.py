@@ -8,8 +8,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import DEMO_MODEL_DIR
 
+from tests.conftest import DEMO_MODEL_DIR
 from training.scenes import (
     COLOURS,
     COUNTS,
