@@ -116,21 +116,25 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
-    try:
-        asyncio.run(serve(LocalStack(options)))
-    except OSError as error:
-        print(f"lukewarm serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return asyncio.run(serve(LocalStack(options)))
 
 
-async def serve(stack: LocalStack) -> None:
+async def serve(stack: LocalStack) -> int:
     """Serve until SIGINT or SIGTERM, then stop every instance before returning."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    url = await stack.start()
+    try:
+        url = await stack.start()
+    except OSError as error:
+        options = stack.options
+        print(
+            f"lukewarm serve: cannot listen on {options.host}:{options.port}: {error}",
+            file=sys.stderr,
+        )
+        await stack.stop()
+        return 1
     options = stack.options
     schedules = ", ".join(
         f"{schedule.schedule} x{schedule.concurrency}" for schedule in options.warm_schedules
@@ -149,3 +153,4 @@ async def serve(stack: LocalStack) -> None:
     finally:
         print("lukewarm: stopping", flush=True)
         await stack.stop()
+    return 0

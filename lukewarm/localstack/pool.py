@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("lukewarm.function")
+log = logging.getLogger("lukewarm.pool")
+function_log = logging.getLogger("lukewarm.function")
 
 # Events and answers travel as one JSON line: Lambda's 6 MB payload, base64 and escapes.
 LINE_LIMIT = 16 * 1024 * 1024
@@ -298,4 +299,4 @@ async def forward_logs(instance: Instance) -> None:
             continue
         if not line:
             return
-        log.info("[%s] %s", instance.id, line.decode(errors="replace").rstrip())
+        function_log.info("[%s] %s", instance.id, line.decode(errors="replace").rstrip())
