@@ -10,6 +10,7 @@ function, an oversized body) gets API Gateway's status and `{"message": ...}` bo
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 import uuid
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .pool import Throttled
+from .pool import Invocation, Throttled
 
 if TYPE_CHECKING:
     from .stack import LocalStack
@@ -37,14 +38,15 @@ TEXT_TYPES = (
 )
 
 
-def gateway_error(status: int, message: str) -> web.Response:
-    """An answer from API Gateway itself, not from the function."""
-    return web.json_response({"message": message}, status=status)
-
-
+# What API Gateway itself answers, status and message.
 TOO_MANY_REQUESTS = (429, "Too Many Requests")
 INTERNAL_ERROR = (500, "Internal Server Error")
 TOO_LARGE = (413, "Request Entity Too Large")
+
+
+def gateway_error(status: int, message: str) -> web.Response:
+    """An answer from API Gateway itself, not from the function."""
+    return web.json_response({"message": message}, status=status)
 
 
 def is_text(content_type: str) -> bool:
@@ -163,30 +165,26 @@ async def handle(stack: LocalStack, request: web.Request) -> web.StreamResponse:
     """Every request that is not for the invoke endpoint: route it as HTTP API would."""
     started = time.perf_counter()
     request_id = new_request_id()
+    invocation = None
     body = await read_body(request)
-    if body is None:
+    event = None if body is None else api_event(request, body, request_id)
+    if event is None or json_size(event) > MAX_EVENT_BYTES:
         response = gateway_error(*TOO_LARGE)
-        stack.log_request(request.method, request.path, response.status, None, started)
-        return response
-    event = api_event(request, body, request_id)
-    if json_size(event) > MAX_EVENT_BYTES:
-        response = gateway_error(*TOO_LARGE)
-        stack.log_request(request.method, request.path, response.status, None, started)
-        return response
-    try:
-        invocation = await stack.pool.invoke(event, request_id)
-    except Throttled:
-        response = gateway_error(*TOO_MANY_REQUESTS)
-        stack.log_request(request.method, request.path, response.status, None, started)
-        return response
-    if invocation.error is not None:
-        # A function error reaches the client as API Gateway's bare 500, never its details.
-        response = gateway_error(*INTERNAL_ERROR)
     else:
         try:
-            response = api_response(invocation.result)
-        except (ValueError, TypeError):
-            response = gateway_error(*INTERNAL_ERROR)
+            invocation = await stack.pool.invoke(event, request_id)
+        except Throttled:
+            response = gateway_error(*TOO_MANY_REQUESTS)
+        else:
+            response = function_response(invocation)
     response.headers["Apigw-Requestid"] = request_id
     stack.log_request(request.method, request.path, response.status, invocation, started)
     return response
+
+
+def function_response(invocation: Invocation) -> web.Response:
+    """The function's answer; a function error is API Gateway's bare 500, never its details."""
+    if invocation.error is None:
+        with contextlib.suppress(ValueError, TypeError):
+            return api_response(invocation.result)
+    return gateway_error(*INTERNAL_ERROR)

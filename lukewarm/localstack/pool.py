@@ -58,7 +58,6 @@ class Invocation:
     instance: str
     pid: int | None
     cold: bool
-    duration_ms: float
     result: Any = None
     error: dict[str, str] | None = None
     init_ms: float | None = None
@@ -137,16 +136,11 @@ class Pool:
         self._starting = 0
         self._closed = False
 
-    @property
-    def instances(self) -> list[Instance]:
-        return list(self._instances.values())
-
     async def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
         """Run `event` on an instance; raises Throttled when none is free and none may start."""
         if self._closed:
             raise Throttled("the local stack is shutting down")
         request_id = request_id or str(uuid.uuid4())
-        started = time.perf_counter()
         instance = self._take_idle()
         cold = instance is None
         if instance is None:
@@ -158,12 +152,10 @@ class Pool:
             finally:
                 self._starting -= 1
             if isinstance(instance, Invocation):
-                instance.duration_ms = (time.perf_counter() - started) * 1000
                 return instance
         invocation = await self._run(instance, event, request_id)
         invocation.cold = cold
         invocation.init_ms = instance.init_ms if cold else None
-        invocation.duration_ms = (time.perf_counter() - started) * 1000
         return invocation
 
     def _take_idle(self) -> Instance | None:
@@ -209,12 +201,12 @@ class Pool:
                 raise
             reason = "init timed out" if isinstance(error, TimeoutError) else str(error)
             return Invocation(
-                instance_id, process.pid, True, 0.0, error=init_error("Runtime.InitError", reason)
+                instance_id, process.pid, True, error=init_error("Runtime.InitError", reason)
             )
         if "init_error" in ready:
             await self._discard(instance)
             error = ready["init_error"]
-            return Invocation(instance_id, process.pid, True, 0.0, error=error)
+            return Invocation(instance_id, process.pid, True, error=error)
         instance.init_ms = ready.get("init_ms")
         return instance
 
@@ -249,7 +241,7 @@ class Pool:
             instance.served += 1
             instance.last_used = time.monotonic()
         return Invocation(
-            instance.id, instance.pid, False, 0.0, message.get("result"), message.get("error")
+            instance.id, instance.pid, False, message.get("result"), message.get("error")
         )
 
     async def _discard(self, instance: Instance) -> None:
@@ -266,12 +258,13 @@ class Pool:
             for instance in list(self._instances.values()):
                 if not instance.busy and instance.last_used < cutoff:
                     self._instances.pop(instance.id, None)
-                    log.info("%s reclaimed after %.1f s idle", instance.id, self.idle_s(instance))
+                    log.info(
+                        "%s reclaimed after %.1f s idle, %d requests served",
+                        instance.id,
+                        time.monotonic() - instance.last_used,
+                        instance.served,
+                    )
                     await instance.stop()
-
-    @staticmethod
-    def idle_s(instance: Instance) -> float:
-        return time.monotonic() - instance.last_used
 
     async def close(self) -> None:
         """Stop every instance, busy or not; no process outlives the pool."""
