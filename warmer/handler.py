@@ -207,6 +207,9 @@ def warm(
             break
         hold = min(hold * SECOND_WAVE_HOLD_FACTOR or 1000, MAX_HOLD_MS)
     outcomes = Counter(result.outcome for result in results)
+    details = sorted({result.detail for result in results if result.outcome != OK})[:5]
+    if not waves:
+        details = [f"{budget_s:.1f} s left: too little for a warm-up wave"]
     return {
         "function": f"{function_name}:{qualifier}",
         "targets": concurrency,
@@ -220,7 +223,7 @@ def warm(
         "timeouts": outcomes[TIMEOUT],
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
         "instances": sorted(instances),
-        "error_details": sorted({r.detail for r in results if r.outcome != OK})[:5],
+        "error_details": details,
     }
 
 

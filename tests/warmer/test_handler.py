@@ -149,3 +149,31 @@ def test_the_client_never_retries_and_gives_up_quickly():
     assert config.connect_timeout <= 2
     assert config.read_timeout == 3.0
     assert config.max_pool_connections >= 20
+
+
+def test_too_few_instances_answering_brings_one_longer_wave(
+    local_stack_factory, lambda_env, capsys
+):
+    # Every instance calls itself "same": to the warmer, all invokes landed on one instance.
+    one = local_stack_factory(
+        task_root=FAKE_FUNCTION, no_warmer=True, env={"FAKE_INSTANCE": "same"}
+    )
+    lambda_env(one)
+
+    summary = warmer.handler({"concurrency": 2, "hold_ms": 200}, context())
+
+    assert summary["waves"] == 2
+    assert summary["invokes"] == 4
+    assert summary["instances_reached"] == 1
+    assert summary["errors"] == 0
+    # The second wave holds three times as long (600 ms) to spread the invokes out.
+    assert summary["duration_ms"] >= 800
+
+
+def test_without_time_for_a_wave_nothing_is_sent_and_the_report_says_why(stack, lambda_env, capsys):
+    lambda_env(stack)
+
+    summary = warmer.handler({"concurrency": 2, "hold_ms": 500}, context(remaining_ms=2_000))
+
+    assert summary["invokes"] == 0
+    assert "too little for a warm-up wave" in summary["error_details"][0]

@@ -2,7 +2,8 @@
 
 The pool and the warmer are tested against every way a function can go wrong (slow,
 raising, dying) without waiting for torch to import. `FAKE_WARM` in the environment
-makes the warm-up event fail (`raise`) or overrun (`sleep:<seconds>`).
+makes the warm-up event fail (`raise`) or overrun (`sleep:<seconds>`); `FAKE_INSTANCE`
+gives every instance the same name, as if Lambda had sent every invoke to one.
 """
 
 import json
@@ -10,7 +11,7 @@ import os
 import time
 import uuid
 
-INSTANCE = uuid.uuid4().hex[:8]
+INSTANCE = os.environ.get("FAKE_INSTANCE") or uuid.uuid4().hex[:8]
 _served = []
 
 
