@@ -6,14 +6,17 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from .beam import beam_search
 from .config import (
@@ -64,9 +67,29 @@ def configure_threads(threads: int | None = None) -> int:
     return count
 
 
+class _SkipInit(TorchFunctionMode):
+    """Makes every `torch.nn.init` function a no-op: the weights are about to be loaded.
+
+    On the meta device most initialisers cost nothing anyway, but `nn.Embedding`'s
+    `normal_` runs through a Python reference that imports `torch._dynamo`: seconds of
+    cold start and tens of MB of memory, for numbers that would be thrown away.
+    """
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Collection[type],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        if getattr(func, "__module__", None) == "torch.nn.init":
+            return args[0] if args else (kwargs or {})["tensor"]
+        return func(*args, **(kwargs or {}))
+
+
 def build_model(config: ModelConfig, vocab_size: int) -> CaptionModel:
     """The model's modules, on the meta device: no memory, no random initialisation."""
-    with torch.device("meta"):
+    with torch.device("meta"), _SkipInit():
         return CaptionModel(config.encoder, config.decoder, vocab_size)
 
 
