@@ -10,8 +10,8 @@ Time is compressed: the stacks' clock runs `--time-scale` times faster, which sh
 schedule, the idle timeout and the gaps alike. Cold starts cannot be compressed, so each
 gap is counted from the previous answer (a person reads a caption, then comes back
 later), as on the real time scale where a cold start is nothing next to a half-hour gap.
-The warm hold is compressed with the clock too, so a warm-up invoke occupies the same
-share of the schedule interval as it does on Lambda.
+The warm hold (used when a window warms several instances) is compressed with the clock
+too, so warm-ups occupy the same share of the schedule interval as they do on Lambda.
 
 Ends with one line: `keepwarm: cold_with=<fraction> cold_without=<fraction> p95_ratio=<x>`.
 """
@@ -121,11 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(
         f"keep-warm: {args.requests} requests, mean gap {args.mean_gap_min:g} min, idle reclaim "
-        f"{args.idle_timeout_min:g} min, warming {schedules} (hold {settings.warm_hold_ms} ms), "
+        f"{args.idle_timeout_min:g} min, warming {schedules}, "
         f"clock x{scale:g} (1 min = {60 / scale:.2f} s), seed {args.seed}",
         flush=True,
     )
-    hold_ms = max(1, round(settings.warm_hold_ms / scale))
+    hold_ms = round(settings.warm_hold_ms / scale)
     results: dict[str, list[Sample]] = {}
     failures: dict[str, str] = {}
 

@@ -57,8 +57,14 @@ class StackClock:
 def run_warmer(
     endpoint_url: str, function_name: str, concurrency: int, hold_ms: int
 ) -> dict[str, Any]:
-    """One warmer run against the local invoke endpoint (blocking: run it in a thread)."""
+    """One warmer run against the local invoke endpoint (blocking: run it in a thread).
+
+    The schedule's input is built by the same rule as the deployed schedules' and read
+    by the warmer's own parser.
+    """
     warmer = import_from_checkout("warmer.handler")
+    event = import_from_checkout("infra.settings").warm_input(concurrency, hold_ms)
+    concurrency, hold_ms = warmer.parse_event(event)
     return warmer.warm(
         function_name,
         "live",
