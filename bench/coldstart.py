@@ -19,6 +19,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ assert reply["statusCode"] == 200 and body["cold_start"], reply
 print("BENCH-RESULT " + json.dumps({
     "import_s": imported - started, "first_request_s": done - imported,
     "caption": body["caption"],
-}))
+}), flush=True)
 """
 
 POWERTOOLS_PROBE = """
@@ -61,7 +62,7 @@ started = time.perf_counter()
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
-print("BENCH-RESULT " + json.dumps({"powertools_s": time.perf_counter() - started}))
+print("BENCH-RESULT " + json.dumps({"powertools_s": time.perf_counter() - started}), flush=True)
 """
 
 
@@ -94,22 +95,30 @@ def child_env(model_dir: Path) -> dict[str, str]:
 
 
 def run_probe(code: str, env: dict[str, str], stdin: str = "") -> tuple[float, dict[str, Any]]:
-    """Wall time of a fresh interpreter running `code`, and what it reported."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        input=stdin,
-        cwd=FUNCTION_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"benchmark process failed:\n{done.stderr[-3000:]}")
-    line = next(line for line in done.stdout.splitlines() if line.startswith(MARKER))
-    return elapsed, json.loads(line.removeprefix(MARKER))
+    """Seconds from starting a fresh interpreter running `code` until it reports, and
+    the report. Not until it exits: tearing torch down takes seconds, and a Lambda
+    instance never pays that on a request."""
+    with tempfile.TemporaryFile("w+") as errors:
+        started = time.perf_counter()
+        with subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            cwd=FUNCTION_DIR,
+            env=env,
+            text=True,
+        ) as process:
+            assert process.stdin and process.stdout
+            process.stdin.write(stdin)
+            process.stdin.close()
+            for line in process.stdout:
+                if line.startswith(MARKER):
+                    elapsed = time.perf_counter() - started
+                    process.stdout.read()
+                    return elapsed, json.loads(line.removeprefix(MARKER))
+        errors.seek(0)
+        raise SystemExit(f"benchmark process failed:\n{errors.read()[-3000:]}")
 
 
 def measure_cold(model_dir: Path, photo: bytes, runs: int) -> dict[str, list[float]]:
