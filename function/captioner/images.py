@@ -18,7 +18,8 @@ FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
 """Pillow format names accepted from uploads."""
 
 MAX_PIXELS = 40_000_000
-"""Largest width x height decoded (a 40 MP photo; a 4.5 MB body allows no more in practice)."""
+"""Largest width x height decoded (120 MB as RGB), more than most cameras produce; a
+larger declared size is treated as a decompression bomb."""
 
 _PIXEL_LIMIT = f"at most {MAX_PIXELS:,} pixels are accepted"
 
