@@ -78,6 +78,8 @@ def local_stack_factory() -> Iterator[Callable[..., StackProcess]]:
 
     yield start
     for stack in started:
+        stack.request_stop()
+    for stack in started:
         stack.close()
 
 

@@ -83,12 +83,17 @@ class StackProcess:
             if "lukewarm.serve " in line
         ]
 
+    def request_stop(self) -> None:
+        """SIGTERM, as Ctrl-C or a service manager would, without waiting for the exit."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
     def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM, as Ctrl-C or a service manager would; SIGKILL if it does not stop."""
+        """SIGTERM and wait for the stack to stop its instances; SIGKILL if it hangs."""
         if self.process is None:
             return None
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.request_stop()
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
