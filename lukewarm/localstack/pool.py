@@ -142,21 +142,18 @@ class Pool:
             raise Throttled("the local stack is shutting down")
         request_id = request_id or str(uuid.uuid4())
         instance = self._take_idle()
-        cold = instance is None
-        if instance is None:
-            if len(self._instances) + self._starting >= self.options.max_instances:
-                raise Throttled(f"all {self.options.max_instances} instances are busy")
-            self._starting += 1
-            try:
-                instance = await self._start_instance()
-            finally:
-                self._starting -= 1
-            if isinstance(instance, Invocation):
-                return instance
-        invocation = await self._run(instance, event, request_id)
-        invocation.cold = cold
-        invocation.init_ms = instance.init_ms if cold else None
-        return invocation
+        if instance is not None:
+            return await self._run(instance, event, request_id, cold=False)
+        if len(self._instances) + self._starting >= self.options.max_instances:
+            raise Throttled(f"all {self.options.max_instances} instances are busy")
+        self._starting += 1
+        try:
+            started = await self._start_instance()
+        finally:
+            self._starting -= 1
+        if isinstance(started, Invocation):
+            return started
+        return await self._run(started, event, request_id, cold=True)
 
     def _take_idle(self) -> Instance | None:
         idle = [instance for instance in self._instances.values() if not instance.busy]
@@ -205,12 +202,11 @@ class Pool:
             )
         if "init_error" in ready:
             await self._discard(instance)
-            error = ready["init_error"]
-            return Invocation(instance_id, process.pid, True, error=error)
+            return Invocation(instance_id, process.pid, True, error=ready["init_error"])
         instance.init_ms = ready.get("init_ms")
         return instance
 
-    async def _run(self, instance: Instance, event: Any, request_id: str) -> Invocation:
+    async def _run(self, instance: Instance, event: Any, request_id: str, cold: bool) -> Invocation:
         timeout = self.options.timeout_s
         deadline_ms = time.time() * 1000 + timeout * 1000
         try:
@@ -241,7 +237,12 @@ class Pool:
             instance.served += 1
             instance.last_used = time.monotonic()
         return Invocation(
-            instance.id, instance.pid, False, message.get("result"), message.get("error")
+            instance.id,
+            instance.pid,
+            cold,
+            message.get("result"),
+            message.get("error"),
+            instance.init_ms if cold else None,
         )
 
     async def _discard(self, instance: Instance) -> None:

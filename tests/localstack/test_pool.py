@@ -167,3 +167,18 @@ def test_instances_die_with_a_killed_stack(local_stack_factory):
 
     assert instances
     assert alive == []
+
+
+def test_a_function_that_cannot_import_is_an_init_error_each_time(local_stack_factory, tmp_path):
+    (tmp_path / "app.py").write_text("raise ImportError('no such model')\n")
+    stack = local_stack_factory(task_root=tmp_path, no_warmer=True)
+
+    answer, response = invoke(lambda_client(stack.invoke_endpoint), {"hello": 1})
+    status, body = call(stack)
+
+    assert response["FunctionError"] == "Unhandled"
+    assert answer["errorType"] == "Runtime.ImportModuleError"
+    assert "no such model" in answer["errorMessage"]
+    assert status == 500
+    assert b"no such model" not in body
+    assert instance_pids(stack.pid) == set()
