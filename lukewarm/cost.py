@@ -112,10 +112,11 @@ def load_prices() -> dict[str, Any]:
 def runs_per_month(schedule: WarmSchedule) -> int:
     """How often a schedule fires in the reference 30-day month."""
     end = MONTH_START + timedelta(seconds=MONTH_S)
-    when: datetime | None = MONTH_START - timedelta(microseconds=1)
+    when = MONTH_START - timedelta(microseconds=1)
     runs = 0
-    while (when := schedule.next_run(when)) is not None and when < end:
+    while (following := schedule.next_run(when)) is not None and following < end:
         runs += 1
+        when = following
     return runs
 
 

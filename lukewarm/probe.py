@@ -32,7 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -255,13 +255,12 @@ def output_paths(out: str) -> tuple[Path, Path]:
     return path.with_name(path.name + ".json"), path.with_name(path.name + ".png")
 
 
-def _write_atomically(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+def _write_atomically(path: Path, data: bytes) -> None:
     """Write through a temporary file in the same directory, so no half-written report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
-            write(stream)
+            stream.write(data)
         Path(temporary).replace(path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -363,7 +362,8 @@ def _request(endpoint: str, image: bytes, content_type: str, timeout: float) -> 
     except CaptionError as error:
         return {"error": str(error), "status": error.status, "latency_ms": None}
     body = response.body
-    timing = body.get("timing_ms") if isinstance(body.get("timing_ms"), dict) else {}
+    timing = body.get("timing_ms")
+    timing = timing if isinstance(timing, dict) else {}
     return {
         "error": None,
         "status": 200,
@@ -403,9 +403,13 @@ def measure(
         console=Console(stderr=True),
     )
 
+    shown = ""
+
     def advance(last: str | None = None) -> None:
+        nonlocal shown
+        shown = shown if last is None else last
         done = len(samples) if count is not None else time.monotonic() - start
-        progress.update(task, completed=done, **({"last": last} if last is not None else {}))
+        progress.update(task, completed=done, last=shown)
 
     with progress:
         task = progress.add_task("probe", total=count or args.duration, last="")
@@ -508,23 +512,31 @@ def print_summary(report: dict[str, Any], json_path: Path, png_path: Path) -> No
     console.print(f"report: {json_path}\nplot:   {png_path}")
 
 
-def run(args: argparse.Namespace) -> int:
+def _prepare(args: argparse.Namespace) -> tuple[str, bytes, str, Path, Path]:
+    """Everything checked before the first request: URL, image, gaps, output directory.
+
+    Raises CaptionError with the one-line reason; a long experiment never starts only to
+    fail at the end.
+    """
     if args.gap_min > args.gap_max:
-        print(
-            f"lukewarm probe: --gap-min {args.gap_min:g} is larger than --gap-max {args.gap_max:g}",
-            file=sys.stderr,
-        )
-        return 2
+        raise CaptionError(f"--gap-min {args.gap_min:g} is larger than --gap-max {args.gap_max:g}")
+    endpoint = caption_url(args.url)
+    image, content_type = read_image(args.image) if args.image else (builtin_image(), "image/png")
+    json_path, png_path = output_paths(args.out)
     try:
-        endpoint = caption_url(args.url)
-        image, content_type = (
-            read_image(args.image) if args.image else (builtin_image(), "image/png")
-        )
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CaptionError(f"cannot write to {json_path.parent}: {error.strerror}") from None
+    return endpoint, image, content_type, json_path, png_path
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        endpoint, image, content_type, json_path, png_path = _prepare(args)
     except CaptionError as error:
         print(f"lukewarm probe: {error}", file=sys.stderr)
         return 2
     count = None if args.duration is not None else (args.count or 20)
-    json_path, png_path = output_paths(args.out)
     samples: list[Sample] = []
     started_at = datetime.now(UTC)
     interrupted = False
@@ -539,8 +551,12 @@ def run(args: argparse.Namespace) -> int:
     report = build_report(args, endpoint, image, count, samples, started_at, interrupted)
     title = f"lukewarm probe: {args.url}, {started_at:%Y-%m-%d %H:%M} UTC, {len(samples)} requests"
     png = plot(samples, report["lukewarm_threshold_ms"], title)
-    _write_atomically(json_path, lambda stream: stream.write(json.dumps(report, indent=2).encode()))
-    _write_atomically(png_path, lambda stream: stream.write(png))
+    try:
+        _write_atomically(json_path, json.dumps(report, indent=2).encode())
+        _write_atomically(png_path, png)
+    except OSError as error:
+        print(f"lukewarm probe: cannot write the report: {error}", file=sys.stderr)
+        return 1
     print_summary(report, json_path, png_path)
     if interrupted:
         return 130
