@@ -51,6 +51,8 @@ VOCAB_SIZE = 9490
 SEED = 0
 ORIGINAL_DISTS = ("torch", "torchvision", "numpy", "pillow", "joblib")
 LUKEWARM_DISTS = ("torch", "pillow", "safetensors", "aws-lambda-powertools")
+TARGETS = {"cold": 4, "warm": 5, "rss": 3, "size": 3}
+"""Original ÷ lukewarm, from the project's brief."""
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LUKEWARM_THREADS": "1"}
 
 
@@ -307,17 +309,20 @@ def _table(
 ) -> str:
     original, lukewarm, int8 = figures["original"], figures["lukewarm"], figures["lukewarm int8"]
 
-    def row(name: str, key: str, unit: str, digits: int) -> str:
+    def row(name: str, key: str, unit: str, digits: int, target: float | None = None) -> str:
         a, b = original[key], lukewarm[key]
-        return f"| {name} | {a:,.{digits}f} {unit} | {b:,.{digits}f} {unit} | {a / b:.1f}x |"
+        goal = "" if target is None else f"≥ {target:g}x, {'met' if a / b >= target else 'missed'}"
+        return (
+            f"| {name} | {a:,.{digits}f} {unit} | {b:,.{digits}f} {unit} | {a / b:.1f}x | {goal} |"
+        )
 
     lines = [
-        "| | original (2022 design) | lukewarm | original ÷ lukewarm |",
-        "| --- | ---: | ---: | ---: |",
-        row("cold start, process to first caption", "cold_s", "s", 2),
-        row("warm caption", "warm_ms", "ms", 0),
-        row("peak RSS", "max_rss_mb", "MB", 0),
-        row("installed size (dependencies + weights)", "size_mb", "MB", 0),
+        "| | original (2022 design) | lukewarm | original ÷ lukewarm | target |",
+        "| --- | ---: | ---: | ---: | --- |",
+        row("cold start, process to first caption", "cold_s", "s", 2, TARGETS["cold"]),
+        row("warm caption", "warm_ms", "ms", 0, TARGETS["warm"]),
+        row("peak RSS", "max_rss_mb", "MB", 0, TARGETS["rss"]),
+        row("installed size (dependencies + weights)", "size_mb", "MB", 0, TARGETS["size"]),
         row("cold start, CPU time", "cold_cpu_s", "s", 2),
         row("warm caption, CPU time", "warm_cpu_ms", "ms", 0),
         "",
@@ -330,7 +335,8 @@ def _table(
         f"{lukewarm['warm_ms'] - lukewarm['encode_ms']:,.0f} ms.",
         "",
         f'Opt-in int8 dynamic quantization of the decoder (`"quantize": "int8-dynamic"`): '
-        f"warm caption {int8['warm_ms']:,.0f} ms, cold start {int8['cold_s']:.2f} s, "
+        f"warm caption {int8['warm_ms']:,.0f} ms ({original['warm_ms'] / int8['warm_ms']:.1f}x "
+        f"faster than the original), cold start {int8['cold_s']:.2f} s, "
         f"peak RSS {int8['max_rss_mb']:,.0f} MB. Its top captions against the exact "
         f"model's: {_agreed(agreement)} with these random weights (near-ties among "
         f"{VOCAB_SIZE:,} words flip easily)"
