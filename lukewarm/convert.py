@@ -58,9 +58,15 @@ class Conversion:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", type=Path, help="the tutorial's checkpoint (.pth.tar)")
-    parser.add_argument("word_map", type=Path, help="its word map, WORDMAP_*.json")
-    parser.add_argument("out_dir", type=Path, help="the model directory to write")
+    parser.add_argument(
+        "checkpoint", type=Path, metavar="CHECKPOINT", help="the tutorial's checkpoint (.pth.tar)"
+    )
+    parser.add_argument(
+        "word_map", type=Path, metavar="WORD_MAP", help="its word map, WORDMAP_*.json"
+    )
+    parser.add_argument(
+        "out_dir", type=Path, metavar="OUT_DIR", help="the model directory to write"
+    )
     parser.add_argument(
         "--name", default="show-attend-tell", help="model name (default %(default)s)"
     )
@@ -68,17 +74,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--encoded-size",
         type=int,
+        metavar="CELLS",
         default=14,
         help="side of the encoder's pooled grid the checkpoint was trained with (default 14)",
     )
     parser.add_argument(
         "--image-size",
         type=int,
+        metavar="PIXELS",
         default=256,
         help="side of the square the images are resized to (default 256)",
     )
     parser.add_argument(
-        "--max-length", type=int, default=24, help="most words in a caption (default 24)"
+        "--max-length",
+        type=int,
+        metavar="WORDS",
+        default=24,
+        help="most words in a caption (default 24)",
     )
     parser.add_argument(
         "--quantize",
