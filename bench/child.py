@@ -95,6 +95,7 @@ def timing(args: argparse.Namespace) -> dict[str, Any]:
         "caption": text,
         "max_rss_mb": _peak_rss_mb(),
         "dynamo_imported": "torch._dynamo" in sys.modules,
+        "torch": sys.modules["torch"].__version__,
     }
 
 
