@@ -352,7 +352,8 @@ def _table(
         f"{args.image.name}. Same greedy caption from both (checked on a 256x256 copy, where "
         f"their resizing cannot differ): {'yes' if same_caption else 'no'}. "
         f"torch {original['torch']} (original) and {lukewarm['torch']} (lukewarm). "
-        f"`torch._dynamo` imported by lukewarm: {'yes' if lukewarm['dynamo'] else 'no'}. "
+        f"`torch._dynamo` imported by lukewarm: {'yes' if lukewarm['dynamo'] else 'no'} "
+        f"(int8: {'yes' if int8['dynamo'] else 'no'}). "
         "Reproduce: `make bench-reference`.",
         "",
     ]
