@@ -91,13 +91,11 @@ class WarmScheduler:
         self.function_name = function_name
         self.hold_ms = hold_ms
         self.clock = clock
-        self.runs: list[dict[str, Any]] = []
 
     async def warm(self, concurrency: int, reason: str) -> dict[str, Any]:
         summary = await asyncio.to_thread(
             run_warmer, self.endpoint_url, self.function_name, concurrency, self.hold_ms
         )
-        self.runs.append(summary)
         log.info("warm run (%s): %s", reason, json.dumps(summary, separators=(",", ":")))
         return summary
 

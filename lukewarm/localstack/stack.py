@@ -75,7 +75,6 @@ class LocalStack:
                 init_timeout_s=INIT_CAP_S + options.timeout_s,
             )
         )
-        self.scheduler: WarmScheduler | None = None
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -98,14 +97,14 @@ class LocalStack:
         self.url = f"http://{host}:{port}/"
         self.run_in_background(self.pool.reclaim_idle())
         if self.options.warm_schedules:
-            self.scheduler = WarmScheduler(
+            scheduler = WarmScheduler(
                 self.options.warm_schedules,
                 endpoint_url=self.url.rstrip("/"),
                 function_name=self.function_name,
                 hold_ms=self.options.warm_hold_ms,
                 clock=self.clock,
             )
-            self.run_in_background(self.scheduler.run(prewarm=self.options.prewarm))
+            self.run_in_background(scheduler.run(prewarm=self.options.prewarm))
         return self.url
 
     @property

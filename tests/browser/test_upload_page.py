@@ -90,15 +90,17 @@ def test_a_file_that_is_not_an_image_shows_an_error(browser, local_stack, tmp_pa
     not (DEMO_MODEL_DIR / "weights.safetensors").is_file(),
     reason="the demo model is not in function/model yet (make demo-model)",
 )
-def test_the_demo_model_captions_a_generated_scene(browser, local_stack_factory, tmp_path):
+def test_the_demo_model_captions_generated_scenes(browser, local_stack_factory, tmp_path):
     from training.scenes import make_scene
 
-    scene = make_scene("evaluate", 1000003, 0)
-    photo = tmp_path / "scene.png"
-    scene.image.save(photo)
     stack = local_stack_factory(no_warmer=True)
-    choose(browser, stack.url, photo)
+    scenes = [make_scene("evaluate", 1000003, index) for index in range(3)]
+    right = 0
+    for index, scene in enumerate(scenes):
+        photo = tmp_path / f"scene-{index}.png"
+        scene.image.save(photo)
+        choose(browser, stack.url, photo)
+        right += wait_for(browser, "caption") == scene.caption
 
-    caption = wait_for(browser, "caption")
-
-    assert caption == scene.caption
+    # The demo model gets about 95 % of held-out scenes exactly right.
+    assert right >= 2
