@@ -150,6 +150,26 @@ def test_pickled_module_checkpoint_needs_trust_pickle(
     assert Captioner.load(out).caption(image, beam=1).caption == words(seq, word_map)
 
 
+@pytest.mark.parametrize("layout", ["flat", "data-parallel"])
+def test_other_layouts_of_the_same_tensors_convert_alike(tmp_path: Path, layout: str) -> None:
+    encoder, decoder = _small_modules()
+    if layout == "flat":  # one state dict of the whole model
+        state = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
+        state |= {f"decoder.{k}": v for k, v in decoder.state_dict().items()}
+    else:  # nn.DataParallel prefixes every name with `module.`
+        state = {
+            part: {f"module.{k}": v for k, v in module.state_dict().items()}
+            for part, module in (("encoder", encoder), ("decoder", decoder))
+        }
+    torch.save(state, tmp_path / "c.pth")
+    word_map, out = _word_map(tmp_path / "wm.json"), tmp_path / "model"
+
+    assert _convert(tmp_path / "c.pth", word_map, out, *SMALL_INPUT) == 0
+    weights = Captioner.load(out).model.state_dict()
+    assert torch.equal(weights["encoder.resnet.0.weight"], encoder.resnet[0].weight)
+    assert torch.equal(weights["decoder.init_h.bias"], decoder.init_h.bias)
+
+
 def test_options_reach_the_config(tmp_path: Path, small_checkpoint: Path) -> None:
     checkpoint = small_checkpoint
     out = tmp_path / "model"
