@@ -18,43 +18,56 @@ from lukewarm.localstack.stack import LocalStack, StackOptions
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
-        "--port", type=int, default=8080, help="port to listen on; 0 picks a free one"
+        "--host", default="127.0.0.1", metavar="ADDRESS", help="address to listen on"
     )
-    parser.add_argument("--stack", help="read Pulumi.<STACK>.yaml over the defaults")
     parser.add_argument(
-        "--model-dir", type=Path, help="model directory (default: the stack's modelDir)"
+        "--port", type=int, default=8080, metavar="N", help="port to listen on; 0 picks a free one"
+    )
+    parser.add_argument("--stack", metavar="NAME", help="read Pulumi.<NAME>.yaml over the defaults")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        metavar="DIR",
+        help="model directory (default: the stack's modelDir)",
     )
     parser.add_argument(
         "--max-instances",
         type=positive_int,
+        metavar="N",
         help="most instances at once, then 429 (default: reservedConcurrency)",
     )
     parser.add_argument(
         "--idle-timeout",
         type=positive_float,
+        metavar="SECONDS",
         default=600.0,
         help="seconds an idle instance lives before it is reclaimed (default 600)",
     )
     parser.add_argument(
-        "--timeout", type=positive_float, help="function timeout in seconds (default: the stack's)"
+        "--timeout",
+        type=positive_float,
+        metavar="SECONDS",
+        help="function timeout in seconds (default: the stack's)",
     )
     parser.add_argument("--no-warmer", action="store_true", help="do not run the warm schedules")
     parser.add_argument(
         "--warm-hold-ms",
         type=non_negative_int,
+        metavar="MS",
         help="how long each warm invoke holds its instance (default: warmHoldMs)",
     )
     parser.add_argument(
         "--time-scale",
         type=positive_float,
+        metavar="X",
         default=1.0,
         help="run the stack's clock (warm schedules, idle timeout) this many times faster",
     )
     parser.add_argument(
         "--task-root",
         type=Path,
+        metavar="DIR",
         help="serve the app.handler of another function directory (default: function/)",
     )
 
