@@ -52,6 +52,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-warmer", action="store_true", help="do not run the warm schedules")
     parser.add_argument(
+        "--function-logs",
+        action="store_true",
+        help="also print what the function logs (its CloudWatch stream), prefixed by instance",
+    )
+    parser.add_argument(
         "--warm-hold-ms",
         type=non_negative_int,
         metavar="MS",
@@ -129,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
+    if not args.function_logs:
+        logging.getLogger("lukewarm.function").setLevel(logging.WARNING)
     return asyncio.run(serve(LocalStack(options)))
 
 

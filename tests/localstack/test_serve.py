@@ -49,3 +49,15 @@ def test_a_missing_model_directory_is_refused_with_how_to_get_one(tmp_path):
     assert finished.returncode == 2
     assert "no model directory" in finished.stderr
     assert "make demo-model" in finished.stderr
+
+
+def test_the_functions_own_logs_are_printed_on_request(local_stack_factory):
+    quiet = local_stack_factory(task_root=FAKE_FUNCTION, no_warmer=True)
+    verbose = local_stack_factory(task_root=FAKE_FUNCTION, no_warmer=True, function_logs=True)
+    for stack in (quiet, verbose):
+        http(stack.url + "caption?fail=1", data=b"x", headers={"Content-Type": "image/png"})
+    time.sleep(0.5)
+
+    assert "RuntimeError: failed on purpose" not in quiet.log()
+    assert "lukewarm.function [i-1] RuntimeError: failed on purpose" in verbose.log()
+    assert "POST /caption 500 cold i-1" in quiet.log()
