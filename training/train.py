@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +40,7 @@ MODEL_VERSION = "1"
 @dataclass(frozen=True)
 class TrainingSettings:
     seed: int = 0
-    steps: int = 2400
+    steps: int = 2000
     batch_size: int = 32
     learning_rate: float = 2e-3
     image_size: int = 80
@@ -51,6 +51,8 @@ class TrainingSettings:
     decoder_dim: int = 256
     warmup_steps: int = 100
     ema_decay: float = 0.995
+    anneal_steps: int = 700
+    anneal_learning_rate: float = 1e-3
     threads: int = 2
     workers: int = 1
 
@@ -78,12 +80,11 @@ def model_config(settings: TrainingSettings) -> ModelConfig:
 
 
 class SceneBatches(Dataset[tuple[Tensor, Tensor]]):
-    """Batch `i` is training scenes i*B … i*B+B-1, as image and padded caption tensors."""
+    """Item `i` is batch `first + i` of a seed's training scenes: scenes (first+i)*B …
+    (first+i)*B+B-1, as image and padded caption tensors."""
 
-    def __init__(
-        self, split: str, seed: int, batches: int, batch_size: int, config: ModelConfig
-    ) -> None:
-        self.split, self.seed, self.batches, self.batch_size = split, seed, batches, batch_size
+    def __init__(self, seed: int, first: int, batches: int, batch_size: int, config: ModelConfig):
+        self.seed, self.first, self.batches, self.batch_size = seed, first, batches, batch_size
         self.config = config
         self.vocabulary = demo_vocabulary()
 
@@ -91,10 +92,8 @@ class SceneBatches(Dataset[tuple[Tensor, Tensor]]):
         return self.batches
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        scenes = [
-            make_scene(self.split, self.seed, index * self.batch_size + i)
-            for i in range(self.batch_size)
-        ]
+        start = (self.first + index) * self.batch_size
+        scenes = [make_scene("train", self.seed, start + i) for i in range(self.batch_size)]
         images = torch.stack([to_tensor(s.image, self.config.preprocess) for s in scenes])
         return images, encode_captions([s.caption for s in scenes], self.vocabulary)
 
@@ -126,30 +125,86 @@ def train(
     out: Path,
     *,
     checkpoints: Path | None = None,
-    checkpoint_every: int = 250,
+    checkpoint_every: int = 200,
     quiet: bool = False,
 ) -> ModelConfig:
     """Train a model with `settings` and write its model directory to `out`.
 
-    The learning rate does not depend on the total number of steps (warm-up, then
-    constant) and the saved weights are an exponential moving average of the trained
-    ones, so the model after N steps of any run is the model a run of N steps writes:
-    `checkpoints`, if given, receives one model directory every `checkpoint_every` steps.
+    Two phases. First `steps` steps at a learning rate that does not depend on how long
+    the run is (warm-up, then constant), keeping an exponential moving average of the
+    weights: the average after N steps of any run is the model a run of N steps
+    starts its second phase from (`checkpoints`, if given, receives it every
+    `checkpoint_every` steps). Then `anneal_steps` steps from that average with a
+    learning rate that falls to zero, on new scenes.
     """
-    torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
     config = model_config(settings)
     vocabulary = demo_vocabulary()
     model = CaptionModel(config.encoder, config.decoder, len(vocabulary))
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
-    warmup = torch.optim.lr_scheduler.LambdaLR(
+    schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / settings.warmup_steps)
     )
     average = AveragedModel(
         model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema_decay), use_buffers=True
     )
+
+    def after_step(step: int) -> None:
+        average.update_parameters(model)
+        if checkpoints is not None and step % checkpoint_every == 0:
+            save_model(checkpoints / f"step-{step:05d}", config, vocabulary, average.module)
+
+    _fit(model, optimizer, schedule, settings, 0, settings.steps, after_step, "training", quiet)
+    annealed = anneal(average.module, settings, quiet=quiet)
+    save_model(out, config, vocabulary, annealed.eval())
+    return config
+
+
+def anneal(model: CaptionModel, settings: TrainingSettings, *, quiet: bool = False) -> CaptionModel:
+    """The second phase: `anneal_steps` steps on scenes after the first phase's, from
+    `model`, with a fresh optimizer whose learning rate warms up briefly and then
+    follows a half cosine down to zero. Seeded on its own, so starting it from a
+    saved first-phase model gives the same result as one uninterrupted run."""
+    torch.manual_seed(settings.seed + 1)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=settings.anneal_learning_rate, weight_decay=1e-4
+    )
+    total = max(1, settings.anneal_steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / total)),
+    )
+    _fit(
+        model,
+        optimizer,
+        schedule,
+        settings,
+        settings.steps,
+        settings.anneal_steps,
+        lambda _: None,
+        "annealing",
+        quiet,
+    )
+    return model
+
+
+def _fit(
+    model: CaptionModel,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    settings: TrainingSettings,
+    first_batch: int,
+    steps: int,
+    after_step: Callable[[int], None],
+    title: str,
+    quiet: bool,
+) -> None:
+    """`steps` optimisation steps on training batches from `first_batch` on, with a
+    progress bar (and a log line every 100 steps, for logs that are not a terminal)."""
+    config = model_config(settings)
     batches = DataLoader(
-        SceneBatches("train", settings.seed, settings.steps, settings.batch_size, config),
+        SceneBatches(settings.seed, first_batch, steps, settings.batch_size, config),
         batch_size=None,
         num_workers=settings.workers,
         worker_init_fn=_one_thread,
@@ -159,7 +214,7 @@ def train(
     started = time.perf_counter()
     smooth_loss, smooth_accuracy = math.nan, math.nan
     columns = (
-        TextColumn("[bold]training"),
+        TextColumn(f"[bold]{title}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]:.3f} word acc {task.fields[accuracy]:.3f}"),
@@ -168,7 +223,7 @@ def train(
         TimeRemainingColumn(),
     )
     with Progress(*columns, disable=quiet) as progress:
-        task = progress.add_task("train", total=settings.steps, loss=math.nan, accuracy=0, rate=0)
+        task = progress.add_task(title, total=steps, loss=math.nan, accuracy=0, rate=0)
         for step, (images, captions) in enumerate(batches, start=1):
             logits, _ = model(images, captions)
             loss, accuracy = caption_loss(logits, captions)
@@ -176,8 +231,8 @@ def train(
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
-            warmup.step()
-            average.update_parameters(model)
+            schedule.step()
+            after_step(step)
             smooth_loss = _smooth(smooth_loss, loss.item())
             smooth_accuracy = _smooth(smooth_accuracy, accuracy.item())
             elapsed = time.perf_counter() - started
@@ -190,13 +245,9 @@ def train(
             )
             if not quiet and step % 100 == 0:
                 progress.console.log(
-                    f"step {step} loss {smooth_loss:.4f} word_acc {smooth_accuracy:.4f} "
-                    f"{elapsed:.0f}s"
+                    f"{title} step {step} loss {smooth_loss:.4f} "
+                    f"word_acc {smooth_accuracy:.4f} {elapsed:.0f}s"
                 )
-            if checkpoints is not None and step % checkpoint_every == 0:
-                save_model(checkpoints / f"step-{step:05d}", config, vocabulary, average.module)
-    save_model(out, config, vocabulary, average.module.eval())
-    return config
 
 
 def _smooth(average: float, value: float) -> float:
@@ -214,7 +265,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--out", type=Path, required=True, help="model directory to write")
-    parser.add_argument("--steps", type=int, default=defaults.steps)
+    parser.add_argument(
+        "--steps", type=int, default=defaults.steps, help="first phase (constant learning rate)"
+    )
+    parser.add_argument(
+        "--anneal-steps", type=int, default=defaults.anneal_steps, help="second phase (decaying)"
+    )
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
@@ -223,11 +279,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--checkpoints", type=Path, help="also write the model every few steps under this directory"
     )
-    parser.add_argument("--checkpoint-every", type=int, default=250, metavar="STEPS")
+    parser.add_argument("--checkpoint-every", type=int, default=200, metavar="STEPS")
     args = parser.parse_args(argv)
     settings = TrainingSettings(
         seed=args.seed,
         steps=args.steps,
+        anneal_steps=args.anneal_steps,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         image_size=args.image_size,

@@ -128,6 +128,9 @@ def save_model(
     state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
     partial = model_dir / (WEIGHTS_FILE + ".partial")
     save_file(state, partial, metadata={"format": "lukewarm-captioner/1"})
+    # safetensors creates the file owner-only (0600); an image built from this directory
+    # runs the function as a non-root user, which must be able to read it.
+    partial.chmod(0o644)
     write_model_files(model_dir, config, vocabulary)
     partial.replace(model_dir / WEIGHTS_FILE)
 

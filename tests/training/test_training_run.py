@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from captioner import Captioner
+import torch
+from safetensors.torch import load_file
+
+from captioner import Captioner, CaptionModel, save_model
 from training.scenes import make_scene, vocabulary_words
-from training.train import MODEL_NAME, TrainingSettings, main, train
+from training.train import (
+    MODEL_NAME,
+    TrainingSettings,
+    anneal,
+    demo_vocabulary,
+    main,
+    model_config,
+    train,
+)
 
 TOY = TrainingSettings(
     steps=2,
+    anneal_steps=2,
     batch_size=4,
     image_size=48,
     stages=1,
@@ -26,6 +38,8 @@ def test_training_writes_a_loadable_model_dir_reproducibly(tmp_path: Path) -> No
     train(TOY, tmp_path / "b", quiet=True)
     files = ["config.json", "vocab.json", "weights.safetensors"]
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == files
+    # Readable by the non-root user a container runs the function as.
+    assert all((tmp_path / "a" / name).stat().st_mode & 0o044 == 0o044 for name in files)
     weights = [(tmp_path / run / "weights.safetensors").read_bytes() for run in "ab"]
     assert weights[0] == weights[1], "the same seed must train the same weights"
 
@@ -38,8 +52,23 @@ def test_training_writes_a_loadable_model_dir_reproducibly(tmp_path: Path) -> No
 
 def test_command_line_reports_where_the_model_went(tmp_path: Path, capsys) -> None:
     out = tmp_path / "cli-model"
-    argv = ["--seed", "1", "--out", str(out), "--steps", "1", "--batch-size", "2"]
-    argv += ["--image-size", "48", "--workers", "0"]
+    argv = ["--seed", "1", "--out", str(out), "--steps", "1", "--anneal-steps", "1"]
+    argv += ["--batch-size", "2", "--image-size", "48", "--workers", "0"]
     assert main(argv) == 0
     assert str(out) in capsys.readouterr().out
     assert Captioner.load(out).info["name"] == MODEL_NAME
+
+
+def test_second_phase_from_a_checkpoint_equals_one_uninterrupted_run(tmp_path: Path) -> None:
+    """How the committed model was made: the first phase's checkpoint, annealed on its own,
+    gives the same weights as `make demo-model` in one go."""
+    train(TOY, tmp_path / "whole", checkpoints=tmp_path / "steps", checkpoint_every=2, quiet=True)
+    config = model_config(TOY)
+    vocabulary = demo_vocabulary()
+    model = CaptionModel(config.encoder, config.decoder, len(vocabulary))
+    model.load_state_dict(load_file(tmp_path / "steps" / "step-00002" / "weights.safetensors"))
+    save_model(tmp_path / "resumed", config, vocabulary, anneal(model, TOY, quiet=True).eval())
+    whole, resumed = (
+        load_file(tmp_path / run / "weights.safetensors") for run in ("whole", "resumed")
+    )
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
