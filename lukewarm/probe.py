@@ -549,7 +549,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     report = build_report(args, endpoint, image, count, samples, started_at, interrupted)
-    title = f"lukewarm probe: {args.url}, {started_at:%Y-%m-%d %H:%M} UTC, {len(samples)} requests"
+    model = next((s.model for s in samples if s.model), None)
+    served = f" ({model.get('name')} {model.get('version')})" if model else ""
+    title = (
+        f"lukewarm probe: {args.url}{served}, {started_at:%Y-%m-%d %H:%M} UTC, "
+        f"{len(samples)} requests"
+    )
     png = plot(samples, report["lukewarm_threshold_ms"], title)
     try:
         _write_atomically(json_path, json.dumps(report, indent=2).encode())
