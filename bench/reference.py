@@ -304,7 +304,7 @@ def _demo_agreement(python: Path, beam: int) -> dict[str, Any] | None:
 
 def _agreed(agreement: dict[str, Any]) -> str:
     return (
-        f"{agreement['tokens']:.0%} of words agree, {agreement['identical']} of "
+        f"{agreement['tokens']:.1%} of words agree, {agreement['identical']} of "
         f"{agreement['images']} captions identical"
     )
 
