@@ -42,6 +42,37 @@ def log_writing_policy(log_group_arn: pulumi.Input[str]) -> pulumi.Output[str]:
     )
 
 
+@dataclass(frozen=True)
+class LambdaIdentity:
+    log_group: cloudwatch.LogGroup
+    role: iam.Role
+    logs_policy: iam.RolePolicy
+
+
+def lambda_identity(
+    name: str, description: str, log_retention_days: int, opts: pulumi.ResourceOptions
+) -> LambdaIdentity:
+    """A Lambda's own log group, and a role that may write to it and nothing more yet."""
+    # Named by us rather than /aws/lambda/<function>, which Lambda would create on the
+    # first invoke if it did not exist yet, racing this resource and keeping logs forever.
+    log_group = cloudwatch.LogGroup(
+        f"{name}-logs",
+        name=f"/lukewarm/{pulumi.get_stack()}/{name}",
+        retention_in_days=log_retention_days,
+        opts=opts,
+    )
+    role = iam.Role(
+        f"{name}-role",
+        description=description,
+        assume_role_policy=pulumi.Output.json_dumps(LAMBDA_TRUST),
+        opts=opts,
+    )
+    logs_policy = iam.RolePolicy(
+        f"{name}-write-logs", role=role.id, policy=log_writing_policy(log_group.arn), opts=opts
+    )
+    return LambdaIdentity(log_group, role, logs_policy)
+
+
 @dataclass
 class ServiceArgs:
     image_uri: pulumi.Input[str]
@@ -73,26 +104,13 @@ class Service(pulumi.ComponentResource):
         super().__init__("lukewarm:index:Service", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        # Named by us rather than /aws/lambda/<function>, which Lambda would create on the
-        # first invoke if it did not exist yet, racing this resource and keeping logs forever.
-        log_group = cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/lukewarm/{pulumi.get_stack()}/{name}",
-            retention_in_days=args.log_retention_days,
-            opts=child,
+        identity = lambda_identity(
+            name,
+            "lukewarm captioning function: writes its own logs, nothing else",
+            args.log_retention_days,
+            child,
         )
-        role = iam.Role(
-            f"{name}-role",
-            description="lukewarm captioning function: writes its own logs, nothing else",
-            assume_role_policy=pulumi.Output.json_dumps(LAMBDA_TRUST),
-            opts=child,
-        )
-        logs_policy = iam.RolePolicy(
-            f"{name}-write-logs",
-            role=role.id,
-            policy=log_writing_policy(log_group.arn),
-            opts=child,
-        )
+        log_group, role = identity.log_group, identity.role
         function = lambda_.Function(
             f"{name}-function",
             description="lukewarm: captions images",
@@ -115,7 +133,7 @@ class Service(pulumi.ComponentResource):
             ),
             # Every change publishes a version, and the alias follows it.
             publish=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[identity.logs_policy]),
         )
         alias = lambda_.Alias(
             f"{name}-alias",

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_aws import cloudwatch, get_caller_identity_output, iam, lambda_, scheduler
+from pulumi_aws import get_caller_identity_output, iam, lambda_, scheduler
 
-from infra.service import LAMBDA_TRUST, log_writing_policy
+from infra.service import lambda_identity
 from infra.settings import ROOT, WarmSchedule, warm_input
 
 WARMER_SOURCE = "warmer"
@@ -53,21 +53,13 @@ class Warming(pulumi.ComponentResource):
         super().__init__("lukewarm:index:Warming", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        log_group = cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/lukewarm/{pulumi.get_stack()}/{name}",
-            retention_in_days=args.log_retention_days,
-            opts=child,
+        identity = lambda_identity(
+            name,
+            "lukewarm warmer: invokes the live alias, writes its own logs",
+            args.log_retention_days,
+            child,
         )
-        role = iam.Role(
-            f"{name}-role",
-            description="lukewarm warmer: invokes the live alias, writes its own logs",
-            assume_role_policy=pulumi.Output.json_dumps(LAMBDA_TRUST),
-            opts=child,
-        )
-        logs_policy = iam.RolePolicy(
-            f"{name}-write-logs", role=role.id, policy=log_writing_policy(log_group.arn), opts=child
-        )
+        role = identity.role
         invoke_policy = iam.RolePolicy(
             f"{name}-invoke-alias",
             role=role.id,
@@ -85,7 +77,7 @@ class Warming(pulumi.ComponentResource):
             timeout=WARMER_TIMEOUT_S,
             role=role.arn,
             logging_config=lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=log_group.name
+                log_format="JSON", log_group=identity.log_group.name
             ),
             environment=lambda_.FunctionEnvironmentArgs(
                 variables={
@@ -93,7 +85,9 @@ class Warming(pulumi.ComponentResource):
                     "FUNCTION_QUALIFIER": args.alias_name,
                 }
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_policy, invoke_policy]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[identity.logs_policy, invoke_policy]
+            ),
         )
 
         scheduler_role = iam.Role(
