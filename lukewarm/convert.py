@@ -11,7 +11,6 @@ model directory it writes holds no pickle: the deployed function never runs one.
 """
 
 # torch and captioner load only when a conversion runs: `lukewarm convert --help` stays instant.
-# ruff: noqa: PLC0415
 
 from __future__ import annotations
 

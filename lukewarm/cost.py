@@ -24,7 +24,6 @@ The model, per month:
 """
 
 # infra.settings (YAML, cron) and rich load only when an estimate runs.
-# ruff: noqa: PLC0415
 
 from __future__ import annotations
 

@@ -18,7 +18,6 @@ Writes `report.json` (every request, the summary, the cost inputs `lukewarm cost
 """
 
 # matplotlib, Pillow and rich load only when a probe runs: `lukewarm probe --help` stays instant.
-# ruff: noqa: PLC0415
 
 from __future__ import annotations
 
