@@ -9,7 +9,7 @@ that answered it, its latency from the client.
 Time is compressed: the stacks' clock runs `--time-scale` times faster, which shrinks the
 schedule, the idle timeout and the gaps alike. Cold starts cannot be compressed, so each
 gap is counted from the previous answer (a person reads a caption, then comes back
-later), as on the real time scale where a cold start is nothing next to a half-hour gap.
+later), as on the real time scale where a cold start is nothing next to a 25-minute gap.
 The warm hold (used when a window warms several instances) is compressed with the clock
 too, so warm-ups occupy the same share of the schedule interval as they do on Lambda.
 
@@ -91,7 +91,7 @@ def wait_until_warm(stack: StackProcess, timeout_s: float = 180) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.keepwarm", description=__doc__)
     parser.add_argument("--requests", type=int, default=50)
-    parser.add_argument("--mean-gap-min", type=float, default=30.0, help="stack minutes")
+    parser.add_argument("--mean-gap-min", type=float, default=25.0, help="stack minutes")
     parser.add_argument(
         "--idle-timeout-min", type=float, default=10.0, help="idle reclaim, stack minutes"
     )
