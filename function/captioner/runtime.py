@@ -29,6 +29,7 @@ from .config import (
     write_model_files,
 )
 from .model import CaptionModel
+from .packing import pack_decoder
 from .preprocess import to_tensor
 
 
@@ -161,6 +162,8 @@ class Captioner:
         self.model = model.eval().requires_grad_(False)
         if config.quantize == "int8-dynamic":
             self.model.decoder = _quantize_decoder(self.model.decoder)
+        else:
+            self.model.decoder = pack_decoder(self.model.decoder)
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Captioner:
