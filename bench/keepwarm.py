@@ -28,8 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lukewarm.checkout import FUNCTION_DIR, import_from_checkout
 from lukewarm.http import CaptionError, caption_url, post_image, read_image
-from lukewarm.localstack.checkout import FUNCTION_DIR, import_from_checkout
 from lukewarm.localstack.process import StackProcess
 
 PHOTO = Path(__file__).resolve().parent.parent / "data" / "photos" / "coffee.png"

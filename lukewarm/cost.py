@@ -38,6 +38,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lukewarm.checkout import ROOT, import_from_checkout
+
 if TYPE_CHECKING:
     from infra.settings import WarmSchedule
 
@@ -347,17 +349,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _settings(stack: str | None) -> tuple[Any, Any]:
     """infra.settings and the stack's settings (the project's defaults without a stack)."""
-    # infra/ is deployable source, not an installed package: use the checkout's, as
-    # `lukewarm serve` does (without importing the local stack's aiohttp for it).
-    checkout = Path(__file__).resolve().parents[1]
-    if (checkout / "infra" / "settings.py").is_file() and str(checkout) not in sys.path:
-        sys.path.append(str(checkout))
     try:
-        from infra import settings
+        settings = import_from_checkout("infra.settings")
     except ImportError:
-        raise CostError(
-            f"no infra/settings.py in {checkout}: run from a lukewarm checkout"
-        ) from None
+        raise CostError(f"no infra/settings.py in {ROOT}: run from a lukewarm checkout") from None
     project_dir = Path.cwd() if (Path.cwd() / "Pulumi.yaml").is_file() else settings.ROOT
     try:
         return settings, settings.stack_settings(stack, project_dir=project_dir)

@@ -13,7 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
-from lukewarm.localstack.checkout import FUNCTION_DIR, import_from_checkout
+from lukewarm.checkout import FUNCTION_DIR, import_from_checkout
 from lukewarm.localstack.stack import LocalStack, StackOptions
 
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .checkout import ROOT
+from lukewarm.checkout import ROOT
 
 URL_LINE = re.compile(r"^lukewarm: upload page (?P<url>http://\S+/)$", re.MULTILINE)
 

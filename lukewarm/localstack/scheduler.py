@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from .checkout import import_from_checkout
+from lukewarm.checkout import import_from_checkout
 
 log = logging.getLogger("lukewarm.warmer")
 

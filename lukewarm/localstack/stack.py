@@ -15,8 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
+from lukewarm.checkout import FUNCTION_DIR
+
 from . import front, invoke
-from .checkout import FUNCTION_DIR
 from .pool import Invocation, Pool, PoolOptions
 from .scheduler import Schedule, StackClock, WarmScheduler
 

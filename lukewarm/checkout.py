@@ -1,7 +1,7 @@
-"""Where the local stack finds the project's other parts: the checkout it runs from.
+"""Where lukewarm finds the project's other parts: the checkout it runs from.
 
-`function/`, `warmer/` and `infra/` are deployable sources, not installed packages; the
-local stack serves them from the working tree, as `make serve` does.
+`function/`, `warmer/` and `infra/` are deployable sources, not installed packages: the
+local stack, `lukewarm cost` and the benchmarks use them from the working tree.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_DIR = ROOT / "function"
 
 
