@@ -29,16 +29,16 @@ def beam_search(
     decoder: Decoder, encoder_out: Tensor, *, start: int, end: int, beam: int, max_length: int
 ) -> list[list[Hypothesis]]:
     """The `beam` best captions of each image in `encoder_out` (B, P, C), best first."""
-    batch, pixels, channels = encoder_out.shape
+    batch = encoder_out.size(0)
     k = beam
-    # Every beam of an image sees the same encoder grid: expand, don't copy.
-    encoder_out = (
-        encoder_out.unsqueeze(1)
-        .expand(batch, k, pixels, channels)
-        .reshape(batch * k, pixels, channels)
-    )
+    # The encoder-side attention projection and the initial state depend on the image
+    # only: compute them once per image, then give every beam its copy.
     projected = decoder.attention.project(encoder_out)
-    state = decoder.init_state(encoder_out)
+    hidden, cell = decoder.init_state(encoder_out)
+    encoder_out, projected, hidden, cell = (
+        tensor.repeat_interleave(k, dim=0) for tensor in (encoder_out, projected, hidden, cell)
+    )
+    state = (hidden, cell)
 
     words = torch.full((batch * k,), start, dtype=torch.long)
     sequences = torch.empty((batch, k, 0), dtype=torch.long)
