@@ -41,6 +41,9 @@ class EncoderConfig:
     """How many of the four residual stages to keep (fewer = smaller, coarser grid)."""
     encoded_size: int = 14
     """The encoder output is pooled to an `encoded_size` x `encoded_size` grid."""
+    position_embedding: bool = False
+    """Add a learned vector per grid cell to the encoder output, so that the attention
+    can look for things by where they are (not in the tutorial's model)."""
 
     @property
     def block(self) -> str:
@@ -63,6 +66,11 @@ class DecoderConfig:
     attention_dim: int = 512
     decoder_dim: int = 512
     dropout: float = 0.5
+    count_context: bool = False
+    """Also give the LSTM a second context, the attended features summed with sigmoid
+    rather than softmax weights. Softmax weights always sum to one, so that context
+    looks the same for one matching shape or four; this one grows with how many cells
+    match, which lets a caption say how many (not in the tutorial's model)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,12 @@ class ModelConfig:
             problems.append(f"encoder.stages {self.encoder.stages} is not 1-4")
         if self.encoder.encoded_size < 1:
             problems.append("encoder.encoded_size must be at least 1")
+        for name, value in (
+            ("encoder.position_embedding", self.encoder.position_embedding),
+            ("decoder.count_context", self.decoder.count_context),
+        ):
+            if not isinstance(value, bool):
+                problems.append(f"{name} {value!r} is not true or false")
         if self.preprocess.image_size < 32:
             problems.append("preprocess.image_size must be at least 32")
         if not 1 <= self.max_length <= 100:

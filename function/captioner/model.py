@@ -110,15 +110,23 @@ class Encoder(nn.Module):
         super().__init__()
         self.resnet = resnet_trunk(config)
         self.adaptive_pool = nn.AdaptiveAvgPool2d((config.encoded_size, config.encoded_size))
+        self.position: nn.Parameter | None = None
+        if config.position_embedding:
+            cells = config.encoded_size**2
+            self.position = nn.Parameter(0.02 * torch.randn(cells, config.channels))
 
     def forward(self, images: Tensor) -> Tensor:
         features = self.adaptive_pool(self.resnet(images))  # (B, C, S, S)
-        return features.flatten(2).transpose(1, 2)  # (B, S*S, C)
+        grid = features.flatten(2).transpose(1, 2)  # (B, S*S, C)
+        return grid if self.position is None else grid + self.position
 
 
 class Attention(nn.Module):
-    def __init__(self, encoder_dim: int, decoder_dim: int, attention_dim: int) -> None:
+    def __init__(
+        self, encoder_dim: int, decoder_dim: int, attention_dim: int, *, count: bool = False
+    ) -> None:
         super().__init__()
+        self.count = count
         self.encoder_att = nn.Linear(encoder_dim, attention_dim)
         self.decoder_att = nn.Linear(decoder_dim, attention_dim)
         self.full_att = nn.Linear(attention_dim, 1)
@@ -132,11 +140,16 @@ class Attention(nn.Module):
 
     def forward(
         self, encoder_out: Tensor, projected: Tensor, hidden: Tensor
-    ) -> tuple[Tensor, Tensor]:
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The context (B, C), the attention weights (B, P) and, with `count`, the
+        amount context (B, C): features weighted by sigmoid scores, summed, / P."""
         scores = self.full_att(self.relu(projected + self.decoder_att(hidden).unsqueeze(1)))
         alpha = self.softmax(scores.squeeze(2))  # (B, P)
-        context = (encoder_out * alpha.unsqueeze(2)).sum(dim=1)  # (B, C)
-        return context, alpha
+        context = torch.bmm(alpha.unsqueeze(1), encoder_out).squeeze(1)
+        if not self.count:
+            return context, alpha, None
+        weights = torch.sigmoid(scores).transpose(1, 2) / encoder_out.size(1)  # (B, 1, P)
+        return context, alpha, torch.bmm(weights, encoder_out).squeeze(1)
 
 
 DecoderState = tuple[Tensor, Tensor]
@@ -147,10 +160,15 @@ class Decoder(nn.Module):
 
     def __init__(self, config: DecoderConfig, encoder_dim: int, vocab_size: int) -> None:
         super().__init__()
-        self.attention = Attention(encoder_dim, config.decoder_dim, config.attention_dim)
+        self.attention = Attention(
+            encoder_dim, config.decoder_dim, config.attention_dim, count=config.count_context
+        )
         self.embedding = nn.Embedding(vocab_size, config.embed_dim)
         self.dropout = nn.Dropout(p=config.dropout)
-        self.decode_step = nn.LSTMCell(config.embed_dim + encoder_dim, config.decoder_dim)
+        contexts = 2 if config.count_context else 1
+        self.decode_step = nn.LSTMCell(
+            config.embed_dim + contexts * encoder_dim, config.decoder_dim
+        )
         self.init_h = nn.Linear(encoder_dim, config.decoder_dim)
         self.init_c = nn.Linear(encoder_dim, config.decoder_dim)
         self.f_beta = nn.Linear(config.decoder_dim, encoder_dim)
@@ -166,11 +184,11 @@ class Decoder(nn.Module):
     ) -> tuple[Tensor, DecoderState, Tensor]:
         """One decoding step: previous words (B,) → next-word logits (B, V), new state, alpha."""
         hidden, cell = state
-        context, alpha = self.attention(encoder_out, projected, hidden)
-        context = self.sigmoid(self.f_beta(hidden)) * context
-        hidden, cell = self.decode_step(
-            torch.cat([self.embedding(words), context], dim=1), (hidden, cell)
-        )
+        context, alpha, amount = self.attention(encoder_out, projected, hidden)
+        inputs = [self.embedding(words), self.sigmoid(self.f_beta(hidden)) * context]
+        if amount is not None:
+            inputs.append(amount)
+        hidden, cell = self.decode_step(torch.cat(inputs, dim=1), (hidden, cell))
         return self.fc(self.dropout(hidden)), (hidden, cell), alpha
 
     def forward(self, encoder_out: Tensor, captions: Tensor) -> tuple[Tensor, Tensor]:

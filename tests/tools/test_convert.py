@@ -183,7 +183,13 @@ def test_options_reach_the_config(tmp_path: Path, small_checkpoint: Path) -> Non
         "2024.1",
         "int8-dynamic",
     )
-    assert config["encoder"] == {"backbone": "resnet18", "stages": 4, "encoded_size": 4}
+    assert config["encoder"] == {
+        "backbone": "resnet18",
+        "stages": 4,
+        "encoded_size": 4,
+        "position_embedding": False,  # the tutorial's model has none of lukewarm's additions
+    }
+    assert config["decoder"]["count_context"] is False
     assert config["preprocess"]["image_size"] == 64 and config["max_length"] == 12
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing for every cold start's log
