@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 
-def _caption_original(model_file: str, beam: int, steps: int) -> tuple[Any, Any]:
+def _caption_original(model_file: str, beam: int, steps: int) -> tuple[tuple[float, float], Any]:
     import joblib
     import torch
     from PIL import Image
@@ -25,7 +25,7 @@ def _caption_original(model_file: str, beam: int, steps: int) -> tuple[Any, Any]
     from bench.original.caption import caption_image_beam_search, preprocess, words
 
     torch.set_num_threads(1)
-    imported = time.perf_counter()
+    imported = _imported()
     model = joblib.load(model_file)
     model["encoder"].eval()
     model["decoder"].eval()
@@ -48,12 +48,12 @@ def _caption_original(model_file: str, beam: int, steps: int) -> tuple[Any, Any]
     return imported, caption
 
 
-def _caption_lukewarm(model_dir: str, beam: int, steps: int) -> tuple[Any, Any]:
+def _caption_lukewarm(model_dir: str, beam: int, steps: int) -> tuple[tuple[float, float], Any]:
     from captioner import Captioner, configure_threads
     from captioner.images import decode_image
 
     configure_threads(1)
-    imported = time.perf_counter()
+    imported = _imported()
     captioner = Captioner.load(model_dir)
     if captioner.config.max_length + 1 != steps:
         raise SystemExit(f"{model_dir} decodes up to {captioner.config.max_length + 1} steps")
@@ -66,12 +66,18 @@ def _caption_lukewarm(model_dir: str, beam: int, steps: int) -> tuple[Any, Any]:
     return imported, caption
 
 
+def _imported() -> tuple[float, float]:
+    """When the runtime's imports were done, and how much was resident then: what the
+    runtime itself costs, before any weights."""
+    return time.perf_counter(), _status_mb("VmRSS")
+
+
 def timing(args: argparse.Namespace) -> dict[str, Any]:
     """Import, load, first caption, then warm captions of the same image."""
     started = time.perf_counter()
     data = Path(args.image).read_bytes()
     load = _caption_original if args.mode == "original" else _caption_lukewarm
-    imported, caption = load(args.model, args.beam, args.steps)
+    (imported, import_rss), caption = load(args.model, args.beam, args.steps)
     loaded = time.perf_counter()
     text, _ = caption(data)
     first_at = time.time()
@@ -93,19 +99,21 @@ def timing(args: argparse.Namespace) -> dict[str, Any]:
         "warm_cpu_ms": warm_cpu,
         "encode_ms": encode,
         "caption": text,
-        "max_rss_mb": _peak_rss_mb(),
+        "max_rss_mb": _status_mb("VmHWM"),
+        "import_rss_mb": import_rss,
         "dynamo_imported": "torch._dynamo" in sys.modules,
         "torch": sys.modules["torch"].__version__,
     }
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory. Not `getrusage`: its `ru_maxrss` survives
-    fork and exec, so it would report the parent's peak if that was higher."""
+def _status_mb(field: str) -> float:
+    """A memory figure of this process: `VmHWM` (peak resident) or `VmRSS` (resident now).
+    Not `getrusage`: its `ru_maxrss` survives fork and exec, so it would report the
+    parent's peak if that was higher."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def agreement(args: argparse.Namespace) -> dict[str, Any]:
