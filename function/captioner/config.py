@@ -44,6 +44,10 @@ class EncoderConfig:
     position_embedding: bool = False
     """Add a learned vector per grid cell to the encoder output, so that the attention
     can look for things by where they are (not in the tutorial's model)."""
+    context_layers: int = 0
+    """Transformer layers over the grid after the CNN (not in the tutorial's model): a
+    cell then sees the whole image, which a caption needs to say how many shapes share
+    its look and whether its group is the upper or the lower one."""
 
     @property
     def block(self) -> str:
@@ -104,6 +108,9 @@ class ModelConfig:
             problems.append(f"encoder.stages {self.encoder.stages} is not 1-4")
         if self.encoder.encoded_size < 1:
             problems.append("encoder.encoded_size must be at least 1")
+        layers = self.encoder.context_layers
+        if isinstance(layers, bool) or not isinstance(layers, int) or not 0 <= layers <= 8:
+            problems.append(f"encoder.context_layers {self.encoder.context_layers!r} is not 0-8")
         for name, value in (
             ("encoder.position_embedding", self.encoder.position_embedding),
             ("decoder.count_context", self.decoder.count_context),

@@ -103,6 +103,10 @@ def resnet_trunk(config: EncoderConfig) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
+CONTEXT_HEADS = 4
+"""Attention heads of each context layer (every ResNet width divides by four)."""
+
+
 class Encoder(nn.Module):
     """Images (B, 3, H, W) to a grid of features (B, encoded_size², channels)."""
 
@@ -113,12 +117,30 @@ class Encoder(nn.Module):
         self.position: nn.Parameter | None = None
         if config.position_embedding:
             cells = config.encoded_size**2
-            self.position = nn.Parameter(0.02 * torch.randn(cells, config.channels))
+            self.position = nn.Parameter(torch.empty(cells, config.channels))
+            # Through nn.init, so loading skips it (random numbers on the meta device
+            # import torch._dynamo: see runtime._SkipInit).
+            nn.init.normal_(self.position, std=0.02)
+        self.context = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                config.channels,
+                nhead=CONTEXT_HEADS,
+                dim_feedforward=2 * config.channels,
+                dropout=0.0,
+                batch_first=True,
+                norm_first=True,
+            )
+            for _ in range(config.context_layers)
+        )
 
     def forward(self, images: Tensor) -> Tensor:
         features = self.adaptive_pool(self.resnet(images))  # (B, C, S, S)
         grid = features.flatten(2).transpose(1, 2)  # (B, S*S, C)
-        return grid if self.position is None else grid + self.position
+        if self.position is not None:
+            grid = grid + self.position
+        for layer in self.context:
+            grid = layer(grid)
+        return grid
 
 
 class Attention(nn.Module):

@@ -33,7 +33,11 @@ def test_model_with_both_additions_saves_loads_and_captions_alike(tmp_path, phot
         name="additions",
         version="1",
         encoder=EncoderConfig(
-            backbone="resnet18", stages=2, encoded_size=4, position_embedding=True
+            backbone="resnet18",
+            stages=2,
+            encoded_size=4,
+            position_embedding=True,
+            context_layers=1,
         ),
         decoder=DecoderConfig(
             embed_dim=16, attention_dim=16, decoder_dim=24, dropout=0.0, count_context=True
@@ -47,7 +51,7 @@ def test_model_with_both_additions_saves_loads_and_captions_alike(tmp_path, phot
 
     loaded = Captioner.load(tmp_path / "model")
     assert loaded.config == config
-    assert loaded.model.encoder.position is not None
+    assert loaded.model.encoder.position is not None and len(loaded.model.encoder.context) == 1
     image = Image.open(photos["coffee"]).convert("RGB")
     original = Captioner(config, vocabulary, model).caption(image, beam=2, alternatives=1)
     again = loaded.caption(image, beam=2, alternatives=1)
@@ -56,10 +60,18 @@ def test_model_with_both_additions_saves_loads_and_captions_alike(tmp_path, phot
 
 
 @pytest.mark.parametrize(
-    ("section", "key"), [("encoder", "position_embedding"), ("decoder", "count_context")]
+    ("section", "key", "value", "problem"),
+    [
+        ("encoder", "position_embedding", "yes", "'yes' is not true or false"),
+        ("decoder", "count_context", 1, "1 is not true or false"),
+        ("encoder", "context_layers", 9, "9 is not 0-8"),
+        ("encoder", "context_layers", "2", "'2' is not 0-8"),
+    ],
 )
-def test_config_refuses_an_addition_that_is_not_a_boolean(section: str, key: str) -> None:
+def test_config_refuses_additions_it_cannot_build(
+    section: str, key: str, value: object, problem: str
+) -> None:
     data = ModelConfig(name="m", version="1").to_dict()
-    data[section][key] = "yes"
-    with pytest.raises(ModelFormatError, match=f"{section}.{key} 'yes' is not true or false"):
+    data[section][key] = value
+    with pytest.raises(ModelFormatError, match=f"{section}.{key} {problem}"):
         ModelConfig.from_dict(data)

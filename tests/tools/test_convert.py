@@ -188,6 +188,7 @@ def test_options_reach_the_config(tmp_path: Path, small_checkpoint: Path) -> Non
         "stages": 4,
         "encoded_size": 4,
         "position_embedding": False,  # the tutorial's model has none of lukewarm's additions
+        "context_layers": 0,
     }
     assert config["decoder"]["count_context"] is False
     assert config["preprocess"]["image_size"] == 64 and config["max_length"] == 12
