@@ -146,11 +146,8 @@ class Pool:
             return await self._run(instance, event, request_id, cold=False)
         if len(self._instances) + self._starting >= self.options.max_instances:
             raise Throttled(f"all {self.options.max_instances} instances are busy")
-        self._starting += 1
-        try:
-            started = await self._start_instance()
-        finally:
-            self._starting -= 1
+        self._starting += 1  # handed over to the instance itself once it is registered
+        started = await self._start_instance()
         if isinstance(started, Invocation):
             return started
         return await self._run(started, event, request_id, cold=True)
@@ -165,7 +162,8 @@ class Pool:
         return instance
 
     async def _start_instance(self) -> Instance | Invocation:
-        """A new instance that has imported the handler, or the init failure as an Invocation."""
+        """A new instance that has imported the handler, or the init failure as an Invocation.
+        Takes over the caller's place in `_starting` as soon as the process exists."""
         instance_id = f"i-{next(self._ids)}"
         env = {
             **os.environ,
@@ -173,20 +171,25 @@ class Pool:
             "LUKEWARM_HANDLER": self.options.handler,
             "PYTHONUNBUFFERED": "1",
         }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "lukewarm.localstack.runtime",
-            cwd=self.options.task_root,
-            env=env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            limit=LINE_LIMIT,
-            # Its own session: a Ctrl-C in the terminal reaches the stack, which stops
-            # every instance itself, instead of interrupting instances mid-import.
-            start_new_session=True,
-        )
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "lukewarm.localstack.runtime",
+                cwd=self.options.task_root,
+                env=env,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                limit=LINE_LIMIT,
+                # Its own session: a Ctrl-C in the terminal reaches the stack, which stops
+                # every instance itself, instead of interrupting instances mid-import.
+                start_new_session=True,
+            )
+        finally:
+            # From here the instance counts towards the cap itself (no await until it
+            # is registered); counting both throttled requests below the cap.
+            self._starting -= 1
         instance = Instance(instance_id, process)
         instance.stderr_task = asyncio.create_task(forward_logs(instance))
         self._instances[instance_id] = instance

@@ -91,6 +91,22 @@ def test_a_request_beyond_the_cap_is_throttled_like_lambda(capped_stack):
     assert call(capped_stack)[0] == 200
 
 
+def test_requests_up_to_the_cap_all_start_instances_while_others_are_starting(
+    local_stack_factory,
+):
+    stack = fake_stack(local_stack_factory, max_instances=3, env={"FAKE_INIT_S": "1.5"})
+    threads = []
+    for _ in range(3):  # each arrives while the ones before it are still importing
+        threads.append(in_background(call, stack))
+        time.sleep(0.3)
+    for thread, _ in threads:
+        thread.join()
+
+    answers = [results[0] for _, results in threads]
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert len({body["instance"] for _, body in answers}) == 3
+
+
 def test_an_instance_killed_mid_request_fails_only_that_request(capped_stack):
     call(capped_stack)
     (victim,) = instance_pids(capped_stack.pid)

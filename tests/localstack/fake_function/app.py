@@ -3,7 +3,8 @@
 The pool and the warmer are tested against every way a function can go wrong (slow,
 raising, dying) without waiting for torch to import. `FAKE_WARM` in the environment
 makes the warm-up event fail (`raise`) or overrun (`sleep:<seconds>`); `FAKE_INSTANCE`
-gives every instance the same name, as if Lambda had sent every invoke to one.
+gives every instance the same name, as if Lambda had sent every invoke to one;
+`FAKE_INIT_S` makes every instance take that long to import, like torch.
 """
 
 import json
@@ -12,6 +13,7 @@ import time
 import uuid
 
 INSTANCE = os.environ.get("FAKE_INSTANCE") or uuid.uuid4().hex[:8]
+time.sleep(float(os.environ.get("FAKE_INIT_S", "0")))
 _served = []
 
 
