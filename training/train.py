@@ -31,21 +31,26 @@ from torch.utils.data import DataLoader, Dataset
 from captioner import CaptionModel, ModelConfig, Vocabulary, save_model
 from captioner.config import SPECIAL_TOKENS, DecoderConfig, EncoderConfig, PreprocessConfig
 from captioner.preprocess import to_tensor
-from training.scenes import make_scene, vocabulary_words
+from training.scenes import Scene, make_scene, vocabulary_words
 
 MODEL_NAME = "lukewarm-shapes"
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 
 
 @dataclass(frozen=True)
 class TrainingSettings:
     seed: int = 0
-    steps: int = 2000
+    steps: int = 1700
     batch_size: int = 32
     learning_rate: float = 2e-3
     image_size: int = 80
     stages: int = 2
     encoded_size: int = 10
+    position_embedding: bool = True
+    context_layers: int = 2
+    count_context: bool = True
+    layout_weight: float = 0.5
+    """Weight of the layout loss in the first phase (0: captions only)."""
     embed_dim: int = 64
     attention_dim: int = 128
     decoder_dim: int = 256
@@ -66,22 +71,59 @@ def model_config(settings: TrainingSettings) -> ModelConfig:
         name=MODEL_NAME,
         version=MODEL_VERSION,
         encoder=EncoderConfig(
-            backbone="resnet18", stages=settings.stages, encoded_size=settings.encoded_size
+            backbone="resnet18",
+            stages=settings.stages,
+            encoded_size=settings.encoded_size,
+            position_embedding=settings.position_embedding,
+            context_layers=settings.context_layers,
         ),
         decoder=DecoderConfig(
             embed_dim=settings.embed_dim,
             attention_dim=settings.attention_dim,
             decoder_dim=settings.decoder_dim,
             dropout=0.1,
+            count_context=settings.count_context,
         ),
         preprocess=PreprocessConfig(image_size=settings.image_size),
         max_length=16,
     )
 
 
-class SceneBatches(Dataset[tuple[Tensor, Tensor]]):
+LAYOUT_CLASSES = 1 + 2 * 4
+"""What a grid cell of a scene shows: nothing, or a shape of the caption's first or
+second group, that group having 1-4 shapes."""
+
+
+def layout_targets(scene: Scene, cells: int) -> Tensor:
+    """The layout class of each cell of a `cells` x `cells` grid over the scene, row by
+    row: 0 where no shape is, else 1 + 4 * group + count - 1 (group 0 is the one the
+    caption names first). A cell belongs to a shape if its centre is well inside it, and
+    the cell holding the shape's centre always does.
+
+    Training the encoder to tell these apart (the layout loss, phase one only) puts in
+    every cell of a group which group it is and how many it has: the caption's count
+    word comes before the words that describe the group, so the decoder must know both
+    as soon as it looks at the group.
+    """
+    targets = torch.zeros(cells, cells, dtype=torch.long)
+    pitch = scene.image.width / cells
+    centres = (torch.arange(cells) + 0.5) * pitch
+    for shape in scene.shapes:
+        group = next(
+            i
+            for i, g in enumerate(scene.groups)
+            if (g.kind, g.colour, g.size) == (shape.kind, shape.colour, shape.size)
+        )
+        label = 1 + 4 * group + scene.groups[group].count - 1
+        distance2 = (centres[:, None] - shape.y) ** 2 + (centres[None, :] - shape.x) ** 2
+        targets[distance2 <= (0.8 * shape.radius) ** 2] = label
+        targets[min(int(shape.y / pitch), cells - 1), min(int(shape.x / pitch), cells - 1)] = label
+    return targets.flatten()
+
+
+class SceneBatches(Dataset[tuple[Tensor, Tensor, Tensor]]):
     """Item `i` is batch `first + i` of a seed's training scenes: scenes (first+i)*B …
-    (first+i)*B+B-1, as image and padded caption tensors."""
+    (first+i)*B+B-1, as image, padded caption and layout target tensors."""
 
     def __init__(self, seed: int, first: int, batches: int, batch_size: int, config: ModelConfig):
         self.seed, self.first, self.batches, self.batch_size = seed, first, batches, batch_size
@@ -91,11 +133,13 @@ class SceneBatches(Dataset[tuple[Tensor, Tensor]]):
     def __len__(self) -> int:
         return self.batches
 
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor, Tensor]:
         start = (self.first + index) * self.batch_size
         scenes = [make_scene("train", self.seed, start + i) for i in range(self.batch_size)]
         images = torch.stack([to_tensor(s.image, self.config.preprocess) for s in scenes])
-        return images, encode_captions([s.caption for s in scenes], self.vocabulary)
+        cells = self.config.encoder.encoded_size
+        layouts = torch.stack([layout_targets(s, cells) for s in scenes])
+        return images, encode_captions([s.caption for s in scenes], self.vocabulary), layouts
 
 
 def encode_captions(captions: Sequence[str], vocabulary: Vocabulary) -> Tensor:
@@ -141,8 +185,16 @@ def train(
     torch.manual_seed(settings.seed)
     config = model_config(settings)
     vocabulary = demo_vocabulary()
-    model = CaptionModel(config.encoder, config.decoder, len(vocabulary))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
+    # Channels-last convolutions train about 15 % faster on this kind of CPU.
+    model = CaptionModel(config.encoder, config.decoder, len(vocabulary)).to(
+        memory_format=torch.channels_last
+    )
+    layout_head = nn.Linear(config.encoder.channels, LAYOUT_CLASSES)
+    optimizer = torch.optim.AdamW(
+        [*model.parameters(), *layout_head.parameters()],
+        lr=settings.learning_rate,
+        weight_decay=1e-4,
+    )
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / settings.warmup_steps)
     )
@@ -155,7 +207,18 @@ def train(
         if checkpoints is not None and step % checkpoint_every == 0:
             save_model(checkpoints / f"step-{step:05d}", config, vocabulary, average.module)
 
-    _fit(model, optimizer, schedule, settings, 0, settings.steps, after_step, "training", quiet)
+    _fit(
+        model,
+        optimizer,
+        schedule,
+        settings,
+        0,
+        settings.steps,
+        after_step,
+        "training",
+        quiet,
+        layout_head=layout_head,
+    )
     annealed = anneal(average.module, settings, quiet=quiet)
     save_model(out, config, vocabulary, annealed.eval())
     return config
@@ -199,9 +262,12 @@ def _fit(
     after_step: Callable[[int], None],
     title: str,
     quiet: bool,
+    *,
+    layout_head: nn.Module | None = None,
 ) -> None:
     """`steps` optimisation steps on training batches from `first_batch` on, with a
-    progress bar (and a log line every 100 steps, for logs that are not a terminal)."""
+    progress bar (and a log line every 100 steps, for logs that are not a terminal).
+    With `layout_head`, the loss adds the layout loss (see `layout_targets`)."""
     config = model_config(settings)
     batches = DataLoader(
         SceneBatches(settings.seed, first_batch, steps, settings.batch_size, config),
@@ -224,12 +290,20 @@ def _fit(
     )
     with Progress(*columns, disable=quiet) as progress:
         task = progress.add_task(title, total=steps, loss=math.nan, accuracy=0, rate=0)
-        for step, (images, captions) in enumerate(batches, start=1):
-            logits, _ = model(images, captions)
+        parameters = [*model.parameters()]
+        if layout_head is not None:
+            parameters += layout_head.parameters()
+        for step, (images, captions, layouts) in enumerate(batches, start=1):
+            encoder_out = model.encoder(images.contiguous(memory_format=torch.channels_last))
+            logits, _ = model.decoder(encoder_out, captions)
             loss, accuracy = caption_loss(logits, captions)
+            if layout_head is not None:
+                layout_logits = layout_head(encoder_out).flatten(0, 1)
+                layout_loss = nn.functional.cross_entropy(layout_logits, layouts.flatten())
+                loss = loss + settings.layout_weight * layout_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            nn.utils.clip_grad_norm_(parameters, 5.0)
             optimizer.step()
             schedule.step()
             after_step(step)
@@ -274,6 +348,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
+    parser.add_argument(
+        "--stages", type=int, default=defaults.stages, help="ResNet-18 stages in the encoder"
+    )
+    parser.add_argument(
+        "--encoded-size", type=int, default=defaults.encoded_size, help="encoder grid side"
+    )
     parser.add_argument("--threads", type=int, default=defaults.threads)
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument(
@@ -288,6 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         image_size=args.image_size,
+        stages=args.stages,
+        encoded_size=args.encoded_size,
         threads=args.threads,
         workers=args.workers,
     )

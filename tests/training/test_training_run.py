@@ -14,6 +14,7 @@ from training.train import (
     TrainingSettings,
     anneal,
     demo_vocabulary,
+    layout_targets,
     main,
     model_config,
     train,
@@ -72,3 +73,22 @@ def test_second_phase_from_a_checkpoint_equals_one_uninterrupted_run(tmp_path: P
         load_file(tmp_path / run / "weights.safetensors") for run in ("whole", "resumed")
     )
     assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+
+
+def test_layout_targets_mark_each_shape_with_its_group_and_count() -> None:
+    for index in range(20):
+        scene = make_scene("train", 5, index)
+        cells = 10
+        grid = layout_targets(scene, cells).view(cells, cells)
+        pitch = scene.image.width / cells
+        expected = set()
+        for shape in scene.shapes:
+            group = [(g.kind, g.colour, g.size) for g in scene.groups].index(
+                (shape.kind, shape.colour, shape.size)
+            )
+            label = 1 + 4 * group + scene.groups[group].count - 1
+            expected.add(label)
+            assert grid[int(shape.y / pitch), int(shape.x / pitch)] == label, scene.caption
+        assert set(grid.unique().tolist()) == {0, *expected}
+        # Shapes cover a few cells each; most of the scene is background.
+        assert (grid == 0).float().mean() > 0.6
