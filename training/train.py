@@ -175,7 +175,8 @@ def train(
     """Train a model with `settings` and write its model directory to `out`.
 
     Two phases. First `steps` steps at a learning rate that does not depend on how long
-    the run is (warm-up, then constant), keeping an exponential moving average of the
+    the run is (warm-up, then constant), on the caption loss plus the layout loss (see
+    `layout_targets`; its head is thrown away), keeping an exponential moving average of the
     weights: the average after N steps of any run is the model a run of N steps
     starts its second phase from (`checkpoints`, if given, receives it every
     `checkpoint_every` steps). Then `anneal_steps` steps from that average with a
