@@ -146,7 +146,6 @@ class Pool:
             return await self._run(instance, event, request_id, cold=False)
         if len(self._instances) + self._starting >= self.options.max_instances:
             raise Throttled(f"all {self.options.max_instances} instances are busy")
-        self._starting += 1  # handed over to the instance itself once it is registered
         started = await self._start_instance()
         if isinstance(started, Invocation):
             return started
@@ -163,7 +162,10 @@ class Pool:
 
     async def _start_instance(self) -> Instance | Invocation:
         """A new instance that has imported the handler, or the init failure as an Invocation.
-        Takes over the caller's place in `_starting` as soon as the process exists."""
+
+        Counts towards the cap from before its first await (none since the caller's
+        check) until its process is registered in `_instances`, which counts it then.
+        """
         instance_id = f"i-{next(self._ids)}"
         env = {
             **os.environ,
@@ -171,6 +173,7 @@ class Pool:
             "LUKEWARM_HANDLER": self.options.handler,
             "PYTHONUNBUFFERED": "1",
         }
+        self._starting += 1
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -187,8 +190,8 @@ class Pool:
                 start_new_session=True,
             )
         finally:
-            # From here the instance counts towards the cap itself (no await until it
-            # is registered); counting both throttled requests below the cap.
+            # Registered below with no await in between; counting it in both places
+            # throttled requests below the cap.
             self._starting -= 1
         instance = Instance(instance_id, process)
         instance.stderr_task = asyncio.create_task(forward_logs(instance))
