@@ -37,6 +37,8 @@ class ImageArgs:
     """`linux/amd64` or `linux/arm64`: exactly one, the function's architecture."""
     model_dir: str
     """Model directory inside the context, passed to the build as MODEL_DIR."""
+    runtime: str
+    """`onnx` or `torch`, passed to the build as RUNTIME: the image installs only its own."""
     keep_images: int
     """How many images the repository keeps; older ones expire."""
 
@@ -95,7 +97,7 @@ class Image(pulumi.ComponentResource):
                 context=args.context,
                 dockerfile=args.dockerfile,
                 platform=args.platform,
-                args={"MODEL_DIR": args.model_dir},
+                args={"MODEL_DIR": args.model_dir, "RUNTIME": args.runtime},
             ),
             registry=docker.RegistryArgs(
                 server=token.proxy_endpoint,

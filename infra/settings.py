@@ -41,6 +41,8 @@ LOG_RETENTION_DAYS = (
 # fmt: on
 """What CloudWatch Logs accepts; 0 means never expire."""
 ARCHITECTURES = ("x86_64", "arm64")
+RUNTIMES = ("onnx", "torch")
+"""What the function runs the model with: ONNX Runtime on numpy (no torch), or torch."""
 MAX_API_RATE = 10_000.0
 MAX_API_BURST = 5_000
 """API Gateway's default account-level throttle per region."""
@@ -190,6 +192,7 @@ class Settings:
     memory_size: int
     timeout: int
     architecture: str
+    runtime: str
     model_dir: str
     reserved_concurrency: int
     throttle_rate: float
@@ -274,6 +277,14 @@ def _architecture(raw: object) -> str:
     return value
 
 
+def _runtime(raw: object) -> str:
+    allowed = " or ".join(RUNTIMES)
+    value = _string(raw, allowed)
+    if value not in RUNTIMES:
+        raise _Invalid(f"must be {allowed}")
+    return value
+
+
 def _model_dir(raw: object) -> str:
     allowed = "a relative path inside function/, such as model"
     value = _string(raw, allowed)
@@ -346,6 +357,7 @@ _KEYS: dict[str, str] = {
     "memorySize": "memory_size",
     "timeout": "timeout",
     "architecture": "architecture",
+    "runtime": "runtime",
     "modelDir": "model_dir",
     "reservedConcurrency": "reserved_concurrency",
     "throttleRate": "throttle_rate",
@@ -366,6 +378,7 @@ _SIMPLE: dict[str, Callable[[object], Any]] = {
         raw, 1, API_TIMEOUT_S, "(seconds; the HTTP API gives up at 30)"
     ),
     "architecture": _architecture,
+    "runtime": _runtime,
     "modelDir": _model_dir,
     "reservedConcurrency": lambda raw: _integer(raw, 1),
     "throttleRate": lambda raw: _number(raw, 0, MAX_API_RATE),
