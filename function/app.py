@@ -39,7 +39,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from captioner import Captioner, configure_threads
+from captioner import configure_threads, load_captioner
 from captioner.images import ImageTooLarge, UnreadableImage, UnsupportedImage, decode_image
 
 MAX_IMAGE_BYTES = 4_718_592
@@ -122,7 +122,7 @@ class CaptionOptions:
 
 
 threads = configure_threads()
-captioner = Captioner.load(MODEL_DIR)
+captioner = load_captioner(MODEL_DIR)  # the runtime LUKEWARM_RUNTIME names: onnx or torch
 instance = Instance(
     id=secrets.token_hex(6), init_ms=round((time.perf_counter() - INIT_STARTED) * 1000, 1)
 )
