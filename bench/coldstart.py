@@ -205,7 +205,7 @@ def measure_draft(photo: bytes, image_size: int, repeats: int = 7) -> tuple[floa
 
     from captioner.config import PreprocessConfig
     from captioner.images import decode_image
-    from captioner.preprocess import to_tensor
+    from captioner.preprocess import to_array
 
     buffer = io.BytesIO()
     Image.open(io.BytesIO(photo)).convert("RGB").resize((4032, 3024)).save(buffer, "JPEG")
@@ -215,7 +215,7 @@ def measure_draft(photo: bytes, image_size: int, repeats: int = 7) -> tuple[floa
         seconds = []
         for _ in range(repeats):
             started = time.perf_counter()
-            to_tensor(decode_image(buffer.getvalue(), min_size=min_size), config)
+            to_array(decode_image(buffer.getvalue(), min_size=min_size), config)
             seconds.append(time.perf_counter() - started)
         medians.append(statistics.median(seconds))
     return medians[0], medians[1]

@@ -11,6 +11,12 @@ from infra.settings import ROOT, RUNTIMES, SettingsError, load_settings
 from tests.infra.pulumi_mocks import DOCKER_IMAGE, FUNCTION, LukewarmMocks, deploy
 
 
+def test_the_stack_offers_exactly_the_runtimes_the_function_can_load() -> None:
+    from captioner import RUNTIMES as FUNCTION_RUNTIMES
+
+    assert RUNTIMES == FUNCTION_RUNTIMES
+
+
 def test_onnx_is_the_default_declared_in_pulumi_yaml() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
 
