@@ -1,6 +1,6 @@
-"""The reference benchmark's machinery on a small model: every runtime's child process
-compute the same caption when they decode the same steps greedily, and report what the table
-needs."""
+"""The reference benchmark's machinery on a small model: the original's, torch's and ONNX
+Runtime's child processes compute the same caption when they decode the same steps
+greedily, and report what the table needs."""
 
 from __future__ import annotations
 
