@@ -6,9 +6,11 @@ For each runtime the image can run (`onnx`: the model's fp32 ONNX export on ONNX
 Python process to its first caption: interpreter start, `import app` (the runtime, the
 model load) and one `POST /caption` through the handler, like a new Lambda instance.
 Warm latency is the handler's time for one caption once loaded, in another fresh
-process. All at one thread (LUKEWARM_THREADS=1), about what a 1,769 MB Lambda gets, with
-the CPU time beside the wall time. A benchmark, not a test: the figures depend on the
-machine and on what else it is doing (the load average is printed).
+process, which then reports its peak RSS before and after captioning a PNG of nearly the
+most pixels the function accepts. All at one thread (LUKEWARM_THREADS=1), about what a
+1,769 MB Lambda gets, with the CPU time beside the wall time. torch is the development
+virtualenv's (`make bench-reference` runs the image's own). A benchmark, not a test: the
+figures depend on the machine and on what else it is doing (the load average is printed).
 """
 
 from __future__ import annotations
@@ -73,19 +75,29 @@ WARM_PROBE = (
     CONTEXT
     + """
 import contextlib, io
+from pathlib import Path
 import app
-event = json.loads(sys.stdin.read())
+def peak_mb():
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+events = json.loads(sys.stdin.read())
 seconds, cpu_seconds = [], []
 # The handler prints its EMF metrics to stdout, as on Lambda; keep them off the report.
 with contextlib.redirect_stdout(io.StringIO()):
-    app.handler(event, Context())  # the cold one
+    app.handler(events["photo"], Context())  # the cold one
     for _ in range(int(sys.argv[1])):
         started, started_cpu = time.perf_counter(), time.process_time()
-        reply = app.handler(event, Context())
+        reply = app.handler(events["photo"], Context())
         seconds.append(time.perf_counter() - started)
         cpu_seconds.append(time.process_time() - started_cpu)
         assert reply["statusCode"] == 200, reply
-print("BENCH-RESULT " + json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds}), flush=True)
+    photo_peak_mb = peak_mb()
+    reply = app.handler(events["largest"], Context())
+    assert reply["statusCode"] == 200, reply
+print("BENCH-RESULT " + json.dumps({
+    "seconds": seconds, "cpu_seconds": cpu_seconds, "photo_peak_mb": photo_peak_mb,
+    "largest_peak_mb": peak_mb(),
+}), flush=True)
 """
 )
 
@@ -100,14 +112,14 @@ print("BENCH-RESULT " + json.dumps({"powertools_s": time.perf_counter() - starte
 """
 
 
-def caption_event(photo: bytes) -> dict[str, Any]:
+def caption_event(photo: bytes, content_type: str = "image/jpeg") -> dict[str, Any]:
     """An HTTP API (payload 2.0) `POST /caption` event carrying the photo."""
     return {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": "/caption",
         "rawQueryString": "",
-        "headers": {"content-type": "image/jpeg", "host": "bench.local"},
+        "headers": {"content-type": content_type, "host": "bench.local"},
         "requestContext": {
             "http": {"method": "POST", "path": "/caption", "protocol": "HTTP/1.1"},
             "requestId": "bench",
@@ -170,10 +182,24 @@ def measure_cold(env: dict[str, str], photo: bytes, runs: int) -> dict[str, Any]
     return figures
 
 
-def measure_warm(env: dict[str, str], photo: bytes, calls: int) -> dict[str, list[float]]:
-    """Seconds (wall and CPU) per caption through the handler, in a fresh process once warm."""
-    event = json.dumps(caption_event(photo))
-    return run_probe(WARM_PROBE, env, event, (str(calls),))[1]
+def largest_image() -> bytes:
+    """A PNG of nearly the most pixels the function accepts: what decoding can add to the
+    peak memory (JPEGs decode at reduced scale, PNGs cannot)."""
+    from PIL import Image
+
+    from captioner.images import MAX_PIXELS
+
+    side = int(MAX_PIXELS**0.5)
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side), (90, 140, 200)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def measure_warm(env: dict[str, str], photo: bytes, calls: int, largest: bytes) -> dict[str, Any]:
+    """Seconds (wall and CPU) per caption through the handler, in a fresh process once warm,
+    and its peak RSS after them and after one caption of `largest`."""
+    events = {"photo": caption_event(photo), "largest": caption_event(largest, "image/png")}
+    return run_probe(WARM_PROBE, env, json.dumps(events), (str(calls),))[1]
 
 
 def int8_model(model_dir: Path) -> Path:
@@ -240,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=30, help="warm captions (default 30)")
     args = parser.parse_args(argv)
     from captioner.config import read_config
+    from captioner.images import MAX_PIXELS
 
     if not (args.model_dir / "weights.safetensors").is_file():
         parser.error(f"no model in {args.model_dir} (make demo-model, or pass --model-dir)")
@@ -259,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         run_probe(POWERTOOLS_PROBE, env[variants[0]])[1]["powertools_s"] for _ in range(args.runs)
     ]
     cold = {name: measure_cold(env[name], photo, args.runs) for name in variants}
-    warm = {name: measure_warm(env[name], photo, args.calls) for name in variants}
+    largest = largest_image()
+    warm = {name: measure_warm(env[name], photo, args.calls, largest) for name in variants}
     image_size = read_config(args.model_dir).preprocess.image_size
     full_decode_s, draft_decode_s = measure_draft(photo, image_size)
 
@@ -295,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ]
     print("\n".join(rows))
+    for key, label in (
+        ("photo_peak_mb", "peak RSS, photo"),
+        ("largest_peak_mb", f"peak RSS, then a {MAX_PIXELS / 1e6:.0f} MP PNG"),
+    ):
+        cells = "".join(f"{warm[name][key]:>8.0f} MB" for name in variants)
+        print(f"{label:40}{cells}")
     for label, figures, reference in (
         ("cold", cold_s, REFERENCE_COLD_S),
         ("warm", warm_s, REFERENCE_WARM_S),
