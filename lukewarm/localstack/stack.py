@@ -42,7 +42,7 @@ class StackOptions:
     idle_timeout_s: float = 600.0
     """Stack seconds an instance may sit idle before it is reclaimed."""
     timeout_s: float = 30.0
-    memory_size: int = 2048
+    memory_size: int = 1769
     warm_schedules: Sequence[Schedule] = field(default_factory=tuple)
     warm_hold_ms: int = 500
     prewarm: bool = False
