@@ -82,6 +82,8 @@ FIGURES = {
     "warm_cpu": ("warm caption, CPU time", "warm_cpu_ms", "ms", 0),
 }
 """Table row → (label, figure, unit, decimals)."""
+CPU_FIGURES = {"cold": "cold_cpu_s", "warm": "warm_cpu_ms"}
+"""The CPU time beside each wall-time figure that has a target."""
 
 
 @dataclass(frozen=True)
@@ -160,11 +162,11 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     figures = {label: _summary(runs) for label, runs in results.items()}
-    figures["original"]["size_mb"] = _size(DEV_PYTHON, ORIGINAL_DISTS, [original.model])
+    figures["original"] |= _size(DEV_PYTHON, ORIGINAL_DISTS, [original.model])
     for side in sides[1:]:
         files = image_model_files(side.model, side.runtime or "")
-        dists = requirement_names(side.runtime or "")
-        figures[side.label]["size_mb"] = _size(side.python, dists, files)
+        figures[side.label] |= _size(side.python, requirement_names(side.runtime or ""), files)
+        # As resident memory is counted: MiB.
         figures[side.label]["weights_mb"] = sum(f.stat().st_size for f in files) / 2**20
     comparisons = _compare_captions(sides[1:], args.scenes, args.beam)
     table = _table(figures, variants, comparisons, args, same_caption)
@@ -392,16 +394,22 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _size(python: Path, dists: tuple[str, ...], files: list[Path]) -> float:
-    """MB of the runtime's distributions (dependencies included) plus the model files
-    (and, for lukewarm, the `captioner` package)."""
+def _size(python: Path, dists: tuple[str, ...], files: list[Path]) -> dict[str, Any]:
+    """MB installed: in all (`size_mb`), by each of the runtime's distributions (their
+    dependencies included) and by the model files (`files_mb`, with, for lukewarm, the
+    `captioner` package)."""
     done = subprocess.run(
         [str(python), str(CHILD), "sizes", *dists], capture_output=True, text=True, check=True
     )
-    installed = sum(json.loads(done.stdout)["dists"].values())
+    installed = {name: size / 1e6 for name, size in json.loads(done.stdout)["dists"].items()}
     if python != DEV_PYTHON:
         files = [*files, *(FUNCTION_DIR / "captioner").glob("*.py")]
-    return (installed + sum(f.stat().st_size for f in files)) / 1e6
+    files_mb = sum(f.stat().st_size for f in files) / 1e6
+    return {
+        "size_mb": sum(installed.values()) + files_mb,
+        "dists_mb": installed,
+        "files_mb": files_mb,
+    }
 
 
 def _compare_captions(sides: list[Side], scenes: int, beam: int) -> dict[str, Any]:
@@ -465,38 +473,60 @@ def floors(original: dict[str, Any], lukewarm: dict[str, Any], targets: dict[str
     target allows: what would have to shrink, and how far."""
     allowed = {key: original[FIGURES[key][1]] / target for key, target in targets.items()}
     missed = [
-        key
-        for key, target in targets.items()
-        if original[FIGURES[key][1]] / lukewarm[FIGURES[key][1]] < target
+        key for key, target in targets.items() if _worst_ratio(original, lukewarm, key) < target
     ]
     parts = []
+
+    def against(key: str, unit: str, digits: int) -> str:
+        """What the target allows, by wall time and (for times) by CPU time."""
+        wall = f"{allowed[key]:,.{digits}f} {unit}"
+        if key not in CPU_FIGURES:
+            return f"against {wall} for {targets[key]:g}x"
+        cpu = original[CPU_FIGURES[key]] / targets[key]
+        ratios = (
+            f"{_ratio(original, lukewarm, FIGURES[key][1]):.1f}x by wall time, "
+            f"{_ratio(original, lukewarm, CPU_FIGURES[key]):.1f}x by CPU time"
+        )
+        return f"against {wall} ({cpu:,.{digits}f} {unit} of CPU) for {targets[key]:g}x ({ratios})"
+
     if "cold" in missed:
         cold = lukewarm["import_s"] + lukewarm["load_s"] + lukewarm["encode_ms"] / 1000
         parts.append(
             f"cold start: imports {lukewarm['import_s']:.2f} s + model load "
             f"{lukewarm['load_s']:.2f} s + one encoder pass {lukewarm['encode_ms'] / 1000:.2f} s "
-            f"= {cold:.2f} s, against {allowed['cold']:.2f} s for {targets['cold']:g}x"
+            f"= {cold:.2f} s, {against('cold', 's', 2)}"
         )
     if "rss" in missed:
         rss = lukewarm["import_rss_mb"] + lukewarm["weights_mb"]
         parts.append(
             f"peak RSS: the runtime once imported {lukewarm['import_rss_mb']:,.0f} MB + the "
-            f"model files {lukewarm['weights_mb']:,.0f} MB = {rss:,.0f} MB, against "
-            f"{allowed['rss']:,.0f} MB for {targets['rss']:g}x"
+            f"model files {lukewarm['weights_mb']:,.0f} MB = {rss:,.0f} MB, "
+            f"{against('rss', 'MB', 0)}"
         )
     if "warm" in missed:
         parts.append(
             f"warm caption: the ResNet-101 encoder alone (the same network on the same "
-            f"256x256 input in all) {lukewarm['encode_ms']:,.0f} ms, against "
-            f"{allowed['warm']:,.0f} ms for {targets['warm']:g}x"
+            f"256x256 input in all) {lukewarm['encode_ms']:,.0f} ms, {against('warm', 'ms', 0)}"
         )
     if "size" in missed:
+        dists = sorted(lukewarm["dists_mb"].items(), key=lambda item: -item[1])
+        largest = ", ".join(f"{name} {mb:,.0f}" for name, mb in dists[:3])
         parts.append(
-            f"installed size: dependencies {lukewarm['size_mb'] - lukewarm['weights_mb']:,.0f} "
-            f"MB + model files {lukewarm['weights_mb']:,.0f} MB, against "
-            f"{allowed['size']:,.0f} MB for {targets['size']:g}x"
+            f"installed size: dependencies {sum(lukewarm['dists_mb'].values()):,.0f} MB "
+            f"({largest}) + model files {lukewarm['files_mb']:,.0f} MB, {against('size', 'MB', 0)}"
         )
     return "; ".join(parts)
+
+
+def _ratio(original: dict[str, Any], lukewarm: dict[str, Any], figure: str) -> float:
+    return float(original[figure] / lukewarm[figure])
+
+
+def _worst_ratio(original: dict[str, Any], lukewarm: dict[str, Any], key: str) -> float:
+    """Original ÷ lukewarm for a target, the lower of wall and CPU time for times: on a
+    shared machine the wall time also measures the neighbours, unequally."""
+    figures = [FIGURES[key][1], *([CPU_FIGURES[key]] if key in CPU_FIGURES else [])]
+    return min(_ratio(original, lukewarm, figure) for figure in figures)
 
 
 def _cell(
@@ -522,8 +552,9 @@ def _table(
         "| --- | ---: |" + " ---: |" * len(variants),
     ]
     for key, (label, figure, unit, digits) in FIGURES.items():
+        target_key = {"cold_cpu": "cold", "warm_cpu": "warm"}.get(key, key)
         cells = " | ".join(
-            _cell(original, figures[name], key, TARGETS[name].get(key)) for name in variants
+            _cell(original, figures[name], key, TARGETS[name].get(target_key)) for name in variants
         )
         lines.append(f"| {label} | {original[figure]:,.{digits}f} {unit} | {cells} |")
     lines += ["", "Each lukewarm cell: the figure (original ÷ lukewarm, the target)."]
