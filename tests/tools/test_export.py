@@ -88,7 +88,7 @@ def test_the_exported_pooling_is_torch_s_adaptive_pooling(size: int, grid: int) 
     torch.testing.assert_close(pooled, nn.AdaptiveAvgPool2d(grid)(features), rtol=1e-6, atol=1e-6)
 
 
-def test_a_grid_larger_than_the_trunk_output_exports_and_matches_torch(tmp_path: Path) -> None:
+def _enlarged_model(model_dir: Path) -> Path:
     """The reference Show-Attend-Tell layout in miniature: a 4x4 trunk output pooled up
     to a 14x14 grid, which torch's exporter refuses as adaptive pooling."""
     torch.manual_seed(5)
@@ -102,10 +102,35 @@ def test_a_grid_larger_than_the_trunk_output_exports_and_matches_torch(tmp_path:
     )
     vocabulary = Vocabulary((*SPECIAL_TOKENS, "red", "blue", "circle", "square"))
     model = CaptionModel(config.encoder, config.decoder, len(vocabulary)).eval()
-    save_model(tmp_path / "model", config, vocabulary, model)
-    report = export.export_model(tmp_path / "model", checks=4)
+    save_model(model_dir, config, vocabulary, model)
+    return model_dir
+
+
+def test_a_grid_larger_than_the_trunk_output_exports_and_matches_torch(tmp_path: Path) -> None:
+    report = export.export_model(_enlarged_model(tmp_path / "model"), checks=4)
     assert report.max_difference < 1e-4
     assert report.versus_torch.identical == 4
+
+
+def test_graphs_that_do_not_compute_torch_s_numbers_are_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _enlarged_model(tmp_path / "model")
+    pooling = export._grid_pool
+
+    class Doubled(nn.Module):
+        def __init__(self, size: int, grid: int) -> None:
+            super().__init__()
+            self.pool = pooling(size, grid)
+
+        def forward(self, features: torch.Tensor) -> torch.Tensor:
+            return 2 * self.pool(features)
+
+    monkeypatch.setattr(export, "_grid_pool", Doubled)
+    with pytest.raises(export.ExportError, match=r"differ from torch by up to .*not written"):
+        export.export_model(model, checks=2)
+    assert not (model / "onnx").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
 def test_int8_export_calibrates_on_a_folder_and_reports_agreement_with_fp32(
