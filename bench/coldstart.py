@@ -204,8 +204,11 @@ def measure_warm(env: dict[str, str], photo: bytes, calls: int, largest: bytes) 
 
 def int8_model(model_dir: Path) -> Path:
     """A copy of the model directory with an int8 ONNX export, made once in .bench/ per
-    version of the model's files (exporting takes a minute: torch and the calibration)."""
-    digest = hashlib.sha256()
+    version of the model's files and of the exporter (exporting takes a while: torch, the
+    calibration and the agreement check)."""
+    from bench.reference import exporter_digest
+
+    digest = hashlib.sha256(exporter_digest())
     for name in ("config.json", "vocab.json", "weights.safetensors"):
         digest.update((model_dir / name).read_bytes())
     exported = CACHE / "models" / f"int8-{digest.hexdigest()[:12]}"

@@ -280,13 +280,21 @@ def _models(steps: int) -> Path:
     """The same seeded random weights as a joblib pickle (original) and as lukewarm model
     directories, one per variant (fp32 and int8 exports, torch), made once per step count,
     in a process of its own."""
-    key = hashlib.sha256(f"{VOCAB_SIZE}-{SEED}-{steps}-v2".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{VOCAB_SIZE}-{SEED}-{steps}-v2".encode() + exporter_digest())
+    key = key.hexdigest()[:12]
     models = CACHE / "reference" / key
     if not (models / "done").exists():
         print(f"building the ResNet-101 / {VOCAB_SIZE:,}-word model in {models}", flush=True)
         code = "import sys; from bench.reference import build_models; build_models(*sys.argv[1:])"
         subprocess.run([str(DEV_PYTHON), "-c", code, str(models), str(steps)], check=True, cwd=ROOT)
     return models
+
+
+def exporter_digest() -> bytes:
+    """What the model directories are made with: a change to the converter or the exporter
+    makes them again (the function would refuse an export older than its format)."""
+    sources = ("lukewarm/convert.py", "lukewarm/export.py", "function/captioner/exported.py")
+    return hashlib.sha256(b"".join((ROOT / path).read_bytes() for path in sources)).digest()
 
 
 def build_models(directory: str, steps: str) -> None:

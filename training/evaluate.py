@@ -2,10 +2,9 @@
 
 Scenes come from the "evaluate" split, which no training run draws from, so any seed
 gives unseen scenes. `--runtime` picks what captions them (`onnx`, the function's default,
-or `torch`); `--agreement-with` captions them again with another runtime and reports
-how many top captions are the same. The last line printed is `exact_match=<x> bleu4=<x>`:
-the share of captions identical to the true one, and corpus-level BLEU-4 (sacrebleu) as
-a fraction.
+or `torch`; `make agreement` compares the runtimes' captions). The last line printed is
+`exact_match=<x> bleu4=<x>`: the share of captions identical to the true one, and
+corpus-level BLEU-4 (sacrebleu) as a fraction.
 """
 
 from __future__ import annotations
@@ -31,8 +30,6 @@ class Score:
     bleu4: float
     mistakes: list[tuple[str, str]]
     """(true caption, model's caption) for every scene the model got wrong."""
-    captions: list[str]
-    """The model's top caption of every scene, in order."""
     runtime: str
     """What captioned them, as the captioner reports it (`onnx`, `onnx-int8`, `torch`)."""
 
@@ -69,15 +66,8 @@ def evaluate(
         exact_match=1 - len(mistakes) / count,
         bleu4=bleu.score / 100,
         mistakes=mistakes,
-        captions=guesses,
         runtime=captioner.info["runtime"],
     )
-
-
-def agreement(these: Score, those: Score) -> float:
-    """The share of scenes on which two runs gave the same top caption."""
-    same = sum(a == b for a, b in zip(these.captions, those.captions, strict=True))
-    return same / len(these.captions)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,13 +85,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="what captions the scenes (default: $LUKEWARM_RUNTIME, else onnx)",
     )
     parser.add_argument(
-        "--agreement-with",
-        choices=RUNTIMES,
-        metavar="RUNTIME",
-        help="caption the same scenes with this runtime too, and report how many top "
-        f"captions are the same ({', '.join(RUNTIMES)})",
-    )
-    parser.add_argument(
         "--show-mistakes", type=int, default=10, metavar="N", help="print up to N wrong captions"
     )
     args = parser.parse_args(argv)
@@ -109,23 +92,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--count must be at least 1")
     if not 1 <= args.beam <= 10:
         parser.error("--beam must be 1-10")
-    options = {"count": args.count, "seed": args.seed, "beam": args.beam, "quiet": False}
     try:
-        score = evaluate(args.model_dir, runtime=args.runtime, **options)
-        other = args.agreement_with and evaluate(
-            args.model_dir, runtime=args.agreement_with, **options
+        score = evaluate(
+            args.model_dir,
+            count=args.count,
+            seed=args.seed,
+            beam=args.beam,
+            quiet=False,
+            runtime=args.runtime,
         )
     except ModelFormatError as error:
         parser.exit(2, f"error: cannot load the model: {error}\n")
     for truth, guess in score.mistakes[: args.show_mistakes]:
         print(f"expected: {truth}\n     got: {guess}")
     print(f"runtime {score.runtime}, beam {args.beam}, {args.count} scenes of seed {args.seed}")
-    if other:
-        same = agreement(score, other)
-        print(
-            f"same top caption as {other.runtime}: {round(same * args.count)} of {args.count} "
-            f"scenes, agreement={same:.4f}"
-        )
     print(f"exact_match={score.exact_match:.4f} bleu4={score.bleu4:.4f}")
     return 0
 
