@@ -41,7 +41,7 @@ evaluate: $(STAMP)
 agreement: $(STAMP)
 	$(PY) -m training.agreement --count 500 --seed 1000003 $(ARGS)
 
-## Cold start and warm caption latency of the demo model, 1 thread.
+## Cold start, warm caption latency and peak memory of the demo model per runtime, 1 thread.
 bench: $(STAMP)
 	$(PY) -m bench.coldstart $(ARGS)
 
@@ -49,7 +49,7 @@ bench: $(STAMP)
 bench-warm: $(STAMP)
 	$(PY) -m bench.keepwarm $(ARGS)
 
-## The original 2022 design against lukewarm, side by side in one run.
+## The original 2022 design against each lukewarm runtime, side by side in one run.
 bench-reference: $(STAMP)
 	$(PY) -m bench.reference $(ARGS)
 
