@@ -26,6 +26,7 @@ from lukewarm.http import CaptionError, caption_url, post_image, read_image
 MAX_IMAGE_BYTES = 4_718_592
 """The function's limit on an image (function/app.py): 4.5 MiB, which fits Lambda's 6 MB
 invoke payload once base64-encoded."""
+LIMIT = f"{MAX_IMAGE_BYTES:,} (4.5 MiB)"
 SHRINK_MAX_SIDE = 512
 """The upload page's size for a shrunk image (function/static/index.html)."""
 SHRINK_JPEG_QUALITY = 90
@@ -48,12 +49,12 @@ def fit_image(path: Path, data: bytes, content_type: str, *, shrink: bool = True
     """
     if len(data) <= MAX_IMAGE_BYTES:
         return Upload(data, content_type)
-    too_large = (
-        f"{path}: {_mib(len(data))} is over the {_mib(MAX_IMAGE_BYTES)} an image may have "
-        "(Lambda's 6 MB invoke payload, once base64-encoded)"
-    )
+    too_large = f"{path}: {len(data):,} bytes, over the {LIMIT} an image may have"
     if not shrink:
-        raise CaptionError(f"{too_large}; shrink it, or leave out --no-shrink")
+        raise CaptionError(
+            f"{too_large} (Lambda's 6 MB invoke payload, once base64-encoded); "
+            "shrink it, or leave out --no-shrink"
+        )
     # Imported here: only an oversized image pays for Pillow.
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -80,15 +81,8 @@ def fit_image(path: Path, data: bytes, content_type: str, *, shrink: bool = True
     shrunk = io.BytesIO()
     canvas.save(shrunk, "JPEG", quality=SHRINK_JPEG_QUALITY)
     width, height = canvas.size
-    note = (
-        f"{path}: {_mib(len(data))} is over the {_mib(MAX_IMAGE_BYTES)} an image may have; "
-        f"sent shrunk to {width}x{height} JPEG ({len(shrunk.getvalue()) / 1024:.0f} KiB)"
-    )
+    note = f"{too_large}; sent shrunk to {width}x{height} JPEG ({len(shrunk.getvalue()):,} bytes)"
     return Upload(shrunk.getvalue(), "image/jpeg", note)
-
-
-def _mib(size: int) -> str:
-    return f"{size / 2**20:.1f} MiB"
 
 
 def _bounded_int(low: int, high: int) -> Callable[[str], int]:
