@@ -4,8 +4,8 @@ Prints `path: caption` per image (and its alternatives, indented, with their sco
 `--json` prints one JSON object per line instead. Every image is tried; the exit code is
 1 if any of them failed, each failure reported on one line of stderr.
 
-An image over the function's 4.5 MiB limit would never reach the function on AWS: Lambda
-refuses invoke payloads over 6 MB, so API Gateway would answer its own bare error. Such
+An image over the function's 4.48 MiB limit would never reach the function on AWS: Lambda
+refuses invoke payloads over 6 MiB, so API Gateway would answer its own bare error. Such
 an image is shrunk first, as the upload page does (upright, at most 512 pixels a side,
 JPEG), and a note on stderr says so; with `--no-shrink` it is refused before sending.
 """
@@ -23,10 +23,10 @@ from pathlib import Path
 
 from lukewarm.http import CaptionError, caption_url, post_image, read_image
 
-MAX_IMAGE_BYTES = 4_718_592
-"""The function's limit on an image (function/app.py): 4.5 MiB, which fits Lambda's 6 MB
-invoke payload once base64-encoded."""
-LIMIT = f"{MAX_IMAGE_BYTES:,} (4.5 MiB)"
+MAX_IMAGE_BYTES = 4_700_000
+"""The function's limit on an image (function/app.py): 4.48 MiB, which fits Lambda's 6 MiB
+invoke payload once base64-encoded, with the rest of API Gateway's event."""
+LIMIT = f"{MAX_IMAGE_BYTES:,} (4.48 MiB)"
 SHRINK_MAX_SIDE = 512
 """The upload page's size for a shrunk image (function/static/index.html)."""
 SHRINK_JPEG_QUALITY = 90
@@ -114,7 +114,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--no-shrink",
         dest="shrink",
         action="store_false",
-        help="refuse images over 4.5 MiB instead of shrinking them as the upload page does",
+        help="refuse images over 4.48 MiB instead of shrinking them as the upload page does",
     )
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait per image (default 60)"

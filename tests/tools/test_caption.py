@@ -180,5 +180,5 @@ def test_an_oversized_file_is_refused_before_it_reaches_the_stack(
     huge.write_bytes(PNG_MAGIC + b"\x00" * 5_000_000)
     requests_before = len(local_stack.request_lines())
     assert main(["caption", local_stack.url, str(huge)]) == 1
-    assert "5,000,008 bytes, over the 4,718,592 (4.5 MiB)" in capsys.readouterr().err
+    assert "5,000,008 bytes, over the 4,700,000 (4.48 MiB)" in capsys.readouterr().err
     assert len(local_stack.request_lines()) == requests_before

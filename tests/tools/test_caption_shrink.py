@@ -1,4 +1,4 @@
-"""`lukewarm caption` and images over the function's 4.5 MiB limit.
+"""`lukewarm caption` and images over the function's 4.48 MiB limit.
 
 On AWS such a body never reaches the function (Lambda refuses invoke payloads over 6 MB,
 and API Gateway answers its own bare error), so the client shrinks it first as the upload
@@ -61,7 +61,7 @@ def test_an_image_over_the_limit_is_sent_shrunk_upright_as_jpeg(fake_api, big_ph
     assert out == f"{big_photo}: a picture of {sent['bytes']} bytes\n"
     size = f"{big_photo.stat().st_size:,}"
     assert err == (
-        f"lukewarm caption: {big_photo}: {size} bytes, over the 4,718,592 (4.5 MiB) an image"
+        f"lukewarm caption: {big_photo}: {size} bytes, over the 4,700,000 (4.48 MiB) an image"
         f" may have; sent shrunk to 341x512 JPEG ({sent['bytes']:,} bytes)\n"
     )
 
@@ -106,7 +106,7 @@ def test_with_no_shrink_a_big_image_is_refused_before_sending(fake_api, big_phot
     assert out.startswith(f"{photos['coffee']}: ")
     (line,) = err.splitlines()
     assert line.startswith(f"lukewarm caption: {big_photo}: ")
-    assert "over the 4,718,592 (4.5 MiB) an image may have (Lambda's 6 MB invoke payload" in line
+    assert "over the 4,700,000 (4.48 MiB) an image may have (Lambda's 6 MB invoke payload" in line
     assert line.endswith("; shrink it, or leave out --no-shrink")
 
 
