@@ -120,7 +120,7 @@ def test_a_big_file_that_is_no_readable_image_is_refused_before_sending(fake_api
     assert code == 1
     assert fake_api.received[before:] == []
     err = capsys.readouterr().err
-    assert err.startswith(f"lukewarm caption: {broken}: 4,718,600 bytes, over the 4,718,592")
+    assert err.startswith(f"lukewarm caption: {broken}: 4,700,008 bytes, over the 4,700,000")
     assert err.rstrip().endswith("and cannot be shrunk: not a readable image")
 
 
