@@ -35,8 +35,8 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from python_multipart.multipart import MultipartParser, parse_options_header
 from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from captioner import Captioner, configure_threads
 from captioner.images import ImageTooLarge, UnreadableImage, UnsupportedImage, decode_image
