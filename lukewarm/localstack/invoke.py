@@ -91,10 +91,6 @@ class EventQueue:
         task.add_done_callback(self._waiting.discard)
         return True
 
-    @property
-    def waiting(self) -> int:
-        return len(self._waiting)
-
     async def _deliver(self, event: Any, request_id: str, label: str) -> None:
         started = time.perf_counter()
         expires = time.monotonic() + MAX_EVENT_AGE_S / self.time_scale

@@ -31,7 +31,11 @@ from PIL import Image
 
 from tests.function.handler_support import LambdaContext, http_event, multipart, rest_event
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:No application metrics to publish"),
+    # Pillow warns about the damage it skips over in TIFF tags: that is the point here.
+    pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin"),
+]
 
 CPU_BOUND_S = 1.0
 
