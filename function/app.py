@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import (
@@ -40,6 +40,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from captioner import Captioner, configure_threads
 from captioner.images import ImageTooLarge, UnreadableImage, UnsupportedImage, decode_image
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 MAX_IMAGE_BYTES = 4_700_000
 """The largest image accepted: base64-encoded (6,266,668 bytes) it leaves 24 KB of Lambda's
@@ -290,7 +293,7 @@ class _Form:
         self._disposition = b""
         self._chunks: list[bytes] | None = None
 
-    def callbacks(self) -> dict[str, Callable[..., None]]:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self.part_begin,
             "on_header_field": self.header_field,
@@ -354,7 +357,7 @@ def _image_from_multipart(body: bytes, content_type: str) -> bytes:
     try:
         parser = MultipartParser(
             boundary,
-            form.callbacks(),  # type: ignore[arg-type]
+            form.callbacks(),
             max_header_count=MAX_PART_HEADERS,
             max_header_size=MAX_PART_HEADER_BYTES,
         )
