@@ -15,10 +15,12 @@ import zlib
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageChops, ImageStat
 
 from captioner.images import MAX_DECODED_BYTES, MAX_PIXELS, ImageTooLarge, decode_image
 from infra.settings import load_settings
 from tests.conftest import FUNCTION_DIR, ROOT
+from tests.function.handler_support import encode
 
 HEADROOM = 0.8
 """The share of the function's memory the worst request may reach at its peak."""
@@ -140,3 +142,27 @@ def test_an_image_over_either_limit_is_refused_before_decoding(
     # One row of pixels: decoding would fail as truncated, so the refusal came first.
     with pytest.raises(ImageTooLarge, match=words):
         decode_image(png(width, height, bit_depth, colour_type, rows=1), min_size=256)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "I;16", "F", "1"])
+def test_shrinking_strip_by_strip_shows_the_same_picture(mode: str) -> None:
+    """Transparency on white, palettes, wide and float greys: the shrunk decode is the
+    full decode, box-averaged."""
+    picture = Image.new("RGBA", (1200, 900), (0, 0, 0, 0))
+    picture.paste((220, 30, 30, 255), (0, 0, 600, 450))
+    picture.paste((30, 30, 220, 255), (600, 450, 1200, 900))
+    if mode == "P":
+        source = picture.convert("RGB").quantize(3)
+        source.info["transparency"] = source.getpixel((1100, 100))
+    elif mode in ("I;16", "F"):
+        grey = picture.convert("L").convert("I").point(lambda value: value * 200)
+        source = grey.convert("F") if mode == "F" else grey.convert("I;16")
+    else:
+        source = picture.convert(mode)
+    data = encode(source, "TIFF")
+    full = decode_image(data)
+    shrunk = decode_image(data, min_size=64)  # factors 6 and 4: the strip path
+    assert shrunk.size == (200, 225)
+    expected = full.resize(shrunk.size, Image.Resampling.BOX)
+    difference = ImageStat.Stat(ImageChops.difference(shrunk, expected)).mean
+    assert max(difference) < 4, difference
