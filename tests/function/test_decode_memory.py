@@ -166,3 +166,14 @@ def test_shrinking_strip_by_strip_shows_the_same_picture(mode: str) -> None:
     expected = full.resize(shrunk.size, Image.Resampling.BOX)
     difference = ImageStat.Stat(ImageChops.difference(shrunk, expected)).mean
     assert max(difference) < 4, difference
+
+
+def test_a_shrunk_image_is_still_turned_upright() -> None:
+    picture = Image.new("RGB", (1200, 900), (30, 30, 220))
+    picture.paste((220, 30, 30), (0, 0, 1200, 450))  # red on top, as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90° clockwise: red on the right
+    shrunk = decode_image(encode(picture, "PNG", exif=exif.tobytes()), min_size=64)
+    assert shrunk.size == (225, 200)
+    assert shrunk.getpixel((200, 100))[0] > 200  # red, right
+    assert shrunk.getpixel((20, 100))[2] > 200  # blue, left
