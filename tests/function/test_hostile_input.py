@@ -84,6 +84,17 @@ def test_thousands_of_nested_multipart_parts_are_refused_in_milliseconds(app: Mo
     assert cpu_s < CPU_BOUND_S
 
 
+@pytest.mark.parametrize("filler", [f"\r\n--{BOUNDARY[:-1]}x".encode(), b"\r", b"\r\n-"], ids=repr)
+def test_a_4_mb_part_of_near_boundaries_is_scanned_in_milliseconds(
+    app: ModuleType, filler: bytes
+) -> None:
+    data = filler * (4_000_000 // len(filler))
+    body = multipart({"image": ("a.jpg", data, "image/jpeg")}, BOUNDARY)
+    reply, cpu_s = timed(lambda: invoke(app, http_event(body=body, content_type=FORM)))
+    assert_error(reply, 400, "unreadable_image")
+    assert cpu_s < CPU_BOUND_S
+
+
 @pytest.mark.parametrize(
     ("header", "words"),
     [
