@@ -35,6 +35,8 @@ ALIAS = "live"
 EXECUTED_VERSION = "1"
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 """Lambda's synchronous invoke payload limit (6,291,456 bytes)."""
+MAX_EVENT_PAYLOAD_BYTES = 1024 * 1024
+"""Lambda's asynchronous (`Event`) invoke payload limit, 1 MB (API reference, Invoke)."""
 MAX_EVENT_AGE_S = 6 * 3600.0
 """How long Lambda keeps an asynchronous event it could not yet run (its default)."""
 MAX_QUEUED_EVENTS = 1000
@@ -195,6 +197,13 @@ async def read_invoke(
             413,
             "RequestTooLargeException",
             f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the Invoke operation",
+        )
+    if invocation_type == "Event" and len(body) > MAX_EVENT_PAYLOAD_BYTES:
+        raise ServiceError(
+            413,
+            "RequestTooLargeException",
+            f"{len(body)} byte payload is too large for the Event invocation type "
+            f"(limit {MAX_EVENT_PAYLOAD_BYTES} bytes)",
         )
     try:
         event = json.loads(body) if body else {}

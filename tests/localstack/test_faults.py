@@ -78,6 +78,20 @@ def test_an_invoke_payload_too_deep_to_parse_is_invalid_request_content(echo_sta
     assert "INVOKE lukewarm:live 400" in stack.log()
 
 
+def test_an_event_invoke_over_lambdas_async_payload_limit_is_refused(echo_stack):
+    from lukewarm.localstack.invoke import MAX_EVENT_PAYLOAD_BYTES
+
+    payload = json.dumps({"data": "x" * MAX_EVENT_PAYLOAD_BYTES}).encode()
+    answer = http(
+        echo_stack.invoke_endpoint + "/2015-03-31/functions/lukewarm/invocations?Qualifier=live",
+        data=payload,
+        headers={"X-Amz-Invocation-Type": "Event"},
+    )
+    assert answer.status == 413
+    assert answer.headers["X-Amzn-ErrorType"] == "RequestTooLargeException"
+    assert "too large for the Event invocation type" in answer.json()["message"]
+
+
 def test_event_invokes_above_the_cap_are_queued_and_run(local_stack_factory):
     # The stack's clock x200: retries after 5 ms, 10 ms, ... instead of 1 s, 2 s, ...
     stack = fake_stack(local_stack_factory, max_instances=1, time_scale=200)
