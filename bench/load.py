@@ -221,7 +221,7 @@ def busiest_instance(stack: StackProcess) -> psutil.Process | None:
     if not used:
         return None
     process, cpu = max(used.items(), key=lambda item: item[1])
-    return process if cpu > 0.1 else None
+    return process if cpu > 0.02 else None
 
 
 async def kill_busy_instance(
