@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import random
@@ -210,18 +211,17 @@ def largest_accepted_image() -> bytes:
     return buffer.getvalue()
 
 
-def busiest_instance(stack: StackProcess) -> psutil.Process | None:
-    """The instance that used the most CPU in the last 0.5 s, if one worked at all."""
-    before = {process.pid: sum(process.cpu_times()[:2]) for process in instances(stack)}
-    time.sleep(0.5)
-    used = {
-        process: sum(process.cpu_times()[:2]) - before.get(process.pid, 0.0)
-        for process in instances(stack)
-    }
-    if not used:
-        return None
-    process, cpu = max(used.items(), key=lambda item: item[1])
-    return process if cpu > 0.02 else None
+def working_instance(stack: StackProcess, timeout: float = 2.0) -> psutil.Process | None:
+    """An instance running on a CPU or waiting for one (Linux state R), within `timeout`
+    seconds: one serving a request; an idle instance sleeps in a read of its stdin."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in instances(stack):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if process.status() == psutil.STATUS_RUNNING:
+                    return process
+        time.sleep(0.01)
+    return None
 
 
 async def kill_busy_instance(
@@ -251,7 +251,7 @@ async def kill_busy_instance(
         await asyncio.sleep(0.2)  # a throttled request is answered by now
         victim = None
         if not request.done():
-            victim = await asyncio.to_thread(busiest_instance, stack)
+            victim = await asyncio.to_thread(working_instance, stack)
             if victim is not None and not request.done():
                 victim.send_signal(signal.SIGKILL)
             else:
