@@ -151,8 +151,8 @@ class Pool:
         while (instance := await self._take_live_idle()) is not None:
             try:
                 return await self._run(instance, event, request_id, cold=False)
-            except InstanceGone:
-                continue  # it died while idle, before reading the event: try the next
+            except InstanceGone as gone:  # it died while idle, before reading the event
+                log.info("%s exited while idle (%s); dropped", instance.id, gone)
         if len(self._instances) + self._starting >= self.options.max_instances:
             raise Throttled(f"all {self.options.max_instances} instances are busy")
         started = await self._start_instance()

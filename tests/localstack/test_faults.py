@@ -6,6 +6,7 @@ undecodable header bytes. Each answer is the one the deployed stack gives.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -50,14 +51,15 @@ def test_killed_idle_instances_are_never_handed_a_request(local_stack_factory):
     assert len(corpses) == 3
     for pid in corpses:
         os.kill(pid, signal.SIGKILL)
-    for pid in corpses:
-        psutil.Process(pid).wait(timeout=10) if psutil.pid_exists(pid) else None
+    for pid in corpses:  # gone, and reaped by the stack
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).wait(timeout=10)
 
     answers = [caption(stack) for _ in range(3)]
 
     assert [answer.status for answer in answers] == [200, 200, 200]
     assert all(answer.json()["pid"] not in corpses for answer in answers)
-    assert all(answer.json()["cold_start"] for answer in answers[:1])
+    assert answers[0].json()["cold_start"] is True  # a fresh instance took the first
     assert stack.log().count("exited while idle") == 3
 
 
