@@ -41,6 +41,8 @@ LOG_RETENTION_DAYS = (
 # fmt: on
 """What CloudWatch Logs accepts; 0 means never expire."""
 ARCHITECTURES = ("x86_64", "arm64")
+LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+"""Application log levels that both Lambda's logging config and Python's logging know."""
 MAX_API_RATE = 10_000.0
 MAX_API_BURST = 5_000
 """API Gateway's default account-level throttle per region."""
@@ -201,6 +203,7 @@ class Settings:
     warm_hold_ms: int
     prewarm_on_deploy: bool
     provisioned_concurrency: int
+    log_level: str
 
     @property
     def platform(self) -> str:
@@ -271,6 +274,14 @@ def _architecture(raw: object) -> str:
     value = _string(raw, "x86_64 or arm64")
     if value not in ARCHITECTURES:
         raise _Invalid("must be x86_64 or arm64")
+    return value
+
+
+def _log_level(raw: object) -> str:
+    allowed = f"one of {', '.join(LOG_LEVELS)}"
+    value = _string(raw, allowed).upper()
+    if value not in LOG_LEVELS:
+        raise _Invalid(f"must be {allowed}")
     return value
 
 
@@ -357,6 +368,7 @@ _KEYS: dict[str, str] = {
     "warmHoldMs": "warm_hold_ms",
     "prewarmOnDeploy": "prewarm_on_deploy",
     "provisionedConcurrency": "provisioned_concurrency",
+    "logLevel": "log_level",
 }
 """Config key (as in `Pulumi.yaml`, without `lukewarm:`) → `Settings` field."""
 
@@ -367,7 +379,7 @@ _SIMPLE: dict[str, Callable[[object], Any]] = {
     ),
     "architecture": _architecture,
     "modelDir": _model_dir,
-    "reservedConcurrency": lambda raw: _integer(raw, 1),
+    "reservedConcurrency": lambda raw: _integer(raw, 0, unit="(0 = no reservation)"),
     "throttleRate": lambda raw: _number(raw, 0, MAX_API_RATE),
     "throttleBurst": lambda raw: _integer(raw, 1, MAX_API_BURST),
     "corsOrigins": _cors_origins,
@@ -376,6 +388,7 @@ _SIMPLE: dict[str, Callable[[object], Any]] = {
     "warmHoldMs": lambda raw: _integer(raw, 0, MAX_HOLD_MS, "(ms)"),
     "prewarmOnDeploy": _boolean,
     "provisionedConcurrency": lambda raw: _integer(raw, 0),
+    "logLevel": _log_level,
 }
 
 
@@ -451,15 +464,17 @@ def load_settings(values: Mapping[str, object] | None = None, project_dir: Path 
 
 def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
     """Values that are fine alone but contradict each other."""
-    reserved = fields["reserved_concurrency"]
-    if fields["provisioned_concurrency"] > reserved:
+    # With no reservation (0) the function shares the account's unreserved pool, whose
+    # size only AWS knows; only a reservation is a cap these values can contradict.
+    reserved = fields["reserved_concurrency"] or None
+    if reserved is not None and fields["provisioned_concurrency"] > reserved:
         yield _problem(
             "provisionedConcurrency",
             fields["provisioned_concurrency"],
             f"must be at most reservedConcurrency ({reserved})",
         )
     for index, schedule in enumerate(fields["warm_schedules"]):
-        if schedule.concurrency > reserved:
+        if reserved is not None and schedule.concurrency > reserved:
             yield _problem(
                 f"warmSchedules[{index}].concurrency",
                 schedule.concurrency,
