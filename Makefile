@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: serve test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference clean
+.PHONY: serve test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference bench-load clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench: $(STAMP)
 ## Sporadic traffic against the local stack, with and without the warmer.
 bench-warm: $(STAMP)
 	$(PY) -m bench.keepwarm $(ARGS)
+
+## Hostile load on the local stack: concurrent clients, bad and oversized requests, killed instances.
+bench-load: $(STAMP)
+	$(PY) -m bench.load $(ARGS)
 
 ## The original 2022 design against each lukewarm runtime, side by side in one run.
 bench-reference: $(STAMP)

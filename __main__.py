@@ -37,6 +37,7 @@ service = Service(
         reserved_concurrency=settings.reserved_concurrency,
         provisioned_concurrency=settings.provisioned_concurrency,
         log_retention_days=settings.log_retention_days,
+        log_level=settings.log_level,
     ),
 )
 api = Api(
@@ -59,6 +60,7 @@ if settings.warm_schedules:
             alias_name=service.alias_name,
             alias_arn=service.alias_arn,
             alias_version=service.alias_version,
+            function_timeout=settings.timeout,
             image_uri=image.image_uri,
             schedules=settings.warm_schedules,
             hold_ms=settings.warm_hold_ms,

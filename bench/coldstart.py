@@ -182,17 +182,19 @@ def measure_cold(env: dict[str, str], photo: bytes, runs: int) -> dict[str, Any]
     return figures
 
 
-def largest_image() -> bytes:
-    """A PNG of nearly the most pixels the function accepts: what decoding can add to the
-    peak memory (JPEGs decode at reduced scale, PNGs cannot)."""
+def largest_image() -> tuple[bytes, float]:
+    """A colour PNG of nearly the most pixels the function accepts, and its megapixels:
+    what decoding can add to the peak memory (JPEGs decode at reduced scale, PNGs cannot).
+    Both limits bind: the pixel count, and the decoded bytes at the 4 bytes a pixel
+    Pillow holds colour in."""
     from PIL import Image
 
-    from captioner.images import MAX_PIXELS
+    from captioner.images import MAX_DECODED_BYTES, MAX_PIXELS
 
-    side = int(MAX_PIXELS**0.5)
+    side = int(min(MAX_PIXELS, MAX_DECODED_BYTES // 4) ** 0.5)
     buffer = io.BytesIO()
     Image.new("RGB", (side, side), (90, 140, 200)).save(buffer, "PNG")
-    return buffer.getvalue()
+    return buffer.getvalue(), side * side / 1e6
 
 
 def measure_warm(env: dict[str, str], photo: bytes, calls: int, largest: bytes) -> dict[str, Any]:
@@ -269,7 +271,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=30, help="warm captions (default 30)")
     args = parser.parse_args(argv)
     from captioner.config import read_config
-    from captioner.images import MAX_PIXELS
 
     if not (args.model_dir / "weights.safetensors").is_file():
         parser.error(f"no model in {args.model_dir} (make demo-model, or pass --model-dir)")
@@ -289,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         run_probe(POWERTOOLS_PROBE, env[variants[0]])[1]["powertools_s"] for _ in range(args.runs)
     ]
     cold = {name: measure_cold(env[name], photo, args.runs) for name in variants}
-    largest = largest_image()
+    largest, megapixels = largest_image()
     warm = {name: measure_warm(env[name], photo, args.calls, largest) for name in variants}
     image_size = read_config(args.model_dir).preprocess.image_size
     full_decode_s, draft_decode_s = measure_draft(photo, image_size)
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(rows))
     for key, label in (
         ("photo_peak_mb", "peak RSS, photo"),
-        ("largest_peak_mb", f"peak RSS, then a {MAX_PIXELS / 1e6:.0f} MP PNG"),
+        ("largest_peak_mb", f"peak RSS, then a {megapixels:.1f} MP PNG"),
     ):
         cells = "".join(f"{warm[name][key]:>8.0f} MB" for name in variants)
         print(f"{label:40}{cells}")

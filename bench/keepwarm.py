@@ -31,6 +31,7 @@ from pathlib import Path
 from lukewarm.checkout import FUNCTION_DIR, import_from_checkout
 from lukewarm.http import CaptionError, caption_url, post_image, read_image
 from lukewarm.localstack.process import StackProcess
+from lukewarm.serve import default_max_instances
 
 PHOTO = Path(__file__).resolve().parent.parent / "data" / "photos" / "coffee.png"
 
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "model_dir": model_dir,
         "idle_timeout": args.idle_timeout_min * 60,
         "time_scale": scale,
-        "max_instances": settings.reserved_concurrency,
+        "max_instances": default_max_instances(settings.reserved_concurrency),
     }
     print(
         f"keep-warm: {args.requests} requests, mean gap {args.mean_gap_min:g} min, idle reclaim "

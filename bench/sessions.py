@@ -33,12 +33,15 @@ CANDIDATES = [
     ("all", "disabled", ""),
     ("extended", "all", "no-arena"),
     ("extended", "all", "no-prepacking"),
+    ("extended-ort", "disabled", ""),
+    ("extended-ort", "disabled", "zero-copy"),
 ]
 
 
 def save_graphs(model_dir: Path, scratch: Path) -> None:
     """`scratch/raw` as torch exports it; `scratch/extended` and `scratch/all` as ONNX
-    Runtime saves it after that level of optimisation."""
+    Runtime saves it after that level of optimisation; `scratch/extended-ort` the same
+    as `extended`, in ONNX Runtime's own format."""
     import onnxruntime as ort
 
     from captioner.exported import ENCODER_FILE, STEP_FILE
@@ -51,13 +54,19 @@ def save_graphs(model_dir: Path, scratch: Path) -> None:
         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     }
-    for name, level in levels.items():
+    for name, level, ort_format in (
+        ("extended", levels["extended"], False),
+        ("all", levels["all"], False),
+        ("extended-ort", levels["extended"], True),
+    ):
         (scratch / name).mkdir()
         for graph in (ENCODER_FILE, STEP_FILE):
             options = ort.SessionOptions()
             options.graph_optimization_level = level
             options.optimized_model_filepath = str(scratch / name / graph)
             options.log_severity_level = 3
+            if ort_format:
+                options.add_session_config_entry("session.save_model_format", "ORT")
             ort.InferenceSession(str(scratch / "raw" / graph), options)
 
 
@@ -81,9 +90,17 @@ def child(model_dir: Path, graphs: Path, level: str, flags: str, warm: int) -> d
         options.enable_cpu_mem_arena = False
     if "no-prepacking" in flags:
         options.add_session_config_entry("session.disable_prepacking", "1")
-    sessions = [
-        ort.InferenceSession(str(graphs / name), options) for name in (ENCODER_FILE, STEP_FILE)
-    ]
+    if graphs.name.endswith("-ort"):
+        # ONNX Runtime's own format, from bytes that the sessions use in place.
+        options.add_session_config_entry("session.load_model_format", "ORT")
+        options.add_session_config_entry("session.use_ort_model_bytes_directly", "1")
+        if "zero-copy" in flags:
+            options.add_session_config_entry("session.use_ort_model_bytes_for_initializers", "1")
+        models = [(graphs / name).read_bytes() for name in (ENCODER_FILE, STEP_FILE)]
+        sessions = [ort.InferenceSession(model, options) for model in models]
+    else:
+        names = (ENCODER_FILE, STEP_FILE)
+        sessions = [ort.InferenceSession(str(graphs / name), options) for name in names]
     loaded = time.process_time()
     captioner = OrtCaptioner(
         read_config(model_dir),
@@ -132,17 +149,22 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "function")])}
     with tempfile.TemporaryDirectory() as scratch:
         save_graphs(args.model_dir, Path(scratch))
-        print("saved as   load level  options        session_s first_s warm_s peak_mb")
+        print("saved as     load level  options        session_s first_s warm_s peak_mb")
         for saved, level, flags in CANDIDATES:
             runs = []
             for _ in range(args.runs):
                 command = [sys.executable, "-m", "bench.sessions", str(args.model_dir)]
                 command += ["--warm", str(args.warm), "--child", f"{scratch}/{saved}", level, flags]
-                done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+                done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    break
                 runs.append(json.loads(done.stdout.splitlines()[-1]))
+            if not runs:
+                print(f"{saved:12} {level:11} {flags or '-':14} failed: exit {done.returncode}")
+                continue
             median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
             print(
-                f"{saved:10} {level:11} {flags or '-':14} {median['session_s']:9.2f} "
+                f"{saved:12} {level:11} {flags or '-':14} {median['session_s']:9.2f} "
                 f"{median['first_s']:7.2f} {median['warm_s']:6.2f} {median['peak_mb']:7.0f}",
                 flush=True,
             )

@@ -13,7 +13,6 @@ import time
 INIT_STARTED = time.perf_counter()
 
 import base64
-import binascii
 import json
 import os
 import re
@@ -21,11 +20,9 @@ import secrets
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email import policy
-from email.parser import BytesParser
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import (
@@ -38,14 +35,27 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from captioner import configure_threads, load_captioner
 from captioner.images import ImageTooLarge, UnreadableImage, UnsupportedImage, decode_image
 
-MAX_IMAGE_BYTES = 4_718_592
-"""4.5 MiB: the largest image that fits Lambda's 6 MiB invoke payload once base64-encoded."""
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
+
+MAX_IMAGE_BYTES = 4_700_000
+"""The largest image accepted: base64-encoded (6,266,668 bytes) it leaves 24 KB of Lambda's
+6 MiB invoke payload for the rest of API Gateway's event (headers, request context)."""
 MAX_BODY_BYTES = 6_291_456
 """Lambda's synchronous payload limit; larger bodies are refused before any parsing."""
+MAX_FORM_PARTS = 16
+"""Parts a multipart/form-data body may have (the upload page sends one): thousands of
+tiny parts would otherwise hold the instance for seconds."""
+MAX_PART_HEADERS = 8
+"""Header lines a part may have (a browser sends two)."""
+MAX_PART_HEADER_BYTES = 1024
+"""Longest header line of a part (a long file name fits)."""
 MAX_HOLD_MS = 10_000
 """Longest a warm-up invoke may hold its instance."""
 
@@ -53,7 +63,15 @@ FUNCTION_DIR = Path(__file__).resolve().parent
 MODEL_DIR = Path(os.environ.get("LUKEWARM_MODEL_DIR") or FUNCTION_DIR / "model")
 UPLOAD_PAGE = (FUNCTION_DIR / "static" / "index.html").read_text(encoding="utf-8")
 
-logger = Logger(service="lukewarm")
+
+def log_json(record: dict[str, Any]) -> str:
+    """Powertools' JSON log line, with lone surrogates (from undecodable bytes in a request)
+    escaped: written raw, they fail the UTF-8 write and the record is lost."""
+    line = json.dumps(record, default=str, separators=(",", ":"), ensure_ascii=False)
+    return line.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+logger = Logger(service="lukewarm", json_serializer=log_json)
 metrics = Metrics(namespace="lukewarm", service="lukewarm")
 # The page and health checks publish no metric of their own; that is not worth a warning.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
@@ -85,9 +103,15 @@ class RouteNotFound(RequestError):
     pass
 
 
+class MalformedEvent(RequestError):
+    """An event that claims to come from API Gateway but is not shaped like one (a direct
+    invoke by hand): the caller gets the JSON error, never an exception."""
+
+
 # The one place where refusals become HTTP statuses and error codes.
 ERRORS: dict[type[Exception], tuple[HTTPStatus, str]] = {
     BadRequest: (HTTPStatus.BAD_REQUEST, "bad_request"),
+    MalformedEvent: (HTTPStatus.BAD_REQUEST, "malformed_event"),
     UnreadableImage: (HTTPStatus.BAD_REQUEST, "unreadable_image"),
     PayloadTooLarge: (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large"),
     ImageTooLarge: (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "image_too_large"),
@@ -141,9 +165,14 @@ ROUTE_METHODS: dict[str, set[str]] = {}
 
 
 def route(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a route and remember its method, so other methods on it get a 405."""
-    ROUTE_METHODS.setdefault(path, set()).add(method)
-    return router.route(path, method)
+    """Register a route and remember its methods, so other methods on it get a 405.
+
+    A GET route answers HEAD too (monitors and browsers probe with it); `handler`
+    drops the body of a HEAD answer.
+    """
+    methods = [method, "HEAD"] if method == "GET" else [method]
+    ROUTE_METHODS.setdefault(path, set()).update(methods)
+    return router.route(path, methods)
 
 
 @route("GET", "/")
@@ -234,7 +263,8 @@ def read_image_bytes(event: BaseProxyEvent) -> bytes:
         raise BadRequest("the request carries no image")
     if len(data) > MAX_IMAGE_BYTES:
         raise PayloadTooLarge(
-            f"the image is {len(data):,} bytes; at most {MAX_IMAGE_BYTES:,} (4.5 MiB) are accepted"
+            f"the image is {len(data):,} bytes; at most {MAX_IMAGE_BYTES:,} bytes (4.48 MiB) "
+            "are accepted, what fits Lambda's 6 MiB invoke payload"
         )
     return data
 
@@ -247,29 +277,111 @@ def _body_bytes(event: BaseProxyEvent) -> bytes:
         return body.encode("utf-8", "surrogatepass")
     try:
         return base64.b64decode(body, validate=True)
-    except binascii.Error as error:
+    except ValueError as error:  # binascii.Error, or non-ASCII characters
         raise BadRequest("the body is marked as base64 but is not valid base64") from error
 
 
+class _Form:
+    """The callbacks of a streaming multipart/form-data parse that keeps only the first
+    part named `image`, refusing too many parts as soon as they appear."""
+
+    def __init__(self) -> None:
+        self.parts = 0
+        self.ended = False
+        self.image: list[bytes] | None = None
+        self._header_field = b""
+        self._disposition = b""
+        self._chunks: list[bytes] | None = None
+
+    def callbacks(self) -> MultipartCallbacks:
+        return {
+            "on_part_begin": self.part_begin,
+            "on_header_field": self.header_field,
+            "on_header_value": self.header_value,
+            "on_header_end": self.header_end,
+            "on_headers_finished": self.headers_finished,
+            "on_part_data": self.part_data,
+            "on_part_end": self.part_end,
+            "on_end": self.end,
+        }
+
+    def part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_FORM_PARTS:
+            raise BadRequest(
+                f"the multipart/form-data body has over {MAX_FORM_PARTS} parts; "
+                "send the image alone, in a file field named 'image'"
+            )
+        self._header_field = self._disposition = b""
+        self._chunks = None
+
+    def header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def header_value(self, data: bytes, start: int, end: int) -> None:
+        if self._header_field.lower() == b"content-disposition":
+            self._disposition += data[start:end]
+
+    def header_end(self) -> None:
+        self._header_field = b""
+
+    def headers_finished(self) -> None:
+        _, parameters = parse_options_header(self._disposition)
+        if self.image is None and parameters.get(b"name") == b"image":
+            self._chunks = []
+
+    def part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._chunks is not None:
+            self._chunks.append(data[start:end])
+
+    def part_end(self) -> None:
+        if self._chunks is not None:
+            self.image, self._chunks = self._chunks, None
+
+    def end(self) -> None:
+        self.ended = True
+
+
 def _image_from_multipart(body: bytes, content_type: str) -> bytes:
-    """The file field `image` of a multipart/form-data body (RFC 7578)."""
-    header = f"Content-Type: {content_type}\r\n\r\n".encode("utf-8", "surrogatepass")
-    message = BytesParser(policy=policy.HTTP).parsebytes(header + body)
-    parts = list(message.iter_parts()) if message.is_multipart() else []
-    if not parts:
-        raise BadRequest("the multipart/form-data body has no parts (check the boundary)")
-    for part in parts:
-        if part.get_param("name", header="content-disposition") == "image":
-            payload = part.get_payload(decode=True)
-            return payload if isinstance(payload, bytes) else b""
-    raise BadRequest("the multipart/form-data body has no file field named 'image'")
+    """The file field `image` of a multipart/form-data body (RFC 7578).
+
+    python-multipart parses it as a stream: no recursion into nested parts, and the
+    part count and header sizes are capped while parsing, so no body holds the
+    instance for long.
+    """
+    _, parameters = parse_options_header(content_type.encode("utf-8", "surrogateescape"))
+    boundary = parameters.get(b"boundary")
+    if not boundary:
+        raise BadRequest("a multipart/form-data Content-Type needs a boundary parameter")
+    form = _Form()
+    try:
+        parser = MultipartParser(
+            boundary,
+            form.callbacks(),
+            max_header_count=MAX_PART_HEADERS,
+            max_header_size=MAX_PART_HEADER_BYTES,
+        )
+        parser.write(body)
+    except FormParserError as error:
+        raise BadRequest(
+            f"the multipart/form-data body is malformed ({error}; check the boundary)"
+        ) from error
+    if not form.ended:
+        raise BadRequest(
+            "the multipart/form-data body does not end with its closing boundary "
+            "(check the boundary)"
+        )
+    if form.image is None:
+        raise BadRequest("the multipart/form-data body has no file field named 'image'")
+    return b"".join(form.image)
 
 
 def _image_from_json(body: bytes) -> bytes:
     try:
         document = json.loads(body)
-    except ValueError as error:
-        raise BadRequest(f"the body is not valid JSON ({error})") from error
+    except (ValueError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else error
+        raise BadRequest(f"the body is not valid JSON ({reason})") from error
     encoded = document.get("image") if isinstance(document, dict) else None
     if not isinstance(encoded, str):
         raise BadRequest('a JSON body must be an object {"image": "<base64>"}')
@@ -277,7 +389,7 @@ def _image_from_json(body: bytes) -> bytes:
     encoded = re.sub(r"^data:[\w.+/-]*;base64,", "", encoded.strip())
     try:
         return base64.b64decode("".join(encoded.split()), validate=True)
-    except binascii.Error as error:
+    except ValueError as error:  # binascii.Error, or non-ASCII characters
         raise BadRequest('"image" is not valid base64') from error
 
 
@@ -340,7 +452,7 @@ def warm_up(request: Any) -> dict[str, Any]:
             'a warm-up event is {"lukewarm": {"action": "warm", "hold_ms": <int>}} '
             f"with hold_ms from 0 to {MAX_HOLD_MS}"
         )
-        logger.warning("invalid warm-up event", extra={"warm_event": request})
+        logger.warning("invalid warm-up event", extra={"warm_event": _shown(request)})
         return {"warm": False, "error": {"code": "bad_warm_event", "message": message}}
     time.sleep(hold_ms / 1000)
     metrics.add_metric("WarmUps", MetricUnit.Count, 1)
@@ -351,6 +463,61 @@ def warm_up(request: Any) -> dict[str, Any]:
         "cold_start": instance.cold_start,
         "init_ms": instance.init_ms,
     }
+
+
+MISSING = object()
+"""An event field that is absent (or under a level that is not an object)."""
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is MISSING or value is None or check(value)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _str_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+def _str_list_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(v, list) and all(isinstance(item, str) for item in v) for v in value.values()
+    )
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+# What the handler and Powertools read from each event, and the type each must have.
+HTTP_API_EVENT: dict[str, Callable[[Any], bool]] = {
+    "rawPath": _is_str,
+    "requestContext.http.method": _is_str,
+    "requestContext.stage": _optional(_is_str),
+    "headers": _optional(_str_map),
+    "queryStringParameters": _optional(_str_map),
+    "cookies": _optional(_str_list),
+    "body": _optional(_is_str),
+    "isBase64Encoded": _optional(_is_bool),
+}
+REST_API_EVENT: dict[str, Callable[[Any], bool]] = {
+    "path": _is_str,
+    "httpMethod": _is_str,
+    "requestContext": _optional(lambda value: isinstance(value, dict)),
+    "requestContext.stage": _optional(_is_str),
+    "headers": _optional(_str_map),
+    "multiValueHeaders": _optional(_str_list_map),
+    "queryStringParameters": _optional(_str_map),
+    "multiValueQueryStringParameters": _optional(_str_list_map),
+    "body": _optional(_is_str),
+    "isBase64Encoded": _optional(_is_bool),
+}
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
@@ -364,10 +531,70 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "lukewarm" in event:
         return warm_up(event["lukewarm"])
     if event.get("version") == "2.0" and "requestContext" in event:
-        return http_api.resolve(event, context)
+        return _serve(http_api, event, context, HTTP_API_EVENT)
     if "httpMethod" in event:
-        return rest_api.resolve(event, context)
+        return _serve(rest_api, event, context, REST_API_EVENT)
     return _unknown_event()
+
+
+def _serve(
+    api: APIGatewayHttpResolver | APIGatewayRestResolver,
+    event: dict[str, Any],
+    context: LambdaContext,
+    shape: Mapping[str, Callable[[Any], bool]],
+) -> dict[str, Any]:
+    """Resolve an API Gateway event, or answer a malformed one with the JSON error."""
+    problem = next((path for path, valid in shape.items() if not valid(_field(event, path))), None)
+    if problem is not None:
+        return _malformed_event(api, f"{problem} has the wrong type or is missing")
+    try:
+        response = api.resolve(event, context)
+    except Exception as error:  # a shape no check foresaw; a route's own faults never get here
+        logger.warning("unresolvable event", extra={"error": type(error).__name__})
+        return _malformed_event(api, "the event is not a well-formed API Gateway event")
+    method = event["requestContext"]["http"]["method"] if api is http_api else event["httpMethod"]
+    if method == "HEAD":
+        response["body"] = ""
+        response["isBase64Encoded"] = False
+    return response
+
+
+def _field(event: Mapping[str, Any], path: str) -> Any:
+    """`event["a"]["b"]` for "a.b"; `MISSING` where a level is absent or not an object."""
+    value: Any = event
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return MISSING
+        value = value[key]
+    return value
+
+
+def _malformed_event(
+    api: APIGatewayHttpResolver | APIGatewayRestResolver, reason: str
+) -> dict[str, Any]:
+    error = MalformedEvent(f"{reason}; expected an API Gateway proxy event")
+    status, code = ERRORS[MalformedEvent]
+    metrics.add_metric("ClientErrors", MetricUnit.Count, 1)
+    logger.info("refused", extra={"status": status.value, "code": code, "reason": str(error)})
+    body = json.dumps({"error": {"code": code, "message": str(error)}})
+    headers = {"Content-Type": "application/json"}
+    if api is rest_api:
+        return {
+            "statusCode": status.value,
+            "multiValueHeaders": {name: [value] for name, value in headers.items()},
+            "body": body,
+            "isBase64Encoded": False,
+        }
+    return {"statusCode": status.value, "headers": headers, "body": body, "isBase64Encoded": False}
+
+
+def _shown(value: Any) -> str:
+    """A client's value for a log line: bounded, whatever it holds."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<{type(value).__name__} nested too deeply>"
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _unknown_event() -> dict[str, Any]:

@@ -10,6 +10,14 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_aws import ecr
 
+SINGLE_MANIFEST_BUILD_ARGS = {"BUILDKIT_MULTI_PLATFORM": "false"}
+"""Lambda refuses a digest that names an image index. `docker.Image` builds through the
+Docker Engine API, which asks BuildKit for no provenance or SBOM attestations (the usual
+source of an index: buildx adds provenance by default); of what remains, the one switch
+that wraps a single-platform result in an index is BuildKit's multi-platform opt-in,
+pinned off here. The provider exposes no output or attestation options beyond that: the
+README says how to check the pushed manifest."""
+
 _DIGEST_URI = re.compile(r"(?P<repository>[^@\s]+)@sha256:[0-9a-f]{64}")
 
 
@@ -97,7 +105,11 @@ class Image(pulumi.ComponentResource):
                 context=args.context,
                 dockerfile=args.dockerfile,
                 platform=args.platform,
-                args={"MODEL_DIR": args.model_dir, "RUNTIME": args.runtime},
+                args={
+                    "MODEL_DIR": args.model_dir,
+                    "RUNTIME": args.runtime,
+                    **SINGLE_MANIFEST_BUILD_ARGS,
+                },
             ),
             registry=docker.RegistryArgs(
                 server=token.proxy_endpoint,

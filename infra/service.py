@@ -10,6 +10,8 @@ from pulumi_aws import cloudwatch, iam, lambda_
 ALIAS = "live"
 """The qualifier the API and the warmer both invoke, so warm-ups warm what users hit."""
 METRICS_NAMESPACE = "lukewarm"
+UNRESERVED = -1
+"""`reserved_concurrent_executions` for a function that shares the account's unreserved pool."""
 
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
@@ -40,6 +42,15 @@ def log_writing_policy(log_group_arn: pulumi.Input[str]) -> pulumi.Output[str]:
             ],
         }
     )
+
+
+def system_log_level(log_level: str) -> str:
+    """Lambda's own platform log level for an application level.
+
+    DEBUG adds Lambda's debug lines; any other level keeps INFO, so the REPORT line of every
+    invoke (duration, billed duration, init) is always there.
+    """
+    return "DEBUG" if log_level == "DEBUG" else "INFO"
 
 
 @dataclass(frozen=True)
@@ -83,10 +94,12 @@ class ServiceArgs:
     memory_size: int
     timeout: int
     reserved_concurrency: int
+    """Instances reserved for the function, also its cap; 0 for no reservation."""
     provisioned_concurrency: int
     """Instances kept initialised on the alias; 0 for none."""
     log_retention_days: int
     log_level: str = "INFO"
+    """The application log level: DEBUG, INFO, WARN or ERROR."""
 
 
 class Service(pulumi.ComponentResource):
@@ -121,10 +134,17 @@ class Service(pulumi.ComponentResource):
             architectures=[args.architecture],
             memory_size=args.memory_size,
             timeout=args.timeout,
-            reserved_concurrent_executions=args.reserved_concurrency,
+            # -1 is Lambda's "unreserved" (0 would throttle every invoke), and, unlike an
+            # unset value, also removes a reservation an earlier deploy made.
+            reserved_concurrent_executions=args.reserved_concurrency or UNRESERVED,
             role=role.arn,
+            # Lambda sets AWS_LAMBDA_LOG_LEVEL from the application level (INFO when unset),
+            # and Powertools prefers it to LOG_LEVEL: the level is set here or nowhere.
             logging_config=lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=log_group.name
+                log_format="JSON",
+                log_group=log_group.name,
+                application_log_level=args.log_level,
+                system_log_level=system_log_level(args.log_level),
             ),
             environment=lambda_.FunctionEnvironmentArgs(
                 variables={

@@ -43,6 +43,8 @@ LOG_RETENTION_DAYS = (
 ARCHITECTURES = ("x86_64", "arm64")
 RUNTIMES = ("onnx", "torch")
 """What the function runs the model with: ONNX Runtime on numpy (no torch), or torch."""
+LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+"""Application log levels that both Lambda's logging config and Python's logging know."""
 MAX_API_RATE = 10_000.0
 MAX_API_BURST = 5_000
 """API Gateway's default account-level throttle per region."""
@@ -204,6 +206,7 @@ class Settings:
     warm_hold_ms: int
     prewarm_on_deploy: bool
     provisioned_concurrency: int
+    log_level: str
 
     @property
     def platform(self) -> str:
@@ -281,6 +284,14 @@ def _runtime(raw: object) -> str:
     allowed = " or ".join(RUNTIMES)
     value = _string(raw, allowed)
     if value not in RUNTIMES:
+        raise _Invalid(f"must be {allowed}")
+    return value
+
+
+def _log_level(raw: object) -> str:
+    allowed = f"one of {', '.join(LOG_LEVELS)}"
+    value = _string(raw, allowed).upper()
+    if value not in LOG_LEVELS:
         raise _Invalid(f"must be {allowed}")
     return value
 
@@ -369,6 +380,7 @@ _KEYS: dict[str, str] = {
     "warmHoldMs": "warm_hold_ms",
     "prewarmOnDeploy": "prewarm_on_deploy",
     "provisionedConcurrency": "provisioned_concurrency",
+    "logLevel": "log_level",
 }
 """Config key (as in `Pulumi.yaml`, without `lukewarm:`) → `Settings` field."""
 
@@ -380,7 +392,7 @@ _SIMPLE: dict[str, Callable[[object], Any]] = {
     "architecture": _architecture,
     "runtime": _runtime,
     "modelDir": _model_dir,
-    "reservedConcurrency": lambda raw: _integer(raw, 1),
+    "reservedConcurrency": lambda raw: _integer(raw, 0, unit="(0 = no reservation)"),
     "throttleRate": lambda raw: _number(raw, 0, MAX_API_RATE),
     "throttleBurst": lambda raw: _integer(raw, 1, MAX_API_BURST),
     "corsOrigins": _cors_origins,
@@ -389,6 +401,7 @@ _SIMPLE: dict[str, Callable[[object], Any]] = {
     "warmHoldMs": lambda raw: _integer(raw, 0, MAX_HOLD_MS, "(ms)"),
     "prewarmOnDeploy": _boolean,
     "provisionedConcurrency": lambda raw: _integer(raw, 0),
+    "logLevel": _log_level,
 }
 
 
@@ -464,15 +477,17 @@ def load_settings(values: Mapping[str, object] | None = None, project_dir: Path 
 
 def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
     """Values that are fine alone but contradict each other."""
-    reserved = fields["reserved_concurrency"]
-    if fields["provisioned_concurrency"] > reserved:
+    # With no reservation (0) the function shares the account's unreserved pool, whose
+    # size only AWS knows; only a reservation is a cap these values can contradict.
+    reserved = fields["reserved_concurrency"] or None
+    if reserved is not None and fields["provisioned_concurrency"] > reserved:
         yield _problem(
             "provisionedConcurrency",
             fields["provisioned_concurrency"],
             f"must be at most reservedConcurrency ({reserved})",
         )
     for index, schedule in enumerate(fields["warm_schedules"]):
-        if schedule.concurrency > reserved:
+        if reserved is not None and schedule.concurrency > reserved:
             yield _problem(
                 f"warmSchedules[{index}].concurrency",
                 schedule.concurrency,

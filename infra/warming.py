@@ -34,6 +34,8 @@ class WarmingArgs:
     alias_arn: pulumi.Input[str]
     """The only thing the warmer may invoke."""
     alias_version: pulumi.Input[str]
+    function_timeout: int
+    """The function's timeout, s: how long one warm-up invoke may take, with its init."""
     image_uri: pulumi.Input[str]
     schedules: Sequence[WarmSchedule]
     hold_ms: int
@@ -83,11 +85,22 @@ class Warming(pulumi.ComponentResource):
                 variables={
                     "FUNCTION_NAME": args.function_name,
                     "FUNCTION_QUALIFIER": args.alias_name,
+                    "FUNCTION_TIMEOUT_S": str(args.function_timeout),
                 }
             ),
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[identity.logs_policy, invoke_policy]
             ),
+        )
+
+        # The Scheduler invokes the warmer asynchronously, so Lambda's own retries (two, with
+        # events kept six hours) would apply on top of the schedule's retry policy.
+        event_invoke_config = lambda_.FunctionEventInvokeConfig(
+            f"{name}-no-retries",
+            function_name=warmer.name,
+            maximum_retry_attempts=0,
+            maximum_event_age_in_seconds=MAX_EVENT_AGE_S,
+            opts=child,
         )
 
         scheduler_role = iam.Role(
@@ -96,11 +109,16 @@ class Warming(pulumi.ComponentResource):
             assume_role_policy=_scheduler_trust(),
             opts=child,
         )
-        iam.RolePolicy(
+        scheduler_invoke_policy = iam.RolePolicy(
             f"{name}-scheduler-invoke-warmer",
             role=scheduler_role.id,
             policy=_invoke_policy(warmer.arn),
             opts=child,
+        )
+        # A schedule that fires before its role may invoke the warmer, or before the warmer
+        # stops retrying, loses or stacks its first warm-ups.
+        after_invoke_rights = pulumi.ResourceOptions(
+            parent=self, depends_on=[scheduler_invoke_policy, event_invoke_config]
         )
         schedules = [
             scheduler.Schedule(
@@ -120,7 +138,7 @@ class Warming(pulumi.ComponentResource):
                         maximum_event_age_in_seconds=MAX_EVENT_AGE_S,
                     ),
                 ),
-                opts=child,
+                opts=after_invoke_rights,
             )
             for index, window in enumerate(args.schedules)
         ]
@@ -134,7 +152,8 @@ class Warming(pulumi.ComponentResource):
                     max(window.concurrency for window in args.schedules), args.hold_ms
                 ),
                 triggers={"image_uri": args.image_uri, "alias_version": args.alias_version},
-                opts=child,
+                # The warmer must be allowed to invoke the alias before its first run.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke_policy]),
             )
 
         self.warmer_name = warmer.name

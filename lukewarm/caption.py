@@ -3,17 +3,86 @@
 Prints `path: caption` per image (and its alternatives, indented, with their scores);
 `--json` prints one JSON object per line instead. Every image is tried; the exit code is
 1 if any of them failed, each failure reported on one line of stderr.
+
+An image over the function's 4.48 MiB limit would never reach the function on AWS: Lambda
+refuses invoke payloads over 6 MiB, so API Gateway would answer its own bare error. Such
+an image is shrunk first, as the upload page does (upright, at most 512 pixels a side,
+JPEG), and a note on stderr says so; with `--no-shrink` it is refused before sending.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import struct
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from lukewarm.http import CaptionError, caption_url, post_image, read_image
+
+MAX_IMAGE_BYTES = 4_700_000
+"""The function's limit on an image (function/app.py): 4.48 MiB, which fits Lambda's 6 MiB
+invoke payload once base64-encoded, with the rest of API Gateway's event."""
+LIMIT = f"{MAX_IMAGE_BYTES:,} (4.48 MiB)"
+SHRINK_MAX_SIDE = 512
+"""The upload page's size for a shrunk image (function/static/index.html)."""
+SHRINK_JPEG_QUALITY = 90
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What is sent for one image file, and how it differs from the file, if it does."""
+
+    data: bytes
+    content_type: str
+    note: str = ""
+
+
+def fit_image(path: Path, data: bytes, content_type: str, *, shrink: bool = True) -> Upload:
+    """The image as the API takes it: as it is when it fits, else shrunk (or refused).
+
+    Raises `CaptionError` saying why when the image is too large and may not, or cannot,
+    be shrunk.
+    """
+    if len(data) <= MAX_IMAGE_BYTES:
+        return Upload(data, content_type)
+    too_large = f"{path}: {len(data):,} bytes, over the {LIMIT} an image may have"
+    if not shrink:
+        raise CaptionError(
+            f"{too_large} (Lambda's 6 MB invoke payload, once base64-encoded); "
+            "shrink it, or leave out --no-shrink"
+        )
+    # Imported here: only an oversized image pays for Pillow.
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            # JPEG decodes straight at a reduced scale: a 50-megapixel photo stays cheap.
+            image.draft("RGB", (SHRINK_MAX_SIDE, SHRINK_MAX_SIDE))
+            upright = ImageOps.exif_transpose(image).convert("RGBA")
+    except UnidentifiedImageError:
+        raise CaptionError(f"{too_large}, and cannot be shrunk: not a readable image") from None
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        struct.error,
+        Image.DecompressionBombError,
+    ) as error:
+        raise CaptionError(f"{too_large}, and cannot be shrunk: {error}") from None
+    upright.thumbnail((SHRINK_MAX_SIDE, SHRINK_MAX_SIDE))
+    # Transparent parts become white, as on the upload page's canvas.
+    canvas = Image.new("RGB", upright.size, "white")
+    canvas.paste(upright, mask=upright)
+    shrunk = io.BytesIO()
+    canvas.save(shrunk, "JPEG", quality=SHRINK_JPEG_QUALITY)
+    width, height = canvas.size
+    note = f"{too_large}; sent shrunk to {width}x{height} JPEG ({len(shrunk.getvalue()):,} bytes)"
+    return Upload(shrunk.getvalue(), "image/jpeg", note)
 
 
 def _bounded_int(low: int, high: int) -> Callable[[str], int]:
@@ -42,6 +111,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print each whole response as JSON")
     parser.add_argument(
+        "--no-shrink",
+        dest="shrink",
+        action="store_false",
+        help="refuse images over 4.48 MiB instead of shrinking them as the upload page does",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait per image (default 60)"
     )
 
@@ -55,11 +130,13 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     for path in args.images:
         try:
-            data, content_type = read_image(path)
+            upload = fit_image(path, *read_image(path), shrink=args.shrink)
+            if upload.note:
+                print(f"lukewarm caption: {upload.note}", file=sys.stderr)
             response = post_image(
                 endpoint,
-                data,
-                content_type,
+                upload.data,
+                upload.content_type,
                 beam=args.beam,
                 alternatives=args.alternatives,
                 timeout=args.timeout,

@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from PIL import Image
     from torch import Tensor, nn
 
+    from captioner import ModelConfig
+    from captioner.model import CaptionModel
     from captioner.ort import OrtCaptioner
     from captioner.runtime import Captioner
 
@@ -170,7 +172,6 @@ def export_model(
     """Export `model_dir` to `model_dir/onnx/` (replacing any export there) and compare
     its captions with torch's on `checks` images; for int8, also with fp32's on
     `INT8_CHECKS` images (or the calibration photos)."""
-    from captioner.runtime import Captioner
 
     started = time.perf_counter()
     model_dir = Path(model_dir)
@@ -179,7 +180,7 @@ def export_model(
     if calibration is not None and quantize == "none":
         raise ExportError("--calibration only applies to --quantize int8")
     try:
-        captioner = Captioner.load(model_dir)
+        captioner = _torch_fp32(model_dir)
         sources = source_digests(model_dir)
     except ModelFormatError as error:
         raise ExportError(f"cannot read {model_dir}: {error}") from None
@@ -288,23 +289,41 @@ def _grid_pool(size: int, grid: int) -> nn.Module:
     return GridPool()
 
 
-def _graphs(captioner: Captioner, model_dir: Path) -> tuple[nn.Module, nn.Module]:
-    """The two exported modules: per image, and per decoding step."""
-    import torch
-    from torch import nn
+def _torch_fp32(model_dir: Path) -> Captioner:
+    """The torch runtime on the model directory, fp32 even if `config.json` asks torch to
+    quantize its decoder at load: what the fp32 export is compared with."""
+    from dataclasses import replace
 
+    from captioner.runtime import Captioner
+
+    loaded = Captioner.load(model_dir)
+    if loaded.config.quantize == "none":
+        return loaded
+    model = _plain_model(loaded, model_dir)
+    return Captioner(replace(loaded.config, quantize="none"), loaded.vocabulary, model)
+
+
+def _plain_model(captioner: Captioner, model_dir: Path) -> CaptionModel:
+    """The model as defined, in fp32: not the captioner's, whose decoder is repacked for
+    torch (or quantized, with `quantize: int8-dynamic`)."""
     from captioner.config import WEIGHTS_FILE
     from captioner.runtime import build_model, load_weights
 
-    # The model as defined, not the captioner's (its decoder is repacked for torch).
     model = build_model(captioner.config, len(captioner.vocabulary))
     load_weights(model, model_dir / WEIGHTS_FILE)
-    model.eval().requires_grad_(False)
+    return model.eval().requires_grad_(False)
+
+
+def _graphs(model: CaptionModel, config: ModelConfig) -> tuple[nn.Module, nn.Module]:
+    """The two exported modules, around `model`'s own: per image, and per decoding step."""
+    import torch
+    from torch import nn
+
     decoder = model.decoder
-    size = captioner.config.preprocess.image_size
+    size = config.preprocess.image_size
     with torch.inference_mode():
         trunk = model.encoder.resnet(torch.zeros(1, 3, size, size)).shape[-1]
-    grid = captioner.config.encoder.encoded_size
+    grid = config.encoder.encoded_size
 
     class ImageGraph(nn.Module):
         def __init__(self) -> None:
@@ -349,16 +368,16 @@ def _export_graphs(
     captioner: Captioner, model_dir: Path, out: Path, images: list[Image.Image]
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Export both graphs to `out` as torch writes them. Returns test inputs (images, and
-    a first decoding step from them) and what the captioner's own torch modules make of
+    a first decoding step from them) and what the model's own torch modules make of
     them, which the exported graphs must reproduce."""
     import torch
 
     from captioner.preprocess import to_tensor
 
     out.mkdir(parents=True)
-    image_graph, step_graph = _graphs(captioner, model_dir)
+    model = _plain_model(captioner, model_dir)
+    image_graph, step_graph = _graphs(model, captioner.config)
     batch = torch.stack([to_tensor(image, captioner.config.preprocess) for image in images])
-    model = captioner.model
     with torch.inference_mode():
         features = model.encoder(batch)
         hidden, cell = model.decoder.init_state(features)

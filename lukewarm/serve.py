@@ -16,6 +16,15 @@ from pathlib import Path
 from lukewarm.checkout import FUNCTION_DIR, import_from_checkout
 from lukewarm.localstack.stack import LocalStack, StackOptions
 
+DEFAULT_MAX_INSTANCES = 5
+"""Instances at once when the stack reserves no concurrency: AWS's cap is then the account's
+unreserved pool, which this machine could not run anyway."""
+
+
+def default_max_instances(reserved_concurrency: int) -> int:
+    """The most instances at once: the stack's reservation if it has one, else our own cap."""
+    return reserved_concurrency or DEFAULT_MAX_INSTANCES
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -40,7 +49,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--max-instances",
         type=positive_int,
         metavar="N",
-        help="most instances at once, then 429 (default: reservedConcurrency)",
+        help=(
+            "most instances at once, then 429 (default: reservedConcurrency, "
+            f"or {DEFAULT_MAX_INSTANCES} without a reservation)"
+        ),
     )
     parser.add_argument(
         "--idle-timeout",
@@ -128,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         task_root=task_root,
         model_dir=model_dir,
         runtime=args.runtime or settings.runtime,
-        max_instances=args.max_instances or settings.reserved_concurrency,
+        max_instances=args.max_instances or default_max_instances(settings.reserved_concurrency),
         idle_timeout_s=args.idle_timeout,
         timeout_s=args.timeout or settings.timeout,
         memory_size=settings.memory_size,

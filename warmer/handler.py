@@ -37,9 +37,14 @@ MAX_HOLD_MS = 10_000
 DEFAULT_HOLD_MS = 500
 SECOND_WAVE_HOLD_FACTOR = 3
 CONNECT_TIMEOUT_S = 2.0
-# A cold instance loads the model before it answers: Lambda's init phase is capped
-# at 10 s, so an answer can take the hold plus this long.
-INIT_ALLOWANCE_S = 12.0
+# A cold instance loads the model before it answers. Lambda caps the init phase at 10 s
+# and re-runs a longer init inside the invoke, which the function timeout bounds: the
+# very first warm-up of a new image can take this cap plus the function timeout.
+INIT_CAP_S = 10.0
+# On top of that, for the network and Lambda's own overhead.
+NETWORK_ALLOWANCE_S = 2.0
+# The function timeout when FUNCTION_TIMEOUT_S does not say: the longest a stack allows.
+DEFAULT_FUNCTION_TIMEOUT_S = 30.0
 # Time kept back at the end of the warmer's own timeout for logging and returning.
 SAFETY_MARGIN_S = 1.5
 # Budget when no Lambda context says how long is left (local runs, tests).
@@ -177,12 +182,15 @@ def warm(
     hold_ms: int,
     *,
     budget_s: float,
+    function_timeout_s: float = DEFAULT_FUNCTION_TIMEOUT_S,
     endpoint_url: str | None = None,
     client_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Warm `concurrency` instances of `function_name:qualifier` within `budget_s` seconds.
 
-    Returns the run's summary (what the log line reports). `client_options` go to
+    Each invoke is waited for as long as the function can take (its init, re-run inside
+    the invoke after Lambda's init cap, and `function_timeout_s`), but never past the
+    budget. Returns the run's summary (what the log line reports). `client_options` go to
     `boto3.client` (the local stack passes its region and dummy credentials).
     """
     started = time.monotonic()
@@ -192,7 +200,9 @@ def warm(
     waves = 0
     hold = hold_ms
     while waves < 2:
-        read_timeout = min(hold / 1000 + INIT_ALLOWANCE_S, deadline - time.monotonic())
+        read_timeout = min(
+            INIT_CAP_S + function_timeout_s + NETWORK_ALLOWANCE_S, deadline - time.monotonic()
+        )
         if read_timeout < hold / 1000 + 1.0:
             break
         client = lambda_client(
@@ -227,6 +237,15 @@ def warm(
     }
 
 
+def _function_timeout_s(raw: str | None) -> float:
+    """The target's timeout from the environment; the longest a stack allows if unset or bad."""
+    try:
+        value = float(raw) if raw else DEFAULT_FUNCTION_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_FUNCTION_TIMEOUT_S
+    return value if 0 < value <= DEFAULT_FUNCTION_TIMEOUT_S else DEFAULT_FUNCTION_TIMEOUT_S
+
+
 def emf_line(summary: dict[str, Any]) -> str:
     """The summary as one CloudWatch embedded-metric-format log line."""
     metrics = {
@@ -258,7 +277,10 @@ def emf_line(summary: dict[str, Any]) -> str:
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    """Lambda entry point: warm the alias named by FUNCTION_NAME / FUNCTION_QUALIFIER."""
+    """Lambda entry point: warm the alias named by FUNCTION_NAME / FUNCTION_QUALIFIER.
+
+    FUNCTION_TIMEOUT_S is the target's timeout (infra/warming.py sets it).
+    """
     concurrency, hold_ms = parse_event(event)
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     budget_s = remaining_ms() / 1000 if callable(remaining_ms) else DEFAULT_BUDGET_S
@@ -268,6 +290,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         concurrency,
         hold_ms,
         budget_s=budget_s,
+        function_timeout_s=_function_timeout_s(os.environ.get("FUNCTION_TIMEOUT_S")),
         endpoint_url=os.environ.get("LAMBDA_ENDPOINT_URL") or None,
     )
     print(emf_line(summary), flush=True)

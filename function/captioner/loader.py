@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,10 +50,11 @@ def chosen_runtime(runtime: str | None = None) -> str:
 
 def configure_threads(threads: int | None = None, runtime: str | None = None) -> int:
     """Set the intra-op threads of the runtime (from `threads`, `LUKEWARM_THREADS` or the
-    usable CPUs) and return the count. torch's is process-wide; ONNX Runtime's applies
-    to the sessions of captioners loaded afterwards."""
+    usable CPUs) and return the count. ONNX Runtime's applies to the sessions of
+    captioners loaded afterwards; torch's is process-wide, and set whenever torch is
+    already imported, whichever runtime is named (torch is never imported for onnx)."""
     count = threads or int(os.environ.get(THREADS_VARIABLE, "0")) or usable_cpus()
-    if chosen_runtime(runtime) == "torch":
+    if chosen_runtime(runtime) == "torch" or "torch" in sys.modules:
         import torch
 
         torch.set_num_threads(count)

@@ -27,10 +27,10 @@ def session_options(threads: int) -> ort.SessionOptions:
 
     `lukewarm export` saved the graphs as ONNX Runtime's extended optimisations leave
     them, which is the same on every CPU, so loading optimises nothing again. The next
-    level's layout transforms, which depend on the CPU, made a ResNet-101 caption about
-    7 % faster here but cost 0.13 s of session time and 145 MB of peak memory, and saved
-    with the export they would tie it to the CPU that made it. The memory arena and
-    weight prepacking stay on: turning them off saved no memory.
+    level's layout transforms, which depend on the CPU, made a ResNet-101 caption a few
+    percent faster here but cost 0.15 s of session time and 145 MB of peak memory, and
+    saved with the export they would tie it to the CPU that made it. The memory arena
+    and weight prepacking stay on: turning them off saved no memory.
     """
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL

@@ -5,6 +5,11 @@ answer becomes the HTTP response. As on the deployed API, the named routes and a
 `$default` route all lead to the function, so an unknown path or method gets the
 function's own JSON 404/405. What API Gateway answers itself (a throttled or failed
 function, an oversized body) gets API Gateway's status and `{"message": ...}` body.
+
+A body over HTTP API's 10 MiB is a 413 from API Gateway. A smaller one whose event is
+over Lambda's 6 MiB invoke payload is refused by Lambda, and API Gateway answers a
+rejected invocation with its 500 "Internal Server Error" (AWS Lambda developer guide,
+"Handling Lambda errors with an API Gateway API"); the function never sees it.
 """
 
 from __future__ import annotations
@@ -15,21 +20,18 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from .pool import Invocation, Throttled
-
-if TYPE_CHECKING:
-    from .stack import LocalStack
+from .access import log_request
+from .invoke import MAX_PAYLOAD_BYTES
+from .pool import Invocation, Pool, Throttled
 
 # The deployed API's named routes (infra/api.py); any other request has routeKey $default.
 ROUTES = ("POST /caption", "GET /", "GET /health")
 # HTTP API's payload limit; the function enforces its own, smaller image limit.
 MAX_BODY_BYTES = 10 * 1024 * 1024
-# Lambda's synchronous invoke limit on the event API Gateway builds.
-MAX_EVENT_BYTES = 6 * 1024 * 1024
 TEXT_TYPES = (
     "application/json",
     "application/javascript",
@@ -161,25 +163,33 @@ def json_size(event: dict[str, Any]) -> int:
     return len(json.dumps(event))
 
 
-async def handle(stack: LocalStack, request: web.Request) -> web.StreamResponse:
-    """Every request that is not for the invoke endpoint: route it as HTTP API would."""
-    started = time.perf_counter()
-    request_id = new_request_id()
-    invocation = None
-    body = await read_body(request)
-    event = None if body is None else api_event(request, body, request_id)
-    if event is None or json_size(event) > MAX_EVENT_BYTES:
-        response = gateway_error(*TOO_LARGE)
-    else:
-        try:
-            invocation = await stack.pool.invoke(event, request_id)
-        except Throttled:
-            response = gateway_error(*TOO_MANY_REQUESTS)
+class HttpApi:
+    """API Gateway's HTTP API in front of the function's instance pool."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Every request that is not for the invoke endpoint: route it as HTTP API would."""
+        started = time.perf_counter()
+        request_id = new_request_id()
+        invocation = None
+        body = await read_body(request)
+        event = None if body is None else api_event(request, body, request_id)
+        if event is None:
+            response = gateway_error(*TOO_LARGE)
+        elif json_size(event) > MAX_PAYLOAD_BYTES:
+            response = gateway_error(*INTERNAL_ERROR)  # Lambda refused the invocation
         else:
-            response = function_response(invocation)
-    response.headers["Apigw-Requestid"] = request_id
-    stack.log_request(request.method, request.path, response.status, invocation, started)
-    return response
+            try:
+                invocation = await self.pool.invoke(event, request_id)
+            except Throttled:
+                response = gateway_error(*TOO_MANY_REQUESTS)
+            else:
+                response = function_response(invocation)
+        response.headers["Apigw-Requestid"] = request_id
+        log_request(request.method, request.path, response.status, invocation, started)
+        return response
 
 
 def function_response(invocation: Invocation) -> web.Response:

@@ -5,7 +5,9 @@ once and then serves one event at a time, like a Lambda execution environment. A
 event goes to an idle instance, else to a new one (a real cold start) while fewer than
 `max_instances` exist, else it is throttled. Idle instances are reclaimed after
 `idle_timeout_s`; an instance that overruns the function timeout is killed, and one
-that dies mid-event is dropped so the next event starts a fresh one.
+that dies mid-event is dropped so the next event starts a fresh one. An idle instance
+whose process has exited is dropped when it would be handed an event, and the event
+goes to another: a dead instance is never handed a request.
 """
 
 from __future__ import annotations
@@ -66,6 +68,11 @@ class Invocation:
 class InstanceGone(Exception):
     """The instance process exited or was killed while serving an event."""
 
+    def __init__(self, reason: str, *, delivered: bool = True) -> None:
+        super().__init__(reason)
+        self.delivered = delivered
+        """False when the process was gone before it could read the event."""
+
 
 @dataclass(eq=False)
 class Instance:
@@ -101,7 +108,7 @@ class Instance:
             await self.process.stdin.drain()
         except (BrokenPipeError, ConnectionResetError) as error:
             code = await self.process.wait()
-            raise InstanceGone(exit_reason(code)) from error
+            raise InstanceGone(exit_reason(code), delivered=False) from error
         return await self.read_message()
 
     def kill(self) -> None:
@@ -141,15 +148,30 @@ class Pool:
         if self._closed:
             raise Throttled("the local stack is shutting down")
         request_id = request_id or str(uuid.uuid4())
-        instance = self._take_idle()
-        if instance is not None:
-            return await self._run(instance, event, request_id, cold=False)
+        while (instance := await self._take_live_idle()) is not None:
+            try:
+                return await self._run(instance, event, request_id, cold=False)
+            except InstanceGone as gone:  # it died while idle, before reading the event
+                log.info("%s exited while idle (%s); dropped", instance.id, gone)
         if len(self._instances) + self._starting >= self.options.max_instances:
             raise Throttled(f"all {self.options.max_instances} instances are busy")
         started = await self._start_instance()
         if isinstance(started, Invocation):
             return started
         return await self._run(started, event, request_id, cold=True)
+
+    async def _take_live_idle(self) -> Instance | None:
+        """An idle instance whose process is running; those found exited are dropped."""
+        while (instance := self._take_idle()) is not None:
+            if instance.process.returncode is None:
+                return instance
+            log.info(
+                "%s exited while idle (%s); dropped",
+                instance.id,
+                exit_reason(instance.process.returncode),
+            )
+            await self._discard(instance)
+        return None
 
     def _take_idle(self) -> Instance | None:
         idle = [instance for instance in self._instances.values() if not instance.busy]
@@ -228,6 +250,8 @@ class Pool:
             }
         except InstanceGone as gone:
             await self._discard(instance)
+            if not gone.delivered and not cold:
+                raise
             message = {
                 "error": {
                     "errorType": "Runtime.ExitError",

@@ -1,13 +1,15 @@
-"""The local stack: HTTP front, invoke endpoint, instance pool and warmer in one server."""
+"""The local stack: HTTP front, invoke endpoint, instance pool and warmer in one server.
+
+The stack owns the pool, the event queue and the routes; the HTTP front (`front`) and the
+Invoke API (`invoke`) are handlers it builds around them, and know nothing of the stack.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
-import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ from aiohttp import web
 from lukewarm.checkout import FUNCTION_DIR
 
 from . import front, invoke
-from .pool import Invocation, Pool, PoolOptions
+from .pool import Pool, PoolOptions
 from .scheduler import Schedule, StackClock, WarmScheduler
 
 log = logging.getLogger("lukewarm.serve")
@@ -80,14 +82,16 @@ class LocalStack:
                 init_timeout_s=INIT_CAP_S + options.timeout_s,
             )
         )
+        self.events = invoke.EventQueue(self.pool, options.time_scale)
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=front.MAX_BODY_BYTES)
-        app.router.add_post(invoke.PATH, functools.partial(invoke.handle, self))
-        app.router.add_route("*", "/{path:.*}", functools.partial(front.handle, self))
+        lambda_api = invoke.LambdaApi(self.pool, self.function_name, self.events)
+        app.router.add_post(invoke.PATH, lambda_api.handle)
+        app.router.add_route("*", "/{path:.*}", front.HttpApi(self.pool).handle)
         return app
 
     async def start(self) -> str:
@@ -132,30 +136,7 @@ class LocalStack:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.events.close()
         await self.pool.close()
         if self._runner is not None:
             await self._runner.cleanup()
-
-    def log_request(
-        self, method: str, path: str, status: int, invocation: Invocation | None, started: float
-    ) -> None:
-        """One line per request: what, outcome, cold or warm, which instance, how long."""
-        latency_ms = (time.perf_counter() - started) * 1000
-        if invocation is None:
-            log.info("%s %s %d - - %.0f ms", method, path, status, latency_ms)
-            return
-        temperature = "cold" if invocation.cold else "warm"
-        extra = f" init {invocation.init_ms:.0f} ms" if invocation.init_ms is not None else ""
-        if invocation.error is not None:
-            extra += f" error {invocation.error.get('errorType')}"
-        log.info(
-            "%s %s %d %s %s pid %s %.0f ms%s",
-            method,
-            path,
-            status,
-            temperature,
-            invocation.instance,
-            invocation.pid,
-            latency_ms,
-            extra,
-        )

@@ -20,8 +20,8 @@ def test_each_runtime_column_comes_from_a_function_that_ran_that_runtime(
     assert reported.split()[-2:] == ["torch", "onnx"]
     photo, largest = (
         next(line for line in lines if line.startswith(label))
-        for label in ("peak RSS, photo", "peak RSS, then a 40 MP PNG")
+        for label in ("peak RSS, photo", "peak RSS, then a ")
     )
-    # Decoding 40 million pixels needs at least their 120 MB of RGB on top.
+    # Decoding the most pixels accepted needs memory on top, however it is shrunk.
     for before, after in zip(photo.split()[3::2], largest.split()[7::2], strict=True):
-        assert float(after) > float(before) + 100
+        assert float(after) > float(before)

@@ -232,7 +232,7 @@ def bad_requests(uploads: dict[str, bytes]) -> dict[str, tuple[dict[str, Any], i
             http_event(body=photo + b"\0" * 4_700_000),
             413,
             "payload_too_large",
-            "4.5 MiB",
+            "4,700,000 bytes",
         ),
         "text content type": (
             http_event(body=photo, content_type="text/plain"),
@@ -308,7 +308,7 @@ def test_the_error_table_covers_every_case(bad_requests: dict[str, Any]) -> None
 def test_method_not_allowed_says_which_methods_are(app: ModuleType) -> None:
     reply = invoke(app, http_event(method="PUT", path="/health"))
     assert reply.status == 405
-    assert reply.headers["Allow"] == "GET"
+    assert reply.headers["Allow"] == "GET, HEAD"
 
 
 def test_the_instance_survives_every_bad_request(

@@ -108,6 +108,22 @@ def test_sessions_get_the_configured_threads(tiny_model_dir: Path) -> None:
         configure_threads(1, runtime="onnx")
 
 
+def test_torch_already_loaded_gets_the_same_threads() -> None:
+    """Tools that load torch themselves and then configure threads the default way keep
+    a single-threaded torch when asked for one thread (test_container shows that the
+    function on onnx never imports torch)."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        configure_threads(1, runtime="onnx")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+        configure_threads(1, runtime="onnx")
+
+
 def _copy(model_dir: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "model"
     shutil.copytree(model_dir, copy)

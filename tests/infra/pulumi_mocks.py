@@ -41,6 +41,7 @@ ALIAS = "aws:lambda/alias:Alias"
 PROVISIONED_CONCURRENCY = "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"
 PERMISSION = "aws:lambda/permission:Permission"
 INVOCATION = "aws:lambda/invocation:Invocation"
+EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 HTTP_API = "aws:apigatewayv2/api:Api"
 INTEGRATION = "aws:apigatewayv2/integration:Integration"
 ROUTE = "aws:apigatewayv2/route:Route"
@@ -146,6 +147,19 @@ class LukewarmMocks(Mocks):
         raise NotImplementedError(f"the mocks do not fake the call {args.token}")
 
 
+class RecordingMonitor(MockMonitor):
+    """A mock monitor that also records what each resource was made to wait for."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.dependencies: dict[str, set[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        self.dependencies[request.name] = {urn.rsplit("::", 1)[-1] for urn in request.dependencies}
+        return response
+
+
 def unsecret(value: Any) -> Any:
     """The plain value inside Pulumi's secret envelope (anything else unchanged)."""
     if isinstance(value, dict) and SECRET_SIG in value:
@@ -167,6 +181,8 @@ class Deployment:
     states: dict[tuple[str, str], dict[str, Any]]
     outputs: dict[str, Any]
     urns: list[str]
+    dependencies: dict[str, set[str]]
+    """Resource name → the names of the resources it waits for (inputs and `depends_on`)."""
 
     def of_type(self, typ: str) -> list[MockResourceArgs]:
         return [resource for resource in self.resources if resource.typ == typ]
@@ -198,7 +214,7 @@ def deploy(
 ) -> Deployment:
     """Run `__main__.py` against the mocks with the given `lukewarm:` config (short keys)."""
     mocks = mocks or LukewarmMocks()
-    monitor = MockMonitor(mocks)
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
         mocks, project="lukewarm", stack="test", preview=False, monitor=monitor
@@ -214,4 +230,6 @@ def deploy(
         exported.update(await pulumi.Output.from_input(stack.outputs).future() or {})
 
     _sync_await(run_pulumi_func(program))
-    return Deployment(mocks.resources, mocks.states, exported, list(monitor.resources))
+    return Deployment(
+        mocks.resources, mocks.states, exported, list(monitor.resources), monitor.dependencies
+    )

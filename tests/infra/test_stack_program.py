@@ -13,6 +13,7 @@ from tests.infra.pulumi_mocks import (
     DOCKER_IMAGE,
     ECR_LIFECYCLE_POLICY,
     ECR_REPOSITORY,
+    EVENT_INVOKE_CONFIG,
     FUNCTION,
     HTTP_API,
     INTEGRATION,
@@ -58,6 +59,7 @@ def test_default_stack_creates_each_piece_once() -> None:
         PERMISSION: 1,
         SCHEDULE: 1,
         INVOCATION: 1,
+        EVENT_INVOKE_CONFIG: 1,
     }
 
 
@@ -71,7 +73,7 @@ def test_every_cloud_resource_is_a_child_named_after_its_component() -> None:
             continue
         assert parent in COMPONENTS, urn
         assert name.startswith(f"{parent.rsplit(':', 1)[1].lower()}-"), urn
-    assert len(urns) == 29
+    assert len(urns) == 30
 
 
 def test_outputs() -> None:

@@ -46,7 +46,12 @@ def test_function_logs_json_to_its_own_log_group_with_the_retention() -> None:
 
     assert log_group["retentionInDays"] == 30
     assert log_group["name"] == "/lukewarm/test/service"
-    assert function["loggingConfig"] == {"logFormat": "JSON", "logGroup": "/lukewarm/test/service"}
+    assert function["loggingConfig"] == {
+        "logFormat": "JSON",
+        "logGroup": "/lukewarm/test/service",
+        "applicationLogLevel": "INFO",
+        "systemLogLevel": "INFO",
+    }
 
 
 def test_function_role_may_only_write_its_own_logs() -> None:

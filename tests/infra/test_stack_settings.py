@@ -114,7 +114,7 @@ def test_platform_follows_architecture() -> None:
         ("architecture", "aarch64", "x86_64 or arm64"),
         ("modelDir", "../weights", "relative path inside function/"),
         ("modelDir", "/opt/model", "relative path inside function/"),
-        ("reservedConcurrency", 0, "integer >= 1"),
+        ("reservedConcurrency", -1, "integer >= 0 (0 = no reservation)"),
         ("throttleRate", 0, "number above 0"),
         ("throttleRate", "fast", "number above 0"),
         ("throttleBurst", 0, "from 1 to 5000"),

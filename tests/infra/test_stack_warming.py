@@ -40,6 +40,7 @@ def test_warmer_is_a_small_python_zip_of_warmer_dir_aimed_at_the_alias() -> None
     assert warmer["environment"]["variables"] == {
         "FUNCTION_NAME": deployment.outputs["function_name"],
         "FUNCTION_QUALIFIER": "live",
+        "FUNCTION_TIMEOUT_S": "30",
     }
     assert warmer["loggingConfig"]["logGroup"] == deployment.one(LOG_GROUP, "warming-logs")["name"]
     assert deployment.outputs["warmer_name"] == deployment.state(FUNCTION, "warming-warmer")["name"]

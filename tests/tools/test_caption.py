@@ -173,8 +173,12 @@ def test_local_stack_refuses_a_corrupt_image_with_its_own_message(
     assert out.startswith(f"{photos['grass']}: ")  # the other image still got its caption
 
 
-def test_local_stack_refuses_an_oversized_image_with_413(local_stack, tmp_path, capsys) -> None:
+def test_an_oversized_file_is_refused_before_it_reaches_the_stack(
+    local_stack, tmp_path, capsys
+) -> None:
     huge = tmp_path / "huge.png"
     huge.write_bytes(PNG_MAGIC + b"\x00" * 5_000_000)
+    requests_before = len(local_stack.request_lines())
     assert main(["caption", local_stack.url, str(huge)]) == 1
-    assert "server answered 413: " in capsys.readouterr().err
+    assert "5,000,008 bytes, over the 4,700,000 (4.48 MiB)" in capsys.readouterr().err
+    assert len(local_stack.request_lines()) == requests_before

@@ -1,0 +1,35 @@
+"""The local stack's access log: one line per request, whichever endpoint served it."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from .pool import Invocation
+
+log = logging.getLogger("lukewarm.serve")
+
+
+def log_request(
+    method: str, path: str, status: int, invocation: Invocation | None, started: float
+) -> None:
+    """One line per request: what, outcome, cold or warm, which instance, how long."""
+    latency_ms = (time.perf_counter() - started) * 1000
+    if invocation is None:
+        log.info("%s %s %d - - %.0f ms", method, path, status, latency_ms)
+        return
+    temperature = "cold" if invocation.cold else "warm"
+    extra = f" init {invocation.init_ms:.0f} ms" if invocation.init_ms is not None else ""
+    if invocation.error is not None:
+        extra += f" error {invocation.error.get('errorType')}"
+    log.info(
+        "%s %s %d %s %s pid %s %.0f ms%s",
+        method,
+        path,
+        status,
+        temperature,
+        invocation.instance,
+        invocation.pid,
+        latency_ms,
+        extra,
+    )

@@ -1,0 +1,179 @@
+"""The worst images the function accepts fit the default memory size, with headroom.
+
+Each image is the largest of its kind that passes the limits (the pixel count, or the
+decoded bytes); a fresh process imports the handler as Lambda does, captions each one
+through a real event, and reports its peak RSS (VmHWM) after init and after each.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops, ImageStat
+
+from captioner.images import MAX_DECODED_BYTES, MAX_PIXELS, ImageTooLarge, decode_image
+from infra.settings import load_settings
+from tests.conftest import FUNCTION_DIR, ROOT
+from tests.function.handler_support import encode
+
+HEADROOM = 0.8
+"""The share of the function's memory the worst request may reach at its peak."""
+
+SLACK_MB = 64
+"""What a request may add to the peak beyond the decoded image itself (the upload, its
+base64 and the strips being converted)."""
+
+PROBE = """
+import base64, json, sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from tests.function.handler_support import LambdaContext, http_event
+
+def peak_mb():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+
+import app
+report = {{"init": peak_mb()}}
+for path in sys.argv[1:]:
+    event = http_event(body=Path(path).read_bytes(), content_type="image/png")
+    response = app.handler(event, LambdaContext())
+    report[Path(path).stem] = {{"status": response["statusCode"], "peak": peak_mb()}}
+print(json.dumps(report))
+"""
+
+
+def png(
+    width: int,
+    height: int,
+    bit_depth: int,
+    colour_type: int,
+    chunks: list[tuple[bytes, bytes]] | None = None,
+    *,
+    rows: int | None = None,
+) -> bytes:
+    """An all-zero PNG of any size and type, compressed by zlib directly; `rows` cuts its
+    pixel data short (the header still declares `height`)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    channels = {0: 1, 3: 1, 6: 4}[colour_type]
+    row = b"\0" * (1 + (width * channels * bit_depth + 7) // 8)
+    compressor = zlib.compressobj(9)
+    count = height if rows is None else rows
+    pixels = b"".join(compressor.compress(row) for _ in range(count)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + b"".join(chunk(kind, data) for kind, data in chunks or [])
+        + chunk(b"IDAT", pixels)
+        + chunk(b"IEND", b"")
+    )
+
+
+def worst_images() -> dict[str, tuple[bytes, int]]:
+    """The largest accepted image of each memory class, with its decoded bytes."""
+    colour_pixels = MAX_DECODED_BYTES // 4  # 16-bit RGBA decodes to 4 bytes a pixel
+    colour_width = 8192
+    grey_width, grey_height = 8000, MAX_PIXELS // 8000
+    transparent_palette = [(b"PLTE", bytes(6)), (b"tRNS", b"\0")]
+    return {
+        "rgba16": (
+            png(colour_width, colour_pixels // colour_width, 16, 6),
+            colour_pixels * 4,
+        ),
+        "palette": (
+            png(grey_width, grey_height, 8, 3, transparent_palette),
+            grey_width * grey_height,
+        ),
+        "grey16": (png(grey_width, grey_height, 16, 0), grey_width * grey_height * 2),
+    }
+
+
+def test_the_worst_accepted_images_fit_the_default_memory(tmp_path: Path) -> None:
+    memory_mb = load_settings().memory_size
+    images = worst_images()
+    paths = []
+    for name, (data, _) in images.items():
+        path = tmp_path / f"{name}.png"
+        path.write_bytes(data)
+        paths.append(str(path))
+    run = subprocess.run(
+        [sys.executable, "-c", PROBE.format(root=str(ROOT)), *paths],
+        cwd=FUNCTION_DIR,
+        env={"PATH": "/usr/bin:/bin", "LUKEWARM_THREADS": "1", "POWERTOOLS_METRICS_DISABLED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
+    report = json.loads(run.stdout.splitlines()[-1])
+    previous = report["init"]
+    for name, (_, decoded_bytes) in images.items():
+        assert report[name]["status"] == 200, (name, run.stdout[-2000:])
+        peak = report[name]["peak"]
+        assert peak - previous <= decoded_bytes / 2**20 + SLACK_MB, (name, report)
+        previous = max(previous, peak)
+    assert previous <= HEADROOM * memory_mb, (
+        f"the worst accepted image peaks at {previous:.0f} MB; the default memorySize is "
+        f"{memory_mb} MB ({report})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "bit_depth", "colour_type", "words"),
+    [(8192, 4097, 16, 6, "128 MiB"), (4000, MAX_PIXELS // 4000 + 1, 8, 0, "40,000,000 pixels")],
+    ids=["colour over the byte limit", "grey over the pixel limit"],
+)
+def test_an_image_over_either_limit_is_refused_before_decoding(
+    width: int, height: int, bit_depth: int, colour_type: int, words: str
+) -> None:
+    # One row of pixels: decoding would fail as truncated, so the refusal came first.
+    with pytest.raises(ImageTooLarge, match=words):
+        decode_image(png(width, height, bit_depth, colour_type, rows=1), min_size=256)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "I;16", "F", "1"])
+def test_shrinking_strip_by_strip_shows_the_same_picture(mode: str) -> None:
+    """Transparency on white, palettes, wide and float greys: the shrunk decode is the
+    full decode, box-averaged."""
+    picture = Image.new("RGBA", (1200, 900), (0, 0, 0, 0))
+    picture.paste((220, 30, 30, 255), (0, 0, 600, 450))
+    picture.paste((30, 30, 220, 255), (600, 450, 1200, 900))
+    if mode == "P":
+        source = picture.convert("RGB").quantize(3)
+        source.info["transparency"] = source.getpixel((1100, 100))
+    elif mode in ("I;16", "F"):
+        grey = picture.convert("L").convert("I").point(lambda value: value * 200)
+        source = grey.convert("F") if mode == "F" else grey.convert("I;16")
+    else:
+        source = picture.convert(mode)
+    data = encode(source, "TIFF")
+    full = decode_image(data)
+    shrunk = decode_image(data, min_size=64)  # factors 6 and 4: the strip path
+    assert shrunk.size == (200, 225)
+    expected = full.resize(shrunk.size, Image.Resampling.BOX)
+    difference = ImageStat.Stat(ImageChops.difference(shrunk, expected)).mean
+    assert max(difference) < 4, difference
+
+
+def test_a_shrunk_image_is_still_turned_upright() -> None:
+    picture = Image.new("RGB", (1200, 900), (30, 30, 220))
+    picture.paste((220, 30, 30), (0, 0, 1200, 450))  # red on top, as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90° clockwise: red on the right
+    shrunk = decode_image(encode(picture, "PNG", exif=exif.tobytes()), min_size=64)
+    assert shrunk.size == (225, 200)
+    assert shrunk.getpixel((200, 100))[0] > 200  # red, right
+    assert shrunk.getpixel((20, 100))[2] > 200  # blue, left

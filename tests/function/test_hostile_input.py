@@ -1,0 +1,267 @@
+"""What a red-team run against the handler broke, each case kept as a regression test.
+
+Abusive bodies are refused with the JSON error in milliseconds of CPU, malformed events
+by direct invoke get the JSON error answer instead of an exception, HEAD answers like
+GET without a body, log records survive undecodable bytes, and the image limit is what
+really fits Lambda's payload.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.function.handler_support import (
+    LambdaContext,
+    http_event,
+    invoke,
+    multipart,
+    rest_event,
+)
+from tests.function.test_app import assert_caption, assert_error
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+CPU_BOUND_S = 1.0
+"""CPU seconds any refusal below may take (they take 10-100 ms); CPU time, not wall
+time, so other work on the machine cannot fail the test."""
+
+BOUNDARY = "lukewarm0boundary"
+FORM = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.thread_time()
+    result = call()
+    return result, time.thread_time() - started
+
+
+def tiny_fields(count: int) -> bytes:
+    return b"".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\nx\r\n'.encode()
+        for i in range(count)
+    )
+
+
+@pytest.mark.parametrize("count", [10_000, 80_000])
+def test_a_form_of_thousands_of_tiny_parts_is_refused_in_milliseconds(
+    app: ModuleType, uploads: dict[str, bytes], count: int
+) -> None:
+    # 80,000 parts then a valid image held an instance for 27 s in email.parser.
+    body = tiny_fields(count) + multipart(
+        {"image": ("a.jpg", uploads["jpeg"], "image/jpeg")}, BOUNDARY
+    )
+    reply, cpu_s = timed(lambda: invoke(app, http_event(body=body, content_type=FORM)))
+    assert_error(reply, 400, "bad_request", f"over {app.MAX_FORM_PARTS} parts")
+    assert cpu_s < CPU_BOUND_S
+
+
+def test_a_form_with_a_few_extra_fields_is_still_captioned(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    fields: dict[str, Any] = {f"note{i}": "hello" for i in range(app.MAX_FORM_PARTS - 1)}
+    fields["image"] = ("a.jpg", uploads["jpeg"], "image/jpeg")
+    assert_caption(invoke(app, http_event(body=multipart(fields, BOUNDARY), content_type=FORM)))
+
+
+def test_thousands_of_nested_multipart_parts_are_refused_in_milliseconds(app: ModuleType) -> None:
+    # 3,000 nested multipart/mixed parts: RecursionError (a 500) after 1.4 s before.
+    body = b"".join(
+        f"--x{i}\r\nContent-Type: multipart/mixed; boundary=x{i + 1}\r\n\r\n".encode()
+        for i in range(3_000)
+    )
+    event = http_event(body=body, content_type="multipart/form-data; boundary=x0")
+    reply, cpu_s = timed(lambda: invoke(app, event))
+    assert_error(reply, 400, "bad_request", "multipart/form-data")
+    assert cpu_s < CPU_BOUND_S
+
+
+@pytest.mark.parametrize("filler", [f"\r\n--{BOUNDARY[:-1]}x".encode(), b"\r", b"\r\n-"], ids=repr)
+def test_a_4_mb_part_of_near_boundaries_is_scanned_in_milliseconds(
+    app: ModuleType, filler: bytes
+) -> None:
+    data = filler * (4_000_000 // len(filler))
+    body = multipart({"image": ("a.jpg", data, "image/jpeg")}, BOUNDARY)
+    reply, cpu_s = timed(lambda: invoke(app, http_event(body=body, content_type=FORM)))
+    assert_error(reply, 400, "unreadable_image")
+    assert cpu_s < CPU_BOUND_S
+
+
+@pytest.mark.parametrize(
+    ("header", "words"),
+    [
+        ('Content-Disposition: form-data; name="image"; filename="' + "a" * 5_000 + '"', "header"),
+        ("\r\n".join(f"X-Header-{i}: 1" for i in range(50)), "header"),
+    ],
+    ids=["one huge header", "many headers"],
+)
+def test_oversized_part_headers_are_refused(app: ModuleType, header: str, words: str) -> None:
+    body = f"--{BOUNDARY}\r\n{header}\r\n\r\ndata\r\n--{BOUNDARY}--\r\n".encode()
+    assert_error(invoke(app, http_event(body=body, content_type=FORM)), 400, "bad_request", words)
+
+
+def test_a_form_without_its_closing_boundary_is_refused(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    body = multipart({"image": ("a.jpg", uploads["jpeg"], "image/jpeg")}, BOUNDARY)
+    truncated = body[: -len(f"--{BOUNDARY}--\r\n")]
+    assert_error(
+        invoke(app, http_event(body=truncated, content_type=FORM)),
+        400,
+        "bad_request",
+        "closing boundary",
+    )
+
+
+def test_a_form_content_type_without_boundary_is_refused(app: ModuleType) -> None:
+    event = http_event(body=b"--x\r\n\r\n--x--\r\n", content_type="multipart/form-data")
+    assert_error(invoke(app, event), 400, "bad_request", "boundary")
+
+
+@pytest.mark.parametrize(
+    ("event", "words"),
+    [
+        (http_event(body='{"image": "é"}', content_type="application/json"), "base64"),
+        ({**http_event(body=b"x"), "body": "not ascii: é"}, "base64"),
+        (http_event(body="[" * 100_000, content_type="application/json"), "nested too deeply"),
+        (http_event(body='{"image": "\\udcff"}', content_type="application/json"), "base64"),
+    ],
+    ids=["json non-ascii base64", "non-ascii body marked base64", "deep json", "json surrogate"],
+)
+def test_bodies_that_raised_are_400s(app: ModuleType, event: dict[str, Any], words: str) -> None:
+    reply, cpu_s = timed(lambda: invoke(app, event))
+    assert_error(reply, 400, "bad_request", words)
+    assert cpu_s < CPU_BOUND_S
+
+
+def with_(event: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of `event` with the field at dotted `path` set to `value`."""
+    copy = json.loads(json.dumps(event))
+    *parents, last = path.split(".")
+    target = copy
+    for key in parents:
+        target = target[key]
+    target[last] = value
+    return copy
+
+
+MALFORMED = {
+    "query value a number": ("queryStringParameters", {"beam": 3}),
+    "body a number": ("body", 123),
+    "empty request context": ("requestContext", {}),
+    "null request context": ("requestContext", None),
+    "method a list": ("requestContext.http.method", ["GET"]),
+    "headers a list": ("headers", ["content-type"]),
+    "header value a number": ("headers", {"content-type": 5}),
+    "cookies a string": ("cookies", "a=1"),
+    "raw path missing": ("rawPath", None),
+    "isBase64Encoded a string": ("isBase64Encoded", "yes"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_a_malformed_http_api_event_gets_the_json_error_not_an_exception(
+    app: ModuleType, uploads: dict[str, bytes], case: str
+) -> None:
+    path, value = MALFORMED[case]
+    event = with_(http_event(body=uploads["png"]), path, value)
+    reply = invoke(app, event)
+    assert_error(reply, 400, "malformed_event", "API Gateway")
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("httpMethod", 7),
+        ("multiValueHeaders", {"Content-Type": "image/png"}),
+        ("multiValueQueryStringParameters", {"beam": [3]}),
+        ("requestContext", "prod"),
+    ],
+)
+def test_a_malformed_rest_api_event_gets_the_json_error_too(
+    app: ModuleType, uploads: dict[str, bytes], path: str, value: Any
+) -> None:
+    response = app.handler(with_(rest_event(body=uploads["png"]), path, value), LambdaContext())
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["code"] == "malformed_event"
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
+
+
+@pytest.mark.parametrize("path", ["/", "/health"])
+def test_head_answers_like_get_without_a_body(app: ModuleType, path: str) -> None:
+    get = invoke(app, http_event(method="GET", path=path, body=None))
+    head = invoke(app, http_event(method="HEAD", path=path, body=None))
+    assert (head.status, head.headers["Content-Type"]) == (200, get.headers["Content-Type"])
+    assert get.body and head.body == ""
+
+
+def test_head_on_the_caption_route_is_a_405_naming_post(app: ModuleType) -> None:
+    reply = invoke(app, http_event(method="HEAD", path="/caption", body=None))
+    assert reply.status == 405
+    assert reply.headers["Allow"] == "POST"
+
+
+@pytest.fixture
+def strict_log(app: ModuleType) -> Iterator[io.BytesIO]:
+    """The function's log as Lambda's stdout takes it: UTF-8, strict, bytes."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    log_handler = logging.StreamHandler(stream)
+    log_handler.setFormatter(app.logger.registered_formatter)
+    app.logger.addHandler(log_handler)
+    try:
+        yield raw
+    finally:
+        app.logger.removeHandler(log_handler)
+
+
+def log_records(raw: io.BytesIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in raw.getvalue().decode("utf-8").splitlines()]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/\udcff", "text/plain; charset=\ud800"], ids=["undecodable", "surrogate"]
+)
+def test_a_refusal_with_undecodable_bytes_is_still_logged(
+    app: ModuleType, strict_log: io.BytesIO, content_type: str
+) -> None:
+    assert_error(
+        invoke(app, http_event(body=b"x", content_type=content_type)),
+        415,
+        "unsupported_media_type",
+    )
+    refused = [record for record in log_records(strict_log) if record["message"] == "refused"]
+    assert len(refused) == 1
+    assert refused[0]["status"] == 415
+    assert content_type.split(";", maxsplit=1)[0] in refused[0]["reason"]
+
+
+def test_a_warm_up_event_of_any_depth_is_refused_and_logged(
+    app: ModuleType, strict_log: io.BytesIO
+) -> None:
+    deep: Any = "\udcff"
+    for _ in range(50_000):
+        deep = [deep]
+    reply = app.handler({"lukewarm": deep}, LambdaContext())
+    assert reply["warm"] is False
+    warnings = [r for r in log_records(strict_log) if r["message"] == "invalid warm-up event"]
+    assert len(warnings) == 1
+    assert len(warnings[0]["warm_event"]) <= 203
+
+
+def test_the_image_limit_is_what_fits_the_invoke_payload(app: ModuleType) -> None:
+    # A raw image is base64 in the event; the event must stay within Lambda's 6 MiB.
+    assert len(base64.b64encode(b"\0" * app.MAX_IMAGE_BYTES)) < app.MAX_BODY_BYTES - 16_000
+    at_limit = b"\xff\xd8" + b"\0" * (app.MAX_IMAGE_BYTES - 2)
+    assert_error(invoke(app, http_event(body=at_limit)), 400, "unreadable_image")
+    over = at_limit + b"\0"
+    reply = invoke(app, http_event(body=over))
+    assert_error(reply, 413, "payload_too_large", "4,700,000 bytes (4.48 MiB)", "6 MiB")
