@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: serve test lint typecheck demo-model evaluate bench bench-warm bench-reference bench-load clean
+.PHONY: serve test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference bench-load clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ demo-model: $(STAMP)
 ## Score a model on 500 held-out scenes.
 evaluate: $(STAMP)
 	$(PY) -m training.evaluate --count 500 --seed 1000003 $(ARGS)
+
+## Do torch, ONNX fp32 and ONNX int8 caption the 500 held-out scenes alike?
+agreement: $(STAMP)
+	$(PY) -m training.agreement --count 500 --seed 1000003 $(ARGS)
 
 ## Cold start and warm caption latency of the demo model, 1 thread.
 bench: $(STAMP)

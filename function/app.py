@@ -38,7 +38,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from captioner import Captioner, configure_threads
+from captioner import configure_threads, load_captioner
 from captioner.images import ImageTooLarge, UnreadableImage, UnsupportedImage, decode_image
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class CaptionOptions:
 
 
 threads = configure_threads()
-captioner = Captioner.load(MODEL_DIR)
+captioner = load_captioner(MODEL_DIR)  # the runtime LUKEWARM_RUNTIME names: onnx or torch
 instance = Instance(
     id=secrets.token_hex(6), init_ms=round((time.perf_counter() - INIT_STARTED) * 1000, 1)
 )

@@ -2,7 +2,8 @@
 the format of the widely used PyTorch captioning tutorial (sgrvinod's
 "a-PyTorch-Tutorial-to-Image-Captioning": `torch.save({"encoder": ..., "decoder": ...})`
 with a ResNet encoder and `DecoderWithAttention`, plus its `WORDMAP_*.json`) to a
-lukewarm model directory: `config.json`, `vocab.json`, `weights.safetensors`.
+lukewarm model directory: `config.json`, `vocab.json`, `weights.safetensors`, and the
+ONNX export the function runs (`lukewarm export`, fp32).
 
 The checkpoint is read with `torch.load(weights_only=True)`, which only rebuilds
 tensors and plain containers. The tutorial's own checkpoints pickle whole modules and
@@ -266,9 +267,10 @@ def convert(
 
 
 def write_model(out_dir: Path, conversion: Conversion, *, force: bool = False) -> None:
-    """Write the model directory next to OUT_DIR, load it back, then move it into place:
-    a failure anywhere leaves OUT_DIR as it was."""
+    """Write the model directory and its ONNX export next to OUT_DIR, load it back, then
+    move it into place: a failure anywhere leaves OUT_DIR as it was."""
     from captioner import Captioner, ModelFormatError, build_model, save_model
+    from lukewarm.export import ExportError, export_model
 
     _check_out_dir(out_dir, force=force)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -280,10 +282,11 @@ def write_model(out_dir: Path, conversion: Conversion, *, force: bool = False) -
         model.load_state_dict(conversion.state, strict=True, assign=True)
         save_model(staging, conversion.config, conversion.vocabulary, model)
         Captioner.load(staging)
+        export_model(staging)
         if out_dir.exists():
             out_dir.rename(retired)
         staging.rename(out_dir)
-    except (OSError, ModelFormatError) as error:
+    except (OSError, ModelFormatError, ExportError) as error:
         if retired.exists() and not out_dir.exists():
             retired.rename(out_dir)
         raise ConversionError(f"could not write {out_dir}: {error}") from None
@@ -411,6 +414,7 @@ def _first_line(error: BaseException) -> str:
 
 def _report(args: argparse.Namespace, conversion: Conversion, pickled: bool) -> None:
     from captioner.config import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE
+    from captioner.exported import EXPORT_DIR
 
     config = conversion.config
     weights_mb = (args.out_dir / WEIGHTS_FILE).stat().st_size / 1e6
@@ -430,5 +434,6 @@ def _report(args: argparse.Namespace, conversion: Conversion, pickled: bool) -> 
     )
     print(
         f"Wrote {args.out_dir}/: {CONFIG_FILE}, {VOCAB_FILE}, "
-        f"{WEIGHTS_FILE} ({weights_mb:.1f} MB) as {config.name} {config.version}"
+        f"{WEIGHTS_FILE} ({weights_mb:.1f} MB) as {config.name} {config.version}, "
+        f"and its ONNX export in {EXPORT_DIR}/"
     )

@@ -25,7 +25,8 @@ def photos() -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small random-weight model directory: loads in milliseconds, captions nonsense.
+    """A small random-weight model directory, with its ONNX export: loads in milliseconds,
+    captions nonsense.
 
     For tests of everything around the model (API, errors, processes); tests of what
     the captions say use the committed demo model.
@@ -34,6 +35,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from captioner import CaptionModel, ModelConfig, Vocabulary, save_model
     from captioner.config import DecoderConfig, EncoderConfig, PreprocessConfig
+    from lukewarm.export import export_model
 
     torch.manual_seed(0)
     words = ("<pad>", "<start>", "<end>", "<unk>", "a", "red", "blue", "circle", "square")
@@ -52,6 +54,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         Vocabulary(words),
         CaptionModel(config.encoder, config.decoder, len(words)),
     )
+    export_model(model_dir, checks=4)
     return model_dir
 
 

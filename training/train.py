@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 from captioner import CaptionModel, ModelConfig, Vocabulary, save_model
 from captioner.config import SPECIAL_TOKENS, DecoderConfig, EncoderConfig, PreprocessConfig
 from captioner.preprocess import to_tensor
+from lukewarm.export import export_model
 from training.scenes import Scene, make_scene, vocabulary_words
 
 MODEL_NAME = "lukewarm-shapes"
@@ -376,6 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     started = time.perf_counter()
     train(settings, args.out, checkpoints=args.checkpoints, checkpoint_every=args.checkpoint_every)
+    # The function runs the ONNX export: made from the new weights, or it would be stale.
+    print("\n".join(export_model(args.out).lines()))
     minutes = (time.perf_counter() - started) / 60
     size = (args.out / "weights.safetensors").stat().st_size / 2**20
     print(f"wrote {args.out} ({size:.1f} MB) in {minutes:.1f} min")

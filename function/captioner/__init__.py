@@ -1,28 +1,45 @@
 """The image captioner: model, preprocessing, beam search and loading.
 
-`Captioner.load(model_dir)` reads `config.json`, `vocab.json` and
-`weights.safetensors`; `captioner.caption(image)` captions an RGB PIL image.
+`load_captioner(model_dir)` loads a model directory with the runtime that
+`LUKEWARM_RUNTIME` names: `onnx` (the default: its ONNX export on ONNX Runtime and
+NumPy, see `ort.py`) or `torch` (`config.json`, `vocab.json` and `weights.safetensors`
+in torch, see `runtime.py`); `captioner.caption(image)` captions an RGB PIL image.
+Importing this package imports neither: the torch names below load torch on first use.
 """
 
 import warnings
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-# The function image has no NumPy, which torch needs only for tensor/array conversions
+# The torch image has no NumPy, which torch needs only for tensor/array conversions
 # the captioner never makes; unfiltered, torch's warning about it would open the log of
 # every cold start.
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
 
-from .config import ModelConfig, ModelFormatError, Vocabulary, read_config  # noqa: E402
-from .model import CaptionModel  # noqa: E402
-from .runtime import (  # noqa: E402
-    Alternative,
-    Caption,
-    Captioner,
-    build_model,
-    configure_threads,
-    save_model,
-)
+from .config import RUNTIMES, ModelConfig, ModelFormatError, Vocabulary, read_config  # noqa: E402
+from .loader import configure_threads, load_captioner, usable_cpus  # noqa: E402
+from .search import Alternative, Caption  # noqa: E402
+
+if TYPE_CHECKING:
+    from .model import CaptionModel
+    from .runtime import Captioner, build_model, save_model
+
+_TORCH_NAMES = {
+    "CaptionModel": "model",
+    "Captioner": "runtime",
+    "build_model": "runtime",
+    "save_model": "runtime",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_NAMES:
+        return getattr(import_module(f".{_TORCH_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
+    "RUNTIMES",
     "Alternative",
     "Caption",
     "CaptionModel",
@@ -32,6 +49,8 @@ __all__ = [
     "Vocabulary",
     "build_model",
     "configure_threads",
+    "load_captioner",
     "read_config",
     "save_model",
+    "usable_cpus",
 ]

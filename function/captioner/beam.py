@@ -9,20 +9,11 @@ nothing can overtake them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
 from .model import Decoder
-
-
-@dataclass(frozen=True)
-class Hypothesis:
-    words: tuple[int, ...]
-    """Word ids, without `<start>` and `<end>`."""
-    score: float
-    """Total log-probability, `<end>` included when the caption finished."""
+from .search import Hypothesis, advance
 
 
 def beam_search(
@@ -66,19 +57,21 @@ def beam_search(
         keep_word = torch.full((batch, k), end, dtype=torch.long)
         keep_score = torch.full((batch, k), float("-inf"))
         for b in range(batch):
-            if not done[b]:
-                done[b] = _advance(
-                    top_scores[b].tolist(),
-                    source_beam[b].tolist(),
-                    next_word[b].tolist(),
-                    sequences[b],
-                    end,
-                    k,
-                    finished[b],
-                    keep_beam[b],
-                    keep_word[b],
-                    keep_score[b],
-                )
+            if done[b]:
+                continue
+            survivors, done[b] = advance(
+                top_scores[b].tolist(),
+                source_beam[b].tolist(),
+                next_word[b].tolist(),
+                sequences[b].tolist(),
+                end=end,
+                k=k,
+                finished=finished[b],
+            )
+            for row, survivor in enumerate(survivors):
+                keep_beam[b, row] = survivor.source
+                keep_word[b, row] = survivor.word
+                keep_score[b, row] = survivor.score
         if all(done):
             break
 
@@ -91,32 +84,3 @@ def beam_search(
         state = (state[0][flat_source], state[1][flat_source])
 
     return finished
-
-
-def _advance(
-    scores: list[float],
-    sources: list[int],
-    words: list[int],
-    sequences: Tensor,
-    end: int,
-    k: int,
-    finished: list[Hypothesis],
-    keep_beam: Tensor,
-    keep_word: Tensor,
-    keep_score: Tensor,
-) -> bool:
-    """Sort one image's 2k best candidates into finished captions and k live beams
-    (written into the `keep_*` rows). True when no live beam can still win."""
-    live = 0
-    for rank, (score, source, word) in enumerate(zip(scores, sources, words, strict=True)):
-        if score == float("-inf") or live == k:
-            break
-        if word == end:
-            if rank < k:
-                finished.append(Hypothesis(tuple(sequences[source].tolist()), score))
-            continue
-        keep_beam[live], keep_word[live], keep_score[live] = source, word, score
-        live += 1
-    finished.sort(key=lambda h: -h.score)
-    del finished[k:]
-    return len(finished) == k and finished[-1].score >= float(keep_score[0])

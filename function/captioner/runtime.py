@@ -1,13 +1,11 @@
-"""Loading a model directory and captioning images with it."""
+"""The torch backend: a model directory's weights loaded into torch modules, and
+captioning with them (what training, conversion and export use; opt-in in the function)."""
 
 from __future__ import annotations
 
-import math
-import os
 import time
 import warnings
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,41 +29,7 @@ from .config import (
 from .model import CaptionModel
 from .packing import pack_decoder
 from .preprocess import to_tensor
-
-
-@dataclass(frozen=True)
-class Alternative:
-    caption: str
-    score: float
-
-
-@dataclass(frozen=True)
-class Caption:
-    caption: str
-    score: float
-    """Total log-probability of the caption."""
-    alternatives: list[Alternative]
-    timing_ms: dict[str, float] = field(default_factory=dict)
-
-
-def usable_cpus() -> int:
-    """CPUs this process may really use: its affinity, capped by a cgroup CPU quota
-    (containers and Lambda report more cores than they are allowed to keep busy)."""
-    cpus = len(os.sched_getaffinity(0))
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return cpus
-
-
-def configure_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op threads (from `LUKEWARM_THREADS` or the usable CPUs)."""
-    count = threads or int(os.environ.get("LUKEWARM_THREADS", "0")) or usable_cpus()
-    torch.set_num_threads(count)
-    return count
+from .search import Caption, to_caption
 
 
 class _SkipInit(TorchFunctionMode):
@@ -176,7 +140,7 @@ class Captioner:
 
     @property
     def info(self) -> dict[str, str]:
-        return {"name": self.config.name, "version": self.config.version}
+        return {"name": self.config.name, "version": self.config.version, "runtime": "torch"}
 
     def caption(self, image: Image.Image, *, beam: int = 3, alternatives: int = 0) -> Caption:
         """Caption one RGB image; `alternatives` more captions come from the same beam."""
@@ -206,20 +170,7 @@ class Captioner:
             "encode": round((encoded - preprocessed) * 1000, 2),
             "decode": round((decoded - encoded) * 1000, 2),
         }
-        captions = []
-        for hypotheses in results:
-            unique: dict[str, float] = {}
-            for hypothesis in hypotheses:
-                text = self.vocabulary.decode(list(hypothesis.words))
-                unique.setdefault(text, hypothesis.score)
-            ranked = list(unique.items())
-            best, best_score = ranked[0]
-            captions.append(
-                Caption(
-                    caption=best,
-                    score=best_score,
-                    alternatives=[Alternative(c, s) for c, s in ranked[1 : alternatives + 1]],
-                    timing_ms=dict(timing),
-                )
-            )
-        return captions
+        return [
+            to_caption(hypotheses, self.vocabulary, alternatives=alternatives, timing_ms=timing)
+            for hypotheses in results
+        ]

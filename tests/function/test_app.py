@@ -40,7 +40,7 @@ def assert_caption(reply: Any, alternatives: int = 0) -> dict[str, Any]:
     for alternative in result["alternatives"]:
         assert isinstance(alternative["caption"], str)
         assert isinstance(alternative["score"], float)
-    assert result["model"] == {"name": "tiny-random", "version": "0"}
+    assert result["model"] == {"name": "tiny-random", "version": "0", "runtime": "onnx"}
     assert set(result["timing_ms"]) == {
         "decode_image",
         "preprocess",
@@ -353,7 +353,7 @@ def test_health_reports_the_model(app: ModuleType) -> None:
     assert reply.status == 200
     body = reply.json()
     assert body["status"] == "ok"
-    assert body["model"] == {"name": "tiny-random", "version": "0"}
+    assert body["model"] == {"name": "tiny-random", "version": "0", "runtime": "onnx"}
     assert isinstance(body["cold_start"], bool)
 
 

@@ -86,6 +86,7 @@ def test_resnet101_checkpoint_converts_and_matches_the_tutorial_modules(
     assert "resnet101" in printed and f"vocabulary {len(WORDS)} words" in printed
     assert sorted(p.name for p in out.iterdir()) == [
         "config.json",
+        "onnx",
         "vocab.json",
         "weights.safetensors",
     ]

@@ -45,7 +45,7 @@ def test_training_writes_a_loadable_model_dir_reproducibly(tmp_path: Path) -> No
     assert weights[0] == weights[1], "the same seed must train the same weights"
 
     captioner = Captioner.load(tmp_path / "a")
-    assert captioner.info == {"name": MODEL_NAME, "version": config.version}
+    assert captioner.info == {"name": MODEL_NAME, "version": config.version, "runtime": "torch"}
     assert set(vocabulary_words()) <= set(captioner.vocabulary.words)
     caption = captioner.caption(make_scene("evaluate", 0, 0).image, beam=2)
     assert set(caption.caption.split()) <= set(vocabulary_words())

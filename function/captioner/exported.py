@@ -1,0 +1,162 @@
+"""A model directory's ONNX export: where its files live, and whether it is current.
+
+`lukewarm export DIR` writes `DIR/onnx/`: `encoder.onnx` (images to the encoder grid,
+its attention projection and the decoder's initial state), `decoder_step.onnx` (one
+decoding step: words and state to next-word log-probabilities and the new state) and
+`manifest.json`, which records a fingerprint of what the export was made from:
+`config.json`, `vocab.json`, `weights.safetensors` and the export's settings. The
+weights stay the source of truth; an export whose fingerprint no longer matches them is
+refused, never served.
+
+Standard library only: the image build checks an export with it
+(`python -m captioner.exported DIR`) before any runtime is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ModelFormatError
+
+EXPORT_DIR = "onnx"
+MANIFEST_FILE = "manifest.json"
+ENCODER_FILE = "encoder.onnx"
+STEP_FILE = "decoder_step.onnx"
+EXPORT_FORMAT = "lukewarm-onnx/1"
+"""Changes whenever the exported graphs change meaning: older exports become stale."""
+SOURCE_FILES = (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE)
+QUANTIZE_CHOICES = ("none", "int8")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    quantize: str
+    """`none` (fp32) or `int8` (static QDQ encoder, dynamically quantized decoder step)."""
+    fingerprint: str
+    sources: dict[str, str]
+    """sha256 of each source file, by name."""
+    settings: dict[str, Any]
+    """What else the export depends on: format, quantization, opset, optimisation."""
+    agreement: dict[str, Any]
+    """For int8: how often its captions equal fp32's on the calibration check."""
+
+    @property
+    def runtime(self) -> str:
+        """The runtime's name in the function's answers: `onnx` or `onnx-int8`."""
+        return "onnx" if self.quantize == "none" else f"onnx-{self.quantize}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": EXPORT_FORMAT,
+            "quantize": self.quantize,
+            "fingerprint": self.fingerprint,
+            "sources": self.sources,
+            "settings": self.settings,
+            "agreement": self.agreement,
+        }
+
+
+def file_digest(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def source_digests(model_dir: Path) -> dict[str, str]:
+    """sha256 of each source file of a model directory; a missing one is an error."""
+    digests = {}
+    for name in SOURCE_FILES:
+        try:
+            digests[name] = file_digest(model_dir / name)
+        except FileNotFoundError:
+            raise ModelFormatError(f"{model_dir / name} is missing") from None
+    return digests
+
+
+def fingerprint(sources: dict[str, str], settings: dict[str, Any]) -> str:
+    """One hash of the source files' hashes and the export settings."""
+    document = json.dumps({"sources": sources, "settings": settings}, sort_keys=True)
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def refresh_hint(model_dir: Path) -> str:
+    return f"run `lukewarm export {model_dir}` to refresh it"
+
+
+def read_manifest(model_dir: Path) -> Manifest:
+    """The export's manifest, checked against the source files in `model_dir`.
+
+    `config.json` and `vocab.json` are always compared. `weights.safetensors` is
+    compared when it is there: a deployed ONNX image leaves it out (it never reads it,
+    and it is checked when the image is built), so loading there hashes no weights.
+    """
+    path = model_dir / EXPORT_DIR / MANIFEST_FILE
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelFormatError(
+            f"{model_dir} has no ONNX export ({path} is missing): {refresh_hint(model_dir)}"
+        ) from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ModelFormatError(
+            f"{path} is unreadable ({error}): {refresh_hint(model_dir)}"
+        ) from None
+    try:
+        manifest = Manifest(
+            quantize=str(data["quantize"]),
+            fingerprint=str(data["fingerprint"]),
+            sources={str(k): str(v) for k, v in data["sources"].items()},
+            settings=dict(data["settings"]),
+            agreement=dict(data.get("agreement", {})),
+        )
+        current = data["format"] == EXPORT_FORMAT
+    except (KeyError, TypeError, AttributeError):
+        raise ModelFormatError(f"{path} is not a lukewarm export manifest") from None
+    if not current or manifest.settings.get("format") != EXPORT_FORMAT:
+        raise ModelFormatError(
+            f"{model_dir}'s ONNX export is of an older format than {EXPORT_FORMAT}: "
+            f"{refresh_hint(model_dir)}"
+        )
+    if fingerprint(manifest.sources, manifest.settings) != manifest.fingerprint:
+        raise ModelFormatError(f"{path} does not add up: {refresh_hint(model_dir)}")
+    changed = []
+    for name in SOURCE_FILES:
+        if name == WEIGHTS_FILE and not (model_dir / name).exists():
+            continue
+        try:
+            digest = file_digest(model_dir / name)
+        except FileNotFoundError:
+            raise ModelFormatError(f"{model_dir / name} is missing") from None
+        if digest != manifest.sources.get(name):
+            changed.append(name)
+    if changed:
+        raise ModelFormatError(
+            f"{model_dir}'s ONNX export is stale: {', '.join(changed)} changed since it was "
+            f"made; {refresh_hint(model_dir)}"
+        )
+    return manifest
+
+
+def main(argv: list[str]) -> int:
+    """`python -m captioner.exported DIR`: exit 0 if DIR's export is current, else say why."""
+    if len(argv) != 1:
+        print("usage: python -m captioner.exported MODEL_DIR", file=sys.stderr)
+        return 2
+    model_dir = Path(argv[0])
+    try:
+        if not (model_dir / WEIGHTS_FILE).exists():
+            raise ModelFormatError(f"{model_dir / WEIGHTS_FILE} is missing: nothing to check")
+        manifest = read_manifest(model_dir)
+    except ModelFormatError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{model_dir}: {manifest.runtime} export is current ({manifest.fingerprint[:12]})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
