@@ -22,6 +22,7 @@ image = Image(
         dockerfile="function/Dockerfile",
         platform=settings.platform,
         model_dir=settings.model_dir,
+        runtime=settings.runtime,
         keep_images=settings.keep_images,
     ),
 )
@@ -30,6 +31,7 @@ service = Service(
     ServiceArgs(
         image_uri=image.image_uri,
         architecture=settings.architecture,
+        runtime=settings.runtime,
         memory_size=settings.memory_size,
         timeout=settings.timeout,
         reserved_concurrency=settings.reserved_concurrency,

@@ -1,14 +1,16 @@
-"""What `bench.reference` runs in each fresh process, inside either runtime's virtualenv.
+"""What `bench.reference` runs in each fresh process, inside each runtime's virtualenv.
 
 Run by path (`python bench/child.py MODE ...`) with only that runtime on PYTHONPATH:
 `function/` for lukewarm (what the image holds), the repository for the original
 design. Prints one JSON object on stdout. Only the standard library is imported before
-the clock starts mattering, and each mode imports only its own runtime.
+the clock starts mattering, and each mode imports only its own runtime (lukewarm's
+`--runtime onnx` never imports torch, which its virtualenv does not even hold).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import sys
@@ -17,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 
-def _caption_original(model_file: str, beam: int, steps: int) -> tuple[tuple[float, float], Any]:
+def _caption_original(
+    model_file: str, beam: int, steps: int
+) -> tuple[tuple[float, float], Any, str]:
     import joblib
     import torch
     from PIL import Image
@@ -45,16 +49,21 @@ def _caption_original(model_file: str, beam: int, steps: int) -> tuple[tuple[flo
             hook.remove()
         return words(seq, model["word_map"]), (encode_ms[1] - encode_ms[0]) * 1000
 
-    return imported, caption
+    return imported, caption, "original"
 
 
-def _caption_lukewarm(model_dir: str, beam: int, steps: int) -> tuple[tuple[float, float], Any]:
-    from captioner import Captioner, configure_threads
+def _caption_lukewarm(
+    model_dir: str, beam: int, steps: int, runtime: str
+) -> tuple[tuple[float, float], Any, str]:
+    from captioner import configure_threads, load_captioner
     from captioner.images import decode_image
 
-    configure_threads(1)
+    # captioner imports its backend when it loads a model; import it first, so that the
+    # runtime's own cost is counted as import, not as model load.
+    importlib.import_module("torch" if runtime == "torch" else "onnxruntime")
+    configure_threads(1, runtime)
     imported = _imported()
-    captioner = Captioner.load(model_dir)
+    captioner = load_captioner(model_dir, runtime)
     if captioner.config.max_length + 1 != steps:
         raise SystemExit(f"{model_dir} decodes up to {captioner.config.max_length + 1} steps")
     size = captioner.config.preprocess.image_size
@@ -63,7 +72,7 @@ def _caption_lukewarm(model_dir: str, beam: int, steps: int) -> tuple[tuple[floa
         result = captioner.caption(decode_image(data, min_size=size), beam=beam)
         return result.caption, result.timing_ms["encode"]
 
-    return imported, caption
+    return imported, caption, captioner.info["runtime"]
 
 
 def _imported() -> tuple[float, float]:
@@ -76,8 +85,11 @@ def timing(args: argparse.Namespace) -> dict[str, Any]:
     """Import, load, first caption, then warm captions of the same image."""
     started = time.perf_counter()
     data = Path(args.image).read_bytes()
-    load = _caption_original if args.mode == "original" else _caption_lukewarm
-    (imported, import_rss), caption = load(args.model, args.beam, args.steps)
+    if args.mode == "original":
+        loaded_runtime = _caption_original(args.model, args.beam, args.steps)
+    else:
+        loaded_runtime = _caption_lukewarm(args.model, args.beam, args.steps, args.runtime)
+    (imported, import_rss), caption, runtime = loaded_runtime
     loaded = time.perf_counter()
     text, _ = caption(data)
     first_at = time.time()
@@ -99,10 +111,19 @@ def timing(args: argparse.Namespace) -> dict[str, Any]:
         "warm_cpu_ms": warm_cpu,
         "encode_ms": encode,
         "caption": text,
+        "runtime": runtime,
         "max_rss_mb": _status_mb("VmHWM"),
         "import_rss_mb": import_rss,
         "dynamo_imported": "torch._dynamo" in sys.modules,
-        "torch": sys.modules["torch"].__version__,
+        **_runtime_versions(),
+    }
+
+
+def _runtime_versions() -> dict[str, str | None]:
+    """The torch and ONNX Runtime this process imported (None for one it never did)."""
+    return {
+        name: getattr(sys.modules.get(name), "__version__", None)
+        for name in ("torch", "onnxruntime")
     }
 
 
@@ -116,22 +137,19 @@ def _status_mb(field: str) -> float:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def agreement(args: argparse.Namespace) -> dict[str, Any]:
-    """Top captions of the exact and the quantized model on each image."""
+def captions(args: argparse.Namespace) -> dict[str, Any]:
+    """The model's top caption of each image, by file name, and what it ran on."""
     from PIL import Image
 
-    from captioner import Captioner, configure_threads
+    from captioner import configure_threads, load_captioner
 
-    configure_threads(1)
-    exact, quantized = Captioner.load(args.model), Captioner.load(args.quantized)
-    pairs = {}
+    configure_threads(1, args.runtime)
+    captioner = load_captioner(args.model, args.runtime)
+    found = {}
     for path in args.images:
         image = Image.open(path).convert("RGB")
-        pairs[Path(path).name] = (
-            exact.caption(image, beam=args.beam).caption,
-            quantized.caption(image, beam=args.beam).caption,
-        )
-    return {"captions": pairs}
+        found[Path(path).name] = captioner.caption(image, beam=args.beam).caption
+    return {"captions": found, "runtime": captioner.info["runtime"], **_runtime_versions()}
 
 
 def sizes(args: argparse.Namespace) -> dict[str, Any]:
@@ -167,13 +185,15 @@ def main() -> None:
         run.add_argument("--beam", type=int, required=True)
         run.add_argument("--steps", type=int, required=True)
         run.add_argument("--warm", type=int, required=True)
+        if mode == "lukewarm":
+            run.add_argument("--runtime", required=True)
         run.set_defaults(func=timing)
-    agree = modes.add_parser("agreement")
-    agree.add_argument("model")
-    agree.add_argument("quantized")
-    agree.add_argument("images", nargs="+")
-    agree.add_argument("--beam", type=int, required=True)
-    agree.set_defaults(func=agreement)
+    caption = modes.add_parser("captions")
+    caption.add_argument("model")
+    caption.add_argument("images", nargs="+")
+    caption.add_argument("--runtime", required=True)
+    caption.add_argument("--beam", type=int, required=True)
+    caption.set_defaults(func=captions)
     size = modes.add_parser("sizes")
     size.add_argument("dists", nargs="+")
     size.set_defaults(func=sizes)

@@ -1,21 +1,27 @@
 """Cold start and warm caption latency of the function, against the reference design.
 
-`make bench` (or `python -m bench.coldstart`). Cold start is a fresh Python process to
-its first caption: interpreter start, `import app` (torch, the model load) and one
-`POST /caption` through the handler, like a new Lambda instance. Warm latency is the
-handler's time for one caption once loaded. Both at one thread (LUKEWARM_THREADS=1),
-about what a 1,769 MB Lambda gets. A benchmark, not a test: the figures depend on the
-machine and on what else it is doing (the load average is printed).
+`make bench` (or `python -m bench.coldstart`; `--runtime onnx-int8` for one runtime).
+For each runtime the image can run (`onnx`: the model's fp32 ONNX export on ONNX Runtime;
+`onnx-int8`: its int8 export, made once into .bench/; `torch`), cold start is a fresh
+Python process to its first caption: interpreter start, `import app` (the runtime, the
+model load) and one `POST /caption` through the handler, like a new Lambda instance.
+Warm latency is the handler's time for one caption once loaded, in another fresh
+process, which then reports its peak RSS before and after captioning a PNG of nearly the
+most pixels the function accepts. All at one thread (LUKEWARM_THREADS=1), about what a
+1,769 MB Lambda gets, with the CPU time beside the wall time. torch is the development
+virtualenv's (`make bench-reference` runs the image's own). A benchmark, not a test: the
+figures depend on the machine and on what else it is doing (the load average is printed).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
+import hashlib
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,6 +32,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = ROOT / "function"
+CACHE = ROOT / ".bench"
 DEFAULT_PHOTO = ROOT / "data" / "photos" / "motorcycle.jpg"
 
 REFERENCE_COLD_S = 32.2
@@ -34,26 +41,65 @@ REFERENCE_WARM_S = 4.8
 
 MARKER = "BENCH-RESULT "
 
-# Runs in a fresh interpreter with function/ as the working directory, like /var/task.
-COLD_PROBE = """
+VARIANTS = {"onnx": "onnx", "onnx-int8": "onnx", "torch": "torch"}
+"""Each benchmarked variant and the runtime (`LUKEWARM_RUNTIME`) it runs on."""
+
+# Run in a fresh interpreter with function/ as the working directory, like /var/task.
+CONTEXT = """
 import json, sys, time
-started = time.perf_counter()
-import app
-imported = time.perf_counter()
 class Context:
     aws_request_id = "bench"
     function_name = "lukewarm"
     invoked_function_arn = "arn:aws:lambda:eu-central-1:123456789012:function:lukewarm"
     memory_limit_in_mb = 1769
+"""
+
+COLD_PROBE = (
+    CONTEXT
+    + """
+started = time.perf_counter()
+import app
+imported = time.perf_counter()
 reply = app.handler(json.loads(sys.stdin.read()), Context())
 done = time.perf_counter()
 body = json.loads(reply["body"])
 assert reply["statusCode"] == 200 and body["cold_start"], reply
 print("BENCH-RESULT " + json.dumps({
     "import_s": imported - started, "first_request_s": done - imported,
-    "caption": body["caption"],
+    "cpu_s": time.process_time(), "caption": body["caption"], "model": body["model"],
 }), flush=True)
 """
+)
+
+WARM_PROBE = (
+    CONTEXT
+    + """
+import contextlib, io
+from pathlib import Path
+import app
+def peak_mb():
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+events = json.loads(sys.stdin.read())
+seconds, cpu_seconds = [], []
+# The handler prints its EMF metrics to stdout, as on Lambda; keep them off the report.
+with contextlib.redirect_stdout(io.StringIO()):
+    app.handler(events["photo"], Context())  # the cold one
+    for _ in range(int(sys.argv[1])):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        reply = app.handler(events["photo"], Context())
+        seconds.append(time.perf_counter() - started)
+        cpu_seconds.append(time.process_time() - started_cpu)
+        assert reply["statusCode"] == 200, reply
+    photo_peak_mb = peak_mb()
+    reply = app.handler(events["largest"], Context())
+    assert reply["statusCode"] == 200, reply
+print("BENCH-RESULT " + json.dumps({
+    "seconds": seconds, "cpu_seconds": cpu_seconds, "photo_peak_mb": photo_peak_mb,
+    "largest_peak_mb": peak_mb(),
+}), flush=True)
+"""
+)
 
 POWERTOOLS_PROBE = """
 import json, time
@@ -66,14 +112,14 @@ print("BENCH-RESULT " + json.dumps({"powertools_s": time.perf_counter() - starte
 """
 
 
-def caption_event(photo: bytes) -> dict[str, Any]:
+def caption_event(photo: bytes, content_type: str = "image/jpeg") -> dict[str, Any]:
     """An HTTP API (payload 2.0) `POST /caption` event carrying the photo."""
     return {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": "/caption",
         "rawQueryString": "",
-        "headers": {"content-type": "image/jpeg", "host": "bench.local"},
+        "headers": {"content-type": content_type, "host": "bench.local"},
         "requestContext": {
             "http": {"method": "POST", "path": "/caption", "protocol": "HTTP/1.1"},
             "requestId": "bench",
@@ -85,23 +131,26 @@ def caption_event(photo: bytes) -> dict[str, Any]:
     }
 
 
-def child_env(model_dir: Path) -> dict[str, str]:
+def child_env(model_dir: Path, runtime: str) -> dict[str, str]:
     return {
         **os.environ,
         "LUKEWARM_MODEL_DIR": str(model_dir),
+        "LUKEWARM_RUNTIME": runtime,
         "LUKEWARM_THREADS": "1",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
 
 
-def run_probe(code: str, env: dict[str, str], stdin: str = "") -> tuple[float, dict[str, Any]]:
+def run_probe(
+    code: str, env: dict[str, str], stdin: str = "", args: tuple[str, ...] = ()
+) -> tuple[float, dict[str, Any]]:
     """Seconds from starting a fresh interpreter running `code` until it reports, and
     the report. Not until it exits: tearing torch down takes seconds, and a Lambda
     instance never pays that on a request."""
     with tempfile.TemporaryFile("w+") as errors:
         started = time.perf_counter()
         with subprocess.Popen(
-            [sys.executable, "-c", code],
+            [sys.executable, "-c", code, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=errors,
@@ -121,40 +170,63 @@ def run_probe(code: str, env: dict[str, str], stdin: str = "") -> tuple[float, d
         raise SystemExit(f"benchmark process failed:\n{errors.read()[-3000:]}")
 
 
-def measure_cold(model_dir: Path, photo: bytes, runs: int) -> dict[str, list[float]]:
+def measure_cold(env: dict[str, str], photo: bytes, runs: int) -> dict[str, Any]:
     event = json.dumps(caption_event(photo))
-    figures: dict[str, list[float]] = {"total_s": [], "import_s": [], "first_request_s": []}
+    figures: dict[str, Any] = {"total_s": [], "import_s": [], "first_request_s": [], "cpu_s": []}
     for _ in range(runs):
-        total, reported = run_probe(COLD_PROBE, child_env(model_dir), event)
+        total, reported = run_probe(COLD_PROBE, env, event)
         figures["total_s"].append(total)
-        figures["import_s"].append(reported["import_s"])
-        figures["first_request_s"].append(reported["first_request_s"])
+        for key in ("import_s", "first_request_s", "cpu_s"):
+            figures[key].append(reported[key])
+        figures["model"] = reported["model"]
     return figures
 
 
-def measure_warm(model_dir: Path, photo: bytes, calls: int) -> list[float]:
-    """Seconds per caption through the handler, in this process, once warm."""
-    os.environ.update(child_env(model_dir))
-    sys.path.insert(0, str(FUNCTION_DIR))
-    import app
+def largest_image() -> tuple[bytes, float]:
+    """A colour PNG of nearly the most pixels the function accepts, and its megapixels:
+    what decoding can add to the peak memory (JPEGs decode at reduced scale, PNGs cannot).
+    Both limits bind: the pixel count, and the decoded bytes at the 4 bytes a pixel
+    Pillow holds colour in."""
+    from PIL import Image
 
-    class Context:
-        aws_request_id = "bench"
-        function_name = "lukewarm"
-        invoked_function_arn = "arn:aws:lambda:eu-central-1:123456789012:function:lukewarm"
-        memory_limit_in_mb = 1769
+    from captioner.images import MAX_DECODED_BYTES, MAX_PIXELS
 
-    event = caption_event(photo)
-    seconds = []
-    # The handler prints its EMF metrics to stdout, as on Lambda; keep them off the table.
-    with contextlib.redirect_stdout(io.StringIO()):
-        app.handler(event, Context())  # the cold one
-        for _ in range(calls):
-            started = time.perf_counter()
-            reply = app.handler(event, Context())
-            seconds.append(time.perf_counter() - started)
-            assert reply["statusCode"] == 200, reply
-    return seconds
+    side = int(min(MAX_PIXELS, MAX_DECODED_BYTES // 4) ** 0.5)
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side), (90, 140, 200)).save(buffer, "PNG")
+    return buffer.getvalue(), side * side / 1e6
+
+
+def measure_warm(env: dict[str, str], photo: bytes, calls: int, largest: bytes) -> dict[str, Any]:
+    """Seconds (wall and CPU) per caption through the handler, in a fresh process once warm,
+    and its peak RSS after them and after one caption of `largest`."""
+    events = {"photo": caption_event(photo), "largest": caption_event(largest, "image/png")}
+    return run_probe(WARM_PROBE, env, json.dumps(events), (str(calls),))[1]
+
+
+def int8_model(model_dir: Path) -> Path:
+    """A copy of the model directory with an int8 ONNX export, made once in .bench/ per
+    version of the model's files and of the exporter (exporting takes a while: torch, the
+    calibration and the agreement check)."""
+    from bench.reference import exporter_digest
+
+    digest = hashlib.sha256(exporter_digest())
+    for name in ("config.json", "vocab.json", "weights.safetensors"):
+        digest.update((model_dir / name).read_bytes())
+    exported = CACHE / "models" / f"int8-{digest.hexdigest()[:12]}"
+    if not (exported / "done").exists():
+        print(f"exporting {model_dir} as int8 into {exported} (once)", flush=True)
+        shutil.rmtree(exported, ignore_errors=True)
+        exported.mkdir(parents=True)
+        for name in ("config.json", "vocab.json", "weights.safetensors"):
+            shutil.copy(model_dir / name, exported / name)
+        subprocess.run(
+            [sys.executable, "-m", "lukewarm", "export", str(exported), "--quantize", "int8"],
+            check=True,
+            cwd=ROOT,
+        )
+        (exported / "done").touch()
+    return exported
 
 
 def measure_draft(photo: bytes, image_size: int, repeats: int = 7) -> tuple[float, float]:
@@ -164,7 +236,7 @@ def measure_draft(photo: bytes, image_size: int, repeats: int = 7) -> tuple[floa
 
     from captioner.config import PreprocessConfig
     from captioner.images import decode_image
-    from captioner.preprocess import to_tensor
+    from captioner.preprocess import to_array
 
     buffer = io.BytesIO()
     Image.open(io.BytesIO(photo)).convert("RGB").resize((4032, 3024)).save(buffer, "JPEG")
@@ -174,7 +246,7 @@ def measure_draft(photo: bytes, image_size: int, repeats: int = 7) -> tuple[floa
         seconds = []
         for _ in range(repeats):
             started = time.perf_counter()
-            to_tensor(decode_image(buffer.getvalue(), min_size=min_size), config)
+            to_array(decode_image(buffer.getvalue(), min_size=min_size), config)
             seconds.append(time.perf_counter() - started)
         medians.append(statistics.median(seconds))
     return medians[0], medians[1]
@@ -188,6 +260,12 @@ def percentile(values: list[float], fraction: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.coldstart", description=__doc__)
     parser.add_argument("--model-dir", type=Path, default=FUNCTION_DIR / "model")
+    parser.add_argument(
+        "--runtime",
+        action="append",
+        choices=tuple(VARIANTS),
+        help="measure this runtime (repeatable; default: all of them)",
+    )
     parser.add_argument("--photo", type=Path, default=DEFAULT_PHOTO)
     parser.add_argument("--runs", type=int, default=5, help="fresh processes (default 5)")
     parser.add_argument("--calls", type=int, default=30, help="warm captions (default 30)")
@@ -199,35 +277,79 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1 or args.calls < 2:
         parser.error("--runs must be at least 1 and --calls at least 2")
     photo = args.photo.read_bytes()
+    variants = list(dict.fromkeys(args.runtime or VARIANTS))
+    model_dirs = {
+        name: int8_model(args.model_dir) if name == "onnx-int8" else args.model_dir
+        for name in variants
+    }
 
     load = os.getloadavg()[0]
     print(f"model {args.model_dir}, photo {args.photo.name}, 1 thread, load average {load:.1f}")
+    env = {name: child_env(model_dirs[name], VARIANTS[name]) for name in variants}
     powertools = [
-        run_probe(POWERTOOLS_PROBE, child_env(args.model_dir))[1]["powertools_s"]
-        for _ in range(args.runs)
+        run_probe(POWERTOOLS_PROBE, env[variants[0]])[1]["powertools_s"] for _ in range(args.runs)
     ]
-    cold = measure_cold(args.model_dir, photo, args.runs)
-    warm = measure_warm(args.model_dir, photo, args.calls)
+    cold = {name: measure_cold(env[name], photo, args.runs) for name in variants}
+    largest, megapixels = largest_image()
+    warm = {name: measure_warm(env[name], photo, args.calls, largest) for name in variants}
     image_size = read_config(args.model_dir).preprocess.image_size
     full_decode_s, draft_decode_s = measure_draft(photo, image_size)
 
-    cold_s = statistics.median(cold["total_s"])
-    warm_s = statistics.median(warm)
+    def row(label: str, seconds: dict[str, float], reference: float | None = None) -> str:
+        cells = "".join(f"{seconds[name]:>10.3f}s" for name in variants)
+        return f"{label:40}{cells}" + (f"{reference:>10.1f}s" if reference else "")
+
+    cold_s = {name: statistics.median(cold[name]["total_s"]) for name in variants}
+    warm_s = {name: statistics.median(warm[name]["seconds"]) for name in variants}
+    print(f"\n{'':40}" + "".join(f"{name:>11}" for name in variants) + f"{'reference':>11}")
     rows = [
-        ("cold start: process to first caption", cold_s, REFERENCE_COLD_S),
-        ("  of which import app (torch, model)", statistics.median(cold["import_s"]), None),
-        ("  of which first request", statistics.median(cold["first_request_s"]), None),
-        ("  of which Powertools import", statistics.median(powertools), None),
-        ("warm caption, median", warm_s, REFERENCE_WARM_S),
-        ("warm caption, p95", percentile(warm, 0.95), None),
-        ("12 MP JPEG decode+preprocess, full", full_decode_s, None),
-        (f"12 MP JPEG, draft (>= {image_size} px)", draft_decode_s, None),
+        row("cold start: process to first caption", cold_s, REFERENCE_COLD_S),
+        row(
+            "  of which import app (runtime, model)",
+            {name: statistics.median(cold[name]["import_s"]) for name in variants},
+        ),
+        row(
+            "  of which first request",
+            {name: statistics.median(cold[name]["first_request_s"]) for name in variants},
+        ),
+        row(
+            "cold start, CPU time",
+            {name: statistics.median(cold[name]["cpu_s"]) for name in variants},
+        ),
+        row("warm caption, median", warm_s, REFERENCE_WARM_S),
+        row(
+            "warm caption, p95",
+            {name: percentile(warm[name]["seconds"], 0.95) for name in variants},
+        ),
+        row(
+            "warm caption, CPU time (median)",
+            {name: statistics.median(warm[name]["cpu_seconds"]) for name in variants},
+        ),
     ]
-    print(f"\n{'':40} {'lukewarm':>10} {'reference':>10} {'faster':>8}")
-    for label, seconds, reference in rows:
-        versus = f"{reference:>9.1f}s {reference / seconds:>7.1f}x" if reference else ""
-        print(f"{label:40} {seconds:>9.3f}s {versus}")
-    print(f"\ncold: median of {args.runs} fresh processes; warm: {args.calls} calls in one process")
+    print("\n".join(rows))
+    for key, label in (
+        ("photo_peak_mb", "peak RSS, photo"),
+        ("largest_peak_mb", f"peak RSS, then a {megapixels:.1f} MP PNG"),
+    ):
+        cells = "".join(f"{warm[name][key]:>8.0f} MB" for name in variants)
+        print(f"{label:40}{cells}")
+    for label, figures, reference in (
+        ("cold", cold_s, REFERENCE_COLD_S),
+        ("warm", warm_s, REFERENCE_WARM_S),
+    ):
+        cells = "".join(f"{reference / figures[name]:>10.1f}x" for name in variants)
+        print(f"{'faster than the reference, ' + label:40}{cells}")
+    reported = "".join(f"{cold[name]['model'].get('runtime', '?'):>11}" for name in variants)
+    print(f"{'runtime the function reported':40}{reported}")
+    print(
+        f"\nPowertools import {statistics.median(powertools):.3f} s; a 12 MP JPEG decodes and "
+        f"preprocesses in {full_decode_s:.3f} s in full, {draft_decode_s:.3f} s at reduced "
+        f"scale (>= {image_size} px)"
+    )
+    print(
+        f"cold: median of {args.runs} fresh processes; warm: {args.calls} calls in one fresh "
+        "process per runtime"
+    )
     return 0
 
 

@@ -1,21 +1,30 @@
-"""`make bench-reference`: the original 2022 design against lukewarm, side by side.
+"""`make bench-reference`: the original 2022 design against lukewarm's runtimes, side by side.
 
-Both caption with the same ResNet-101 / 9,490-word Show-Attend-Tell weights (random,
+All caption with the same ResNet-101 / 9,490-word Show-Attend-Tell weights (random,
 seeded) and decode exactly the same number of steps with the same beam: the `<end>`
-logit is pushed to -1e4, so neither stops early, and both stop at `--steps`.
+logit is pushed to -1e4, so none stops early, and all stop at `--steps`.
 
 - original: torch and torchvision as `pip install torch torchvision` gives them (the
   CUDA build, run on CPU), the whole model pickled with joblib, numpy preprocessing,
   no inference mode, the tutorial's beam search (attention projection recomputed at
   every step). Runs in this repository's dev virtualenv.
-- lukewarm: what the function image runs: function/requirements.txt with the CPU-only
-  torch wheel, no torchvision, safetensors, `captioner`, in its own cached virtualenv.
+- lukewarm, once per runtime the image can be built with, each in its own cached
+  virtualenv holding what that image installs (the function's requirements for the
+  runtime), `captioner` on the path and the model directory the image bakes in:
+  `onnx` (ONNX Runtime on numpy, the fp32 export), `onnx-int8` (the same runtime, the
+  int8 export) and `torch` (CPU-only torch, safetensors). torch comes from PyTorch's
+  CPU-only index at the version the image pins; where that index cannot be reached, set
+  `LUKEWARM_TORCH_WHEEL` (or `--torch-wheel`) to a CPU-only torch wheel file.
 
-Every figure comes from fresh processes on one thread (OMP/MKL/torch), median of
-`--runs`: cold start (process start to first caption), warm caption latency (image
-bytes to caption), peak RSS, and the installed size of the runtime's distributions
-plus the model file. A first round per runtime, not counted, warms the disk cache and
-bytecode alike and checks that both compute the same caption. Writes bench/results/reference.md.
+Every figure comes from fresh processes on one thread (OMP/MKL/ONNX Runtime/torch),
+median of `--runs`: cold start (process start to first caption), warm caption latency
+(image bytes to caption), peak RSS, and the installed size of the runtime's
+distributions plus the model files the image holds. A first round per runtime, not
+counted, warms the disk cache and bytecode alike and checks that all compute the same
+greedy caption; then every lukewarm runtime captions the real photos and a few held-out
+scenes, greedily and at the benchmark's beam, to compare their captions. Writes
+bench/results/reference.md; the last lines are one `ratios[RUNTIME]:` line per runtime
+(the stack's default runtime first) and the default runtime's `ratios:` line.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -37,36 +47,63 @@ from typing import Any
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+FUNCTION_DIR = ROOT / "function"
 CACHE = ROOT / ".bench"
 RESULTS = ROOT / "bench" / "results" / "reference.md"
 CHILD = ROOT / "bench" / "child.py"
 PHOTOS = ROOT / "data" / "photos"
 DEV_PYTHON = Path(sys.executable)
-LUKEWARM_VENV = CACHE / "venv-lukewarm"
-DEMO_MODEL = ROOT / "function" / "model"
 EVALUATION_SEED = 1000003
-CPU_TORCH_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
+TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+TORCH_WHEEL_VARIABLE = "LUKEWARM_TORCH_WHEEL"
+"""A CPU-only torch wheel file to install instead of reaching PyTorch's index (offline)."""
 
 VOCAB_SIZE = 9490
 SEED = 0
 ORIGINAL_DISTS = ("torch", "torchvision", "numpy", "pillow", "joblib")
-LUKEWARM_DISTS = ("torch", "pillow", "safetensors", "aws-lambda-powertools")
-TARGETS = {"cold": 4, "warm": 5, "rss": 3, "size": 3}
-"""Original ÷ lukewarm, from the project's brief."""
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LUKEWARM_THREADS": "1"}
 
+REQUIREMENTS = {"onnx": "requirements-onnx.txt", "torch": "requirements-torch.txt"}
+"""The function's requirements file for each runtime (function/Dockerfile's RUNTIME)."""
+VARIANTS = {"onnx": "onnx", "onnx-int8": "onnx", "torch": "torch"}
+"""Each benchmarked variant (its model directory's name) and the runtime it loads with."""
+TARGETS = {
+    "onnx": {"cold": 5, "warm": 3.5, "rss": 3, "size": 15},
+    "onnx-int8": {"cold": 7, "warm": 5, "rss": 4},
+    "torch": {"cold": 4, "warm": 5, "rss": 3, "size": 3},
+}
+"""Original ÷ lukewarm, from the project's brief, per variant."""
+FIGURES = {
+    "cold": ("cold start, process to first caption", "cold_s", "s", 2),
+    "warm": ("warm caption", "warm_ms", "ms", 0),
+    "rss": ("peak RSS", "max_rss_mb", "MB", 0),
+    "size": ("installed size (dependencies + model files)", "size_mb", "MB", 0),
+    "cold_cpu": ("cold start, CPU time", "cold_cpu_s", "s", 2),
+    "warm_cpu": ("warm caption, CPU time", "warm_cpu_ms", "ms", 0),
+}
+"""Table row → (label, figure, unit, decimals)."""
+CPU_FIGURES = {"cold": "cold_cpu_s", "warm": "warm_cpu_ms"}
+"""The CPU time beside each wall-time figure that has a target."""
 
-@dataclass
-class Runtime:
+
+@dataclass(frozen=True)
+class Side:
+    """One column of the table: a runtime, its interpreter and the model it loads."""
+
     label: str
-    mode: str
     python: Path
     pythonpath: Path
     model: Path
+    runtime: str | None = None
+    """What `captioner` loads the model with; None for the original design."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.reference", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.reference",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per runtime")
     parser.add_argument("--warm", type=int, default=3, help="warm captions per process")
     parser.add_argument("--beam", type=int, default=3)
@@ -74,37 +111,50 @@ def main(argv: list[str] | None = None) -> int:
         "--steps",
         type=int,
         default=25,
-        help="decoding steps for both (default 25: lukewarm's 24-word limit and <end>)",
+        help="decoding steps for all (default 25: lukewarm's 24-word limit and <end>)",
     )
+    parser.add_argument("--scenes", type=int, default=8, help="held-out scenes to compare on")
     parser.add_argument("--image", type=Path, default=PHOTOS / "motorcycle.jpg")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--torch-wheel",
+        type=Path,
+        default=os.environ.get(TORCH_WHEEL_VARIABLE) or None,
+        metavar="WHEEL",
+        help=f"install lukewarm's torch from this CPU-only wheel file instead of {TORCH_INDEX} "
+        f"(default: ${TORCH_WHEEL_VARIABLE})",
+    )
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.warm < 1 or not 2 <= args.steps <= 100:
-        parser.error("--runs and --warm must be at least 1, --steps 2-100")
+    if args.runs < 1 or args.warm < 1 or args.scenes < 0 or not 2 <= args.steps <= 100:
+        parser.error("--runs and --warm must be at least 1, --scenes 0 or more, --steps 2-100")
+    if args.torch_wheel is not None and not args.torch_wheel.is_file():
+        parser.error(f"no torch wheel at {args.torch_wheel}")
 
     began = time.perf_counter()
-    lukewarm_python = _lukewarm_venv()
+    variants = variant_order(default_runtime())
+    pythons = {runtime: runtime_venv(runtime, args.torch_wheel) for runtime in REQUIREMENTS}
     models = _models(args.steps)
-    runtimes = [
-        Runtime("original", "original", DEV_PYTHON, ROOT, models / "original" / "model.joblib"),
-        Runtime("lukewarm", "lukewarm", lukewarm_python, ROOT / "function", models / "lukewarm"),
-        Runtime("lukewarm int8", "lukewarm", lukewarm_python, ROOT / "function", models / "int8"),
+    original = Side("original", DEV_PYTHON, ROOT, models / "original" / "model.joblib")
+    sides = [original] + [
+        Side(name, pythons[VARIANTS[name]], FUNCTION_DIR, models / name, VARIANTS[name])
+        for name in variants
     ]
-    results: dict[str, list[dict[str, Any]]] = {r.label: [] for r in runtimes}
-    # The first round warms caches alike for all and checks both runtimes compute the same
-    # caption, on an image already at the input size (their resizing differs slightly).
+    results: dict[str, list[dict[str, Any]]] = {side.label: [] for side in sides}
+    # The first round warms caches alike for all and checks the original and torch compute
+    # the same caption, on an image already at the input size (their resizing differs).
     check_image = models / "check-256.png"
     Image.open(args.image).convert("RGB").resize((256, 256)).save(check_image)
-    check = {r.label: _timed_run(r, args, check_image, beam=1)["caption"] for r in runtimes}
+    check = {side.label: _timed_run(side, args, check_image, beam=1) for side in sides}
     # Greedy: the same words, except that lukewarm's last step can only end the caption.
-    same_caption = check["original"].split()[:-1] == check["lukewarm"].split()
+    same_caption = check["original"]["caption"].split()[:-1] == check["torch"]["caption"].split()
+    print(_versions(check, args.torch_wheel), flush=True)
     print(f"{args.runs} fresh processes per runtime, {args.warm} warm captions each", flush=True)
     for _ in range(args.runs):
-        for runtime in runtimes:
-            result = _timed_run(runtime, args, args.image.resolve())
-            results[runtime.label].append(result)
+        for side in sides:
+            result = _timed_run(side, args, args.image.resolve())
+            results[side.label].append(result)
             print(
-                f"  {runtime.label:14} cold {result['cold_s']:6.2f} s "
+                f"  {side.label:10} cold {result['cold_s']:6.2f} s "
                 f"({result['cold_cpu_s']:5.2f} s CPU)  warm "
                 f"{statistics.median(result['warm_ms']):6.0f} ms "
                 f"({statistics.median(result['warm_cpu_ms']):5.0f} ms CPU)  "
@@ -112,62 +162,126 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     figures = {label: _summary(runs) for label, runs in results.items()}
-    figures["original"]["size_mb"] = _size(DEV_PYTHON, ORIGINAL_DISTS, runtimes[0].model)
-    figures["lukewarm"]["size_mb"] = _size(lukewarm_python, LUKEWARM_DISTS, runtimes[1].model)
-    weights = runtimes[1].model / "weights.safetensors"
-    figures["lukewarm"]["weights_mb"] = weights.stat().st_size / 2**20  # as RSS: MiB
-    agreement = _agreement(lukewarm_python, models / "lukewarm", models / "int8", 8, args.beam)
-    demo_agreement = _demo_agreement(lukewarm_python, args.beam)
-    table = _table(figures, agreement, demo_agreement, args, same_caption)
+    figures["original"] |= _size(DEV_PYTHON, ORIGINAL_DISTS, [original.model])
+    for side in sides[1:]:
+        files = image_model_files(side.model, side.runtime or "")
+        figures[side.label] |= _size(side.python, requirement_names(side.runtime or ""), files)
+        # As resident memory is counted: MiB.
+        figures[side.label]["weights_mb"] = sum(f.stat().st_size for f in files) / 2**20
+    comparisons = _compare_captions(sides[1:], args.scenes, args.beam)
+    table = _table(figures, variants, comparisons, args, same_caption)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table)
     print()
     print(table)
     print(f"written to {args.out} in {time.perf_counter() - began:.0f} s")
-    original, lukewarm = figures["original"], figures["lukewarm"]
     # Wall time on a shared machine also measures the neighbours; CPU time does not.
-    print(
-        f"CPU-time ratios: cold={original['cold_cpu_s'] / lukewarm['cold_cpu_s']:.1f} "
-        f"warm={original['warm_cpu_ms'] / lukewarm['warm_cpu_ms']:.1f}"
-    )
-    print(
-        f"ratios: cold={original['cold_s'] / lukewarm['cold_s']:.1f} "
-        f"warm={original['warm_ms'] / lukewarm['warm_ms']:.1f} "
-        f"rss={original['max_rss_mb'] / lukewarm['max_rss_mb']:.1f} "
-        f"size={original['size_mb'] / lukewarm['size_mb']:.1f}"
-    )
+    for name in variants:
+        print(f"CPU-time ratios[{name}]: {_ratios(figures['original'], figures[name], cpu=True)}")
+    for name in variants:
+        print(f"ratios[{name}]: {_ratios(figures['original'], figures[name])}")
+    print(f"ratios: {_ratios(figures['original'], figures[variants[0]])}")
     return 0
 
 
-def _lukewarm_venv() -> Path:
-    """The function image's runtime: function/requirements.txt, torch from PyTorch's
-    CPU-only index as the image gets it, or from this machine's CPU-only wheel if there
-    is one (offline). Built once, rebuilt when the requirements change."""
-    lines = (ROOT / "function" / "requirements.txt").read_text().splitlines()
-    requirements = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    torch_pin = [r for r in requirements if r.startswith("torch==")]
-    rest = [r for r in requirements if r not in torch_pin]
-    if CPU_TORCH_WHEEL.exists():
-        torch_install = [str(CPU_TORCH_WHEEL)]
+def default_runtime() -> str:
+    """The stack's default runtime, from `Pulumi.yaml`."""
+    from infra.settings import project_defaults
+
+    return str(project_defaults()["runtime"])
+
+
+def variant_order(default: str) -> list[str]:
+    """Every variant, the default runtime's first, then the others in their fixed order."""
+    return [default, *(name for name in VARIANTS if name != default)]
+
+
+def _ratios(original: dict[str, Any], lukewarm: dict[str, Any], *, cpu: bool = False) -> str:
+    if cpu:
+        keys = {"cold": "cold_cpu_s", "warm": "warm_cpu_ms"}
     else:
-        torch_install = ["--index-url", "https://download.pytorch.org/whl/cpu", *torch_pin]
-    python = LUKEWARM_VENV / "bin" / "python"
-    stamp = LUKEWARM_VENV / "installed.json"
-    wanted = [torch_install, rest]
+        keys = {key: FIGURES[key][1] for key in ("cold", "warm", "rss", "size")}
+    return " ".join(f"{name}={original[key] / lukewarm[key]:.1f}" for name, key in keys.items())
+
+
+# --- the runtimes' virtualenvs ------------------------------------------------------------
+
+
+def requirements(runtime: str) -> list[str]:
+    """The function image's requirement lines for `runtime` (pins, no comments)."""
+    lines = (FUNCTION_DIR / REQUIREMENTS[runtime]).read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def requirement_names(runtime: str) -> tuple[str, ...]:
+    """The distributions the image installs for `runtime`, by name."""
+    names = (re.match(r"[A-Za-z0-9_.-]+", line) for line in requirements(runtime))
+    return tuple(name.group(0) for name in names if name)
+
+
+def install_commands(runtime: str, torch_wheel: Path | None) -> list[list[str]]:
+    """pip's arguments, one install per list, that give the image's runtime: torch first,
+    from PyTorch's CPU-only index at the pinned version (or from `torch_wheel`), as the
+    Dockerfile installs it, then the rest from PyPI."""
+    pinned = requirements(runtime)
+    torch_pin = [line for line in pinned if line.startswith("torch==")]
+    rest = [line for line in pinned if line not in torch_pin]
+    if not torch_pin:
+        return [rest]
+    source = [str(torch_wheel)] if torch_wheel else ["--index-url", TORCH_INDEX, *torch_pin]
+    return [source, rest]
+
+
+def runtime_venv(runtime: str, torch_wheel: Path | None) -> Path:
+    """The Python of a virtualenv holding what the image installs for `runtime`. Built once
+    in .bench/, rebuilt when the requirements or the torch source change."""
+    venv = CACHE / f"venv-{runtime}"
+    python = venv / "bin" / "python"
+    stamp = venv / "installed.json"
+    wanted = install_commands(runtime, torch_wheel)
     if python.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted:
         return python
-    print(f"building lukewarm's runtime in {LUKEWARM_VENV} (once, a minute or two)", flush=True)
-    subprocess.run(["python3.11", "-m", "venv", "--clear", str(LUKEWARM_VENV)], check=True)
+    print(f"building lukewarm's {runtime} runtime in {venv} (once, a minute or two)", flush=True)
+    subprocess.run([str(DEV_PYTHON), "-m", "venv", "--clear", str(venv)], check=True)
     for packages in wanted:
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *packages], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", *packages]
+        done = subprocess.run(pip, check=False)
+        if done.returncode != 0:
+            hint = ""
+            if TORCH_INDEX in packages:
+                hint = (
+                    f"; without access to {TORCH_INDEX}, set {TORCH_WHEEL_VARIABLE} to a "
+                    "CPU-only torch wheel file for this Python (or pass --torch-wheel)"
+                )
+            raise SystemExit(f"cannot install {' '.join(packages)}{hint}")
     stamp.write_text(json.dumps(wanted))
     return python
 
 
+def _versions(check: dict[str, dict[str, Any]], torch_wheel: Path | None) -> str:
+    """Which torch and ONNX Runtime each side ran, and where lukewarm's torch came from."""
+    pins = dict(line.split("==", 1) for line in requirements("torch") if "==" in line)
+    source = f"the wheel {torch_wheel.name}" if torch_wheel else f"{TORCH_INDEX}"
+    lines = []
+    for label, result in check.items():
+        ran = [f"{name} {result[name]}" for name in ("torch", "onnxruntime") if result.get(name)]
+        lines.append(f"{label}: {', '.join(ran) or 'neither torch nor ONNX Runtime'}")
+    ran_torch = check["torch"]["torch"]
+    note = f"lukewarm's torch from {source}"
+    if ran_torch.split("+")[0] != pins.get("torch"):
+        note += f": torch {ran_torch}, while the image pins {pins.get('torch')}"
+    return "; ".join(lines) + f" ({note})"
+
+
+# --- the models ---------------------------------------------------------------------------
+
+
 def _models(steps: int) -> Path:
     """The same seeded random weights as a joblib pickle (original) and as lukewarm model
-    directories (exact and int8), made once per step count, in a process of its own."""
-    key = hashlib.sha256(f"{VOCAB_SIZE}-{SEED}-{steps}-v1".encode()).hexdigest()[:12]
+    directories, one per variant (fp32 and int8 exports, torch), made once per step count,
+    in a process of its own."""
+    key = hashlib.sha256(f"{VOCAB_SIZE}-{SEED}-{steps}-v2".encode() + exporter_digest())
+    key = key.hexdigest()[:12]
     models = CACHE / "reference" / key
     if not (models / "done").exists():
         print(f"building the ResNet-101 / {VOCAB_SIZE:,}-word model in {models}", flush=True)
@@ -176,12 +290,21 @@ def _models(steps: int) -> Path:
     return models
 
 
+def exporter_digest() -> bytes:
+    """What the model directories are made with: a change to the converter or the exporter
+    makes them again (the function would refuse an export older than its format)."""
+    sources = ("lukewarm/convert.py", "lukewarm/export.py", "function/captioner/exported.py")
+    return hashlib.sha256(b"".join((ROOT / path).read_bytes() for path in sources)).digest()
+
+
 def build_models(directory: str, steps: str) -> None:
     import joblib
     import torch
 
     from bench.original.models import DecoderWithAttention, Encoder
     from lukewarm.convert import convert, write_model
+    from lukewarm.export import export_model
+    from training.scenes import make_scene
 
     torch.manual_seed(SEED)
     encoder = Encoder(14)
@@ -192,42 +315,70 @@ def build_models(directory: str, steps: str) -> None:
     word_map = {"<pad>": 0, **{w: i for i, w in enumerate(names, 1)}}
     word_map |= {t: len(word_map) + i for i, t in enumerate(("<unk>", "<start>", "<end>"))}
     with torch.no_grad():
-        decoder.fc.bias[word_map["<end>"]] = -1e4  # never ends early: equal steps for both
+        decoder.fc.bias[word_map["<end>"]] = -1e4  # never ends early: equal steps for all
     models = Path(directory)
     (models / "original").mkdir(parents=True, exist_ok=True)
     joblib.dump(
         {"encoder": encoder.eval(), "decoder": decoder.eval(), "word_map": word_map},
         models / "original" / "model.joblib",
     )
-    for name, quantize in (("lukewarm", "none"), ("int8", "int8-dynamic")):
-        conversion = convert(
-            encoder,
-            decoder,
-            word_map,
-            name="reference-random",
-            version=models.name,
-            max_length=int(steps) - 1,
-            quantize=quantize,
-        )
-        write_model(models / name, conversion, force=True)
+    conversion = convert(
+        encoder,
+        decoder,
+        word_map,
+        name="reference-random",
+        version=models.name,
+        max_length=int(steps) - 1,
+    )
+    # Calibration for the int8 export, as a user of a converted model would give it: real
+    # photos and generated scenes from the training split (the comparison uses held-out ones).
+    calibration = models / "calibration"
+    calibration.mkdir(exist_ok=True)
+    for photo in PHOTOS.iterdir():
+        if photo.suffix in {".png", ".jpg"}:
+            shutil.copy(photo, calibration / photo.name)
+    for index in range(8):
+        make_scene("train", SEED, index).image.save(calibration / f"scene-{index}.png")
+    # write_model makes the fp32 export; the other variants are copies of that directory.
+    write_model(models / "onnx", conversion, force=True)
+    shutil.copytree(models / "onnx", models / "onnx-int8", dirs_exist_ok=True)
+    export_model(models / "onnx-int8", quantize="int8", calibration=calibration)
+    (models / "torch").mkdir(exist_ok=True)
+    for name in ("config.json", "vocab.json", "weights.safetensors"):
+        shutil.copy(models / "onnx" / name, models / "torch" / name)
     (models / "done").touch()
 
 
+def image_model_files(model_dir: Path, runtime: str) -> list[Path]:
+    """The files of a model directory that an image of `runtime` holds."""
+    names = ["config.json", "vocab.json"]
+    if runtime == "torch":
+        names.append("weights.safetensors")
+    files = [model_dir / name for name in names]
+    if runtime == "onnx":
+        files += sorted(p for p in (model_dir / "onnx").rglob("*") if p.is_file())
+    return files
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+
 def _timed_run(
-    runtime: Runtime, args: argparse.Namespace, image: Path, beam: int | None = None
+    side: Side, args: argparse.Namespace, image: Path, beam: int | None = None
 ) -> dict[str, Any]:
-    command = [str(runtime.python), str(CHILD), runtime.mode, str(runtime.model), str(image)]
+    mode = ["original"] if side.runtime is None else ["lukewarm", "--runtime", side.runtime]
+    command = [str(side.python), str(CHILD), *mode, str(side.model), str(image)]
     command += ["--beam", str(beam or args.beam), "--steps", str(args.steps)]
     command += ["--warm", str(args.warm)]
-    env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(runtime.pythonpath)}
+    env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(side.pythonpath)}
     with tempfile.TemporaryDirectory() as workdir:
         started = time.time()
         done = subprocess.run(
             command, check=False, env=env, cwd=workdir, capture_output=True, text=True
         )
     if done.returncode != 0:
-        raise SystemExit(f"{runtime.label} failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.splitlines()[-1])
+        raise SystemExit(f"{side.label} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     result["cold_s"] = result["first_caption_at"] - started
     return result
 
@@ -246,147 +397,217 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "import_rss_mb": statistics.median(r["import_rss_mb"] for r in runs),
         "dynamo": any(r["dynamo_imported"] for r in runs),
         "torch": runs[0]["torch"],
+        "onnxruntime": runs[0]["onnxruntime"],
+        "runtime": runs[0]["runtime"],
     }
 
 
-def _size(python: Path, dists: tuple[str, ...], model: Path) -> float:
-    """MB of the runtime's distributions (dependencies included) plus the model file(s)."""
+def _size(python: Path, dists: tuple[str, ...], files: list[Path]) -> dict[str, Any]:
+    """MB installed: in all (`size_mb`), by each of the runtime's distributions (their
+    dependencies included) and by the model files (`files_mb`, with, for lukewarm, the
+    `captioner` package)."""
     done = subprocess.run(
         [str(python), str(CHILD), "sizes", *dists], capture_output=True, text=True, check=True
     )
-    installed = sum(json.loads(done.stdout)["dists"].values())
-    files = [model] if model.is_file() else [p for p in model.rglob("*") if p.is_file()]
-    if not model.is_file():
-        files += list((ROOT / "function" / "captioner").glob("*.py"))
-    return (installed + sum(f.stat().st_size for f in files)) / 1e6
+    installed = {name: size / 1e6 for name, size in json.loads(done.stdout)["dists"].items()}
+    if python != DEV_PYTHON:
+        files = [*files, *(FUNCTION_DIR / "captioner").glob("*.py")]
+    files_mb = sum(f.stat().st_size for f in files) / 1e6
+    return {
+        "size_mb": sum(installed.values()) + files_mb,
+        "dists_mb": installed,
+        "files_mb": files_mb,
+    }
 
 
-def _agreement(
-    python: Path, exact: Path, quantized: Path, scenes: int, beam: int
-) -> dict[str, Any]:
-    """How often the int8 model's top caption matches the exact model's, on the real
-    photos and `scenes` generated scenes (the demo model's held-out evaluation split):
-    the share of word positions that agree, and of captions that are identical."""
+def _compare_captions(sides: list[Side], scenes: int, beam: int) -> dict[str, Any]:
+    """Each lukewarm side's top captions of the real photos and `scenes` held-out scenes
+    (the demo model's evaluation split), greedy and at `beam`, each in its own process."""
     from training.scenes import make_scene
 
+    captions: dict[str, dict[int, dict[str, str]]] = {}
     with tempfile.TemporaryDirectory() as workdir:
         images = sorted(str(p) for p in PHOTOS.iterdir() if p.suffix in {".png", ".jpg"})
         for index in range(scenes):
             path = Path(workdir) / f"scene-{index}.png"
             make_scene("evaluate", EVALUATION_SEED, index).image.save(path)
             images.append(str(path))
-        command = [str(python), str(CHILD), "agreement", str(exact), str(quantized), *images]
-        env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(ROOT / "function")}
-        done = subprocess.run(
-            [*command, "--beam", str(beam)], env=env, capture_output=True, text=True, check=True
-        )
-    captions = json.loads(done.stdout)["captions"]
+        for side in sides:
+            captions[side.label] = {}
+            for width in sorted({1, beam}):
+                command = [str(side.python), str(CHILD), "captions", str(side.model), *images]
+                command += ["--runtime", str(side.runtime), "--beam", str(width)]
+                env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(side.pythonpath)}
+                done = subprocess.run(command, check=False, env=env, capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise SystemExit(f"{side.label} failed:\n{done.stderr[-3000:]}")
+                captions[side.label][width] = json.loads(done.stdout)["captions"]
+    return {
+        "greedy": {
+            "onnx vs torch": agreement(captions["onnx"][1], captions["torch"][1]),
+            "onnx-int8 vs onnx": agreement(captions["onnx-int8"][1], captions["onnx"][1]),
+        },
+        "beam": {
+            "onnx vs torch": agreement(captions["onnx"][beam], captions["torch"][beam]),
+            "onnx-int8 vs onnx": agreement(captions["onnx-int8"][beam], captions["onnx"][beam]),
+        },
+    }
+
+
+def agreement(these: dict[str, str], those: dict[str, str]) -> dict[str, Any]:
+    """How alike two runtimes' captions of the same images are: the share of word positions
+    that agree, and how many captions are identical."""
     agreeing = total = identical = 0
-    for exact_caption, quantized_caption in captions.values():
-        a, b = exact_caption.split(), quantized_caption.split()
+    for name, caption in these.items():
+        a, b = caption.split(), those[name].split()
         agreeing += sum(x == y for x, y in zip(a, b, strict=False))
         total += max(len(a), len(b), 1)
         identical += a == b
-    return {"images": len(captions), "tokens": agreeing / total, "identical": identical}
+    return {"images": len(these), "tokens": agreeing / max(total, 1), "identical": identical}
 
 
-def _demo_agreement(python: Path, beam: int) -> dict[str, Any] | None:
-    """The same agreement for the trained demo model, if it is in function/model: its
-    captions mean something, unlike the random weights'."""
-    if not (DEMO_MODEL / "config.json").exists():
-        return None
-    quantized = CACHE / "reference" / "demo-int8"
-    shutil.rmtree(quantized, ignore_errors=True)
-    quantized.mkdir(parents=True)
-    config = json.loads((DEMO_MODEL / "config.json").read_text())
-    (quantized / "config.json").write_text(json.dumps({**config, "quantize": "int8-dynamic"}))
-    for name in ("vocab.json", "weights.safetensors"):
-        (quantized / name).symlink_to(DEMO_MODEL / name)
-    return _agreement(python, DEMO_MODEL, quantized, 40, beam)
+# --- the report ---------------------------------------------------------------------------
 
 
-def _agreed(agreement: dict[str, Any]) -> str:
+def _agreed(result: dict[str, Any]) -> str:
     return (
-        f"{agreement['tokens']:.1%} of words agree, {agreement['identical']} of "
-        f"{agreement['images']} captions identical"
+        f"{result['identical']} of {result['images']} captions identical "
+        f"({result['tokens']:.1%} of words agree)"
     )
 
 
-def _bounds(original: dict[str, Any], lukewarm: dict[str, Any]) -> str:
-    """Below what lukewarm cannot go with this architecture at full precision in torch,
-    against what each target allows, from the run's own figures."""
-    cold = lukewarm["import_s"] + lukewarm["encode_ms"] / 1000
-    rss = lukewarm["import_rss_mb"] + lukewarm["weights_mb"]
-    return (
-        "The floors of an exact fp32 runtime of this architecture in torch, from this run: "
-        "cold start, the imports (nearly all torch) plus one pass of the encoder, "
-        f"{lukewarm['import_s']:.2f} + {lukewarm['encode_ms'] / 1000:.2f} = {cold:.2f} s, against "
-        f"{original['cold_s'] / TARGETS['cold']:.2f} s for {TARGETS['cold']}x; peak RSS, torch "
-        f"once imported plus the float weights, {lukewarm['import_rss_mb']:,.0f} + "
-        f"{lukewarm['weights_mb']:,.0f} = {rss:,.0f} MB, against "
-        f"{original['max_rss_mb'] / TARGETS['rss']:,.0f} MB for {TARGETS['rss']}x; warm "
-        f"caption, the ResNet-101 encoder alone (the same network on the same 256x256 input "
-        f"in both), {lukewarm['encode_ms']:,.0f} ms, against "
-        f"{original['warm_ms'] / TARGETS['warm']:,.0f} ms for {TARGETS['warm']}x."
-    )
+def floors(original: dict[str, Any], lukewarm: dict[str, Any], targets: dict[str, float]) -> str:
+    """For each target a variant misses, what it is made of in this run, against what the
+    target allows: what would have to shrink, and how far."""
+    allowed = {key: original[FIGURES[key][1]] / target for key, target in targets.items()}
+    missed = [
+        key for key, target in targets.items() if _worst_ratio(original, lukewarm, key) < target
+    ]
+    parts = []
+
+    def against(key: str, unit: str, digits: int) -> str:
+        """What the target allows, by wall time and (for times) by CPU time."""
+        wall = f"{allowed[key]:,.{digits}f} {unit}"
+        if key not in CPU_FIGURES:
+            return f"against {wall} for {targets[key]:g}x"
+        cpu = original[CPU_FIGURES[key]] / targets[key]
+        ratios = (
+            f"{_ratio(original, lukewarm, FIGURES[key][1]):.1f}x by wall time, "
+            f"{_ratio(original, lukewarm, CPU_FIGURES[key]):.1f}x by CPU time"
+        )
+        return f"against {wall} ({cpu:,.{digits}f} {unit} of CPU) for {targets[key]:g}x ({ratios})"
+
+    if "cold" in missed:
+        cold = lukewarm["import_s"] + lukewarm["load_s"] + lukewarm["encode_ms"] / 1000
+        parts.append(
+            f"cold start: imports {lukewarm['import_s']:.2f} s + model load "
+            f"{lukewarm['load_s']:.2f} s + one encoder pass {lukewarm['encode_ms'] / 1000:.2f} s "
+            f"= {cold:.2f} s, {against('cold', 's', 2)}"
+        )
+    if "rss" in missed:
+        rss = lukewarm["import_rss_mb"] + lukewarm["weights_mb"]
+        parts.append(
+            f"peak RSS: the runtime once imported {lukewarm['import_rss_mb']:,.0f} MB + the "
+            f"model files {lukewarm['weights_mb']:,.0f} MB = {rss:,.0f} MB, "
+            f"{against('rss', 'MB', 0)}"
+        )
+    if "warm" in missed:
+        parts.append(
+            f"warm caption: the ResNet-101 encoder alone (the same network on the same "
+            f"256x256 input in all) {lukewarm['encode_ms']:,.0f} ms, {against('warm', 'ms', 0)}"
+        )
+    if "size" in missed:
+        dists = sorted(lukewarm["dists_mb"].items(), key=lambda item: -item[1])
+        largest = ", ".join(f"{name} {mb:,.0f}" for name, mb in dists[:3])
+        parts.append(
+            f"installed size: dependencies {sum(lukewarm['dists_mb'].values()):,.0f} MB "
+            f"({largest}) + model files {lukewarm['files_mb']:,.0f} MB, {against('size', 'MB', 0)}"
+        )
+    return "; ".join(parts)
+
+
+def _ratio(original: dict[str, Any], lukewarm: dict[str, Any], figure: str) -> float:
+    return float(original[figure] / lukewarm[figure])
+
+
+def _worst_ratio(original: dict[str, Any], lukewarm: dict[str, Any], key: str) -> float:
+    """Original ÷ lukewarm for a target, the lower of wall and CPU time for times: on a
+    shared machine the wall time also measures the neighbours, unequally."""
+    figures = [FIGURES[key][1], *([CPU_FIGURES[key]] if key in CPU_FIGURES else [])]
+    return min(_ratio(original, lukewarm, figure) for figure in figures)
+
+
+def _cell(
+    original: dict[str, Any], lukewarm: dict[str, Any], key: str, target: float | None
+) -> str:
+    _, figure, unit, digits = FIGURES[key]
+    ratio = original[figure] / lukewarm[figure]
+    goal = "" if target is None else f", ≥ {target:g}x {'met' if ratio >= target else 'missed'}"
+    return f"{lukewarm[figure]:,.{digits}f} {unit} ({ratio:.1f}x{goal})"
 
 
 def _table(
     figures: dict[str, dict[str, Any]],
-    agreement: dict[str, Any],
-    demo_agreement: dict[str, Any] | None,
+    variants: list[str],
+    comparisons: dict[str, Any],
     args: argparse.Namespace,
     same_caption: bool,
 ) -> str:
-    original, lukewarm, int8 = figures["original"], figures["lukewarm"], figures["lukewarm int8"]
-
-    def row(name: str, key: str, unit: str, digits: int, target: float | None = None) -> str:
-        a, b = original[key], lukewarm[key]
-        goal = "" if target is None else f"≥ {target:g}x, {'met' if a / b >= target else 'missed'}"
-        return (
-            f"| {name} | {a:,.{digits}f} {unit} | {b:,.{digits}f} {unit} | {a / b:.1f}x | {goal} |"
-        )
-
+    original = figures["original"]
+    header = " | ".join(f"lukewarm {name}" for name in variants)
     lines = [
-        "| | original (2022 design) | lukewarm | original ÷ lukewarm | target |",
-        "| --- | ---: | ---: | ---: | --- |",
-        row("cold start, process to first caption", "cold_s", "s", 2, TARGETS["cold"]),
-        row("warm caption", "warm_ms", "ms", 0, TARGETS["warm"]),
-        row("peak RSS", "max_rss_mb", "MB", 0, TARGETS["rss"]),
-        row("installed size (dependencies + weights)", "size_mb", "MB", 0, TARGETS["size"]),
-        row("cold start, CPU time", "cold_cpu_s", "s", 2),
-        row("warm caption, CPU time", "warm_cpu_ms", "ms", 0),
+        f"| | original (2022 design) | {header} |",
+        "| --- | ---: |" + " ---: |" * len(variants),
+    ]
+    for key, (label, figure, unit, digits) in FIGURES.items():
+        target_key = {"cold_cpu": "cold", "warm_cpu": "warm"}.get(key, key)
+        cells = " | ".join(
+            _cell(original, figures[name], key, TARGETS[name].get(target_key)) for name in variants
+        )
+        lines.append(f"| {label} | {original[figure]:,.{digits}f} {unit} | {cells} |")
+    lines += ["", "Each lukewarm cell: the figure (original ÷ lukewarm, the target)."]
+    for name in ("original", *variants):
+        f = figures[name]
+        blocked = floors(original, f, TARGETS[name]) if name in TARGETS else ""
+        lines += [
+            "",
+            f"{name}: cold start {f['import_s']:.2f} s imports + {f['load_s']:.2f} s model "
+            f"load + {f['first_caption_s']:.2f} s first caption; warm caption {f['encode_ms']:,.0f}"
+            f" ms encoder + {f['warm_ms'] - f['encode_ms']:,.0f} ms the rest (image decoding, "
+            f"preprocessing, {args.steps} decoding steps); {f['import_rss_mb']:,.0f} MB resident "
+            "once the runtime is imported."
+            + (f" Missed targets, and what blocks them: {blocked}." if blocked else ""),
+        ]
+    greedy, beam = comparisons["greedy"], comparisons["beam"]
+    lines += [
         "",
-        f"Cold start, split: imports {original['import_s']:.2f} s vs {lukewarm['import_s']:.2f} s,"
-        f" model load {original['load_s']:.2f} s vs {lukewarm['load_s']:.2f} s, first caption "
-        f"{original['first_caption_s']:.2f} s vs {lukewarm['first_caption_s']:.2f} s. Warm "
-        f"caption, split: encoder {original['encode_ms']:,.0f} ms vs "
-        f"{lukewarm['encode_ms']:,.0f} ms, the rest (image decoding, preprocessing, "
-        f"{args.steps} decoding steps) {original['warm_ms'] - original['encode_ms']:,.0f} ms vs "
-        f"{lukewarm['warm_ms'] - lukewarm['encode_ms']:,.0f} ms.",
-        "",
-        _bounds(original, lukewarm),
-        "",
-        f'Opt-in int8 dynamic quantization of the decoder (`"quantize": "int8-dynamic"`): '
-        f"warm caption {int8['warm_ms']:,.0f} ms ({original['warm_ms'] / int8['warm_ms']:.1f}x "
-        f"faster than the original), cold start {int8['cold_s']:.2f} s, "
-        f"peak RSS {int8['max_rss_mb']:,.0f} MB. Its top captions against the exact "
-        f"model's: {_agreed(agreement)} with these random weights (near-ties among "
-        f"{VOCAB_SIZE:,} words flip easily)"
-        + (f"; {_agreed(demo_agreement)} with the trained demo model." if demo_agreement else "."),
+        f"Captions of the {greedy['onnx vs torch']['images']} images compared (the real photos "
+        f"and {args.scenes} held-out scenes): greedy, onnx against torch "
+        f"{_agreed(greedy['onnx vs torch'])}, onnx-int8 against onnx "
+        f"{_agreed(greedy['onnx-int8 vs onnx'])}; at beam {args.beam}, onnx against torch "
+        f"{_agreed(beam['onnx vs torch'])}, onnx-int8 against onnx "
+        f"{_agreed(beam['onnx-int8 vs onnx'])}. Random weights: near-ties among "
+        f"{VOCAB_SIZE:,} words flip with the smallest numeric difference.",
         "",
         f"ResNet-101 encoder, 512/512/512 decoder, {VOCAB_SIZE:,} words, random weights (seed "
-        f"{SEED}); beam {args.beam}, both decode exactly {args.steps} steps; one thread; "
+        f"{SEED}); beam {args.beam}, all decode exactly {args.steps} steps; one thread; "
         f"median of {args.runs} fresh processes, {args.warm} warm captions each, on "
-        f"{args.image.name}. Same greedy caption from both (checked on a 256x256 copy, where "
-        f"their resizing cannot differ): {'yes' if same_caption else 'no'}. "
-        f"torch {original['torch']} (original) and {lukewarm['torch']} (lukewarm). "
-        f"`torch._dynamo` imported by lukewarm: {'yes' if lukewarm['dynamo'] else 'no'} "
-        f"(int8: {'yes' if int8['dynamo'] else 'no'}). "
-        "Reproduce: `make bench-reference`.",
+        f"{args.image.name}. Same greedy caption from the original and torch (checked on a "
+        f"256x256 copy, where their resizing cannot differ): {'yes' if same_caption else 'no'}. "
+        + " ".join(f"{name}: {_ran(figures[name])}." for name in ("original", *variants))
+        + " Reproduce: `make bench-reference`.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _ran(figures: dict[str, Any]) -> str:
+    ran = [f"torch {figures['torch']}"] if figures["torch"] else ["no torch"]
+    if figures["onnxruntime"]:
+        ran.append(f"onnxruntime {figures['onnxruntime']}")
+    if figures["torch"]:
+        ran.append(f"torch._dynamo {'imported' if figures['dynamo'] else 'not imported'}")
+    return ", ".join(ran)
 
 
 if __name__ == "__main__":

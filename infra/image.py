@@ -45,6 +45,8 @@ class ImageArgs:
     """`linux/amd64` or `linux/arm64`: exactly one, the function's architecture."""
     model_dir: str
     """Model directory inside the context, passed to the build as MODEL_DIR."""
+    runtime: str
+    """`onnx` or `torch`, passed to the build as RUNTIME: the image installs only its own."""
     keep_images: int
     """How many images the repository keeps; older ones expire."""
 
@@ -105,6 +107,7 @@ class Image(pulumi.ComponentResource):
                 platform=args.platform,
                 args={
                     "MODEL_DIR": args.model_dir,
+                    "RUNTIME": args.runtime,
                     **SINGLE_MANIFEST_BUILD_ARGS,
                 },
             ),

@@ -89,6 +89,8 @@ class ServiceArgs:
     image_uri: pulumi.Input[str]
     """The image by digest, `repository@sha256:...`."""
     architecture: str
+    runtime: str
+    """`onnx` or `torch`: what the function loads the model with (the image's RUNTIME)."""
     memory_size: int
     timeout: int
     reserved_concurrency: int
@@ -149,6 +151,7 @@ class Service(pulumi.ComponentResource):
                     "LOG_LEVEL": args.log_level,
                     "POWERTOOLS_SERVICE_NAME": "lukewarm",
                     "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                    "LUKEWARM_RUNTIME": args.runtime,
                 }
             ),
             # Every change publishes a version, and the alias follows it.

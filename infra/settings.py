@@ -41,6 +41,8 @@ LOG_RETENTION_DAYS = (
 # fmt: on
 """What CloudWatch Logs accepts; 0 means never expire."""
 ARCHITECTURES = ("x86_64", "arm64")
+RUNTIMES = ("onnx", "torch")
+"""What the function runs the model with: ONNX Runtime on numpy (no torch), or torch."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 """Application log levels that both Lambda's logging config and Python's logging know."""
 MAX_API_RATE = 10_000.0
@@ -192,6 +194,7 @@ class Settings:
     memory_size: int
     timeout: int
     architecture: str
+    runtime: str
     model_dir: str
     reserved_concurrency: int
     throttle_rate: float
@@ -277,6 +280,14 @@ def _architecture(raw: object) -> str:
     return value
 
 
+def _runtime(raw: object) -> str:
+    allowed = " or ".join(RUNTIMES)
+    value = _string(raw, allowed)
+    if value not in RUNTIMES:
+        raise _Invalid(f"must be {allowed}")
+    return value
+
+
 def _log_level(raw: object) -> str:
     allowed = f"one of {', '.join(LOG_LEVELS)}"
     value = _string(raw, allowed).upper()
@@ -357,6 +368,7 @@ _KEYS: dict[str, str] = {
     "memorySize": "memory_size",
     "timeout": "timeout",
     "architecture": "architecture",
+    "runtime": "runtime",
     "modelDir": "model_dir",
     "reservedConcurrency": "reserved_concurrency",
     "throttleRate": "throttle_rate",
@@ -378,6 +390,7 @@ _SIMPLE: dict[str, Callable[[object], Any]] = {
         raw, 1, API_TIMEOUT_S, "(seconds; the HTTP API gives up at 30)"
     ),
     "architecture": _architecture,
+    "runtime": _runtime,
     "modelDir": _model_dir,
     "reservedConcurrency": lambda raw: _integer(raw, 0, unit="(0 = no reservation)"),
     "throttleRate": lambda raw: _number(raw, 0, MAX_API_RATE),

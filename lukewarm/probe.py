@@ -443,6 +443,29 @@ def measure(
             progress.update(task, completed=args.duration)
 
 
+def served_by(samples: Sequence[Sample]) -> list[dict[str, Any]]:
+    """Each model that answered (name, version and the runtime it ran on, as the function
+    reports them), in the order of first answer, with how many requests it answered: a
+    deploy during the probe shows as two."""
+    seen: dict[tuple[object, object, object], dict[str, Any]] = {}
+    for sample in samples:
+        if sample.model is None:
+            continue
+        model = sample.model
+        key = (model.get("name"), model.get("version"), model.get("runtime"))
+        entry = seen.setdefault(
+            key, {"name": key[0], "version": key[1], "runtime": key[2], "requests": 0}
+        )
+        entry["requests"] += 1
+    return list(seen.values())
+
+
+def describe_model(model: dict[str, Any]) -> str:
+    """`demo 2 on onnx`; a function too old to report its runtime says only its model."""
+    runtime = f" on {model['runtime']}" if model.get("runtime") else ""
+    return f"{model.get('name')} {model.get('version')}{runtime}"
+
+
 def build_report(
     args: argparse.Namespace,
     endpoint: str,
@@ -480,6 +503,7 @@ def build_report(
         "lukewarm_threshold_ms": round(threshold, 1) if threshold is not None else None,
         "lukewarm_threshold_rule": rule,
         "summary": summarise(samples),
+        "served_by": served_by(samples),
         "cost_inputs": cost_inputs(samples),
         "requests": [asdict(s) for s in samples],
     }
@@ -505,6 +529,8 @@ def print_summary(report: dict[str, Any], json_path: Path, png_path: Path) -> No
     threshold = report["lukewarm_threshold_ms"]
     shown = f"{threshold:,.0f} ms" if threshold is not None else "none (no warm requests)"
     console.print(f"luke-warm threshold: {shown} ({report['lukewarm_threshold_rule']})")
+    for model in report["served_by"]:
+        console.print(f"served by: {describe_model(model)} ({model['requests']} requests)")
     if report["interrupted"]:
         count = len(report["requests"])
         console.print(f"interrupted after {count} requests; kept what was measured")
@@ -548,8 +574,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     report = build_report(args, endpoint, image, count, samples, started_at, interrupted)
-    model = next((s.model for s in samples if s.model), None)
-    served = f" ({model.get('name')} {model.get('version')})" if model else ""
+    models = "; ".join(describe_model(model) for model in report["served_by"])
+    served = f" ({models})" if models else ""
     title = (
         f"lukewarm probe: {args.url}{served}, {started_at:%Y-%m-%d %H:%M} UTC, "
         f"{len(samples)} requests"

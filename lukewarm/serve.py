@@ -41,6 +41,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="model directory (default: the stack's modelDir)",
     )
     parser.add_argument(
+        "--runtime",
+        choices=import_from_checkout("infra.settings").RUNTIMES,
+        help="what the function runs the model with (default: the stack's runtime)",
+    )
+    parser.add_argument(
         "--max-instances",
         type=positive_int,
         metavar="N",
@@ -134,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         task_root=task_root,
         model_dir=model_dir,
+        runtime=args.runtime or settings.runtime,
         max_instances=args.max_instances or default_max_instances(settings.reserved_concurrency),
         idle_timeout_s=args.idle_timeout,
         timeout_s=args.timeout or settings.timeout,
@@ -174,6 +180,8 @@ async def serve(stack: LocalStack) -> int:
     clock = f", clock x{options.time_scale:g}" if options.time_scale != 1 else ""
     print(f"lukewarm: upload page {url}", flush=True)
     print(f"lukewarm: Lambda invoke endpoint {stack.invoke_url}", flush=True)
+    if options.runtime is not None:
+        print(f"lukewarm: runtime {options.runtime}", flush=True)
     print(
         f"lukewarm: up to {options.max_instances} instances, idle timeout "
         f"{options.idle_timeout_s:g} s, function timeout {options.timeout_s:g} s, "

@@ -1,8 +1,10 @@
 """Score a model on held-out scenes: `python -m training.evaluate --count 500 --seed 1000003`.
 
 Scenes come from the "evaluate" split, which no training run draws from, so any seed
-gives unseen scenes. The last line printed is `exact_match=<x> bleu4=<x>`: the share of
-captions identical to the true one, and corpus-level BLEU-4 (sacrebleu) as a fraction.
+gives unseen scenes. `--runtime` picks what captions them (`onnx`, the function's default,
+or `torch`; `make agreement` compares the runtimes' captions). The last line printed is
+`exact_match=<x> bleu4=<x>`: the share of captions identical to the true one, and
+corpus-level BLEU-4 (sacrebleu) as a fraction.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sacrebleu.metrics import BLEU
 
-from captioner import Captioner, ModelFormatError, configure_threads
+from captioner import RUNTIMES, ModelFormatError, configure_threads, load_captioner
 from training.scenes import make_scene
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "function" / "model"
@@ -28,6 +30,8 @@ class Score:
     bleu4: float
     mistakes: list[tuple[str, str]]
     """(true caption, model's caption) for every scene the model got wrong."""
+    runtime: str
+    """What captioned them, as the captioner reports it (`onnx`, `onnx-int8`, `torch`)."""
 
 
 def evaluate(
@@ -39,10 +43,12 @@ def evaluate(
     batch_size: int = 50,
     threads: int | None = None,
     quiet: bool = True,
+    runtime: str | None = None,
 ) -> Score:
-    """Caption `count` held-out scenes of `seed` with the model in `model_dir`."""
-    configure_threads(threads)
-    captioner = Captioner.load(model_dir)
+    """Caption `count` held-out scenes of `seed` with the model in `model_dir`, on
+    `runtime` (None: `LUKEWARM_RUNTIME`, else onnx)."""
+    configure_threads(threads, runtime)
+    captioner = load_captioner(model_dir, runtime)
     truths: list[str] = []
     guesses: list[str] = []
     with Progress(console=Console(stderr=True), disable=quiet) as progress:
@@ -60,6 +66,7 @@ def evaluate(
         exact_match=1 - len(mistakes) / count,
         bleu4=bleu.score / 100,
         mistakes=mistakes,
+        runtime=captioner.info["runtime"],
     )
 
 
@@ -73,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--beam", type=int, default=3, help="beam width (default 3)")
     parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        help="what captions the scenes (default: $LUKEWARM_RUNTIME, else onnx)",
+    )
+    parser.add_argument(
         "--show-mistakes", type=int, default=10, metavar="N", help="print up to N wrong captions"
     )
     args = parser.parse_args(argv)
@@ -82,12 +94,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--beam must be 1-10")
     try:
         score = evaluate(
-            args.model_dir, count=args.count, seed=args.seed, beam=args.beam, quiet=False
+            args.model_dir,
+            count=args.count,
+            seed=args.seed,
+            beam=args.beam,
+            quiet=False,
+            runtime=args.runtime,
         )
     except ModelFormatError as error:
         parser.exit(2, f"error: cannot load the model: {error}\n")
     for truth, guess in score.mistakes[: args.show_mistakes]:
         print(f"expected: {truth}\n     got: {guess}")
+    print(f"runtime {score.runtime}, beam {args.beam}, {args.count} scenes of seed {args.seed}")
     print(f"exact_match={score.exact_match:.4f} bleu4={score.bleu4:.4f}")
     return 0
 

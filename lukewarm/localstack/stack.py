@@ -38,11 +38,13 @@ class StackOptions:
     task_root: Path = FUNCTION_DIR
     model_dir: Path | None = None
     """The function's model directory; None leaves the function's default."""
+    runtime: str | None = None
+    """What the function runs the model with (`LUKEWARM_RUNTIME`); None leaves its default."""
     max_instances: int = 5
     idle_timeout_s: float = 600.0
     """Stack seconds an instance may sit idle before it is reclaimed."""
     timeout_s: float = 30.0
-    memory_size: int = 2048
+    memory_size: int = 1769
     warm_schedules: Sequence[Schedule] = field(default_factory=tuple)
     warm_hold_ms: int = 500
     prewarm: bool = False
@@ -68,6 +70,8 @@ class LocalStack:
         }
         if options.model_dir is not None:
             env["LUKEWARM_MODEL_DIR"] = str(Path(options.model_dir).resolve())
+        if options.runtime is not None:
+            env["LUKEWARM_RUNTIME"] = options.runtime
         self.pool = Pool(
             PoolOptions(
                 task_root=Path(options.task_root).resolve(),

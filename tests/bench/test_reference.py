@@ -1,6 +1,6 @@
-"""The reference benchmark's machinery on a small model: both runtimes' child processes
-compute the same caption when they decode the same steps greedily, and report what the table
-needs."""
+"""The reference benchmark's machinery on a small model: the original's, torch's and ONNX
+Runtime's child processes compute the same caption when they decode the same steps
+greedily, and report what the table needs."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from lukewarm.convert import convert, write_model
 STEPS = 6
 
 
-def _child(mode: str, model: Path, image: Path, pythonpath: Path) -> dict:
-    command = [sys.executable, str(reference.CHILD), mode, str(model), str(image)]
+def _child(mode: str, model: Path, image: Path, pythonpath: Path, *options: str) -> dict:
+    command = [sys.executable, str(reference.CHILD), mode, str(model), str(image), *options]
     command += ["--beam", "1", "--steps", str(STEPS), "--warm", "1"]
     env = {**os.environ, **reference.ONE_THREAD, "PYTHONPATH": str(pythonpath)}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
@@ -50,13 +50,18 @@ def test_both_runtimes_caption_alike_and_report_their_figures(
     Image.open(photos["coffee"]).convert("RGB").resize((256, 256)).save(image)
 
     original = _child("original", tmp_path / "m.joblib", image, reference.ROOT)
-    lukewarm = _child("lukewarm", tmp_path / "lukewarm", image, reference.ROOT / "function")
+    function = reference.ROOT / "function"
+    lukewarm = _child("lukewarm", tmp_path / "lukewarm", image, function, "--runtime", "torch")
+    onnx = _child("lukewarm", tmp_path / "lukewarm", image, function, "--runtime", "onnx")
 
     # Greedy, as the benchmark's check: the same words, but lukewarm's last step can only
     # end the caption, while the original's adds a word.
     assert len(original["caption"].split()) == STEPS
     assert original["caption"].split()[:-1] == lukewarm["caption"].split()
-    for result in (original, lukewarm):
+    assert onnx["caption"] == lukewarm["caption"]
+    assert (lukewarm["runtime"], onnx["runtime"]) == ("torch", "onnx")
+    assert onnx["torch"] is None and onnx["onnxruntime"]  # never imported torch
+    for result in (original, lukewarm, onnx):
         assert min(result["import_s"], result["load_s"], result["first_caption_s"]) > 0
         assert len(result["warm_ms"]) == 1 and 0 < result["encode_ms"][0] < result["warm_ms"][0]
         assert 50 < result["import_rss_mb"] < result["max_rss_mb"]

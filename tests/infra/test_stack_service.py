@@ -33,6 +33,7 @@ def test_function_is_the_image_with_the_configured_size() -> None:
         "LOG_LEVEL": "INFO",
         "POWERTOOLS_SERVICE_NAME": "lukewarm",
         "POWERTOOLS_METRICS_NAMESPACE": "lukewarm",
+        "LUKEWARM_RUNTIME": "onnx",
     }
     assert "handler" not in function
     assert "runtime" not in function
