@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from .model import Decoder
-from .search import Hypothesis, advance
+from .search import Hypothesis, advance_batch
 
 
 def beam_search(
@@ -53,25 +53,18 @@ def beam_search(
         source_beam = torch.div(top_index, vocab, rounding_mode="floor")
         next_word = top_index % vocab
 
-        keep_beam = torch.zeros(batch, k, dtype=torch.long)
-        keep_word = torch.full((batch, k), end, dtype=torch.long)
-        keep_score = torch.full((batch, k), float("-inf"))
-        for b in range(batch):
-            if done[b]:
-                continue
-            survivors, done[b] = advance(
-                top_scores[b].tolist(),
-                source_beam[b].tolist(),
-                next_word[b].tolist(),
-                sequences[b].tolist(),
-                end=end,
-                k=k,
-                finished=finished[b],
-            )
-            for row, survivor in enumerate(survivors):
-                keep_beam[b, row] = survivor.source
-                keep_word[b, row] = survivor.word
-                keep_score[b, row] = survivor.score
+        rows = advance_batch(
+            top_scores.tolist(),
+            source_beam.tolist(),
+            next_word.tolist(),
+            sequences.tolist(),
+            end=end,
+            k=k,
+            finished=finished,
+            done=done,
+        )
+        keep_beam, keep_word = torch.tensor(rows[0]), torch.tensor(rows[1])
+        keep_score = torch.tensor(rows[2])
         if all(done):
             break
 

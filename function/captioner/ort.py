@@ -19,7 +19,7 @@ from .config import ModelConfig, ModelFormatError, Vocabulary, read_config, read
 from .exported import ENCODER_FILE, EXPORT_DIR, STEP_FILE, Manifest, read_manifest, refresh_hint
 from .loader import thread_count
 from .preprocess import to_array
-from .search import Caption, Hypothesis, advance, to_caption
+from .search import Caption, Hypothesis, advance_batch, stage_timing, to_caption
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -113,11 +113,7 @@ class OrtCaptioner:
             max_length=self.config.max_length,
         )
         decoded = time.perf_counter()
-        timing = {
-            "preprocess": round((preprocessed - started) * 1000, 2),
-            "encode": round((encoded - preprocessed) * 1000, 2),
-            "decode": round((decoded - encoded) * 1000, 2),
-        }
+        timing = stage_timing(started, preprocessed, encoded, decoded)
         return [
             to_caption(hypotheses, self.vocabulary, alternatives=alternatives, timing_ms=timing)
             for hypotheses in results
@@ -173,25 +169,18 @@ def beam_search(
         top_scores = np.take_along_axis(candidates, top_index, axis=1)
         source_beam, next_word = np.divmod(top_index, vocab)
 
-        keep_beam = np.zeros((batch, k), dtype=np.int64)
-        keep_word = np.full((batch, k), end, dtype=np.int64)
-        keep_score = np.full((batch, k), -np.inf, dtype=np.float32)
-        for b in range(batch):
-            if done[b]:
-                continue
-            survivors, done[b] = advance(
-                top_scores[b].tolist(),
-                source_beam[b].tolist(),
-                next_word[b].tolist(),
-                sequences[b].tolist(),
-                end=end,
-                k=k,
-                finished=finished[b],
-            )
-            for row, survivor in enumerate(survivors):
-                keep_beam[b, row] = survivor.source
-                keep_word[b, row] = survivor.word
-                keep_score[b, row] = survivor.score
+        rows = advance_batch(
+            top_scores.tolist(),
+            source_beam.tolist(),
+            next_word.tolist(),
+            sequences.tolist(),
+            end=end,
+            k=k,
+            finished=finished,
+            done=done,
+        )
+        keep_beam, keep_word = np.array(rows[0], np.int64), np.array(rows[1], np.int64)
+        keep_score = np.array(rows[2], np.float32)
         if all(done):
             break
 

@@ -29,7 +29,7 @@ from .config import (
 from .model import CaptionModel
 from .packing import pack_decoder
 from .preprocess import to_tensor
-from .search import Caption, to_caption
+from .search import Caption, stage_timing, to_caption
 
 
 class _SkipInit(TorchFunctionMode):
@@ -165,11 +165,7 @@ class Captioner:
                 max_length=self.config.max_length,
             )
         decoded = time.perf_counter()
-        timing = {
-            "preprocess": round((preprocessed - started) * 1000, 2),
-            "encode": round((encoded - preprocessed) * 1000, 2),
-            "decode": round((decoded - encoded) * 1000, 2),
-        }
+        timing = stage_timing(started, preprocessed, encoded, decoded)
         return [
             to_caption(hypotheses, self.vocabulary, alternatives=alternatives, timing_ms=timing)
             for hypotheses in results

@@ -77,6 +77,48 @@ def advance(
     return survivors, len(finished) == k and finished[-1].score >= best_live
 
 
+def advance_batch(
+    scores: Sequence[Sequence[float]],
+    sources: Sequence[Sequence[int]],
+    words: Sequence[Sequence[int]],
+    sequences: Sequence[Sequence[Sequence[int]]],
+    *,
+    end: int,
+    k: int,
+    finished: list[list[Hypothesis]],
+    done: list[bool],
+) -> tuple[list[list[int]], list[list[int]], list[list[float]]]:
+    """`advance` for every image of a batch that is not `done` (updated in place): the
+    beams, words and scores to keep, k per image. Rows an image cannot fill (it is done,
+    or fewer than k beams live) extend beam 0 with `<end>` at score -inf, which no
+    candidate of the next step can come from."""
+    keep_beam = [[0] * k for _ in scores]
+    keep_word = [[end] * k for _ in scores]
+    keep_score = [[float("-inf")] * k for _ in scores]
+    for b, image_finished in enumerate(finished):
+        if done[b]:
+            continue
+        survivors, done[b] = advance(
+            scores[b], sources[b], words[b], sequences[b], end=end, k=k, finished=image_finished
+        )
+        for row, survivor in enumerate(survivors):
+            keep_beam[b][row] = survivor.source
+            keep_word[b][row] = survivor.word
+            keep_score[b][row] = survivor.score
+    return keep_beam, keep_word, keep_score
+
+
+def stage_timing(
+    started: float, preprocessed: float, encoded: float, decoded: float
+) -> dict[str, float]:
+    """A caption's `timing_ms` from the `time.perf_counter()` readings between its stages."""
+    return {
+        "preprocess": round((preprocessed - started) * 1000, 2),
+        "encode": round((encoded - preprocessed) * 1000, 2),
+        "decode": round((decoded - encoded) * 1000, 2),
+    }
+
+
 def to_caption(
     hypotheses: list[Hypothesis],
     vocabulary: Vocabulary,
