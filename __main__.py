@@ -38,6 +38,7 @@ service = Service(
         provisioned_concurrency=settings.provisioned_concurrency,
         log_retention_days=settings.log_retention_days,
         log_level=settings.log_level,
+        snap_start=settings.snap_start,
     ),
 )
 api = Api(

@@ -100,6 +100,9 @@ class ServiceArgs:
     log_retention_days: int
     log_level: str = "INFO"
     """The application log level: DEBUG, INFO, WARN or ERROR."""
+    snap_start: bool = False
+    """SnapStart on published versions: each one's init runs once, at publish, and new
+    instances restore its snapshot. Needs the function's /tmp at 512 MB (the default)."""
 
 
 class Service(pulumi.ComponentResource):
@@ -156,6 +159,9 @@ class Service(pulumi.ComponentResource):
             ),
             # Every change publishes a version, and the alias follows it.
             publish=True,
+            snap_start=lambda_.FunctionSnapStartArgs(apply_on="PublishedVersions")
+            if args.snap_start
+            else None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[identity.logs_policy]),
         )
         alias = lambda_.Alias(

@@ -207,6 +207,7 @@ class Settings:
     prewarm_on_deploy: bool
     provisioned_concurrency: int
     log_level: str
+    snap_start: bool
 
     @property
     def platform(self) -> str:
@@ -381,6 +382,7 @@ _KEYS: dict[str, str] = {
     "prewarmOnDeploy": "prewarm_on_deploy",
     "provisionedConcurrency": "provisioned_concurrency",
     "logLevel": "log_level",
+    "snapStart": "snap_start",
 }
 """Config key (as in `Pulumi.yaml`, without `lukewarm:`) → `Settings` field."""
 
@@ -402,6 +404,7 @@ _SIMPLE: dict[str, Callable[[object], Any]] = {
     "prewarmOnDeploy": _boolean,
     "provisionedConcurrency": lambda raw: _integer(raw, 0),
     "logLevel": _log_level,
+    "snapStart": _boolean,
 }
 
 
@@ -485,6 +488,14 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
             "provisionedConcurrency",
             fields["provisioned_concurrency"],
             f"must be at most reservedConcurrency ({reserved})",
+        )
+    if fields["snap_start"] and fields["provisioned_concurrency"] > 0:
+        yield _problem(
+            "snapStart",
+            True,
+            "cannot be used with lukewarm:provisionedConcurrency "
+            f"({fields['provisioned_concurrency']}); AWS allows one or the other: "
+            "set provisionedConcurrency to 0 or snapStart to false",
         )
     for index, schedule in enumerate(fields["warm_schedules"]):
         if reserved is not None and schedule.concurrency > reserved:
