@@ -15,6 +15,7 @@ INIT_STARTED = time.perf_counter()
 import base64
 import json
 import os
+import random
 import re
 import secrets
 import warnings
@@ -35,11 +36,21 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from PIL import Image
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from captioner import configure_threads, load_captioner
 from captioner.images import ImageTooLarge, UnreadableImage, UnsupportedImage, decode_image
+
+try:
+    from snapshot_restore_py import register_after_restore, register_before_snapshot
+except ImportError:  # hooks only run where snapshots are restored, and those runtimes ship it
+
+    def register_before_snapshot(hook: Callable[[], None]) -> Callable[[], None]:
+        return hook
+
+    register_after_restore = register_before_snapshot
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -125,18 +136,38 @@ ERRORS: dict[type[Exception], tuple[HTTPStatus, str]] = {
 @dataclass
 class Instance:
     """This execution environment: an id for the warmer to count, and whether the
-    invocation being served is its first (the one that paid for the init)."""
+    invocation being served is its first (the one that paid for the init), or the first
+    after a SnapStart restore (which paid for a restore instead; `init_ms` is then the
+    snapshot's init)."""
 
     id: str
     init_ms: float
+    initialised_at: float
+    """Wall-clock time (epoch seconds) this instance was initialised or restored."""
     invocations: int = 0
     cold_start: bool = True
+    restored: bool = False
+    from_snapshot: bool = False
 
     def begin_invocation(self) -> None:
         # Provisioned concurrency inits ahead of traffic: nobody waits for it.
         provisioned = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency"
-        self.cold_start = self.invocations == 0 and not provisioned
+        first = self.invocations == 0
+        self.cold_start = first and not provisioned and not self.from_snapshot
+        self.restored = first and self.from_snapshot
         self.invocations += 1
+
+    def renew(self) -> None:
+        """After a restore: this is a new instance that shares the snapshot's memory with
+        every other one restored from it, so nothing unique may carry over."""
+        self.id = new_instance_id()
+        self.initialised_at = time.time()
+        self.invocations = 0
+        self.from_snapshot = True
+
+
+def new_instance_id() -> str:
+    return secrets.token_hex(6)
 
 
 @dataclass(frozen=True)
@@ -148,7 +179,9 @@ class CaptionOptions:
 threads = configure_threads()
 captioner = load_captioner(MODEL_DIR)  # the runtime LUKEWARM_RUNTIME names: onnx or torch
 instance = Instance(
-    id=secrets.token_hex(6), init_ms=round((time.perf_counter() - INIT_STARTED) * 1000, 1)
+    id=new_instance_id(),
+    init_ms=round((time.perf_counter() - INIT_STARTED) * 1000, 1),
+    initialised_at=time.time(),
 )
 logger.info(
     "instance initialised",
@@ -159,6 +192,32 @@ logger.info(
         "model": captioner.info,
     },
 )
+
+
+@register_before_snapshot
+def prime() -> None:
+    """Caption one blank image before the snapshot, so that restored instances start with
+    the runtime's first-inference set-up already done (AWS's advice for SnapStart)."""
+    size = captioner.config.preprocess.image_size
+    captioner.caption(Image.new("RGB", (size, size)), beam=1)
+
+
+@register_after_restore
+def renew_instance() -> None:
+    """Everything init made that must differ between instances: the id the warmer counts,
+    the init timestamp, and Python's random state (a restore, unlike fork, reseeds nothing)."""
+    snapshot_id = instance.id
+    instance.renew()
+    random.seed()
+    logger.info(
+        "instance restored",
+        extra={
+            "instance": instance.id,
+            "snapshot": snapshot_id,
+            "initialised_at": instance.initialised_at,
+        },
+    )
+
 
 router = Router()
 ROUTE_METHODS: dict[str, set[str]] = {}
@@ -182,7 +241,12 @@ def upload_page() -> Response:
 
 @route("GET", "/health")
 def health() -> dict[str, Any]:
-    return {"status": "ok", "model": captioner.info, "cold_start": instance.cold_start}
+    return {
+        "status": "ok",
+        "model": captioner.info,
+        "cold_start": instance.cold_start,
+        "restored": instance.restored,
+    }
 
 
 @route("POST", "/caption")
@@ -220,6 +284,7 @@ def caption() -> dict[str, Any]:
         "model": captioner.info,
         "timing_ms": timing_ms,
         "cold_start": instance.cold_start,
+        "restored": instance.restored,
         "instance": instance.id,
     }
 
@@ -461,6 +526,7 @@ def warm_up(request: Any) -> dict[str, Any]:
         "warm": True,
         "instance": instance.id,
         "cold_start": instance.cold_start,
+        "restored": instance.restored,
         "init_ms": instance.init_ms,
     }
 
@@ -520,12 +586,19 @@ REST_API_EVENT: dict[str, Callable[[Any], bool]] = {
 }
 
 
-@metrics.log_metrics(capture_cold_start_metric=True)
+@metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda's entry point (`CMD ["app.handler"]`)."""
     instance.begin_invocation()
-    logger.append_keys(cold_start=instance.cold_start, instance=instance.id)
+    logger.append_keys(
+        cold_start=instance.cold_start, restored=instance.restored, instance=instance.id
+    )
+    # Counted here rather than by Powertools, whose cold start flag survives a restore.
+    if instance.cold_start:
+        metrics.add_metric("ColdStart", MetricUnit.Count, 1)
+    if instance.restored:
+        metrics.add_metric("Restores", MetricUnit.Count, 1)
     if not isinstance(event, dict):
         return _unknown_event()
     if "lukewarm" in event:
