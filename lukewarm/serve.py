@@ -87,6 +87,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="run the stack's clock (warm schedules, idle timeout) this many times faster",
     )
     parser.add_argument(
+        "--snapstart",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start new instances from one snapshot, as SnapStart does (default: snapStart)",
+    )
+    parser.add_argument(
         "--task-root",
         type=Path,
         metavar="DIR",
@@ -148,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         warm_hold_ms=settings.warm_hold_ms if args.warm_hold_ms is None else args.warm_hold_ms,
         prewarm=settings.prewarm_on_deploy,
         time_scale=args.time_scale,
+        snapstart=settings.snap_start if args.snapstart is None else args.snapstart,
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
@@ -178,6 +185,7 @@ async def serve(stack: LocalStack) -> int:
         f"{schedule.schedule} x{schedule.concurrency}" for schedule in options.warm_schedules
     )
     clock = f", clock x{options.time_scale:g}" if options.time_scale != 1 else ""
+    clock += ", SnapStart (instances forked from a snapshot)" if options.snapstart else ""
     print(f"lukewarm: upload page {url}", flush=True)
     print(f"lukewarm: Lambda invoke endpoint {stack.invoke_url}", flush=True)
     if options.runtime is not None:

@@ -20,6 +20,8 @@ def log_request(
         return
     temperature = "cold" if invocation.cold else "warm"
     extra = f" init {invocation.init_ms:.0f} ms" if invocation.init_ms is not None else ""
+    if invocation.restore_ms is not None:
+        temperature, extra = "restore", f" restore {invocation.restore_ms:.0f} ms"
     if invocation.error is not None:
         extra += f" error {invocation.error.get('errorType')}"
     log.info(

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from .access import log_request
 from .pool import Invocation, Pool, Throttled
+from .runtime import RESTORE_ERROR
 
 log = logging.getLogger("lukewarm.serve")
 
@@ -150,6 +151,9 @@ class LambdaApi:
                 response = web.Response(status=202, headers={"X-Amzn-RequestId": request_id})
             else:
                 invocation = await self._invoke(event, request_id)
+                if invocation.error and invocation.error.get("errorType") == RESTORE_ERROR:
+                    # A failed after-restore hook is the service's error, not the function's.
+                    raise ServiceError(400, RESTORE_ERROR, invocation.error["errorMessage"])
                 headers = {
                     "X-Amz-Executed-Version": EXECUTED_VERSION,
                     "X-Amzn-RequestId": request_id,

@@ -7,7 +7,8 @@ event goes to an idle instance, else to a new one (a real cold start) while fewe
 `idle_timeout_s`; an instance that overruns the function timeout is killed, and one
 that dies mid-event is dropped so the next event starts a fresh one. An idle instance
 whose process has exited is dropped when it would be handed an event, and the event
-goes to another: a dead instance is never handed a request.
+goes to another: a dead instance is never handed a request. With `snapstart`, new
+instances are restored from a snapshot instead (`lukewarm.localstack.snapshot`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .snapshot import RestoredProcess, Snapshot
 
 log = logging.getLogger("lukewarm.pool")
 function_log = logging.getLogger("lukewarm.function")
@@ -51,6 +54,8 @@ class PoolOptions:
     handler: str = "app.handler"
     init_timeout_s: float = 40.0
     """How long an instance may take to import the handler before it counts as failed."""
+    snapstart: bool = False
+    """Start new instances by restoring one initialised snapshot, as SnapStart does."""
 
 
 @dataclass
@@ -63,6 +68,8 @@ class Invocation:
     result: Any = None
     error: dict[str, str] | None = None
     init_ms: float | None = None
+    restore_ms: float | None = None
+    """Set when the event started its instance by a restore (then `init_ms` is the snapshot's)."""
 
 
 class InstanceGone(Exception):
@@ -77,11 +84,12 @@ class InstanceGone(Exception):
 @dataclass(eq=False)
 class Instance:
     id: str
-    process: asyncio.subprocess.Process
+    process: asyncio.subprocess.Process | RestoredProcess
     busy: bool = True
     last_used: float = field(default_factory=time.monotonic)
     served: int = 0
     init_ms: float | None = None
+    restore_ms: float | None = None
     stderr_task: asyncio.Task[None] | None = None
 
     @property
@@ -142,6 +150,7 @@ class Pool:
         self._ids = itertools.count(1)
         self._starting = 0
         self._closed = False
+        self._snapshot: asyncio.Task[Snapshot | dict[str, str]] | None = None
 
     async def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
         """Run `event` on an instance; raises Throttled when none is free and none may start."""
@@ -158,7 +167,7 @@ class Pool:
         started = await self._start_instance()
         if isinstance(started, Invocation):
             return started
-        return await self._run(started, event, request_id, cold=True)
+        return await self._run(started, event, request_id, cold=started.restore_ms is None)
 
     async def _take_live_idle(self) -> Instance | None:
         """An idle instance whose process is running; those found exited are dropped."""
@@ -197,20 +206,28 @@ class Pool:
         }
         self._starting += 1
         try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "lukewarm.localstack.runtime",
-                cwd=self.options.task_root,
-                env=env,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                limit=LINE_LIMIT,
-                # Its own session: a Ctrl-C in the terminal reaches the stack, which stops
-                # every instance itself, instead of interrupting instances mid-import.
-                start_new_session=True,
-            )
+            if self.options.snapstart:
+                snapshot = await self.snapshot()
+                if not isinstance(snapshot, Snapshot):
+                    return Invocation(instance_id, None, False, error=snapshot)
+                process: asyncio.subprocess.Process | RestoredProcess = await snapshot.restore(
+                    instance_id
+                )
+            else:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "lukewarm.localstack.runtime",
+                    cwd=self.options.task_root,
+                    env=env,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    limit=LINE_LIMIT,
+                    # Its own session: a Ctrl-C in the terminal reaches the stack, which
+                    # stops every instance itself, instead of interrupting instances mid-import.
+                    start_new_session=True,
+                )
         finally:
             # Registered below with no await in between; counting it in both places
             # throttled requests below the cap.
@@ -230,13 +247,38 @@ class Pool:
             )
         if "init_error" in ready:
             await self._discard(instance)
-            return Invocation(instance_id, process.pid, True, error=ready["init_error"])
+            cold = not self.options.snapstart
+            return Invocation(instance_id, process.pid, cold, error=ready["init_error"])
         instance.init_ms = ready.get("init_ms")
+        instance.restore_ms = ready.get("restore_ms")
         return instance
+
+    async def snapshot(self) -> Snapshot | dict[str, str]:
+        """The snapshot new instances are restored from, made on first use and again if it
+        died; its init error if the init fails (retried on the next start, as Lambda
+        re-runs a failed init)."""
+        if self._snapshot is not None and self._snapshot.done():
+            made = self._snapshot.result()
+            if not isinstance(made, Snapshot) or not made.alive:
+                self._snapshot = None
+        if self._snapshot is None:
+            env = {
+                **os.environ,
+                **self.options.env,
+                "LUKEWARM_HANDLER": self.options.handler,
+                "PYTHONUNBUFFERED": "1",
+                # Torch's thread pool does not survive fork: the snapshot never starts one.
+                "LUKEWARM_THREADS": "1",
+            }
+            self._snapshot = asyncio.create_task(
+                Snapshot.start(self.options.task_root, env, LINE_LIMIT, self.options.init_timeout_s)
+            )
+        return await asyncio.shield(self._snapshot)
 
     async def _run(self, instance: Instance, event: Any, request_id: str, cold: bool) -> Invocation:
         timeout = self.options.timeout_s
         deadline_ms = time.time() * 1000 + timeout * 1000
+        first = instance.served == 0
         try:
             message = await asyncio.wait_for(instance.call(event, request_id, deadline_ms), timeout)
         except TimeoutError:
@@ -273,6 +315,7 @@ class Pool:
             message.get("result"),
             message.get("error"),
             instance.init_ms if cold else None,
+            instance.restore_ms if first else None,
         )
 
     async def _discard(self, instance: Instance) -> None:
@@ -306,6 +349,12 @@ class Pool:
             if instance.busy:
                 instance.kill()
         await asyncio.gather(*(instance.stop() for instance in instances))
+        if self._snapshot is not None:
+            self._snapshot.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                made = await self._snapshot
+                if isinstance(made, Snapshot):
+                    await made.stop()
 
 
 def init_error(error_type: str, message: str) -> dict[str, str]:

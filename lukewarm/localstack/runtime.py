@@ -7,6 +7,14 @@ line); the handler's own prints and logs go to stderr, which the pool forwards.
 
 Messages out: `{"ready": true, "init_ms": ...}` or `{"init_error": {...}}` once, then
 one `{"result": ...}` or `{"error": {...}}` per event. End of stdin means stop.
+
+With `LUKEWARM_SNAPSHOT_SOCKET` set, the process is a SnapStart snapshot instead: after
+the import it runs the before-snapshot hooks, says `ready`, and then reads
+`{"restore": "<instance>", "started": <perf_counter>}` lines, forking one restored
+instance for each (`{"forked": ..., "pid": ...}`) and reporting each one's end
+(`{"exited": <pid>, "code": ...}`). A restored instance connects to that Unix socket
+twice, for its events and for its logs, runs the after-restore hooks, then speaks the
+protocol above over the socket; a hook that raises is reported as Lambda reports it.
 """
 
 from __future__ import annotations
@@ -16,13 +24,22 @@ import ctypes
 import importlib
 import json
 import os
+import select
 import signal
+import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 PR_SET_PDEATHSIG = 1
+REAP_INTERVAL_S = 0.05
+"""How often a snapshot looks for restored instances that ended, between restore requests."""
+RESTORE_ERROR = "SnapStartException"
+"""What Lambda's Invoke API answers when an after-restore hook raises."""
+
+Handler = Callable[[Any, Any], Any]
 
 
 class LocalContext:
@@ -72,8 +89,17 @@ def main() -> int:
         traceback.print_exc()
         _send(channel, {"init_error": _error(error, "Runtime.ImportModuleError")})
         return 1
-    _send(channel, {"ready": True, "init_ms": round((time.perf_counter() - started) * 1000, 1)})
-    for line in sys.stdin:
+    init_ms = round((time.perf_counter() - started) * 1000, 1)
+    if socket_path := os.environ.get("LUKEWARM_SNAPSHOT_SOCKET"):
+        return snapshot(channel, handler, init_ms, socket_path)
+    _send(channel, {"ready": True, "init_ms": init_ms})
+    serve(handler, sys.stdin, channel)
+    return 0
+
+
+def serve(handler: Handler, requests: Iterable[str], channel: IO[str]) -> None:
+    """Run one event per request line until the input ends."""
+    for line in requests:
         request = json.loads(line)
         context = LocalContext(request["request_id"], request["deadline_ms"])
         try:
@@ -86,7 +112,88 @@ def main() -> int:
             _send(channel, {"result": result})
         except (TypeError, ValueError) as error:
             _send(channel, {"error": _error(error, "Runtime.MarshalError")})
+
+
+def snapshot(channel: IO[str], handler: Handler, init_ms: float, socket_path: str) -> int:
+    """Stand in for a SnapStart snapshot: an initialised process that restored instances
+    are forked from (copy-on-write), until the end of stdin."""
+    try:
+        import snapshot_restore_py  # only snapshots need it
+
+        # Lambda runs before-snapshot hooks in the reverse order of their registration.
+        for hook, args, kwargs in reversed(snapshot_restore_py.get_before_snapshot()):
+            hook(*args, **kwargs)
+    except Exception as error:  # a failed hook fails the snapshot, as it fails a publish
+        traceback.print_exc()
+        _send(channel, {"init_error": _error(error, "Runtime.InitError")})
+        return 1
+    _send(channel, {"ready": True, "init_ms": init_ms})
+    pending = b""
+    while True:
+        readable, _, _ = select.select([sys.stdin], [], [], REAP_INTERVAL_S)
+        _reap(channel)
+        if not readable:
+            continue
+        chunk = os.read(sys.stdin.fileno(), 65536)
+        if not chunk:
+            return 0
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            request = json.loads(line)
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    channel.close()
+                    code = restored(request, handler, init_ms, socket_path)
+                finally:
+                    os._exit(code)
+            _send(channel, {"forked": request["restore"], "pid": pid})
+
+
+def _reap(channel: IO[str]) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        _send(channel, {"exited": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+def restored(request: dict[str, Any], handler: Handler, init_ms: float, socket_path: str) -> int:
+    """A forked instance: connect, run the after-restore hooks, then serve events."""
+    die_with_parent()
+    events = _connect(socket_path, request["restore"], "events")
+    logs = _connect(socket_path, request["restore"], "logs")
+    os.dup2(logs.fileno(), 1)
+    os.dup2(logs.fileno(), 2)
+    with open(os.devnull, "rb") as nothing:
+        os.dup2(nothing.fileno(), 0)
+    channel = events.makefile("w", encoding="utf-8")
+    import snapshot_restore_py  # the snapshot imported it already
+
+    try:
+        for hook, args, kwargs in snapshot_restore_py.get_after_restore():
+            hook(*args, **kwargs)
+    except Exception as error:  # the restore fails, not the instance's first event
+        traceback.print_exc()
+        message = f"The afterRestore() runtime hook {hook.__qualname__} failed: {error!r}"
+        _send(channel, {"init_error": {"errorType": RESTORE_ERROR, "errorMessage": message}})
+        return 1
+    restore_ms = round((time.perf_counter() - request["started"]) * 1000, 1)
+    _send(channel, {"ready": True, "init_ms": init_ms, "restore_ms": restore_ms})
+    serve(handler, events.makefile("r", encoding="utf-8"), channel)
     return 0
+
+
+def _connect(socket_path: str, instance: str, stream: str) -> socket.socket:
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.connect(socket_path)
+    connection.sendall(json.dumps({"instance": instance, "stream": stream}).encode() + b"\n")
+    return connection
 
 
 if __name__ == "__main__":

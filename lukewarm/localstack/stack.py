@@ -52,6 +52,8 @@ class StackOptions:
     time_scale: float = 1.0
     """How much faster than the wall clock the stack's clock runs (schedules, idle time)."""
     function_name: str = "lukewarm"
+    snapstart: bool = False
+    """Restore new instances from one initialised snapshot (forked), as SnapStart does."""
 
 
 class LocalStack:
@@ -80,6 +82,7 @@ class LocalStack:
                 idle_timeout_s=options.idle_timeout_s / options.time_scale,
                 timeout_s=options.timeout_s,
                 init_timeout_s=INIT_CAP_S + options.timeout_s,
+                snapstart=options.snapstart,
             )
         )
         self.events = invoke.EventQueue(self.pool, options.time_scale)
@@ -105,6 +108,9 @@ class LocalStack:
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}/"
         self.run_in_background(self.pool.reclaim_idle())
+        if self.options.snapstart:
+            # Lambda snapshots when a version is published, before any request.
+            self.run_in_background(self.pool.snapshot())
         if self.options.warm_schedules:
             scheduler = WarmScheduler(
                 self.options.warm_schedules,
