@@ -11,11 +11,18 @@ The model, per month:
   (the best case each is bought for).
 - Lambda requests, API Gateway (HTTP or REST API), ECR storage of the image.
 - Warm invokes: every warm run invokes the function `concurrency` times, each billed for
-  `hold_ms`, plus a request each. The warmer itself (128 MB arm64, as infra/warming.py
-  deploys it): one invoke per run lasting `hold_ms` + 150 ms. EventBridge Scheduler: one
-  invocation per run. Runs are counted by stepping each schedule through 30 days from
-  Monday 1 June 2026 00:00 UTC (no daylight-saving change in that month).
+  the hold the deployed warmer asks for (`infra.settings.warm_input`: `hold_ms` when a
+  window warms several instances, none for one), plus a request each. The warmer itself
+  (128 MB arm64, as infra/warming.py deploys it): one invoke per run lasting that hold +
+  150 ms. EventBridge Scheduler: one invocation per run. Runs are counted by stepping
+  each schedule through 30 days from Monday 1 June 2026 00:00 UTC (no daylight-saving
+  change in that month).
 - Provisioned concurrency: instances x memory x the month's seconds.
+- SnapStart: the snapshot cache, memory x the month's seconds for each version whose
+  snapshot is cached (`--snapstart-versions`: each deploy publishes one, and AWS deletes
+  a snapshot once its version has gone 14 days without an invoke), and one restore of
+  the memory for every new instance, that is every request that would have been cold.
+  A restore replaces the billed init. Free tiers do not cover either charge.
 - CloudWatch Logs: `--log-kb` per invocation of either function.
 - Free tier (`--free-tier`, the default): the allowances that never expire, as negative
   lines: Lambda 1M requests and 400,000 GB-s (account-wide; none for a function with
@@ -59,12 +66,14 @@ class CostError(Exception):
 
 @dataclass(frozen=True)
 class Schedule:
-    """A warm window reduced to what it costs: runs a month and instances per run."""
+    """A warm window reduced to what it costs: runs a month, instances per run, and how
+    long the warmer asks each warm invoke to hold (`infra.settings.warm_input`)."""
 
     expression: str
     concurrency: int
     timezone: str
     runs_per_month: int
+    hold_ms: float
 
 
 @dataclass(frozen=True)
@@ -85,12 +94,26 @@ class Inputs:
     init_s: float
     cold_fraction: float
     log_kb: float = LOG_KB_PER_INVOKE
+    snapstart: bool = False
+    snapstart_versions: int = 1
+    """Versions whose snapshot is cached (and billed) at once."""
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
-    def requests_cold_fraction(self) -> float:
-        """Share of requests that pay an init: none once warming of either kind is bought."""
+    def new_instance_fraction(self) -> float:
+        """Share of requests that start a new instance: none once warming of either kind
+        is bought (the best case each is bought for)."""
         return 0.0 if self.provisioned or self.schedules else self.cold_fraction
+
+    @property
+    def requests_cold_fraction(self) -> float:
+        """Share of requests that pay an init: SnapStart restores those instances instead."""
+        return 0.0 if self.snapstart else self.new_instance_fraction
+
+    @property
+    def restores(self) -> float:
+        """Restores a month: SnapStart's new instances."""
+        return self.requests * self.new_instance_fraction if self.snapstart else 0.0
 
 
 @dataclass(frozen=True)
@@ -135,11 +158,14 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
     compute_gbs = inputs.requests * inputs.duration_s * gb
     init_gbs = inputs.requests * inputs.requests_cold_fraction * inputs.init_s * gb
     warm_invokes = sum(s.runs_per_month * s.concurrency for s in inputs.schedules)
-    warm_gbs = warm_invokes * inputs.warm_hold_ms / 1000 * gb
+    warm_gbs = sum(s.runs_per_month * s.concurrency * s.hold_ms for s in inputs.schedules)
+    warm_gbs *= gb / 1000
     warmer_runs = sum(s.runs_per_month for s in inputs.schedules)
-    warmer_gbs = (
-        warmer_runs * (inputs.warm_hold_ms + WARMER_OVERHEAD_MS) / 1000 * WARMER_MEMORY_MB / 1024
-    )
+    warmer_gbs = sum(
+        s.runs_per_month * (s.hold_ms + WARMER_OVERHEAD_MS) for s in inputs.schedules
+    ) * (WARMER_MEMORY_MB / 1024 / 1000)
+    holds = sorted({s.hold_ms for s in inputs.schedules}) or [0.0]
+    hold = f"{holds[0]:g} ms" if len(holds) == 1 else f"{holds[0]:g}-{holds[-1]:g} ms"
     invocations = inputs.requests + warm_invokes + warmer_runs
     log_gb = invocations * inputs.log_kb / 1024**2
     api_price = region["api_gateway"][f"{inputs.api}_per_million"] / 1e6
@@ -158,10 +184,23 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
                 inputs.provisioned * gb * MONTH_S * lam["provisioned_gb_second"],
             )
         )
+    if inputs.snapstart:
+        snapstart = region["snapstart"]
+        versions = inputs.snapstart_versions
+        items += [
+            (
+                f"SnapStart cache ({versions} version(s) x {inputs.memory_mb} MB)",
+                versions * gb * MONTH_S * snapstart["cache_gb_second"],
+            ),
+            (
+                f"SnapStart restores ({inputs.restores:,.0f} x {inputs.memory_mb} MB)",
+                inputs.restores * gb * snapstart["restore_gb"],
+            ),
+        ]
     if inputs.schedules:
         items += [
             (
-                f"Warm invokes ({warm_invokes:,} x {inputs.warm_hold_ms:g} ms)",
+                f"Warm invokes ({warm_invokes:,} x {hold})",
                 warm_gbs * lam["gb_second"] + warm_invokes * per_request,
             ),
             (
@@ -202,31 +241,36 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
 def comparison(
     inputs: Inputs, prices: dict[str, Any], default_schedules: tuple[Schedule, ...]
 ) -> list[dict[str, Any]]:
-    """The same traffic with no warming, with the warmer, and with provisioned concurrency."""
+    """The same traffic kept warm five ways: not at all, the warmer, SnapStart, both, and
+    provisioned concurrency (which SnapStart excludes)."""
     warm = inputs.schedules or default_schedules
+    off = replace(inputs, schedules=(), provisioned=0, snapstart=False)
     scenarios = [
-        ("no warming", replace(inputs, schedules=(), provisioned=0)),
-        ("warmer", replace(inputs, schedules=warm, provisioned=0)),
-        (
-            "provisioned concurrency",
-            replace(inputs, schedules=(), provisioned=inputs.provisioned or 1),
-        ),
+        ("no warming", off),
+        ("warmer", replace(off, schedules=warm)),
+        ("SnapStart", replace(off, snapstart=True)),
+        ("SnapStart + warmer", replace(off, schedules=warm, snapstart=True)),
+        ("provisioned concurrency", replace(off, provisioned=inputs.provisioned or 1)),
     ]
     rows = []
     for name, scenario in scenarios:
+        details = []
+        if scenario.schedules:
+            details.append(
+                f"{max(s.concurrency for s in scenario.schedules)} instance(s) warmed, "
+                f"{sum(s.runs_per_month for s in scenario.schedules):,} runs"
+            )
+        if scenario.snapstart:
+            details.append(f"{scenario.snapstart_versions} cached version(s)")
+        if scenario.provisioned:
+            details.append(f"{scenario.provisioned} instance(s) always on")
         rows.append(
             {
                 "scenario": name,
                 "total_usd": round(estimate(scenario, prices).total_usd, 6),
                 "cold_starts_per_month": round(inputs.requests * scenario.requests_cold_fraction),
-                "detail": (
-                    f"{sum(s.concurrency for s in scenario.schedules)} instance(s), "
-                    f"{sum(s.runs_per_month for s in scenario.schedules):,} runs"
-                    if scenario.schedules
-                    else f"{scenario.provisioned} instance(s) always on"
-                    if scenario.provisioned
-                    else f"cold fraction {inputs.cold_fraction:g}"
-                ),
+                "restores_per_month": round(scenario.restores),
+                "detail": "; ".join(details) or f"cold fraction {inputs.cold_fraction:g}",
             }
         )
     return rows
@@ -313,6 +357,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=_number(0, integer=True),
         metavar="N",
         help="provisioned concurrency instances (default: the stack's)",
+    )
+    parser.add_argument(
+        "--snapstart",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="SnapStart on the function (default: the stack's snapStart)",
+    )
+    parser.add_argument(
+        "--snapstart-versions",
+        type=_number(1, integer=True),
+        default=1,
+        metavar="N",
+        help="versions whose snapshot is cached at once (default 1; see the README)",
     )
     parser.add_argument(
         "--free-tier",
@@ -411,10 +468,21 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
     architecture = pick("architecture", args.arch, stack.architecture, origin)
     hold = pick("warm_hold_ms", args.warm_hold_ms, stack.warm_hold_ms, origin)
     provisioned = pick("provisioned", args.provisioned, stack.provisioned_concurrency, origin)
+    snapstart = pick("snapstart", args.snapstart, stack.snap_start, origin)
+    if snapstart and provisioned:
+        raise CostError("SnapStart cannot be used with provisioned concurrency (AWS refuses both)")
 
     def reduce(windows: Sequence[Any]) -> tuple[Schedule, ...]:
+        # The hold the deployed warmer really asks for, by the program's own rule.
         return tuple(
-            Schedule(w.schedule, w.concurrency, w.timezone, runs_per_month(w)) for w in windows
+            Schedule(
+                w.schedule,
+                w.concurrency,
+                w.timezone,
+                runs_per_month(w),
+                settings_module.warm_input(w.concurrency, int(hold))["hold_ms"],
+            )
+            for w in windows
         )
 
     defaults = reduce(settings_module.load_settings().warm_schedules)
@@ -455,6 +523,8 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
         init_s=float(init_s),
         cold_fraction=float(cold_fraction),
         log_kb=args.log_kb,
+        snapstart=bool(snapstart),
+        snapstart_versions=int(args.snapstart_versions),
         sources=sources,
     )
     return inputs, defaults
@@ -481,6 +551,7 @@ def _report(
         for part, entry in (
             ("lambda", region["lambda"]),
             ("api_gateway", region["api_gateway"]),
+            ("snapstart", region["snapstart"]),
             ("region", region),
         )
         if isinstance(entry, dict) and entry.get("unverified")
@@ -500,6 +571,7 @@ def _report(
                     "concurrency": s.concurrency,
                     "timezone": s.timezone,
                     "runs_per_month": s.runs_per_month,
+                    "hold_ms": s.hold_ms,
                 }
                 for s in inputs.schedules
             ],
@@ -509,6 +581,8 @@ def _report(
             "init_s": inputs.init_s,
             "cold_fraction": inputs.cold_fraction,
             "log_kb": inputs.log_kb,
+            "snapstart": inputs.snapstart,
+            "snapstart_versions": inputs.snapstart_versions,
             "sources": inputs.sources,
         },
         "line_items": [{"item": item, "usd": round(usd, 6)} for item, usd in result.line_items],
@@ -546,6 +620,7 @@ def run(args: argparse.Namespace) -> int:
         f"{i['architecture']} in {i['region']}, {i['api'].upper()} API, "
         f"{i['image_gb']:g} GB image\n"
         f"warming: {warming}; provisioned: {i['provisioned']}; "
+        f"SnapStart: {'on' if i['snapstart'] else 'off'}; "
         f"init {i['init_s']:g} s x cold fraction {i['cold_fraction']:g}; "
         f"free tier {'on' if i['free_tier'] else 'off'}"
     )
@@ -557,14 +632,15 @@ def run(args: argparse.Namespace) -> int:
     table.add_section()
     table.add_row("[bold]total", f"[bold]{_money(report['total_usd'])}")
     console.print(table)
-    compare = Table(title="the same traffic, three ways", title_justify="left")
-    for column in ("scenario", "USD/month", "cold starts/month", "detail"):
+    compare = Table(title="the same traffic, five ways", title_justify="left")
+    for column in ("scenario", "USD/month", "cold starts/month", "restores/month", "detail"):
         compare.add_column(column, justify="left" if column in ("scenario", "detail") else "right")
     for row in report["comparison"]:
         compare.add_row(
             row["scenario"],
             _money(row["total_usd"]),
             f"{row['cold_starts_per_month']:,}",
+            f"{row['restores_per_month']:,}",
             row["detail"],
         )
     console.print(compare)

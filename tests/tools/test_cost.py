@@ -49,6 +49,8 @@ def test_json_shape(capsys) -> None:
     assert [row["scenario"] for row in report["comparison"]] == [
         "no warming",
         "warmer",
+        "SnapStart",
+        "SnapStart + warmer",
         "provisioned concurrency",
     ]
     assert report["inputs"]["sources"]["memory_mb"] == "flag"
@@ -140,7 +142,7 @@ def test_stack_config_is_read_from_the_stack_file(capsys, tmp_path, monkeypatch)
     )
     assert inputs["warm_schedules"] == [
         {"schedule": "rate(10 minutes)", "concurrency": 2, "timezone": "UTC",
-         "runs_per_month": 4320},
+         "runs_per_month": 4320, "hold_ms": 800},
     ]  # fmt: skip
     assert inputs["sources"]["memory_mb"] == "stack trial"
     # a flag still wins over the stack
@@ -201,3 +203,75 @@ def test_free_tier_never_takes_the_bill_below_what_is_not_free(capsys) -> None:
     lines = items(report)
     # Lambda (function and arm64 warmer), Scheduler and logs all fit in the free tier
     assert report["total_usd"] == usd(lines["ECR image storage"] + lines["API Gateway (HTTP API)"])
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 3])
+def test_warm_invokes_bill_the_hold_the_deployed_warmer_asks_for(capsys, concurrency) -> None:
+    from infra.settings import warm_input
+
+    argv = [a for a in WRITE_UP if a != "--no-warming"]
+    report = cost(
+        capsys, *argv, "--warm-schedule", "rate(5 minutes)",
+        "--warm-concurrency", str(concurrency), "--warm-hold-ms", "500",
+    )  # fmt: skip
+    # infra/warming.py puts warm_input's hold in every schedule's event; a lone warm-up
+    # holds nothing, so the stack never bills its 500 ms.
+    hold_s = warm_input(concurrency, 500)["hold_ms"] / 1000
+    invokes = 8640 * concurrency
+    lines = items(report)
+    assert lines[f"Warm invokes ({invokes:,} x {hold_s * 1000:g} ms)"] == usd(
+        invokes * hold_s * 0.0000166667 + invokes * 0.2e-6
+    )
+    assert lines["Warmer function (8,640 runs)"] == usd(
+        8640 * (hold_s + 0.15) * 0.125 * 0.0000133334 + 8640 * 0.2e-6
+    )
+
+
+def test_the_default_stack_bills_no_hold_for_its_lone_warm_up(capsys) -> None:
+    report = cost(capsys, "--no-free-tier")
+    (window,) = report["inputs"]["warm_schedules"]
+    assert (window["concurrency"], window["hold_ms"]) == (1, 0)
+    # 8,640 requests, no GB-seconds: the $0.146 of held time it once showed is gone.
+    assert items(report)["Warm invokes (8,640 x 0 ms)"] == usd(8640 * 0.2e-6)
+
+
+def test_snapstart_bills_a_cache_per_version_and_a_restore_per_new_instance(capsys) -> None:
+    report = cost(
+        capsys, *WRITE_UP, "--region", "us-east-1", "--snapstart", "--snapstart-versions", "2",
+        "--init-seconds", "3", "--cold-fraction", "0.1",
+    )  # fmt: skip
+    lines = items(report)
+    # 2 versions x 1 GB x 30 days cached; 1,000 new instances restore 1 GB each
+    assert lines["SnapStart cache (2 version(s) x 1024 MB)"] == usd(2 * 2_592_000 * 0.0000015046)
+    assert lines["SnapStart restores (1,000 x 1024 MB)"] == usd(1000 * 0.0001397998)
+    # a restore replaces the init: none is billed
+    assert lines["Lambda init (billed cold starts)"] == 0
+    assert "snapstart: " in " ".join(report["prices"]["unverified"])
+
+
+def test_comparison_shows_restores_where_snapstart_replaces_cold_starts(capsys) -> None:
+    report = cost(capsys, *WRITE_UP, "--init-seconds", "8", "--cold-fraction", "0.5")
+    rows = {row["scenario"]: row for row in report["comparison"]}
+    counts = {
+        name: (row["cold_starts_per_month"], row["restores_per_month"])
+        for name, row in rows.items()
+    }
+    assert counts == {
+        "no warming": (5000, 0),
+        "warmer": (0, 0),
+        "SnapStart": (0, 5000),
+        "SnapStart + warmer": (0, 0),
+        "provisioned concurrency": (0, 0),
+    }
+    cache = 2_592_000 * 0.0000015046  # one 1 GB version for 30 days
+    assert rows["SnapStart + warmer"]["total_usd"] == usd(rows["warmer"]["total_usd"] + cache)
+    # SnapStart trades 5,000 billed 8 s inits for restores and a cache
+    no_warming_init = 5000 * 8 * 0.0000166667
+    assert rows["SnapStart"]["total_usd"] == usd(
+        rows["no warming"]["total_usd"] - no_warming_init + cache + 5000 * 0.0001397998
+    )
+
+
+def test_snapstart_with_provisioned_concurrency_is_refused(capsys) -> None:
+    assert main(["cost", "--snapstart", "--provisioned", "1"]) == 2
+    assert "cannot be used with provisioned concurrency" in capsys.readouterr().err
