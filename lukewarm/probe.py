@@ -6,6 +6,7 @@ chance to reclaim or keep instances exactly as it would with sporadic real traff
 
 Each answered request is put in one class:
 - cold: the response says `cold_start: true` (the instance loaded the model for it);
+- restored: the response says `restored: true` (SnapStart restored the instance for it);
 - luke-warm: not cold, but slower than the luke-warm threshold;
 - warm: the rest.
 The threshold is `--lukewarm-threshold` ms if given; otherwise it is derived from the
@@ -39,8 +40,14 @@ from typing import Any
 
 from lukewarm.http import CaptionError, caption_url, post_image, read_image
 
-CLASSES = ("cold", "luke-warm", "warm", "error")
-COLOURS = {"cold": "#1f77b4", "luke-warm": "#ff7f0e", "warm": "#d62728", "error": "#7f7f7f"}
+CLASSES = ("cold", "restored", "luke-warm", "warm", "error")
+COLOURS = {
+    "cold": "#1f77b4",
+    "restored": "#2ca02c",
+    "luke-warm": "#ff7f0e",
+    "warm": "#d62728",
+    "error": "#7f7f7f",
+}
 DEFAULT_FACTOR = 1.5
 MIN_MARGIN_MS = 100.0
 
@@ -56,6 +63,7 @@ class Sample:
     latency_ms: float | None
     status: int | None
     cold_start: bool | None = None
+    restored: bool | None = None
     instance: str | None = None
     model: dict[str, str] | None = None
     timing_ms: dict[str, float] = field(default_factory=dict)
@@ -170,7 +178,7 @@ def derive_threshold(samples: Iterable[Sample], factor: float = DEFAULT_FACTOR) 
     latencies = sorted(
         s.latency_ms
         for s in samples
-        if s.latency_ms is not None and s.error is None and not s.cold_start
+        if s.latency_ms is not None and s.error is None and not s.cold_start and not s.restored
     )
     if not latencies:
         return None
@@ -185,6 +193,8 @@ def classify(samples: Sequence[Sample], threshold_ms: float | None) -> None:
             sample.kind = "error"
         elif sample.cold_start:
             sample.kind = "cold"
+        elif sample.restored:
+            sample.kind = "restored"
         elif threshold_ms is not None and sample.latency_ms > threshold_ms:
             sample.kind = "luke-warm"
         else:
@@ -234,9 +244,10 @@ def cost_inputs(samples: Sequence[Sample]) -> dict[str, float | None]:
     return {
         "duration_s": mean_s(("warm", "luke-warm")),
         "warm_duration_s": mean_s(("warm",)),
-        "overall_duration_s": mean_s(("cold", "luke-warm", "warm")),
+        "overall_duration_s": mean_s(("cold", "restored", "luke-warm", "warm")),
+        # Requests that started an instance: a cold start, or a restore under SnapStart.
         "cold_fraction": (
-            round(sum(1 for s in answered if s.kind == "cold") / len(answered), 4)
+            round(sum(1 for s in answered if s.kind in ("cold", "restored")) / len(answered), 4)
             if answered
             else None
         ),
@@ -314,7 +325,7 @@ def _draw_histogram(
     bins: Any = [low * (high / low) ** (i / 30) for i in range(31)] if logarithmic else 30
     if logarithmic:
         axes.set_xscale("log")
-    for kind in ("cold", "luke-warm", "warm"):
+    for kind in ("cold", "restored", "luke-warm", "warm"):
         values = [s.latency_ms / 1000 for s in samples if s.kind == kind and s.latency_ms]
         if values:
             label = f"{kind} ({len(values)})"
@@ -368,6 +379,7 @@ def _request(endpoint: str, image: bytes, content_type: str, timeout: float) -> 
         "status": 200,
         "latency_ms": round(response.latency_ms, 2),
         "cold_start": bool(body.get("cold_start")),
+        "restored": bool(body.get("restored")),
         "instance": body.get("instance"),
         "model": body.get("model") if isinstance(body.get("model"), dict) else None,
         "timing_ms": {k: v for k, v in timing.items() if isinstance(v, int | float)},
@@ -436,7 +448,7 @@ def measure(
             if sample.latency_ms is None:
                 advance(f"last: error {sample.status or ''}")
             else:
-                cold = " cold" if sample.cold_start else ""
+                cold = " cold" if sample.cold_start else " restored" if sample.restored else ""
                 advance(f"last: {sample.latency_ms / 1000:.2f} s{cold}")
             gap = rng.uniform(args.gap_min, args.gap_max)
         if count is None:
