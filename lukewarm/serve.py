@@ -185,7 +185,7 @@ async def serve(stack: LocalStack) -> int:
         f"{schedule.schedule} x{schedule.concurrency}" for schedule in options.warm_schedules
     )
     clock = f", clock x{options.time_scale:g}" if options.time_scale != 1 else ""
-    clock += ", SnapStart (instances forked from a snapshot)" if options.snapstart else ""
+    snapstart = ", SnapStart (instances restored from a snapshot)" if options.snapstart else ""
     print(f"lukewarm: upload page {url}", flush=True)
     print(f"lukewarm: Lambda invoke endpoint {stack.invoke_url}", flush=True)
     if options.runtime is not None:
@@ -193,7 +193,7 @@ async def serve(stack: LocalStack) -> int:
     print(
         f"lukewarm: up to {options.max_instances} instances, idle timeout "
         f"{options.idle_timeout_s:g} s, function timeout {options.timeout_s:g} s, "
-        f"warming: {schedules or 'off'}{clock}",
+        f"warming: {schedules or 'off'}{clock}{snapstart}",
         flush=True,
     )
     try:

@@ -129,14 +129,17 @@ class Snapshot:
         except BaseException as error:
             await snapshot.stop()
             if isinstance(error, TimeoutError):
+                log.error("snapshot init failed: it timed out after %g s", init_timeout_s)
                 return {"errorType": "Runtime.InitError", "errorMessage": "init timed out"}
             raise
         if not ready.get("ready"):
             await snapshot.stop()
-            return ready.get("init_error") or {
+            error = ready.get("init_error") or {
                 "errorType": "Runtime.InitError",
                 "errorMessage": f"the snapshot exited with status {process.returncode}",
             }
+            log.error("snapshot init failed: %s: %s", error["errorType"], error["errorMessage"])
+            return error
         snapshot.init_ms = ready.get("init_ms")
         snapshot._tasks.append(asyncio.create_task(snapshot._read_reports()))
         log.info("snapshot initialised (pid %s, init %.0f ms)", process.pid, snapshot.init_ms)
