@@ -2,7 +2,8 @@
 
 Builds the function's image from function/ and pushes it to ECR, deploys it by digest
 behind the `live` alias, puts an HTTP API in front of the alias, and, unless the stack
-has no warm windows, schedules the warmer from warmer/ to keep instances warm.
+has no warm windows, schedules the warmer from warmer/ to keep instances warm. With
+SnapStart, the pruner from pruner/ deletes old versions after each deploy.
 """
 
 import pulumi
@@ -11,6 +12,7 @@ from infra.api import Api, ApiArgs
 from infra.image import Image, ImageArgs
 from infra.service import Service, ServiceArgs
 from infra.settings import from_pulumi_config
+from infra.versions import Versions, VersionsArgs
 from infra.warming import Warming, WarmingArgs
 
 settings = from_pulumi_config()
@@ -66,6 +68,20 @@ if settings.warm_schedules:
             schedules=settings.warm_schedules,
             hold_ms=settings.warm_hold_ms,
             prewarm_on_deploy=settings.prewarm_on_deploy,
+            log_retention_days=settings.log_retention_days,
+        ),
+    )
+if settings.snap_start:
+    # Each SnapStart version keeps a billed snapshot: delete all but the newest few.
+    Versions(
+        "versions",
+        VersionsArgs(
+            function_name=service.function_name,
+            function_arn=service.function_arn,
+            alias_name=service.alias_name,
+            alias_arn=service.alias_arn,
+            alias_version=service.alias_version,
+            keep=settings.snap_start_versions,
             log_retention_days=settings.log_retention_days,
         ),
     )

@@ -45,6 +45,8 @@ RUNTIMES = ("onnx", "torch")
 """What the function runs the model with: ONNX Runtime on numpy (no torch), or torch."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 """Application log levels that both Lambda's logging config and Python's logging know."""
+MAX_SNAPSTART_VERSIONS = 100
+"""The version pruner's own limit (pruner/handler.py) on versions kept."""
 MAX_API_RATE = 10_000.0
 MAX_API_BURST = 5_000
 """API Gateway's default account-level throttle per region."""
@@ -208,6 +210,7 @@ class Settings:
     provisioned_concurrency: int
     log_level: str
     snap_start: bool
+    snap_start_versions: int
 
     @property
     def platform(self) -> str:
@@ -383,6 +386,7 @@ _KEYS: dict[str, str] = {
     "provisionedConcurrency": "provisioned_concurrency",
     "logLevel": "log_level",
     "snapStart": "snap_start",
+    "snapStartVersions": "snap_start_versions",
 }
 """Config key (as in `Pulumi.yaml`, without `lukewarm:`) → `Settings` field."""
 
@@ -405,6 +409,7 @@ _SIMPLE: dict[str, Callable[[object], Any]] = {
     "provisionedConcurrency": lambda raw: _integer(raw, 0),
     "logLevel": _log_level,
     "snapStart": _boolean,
+    "snapStartVersions": lambda raw: _integer(raw, 1, MAX_SNAPSTART_VERSIONS),
 }
 
 

@@ -19,9 +19,9 @@ The model, per month:
   change in that month).
 - Provisioned concurrency: instances x memory x the month's seconds.
 - SnapStart: the snapshot cache, memory x the month's seconds for each version whose
-  snapshot is cached (`--snapstart-versions`: each deploy publishes one, and AWS deletes
-  a snapshot once its version has gone 14 days without an invoke), and one restore of
-  the memory for every new instance, that is every request that would have been cold.
+  snapshot is cached (`--snapstart-versions`, by default the stack's `snapStartVersions`,
+  which the deployed pruner keeps), and one restore of the memory for every new
+  instance, that is every request that would have been cold.
   A restore replaces the billed init. Free tiers do not cover either charge.
 - CloudWatch Logs: `--log-kb` per invocation of either function.
 - Free tier (`--free-tier`, the default): the allowances that never expire, as negative
@@ -367,9 +367,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--snapstart-versions",
         type=_number(1, integer=True),
-        default=1,
         metavar="N",
-        help="versions whose snapshot is cached at once (default 1; see the README)",
+        help="versions whose snapshot is cached at once (default: the stack's snapStartVersions)",
     )
     parser.add_argument(
         "--free-tier",
@@ -469,6 +468,9 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
     hold = pick("warm_hold_ms", args.warm_hold_ms, stack.warm_hold_ms, origin)
     provisioned = pick("provisioned", args.provisioned, stack.provisioned_concurrency, origin)
     snapstart = pick("snapstart", args.snapstart, stack.snap_start, origin)
+    versions = pick(
+        "snapstart_versions", args.snapstart_versions, stack.snap_start_versions, origin
+    )
     if snapstart and provisioned:
         raise CostError("SnapStart cannot be used with provisioned concurrency (AWS refuses both)")
 
@@ -524,7 +526,7 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
         cold_fraction=float(cold_fraction),
         log_kb=args.log_kb,
         snapstart=bool(snapstart),
-        snapstart_versions=int(args.snapstart_versions),
+        snapstart_versions=int(versions),
         sources=sources,
     )
     return inputs, defaults

@@ -1,11 +1,22 @@
-"""The `snapStart` key: SnapStart on the published versions the live alias follows."""
+"""The `snapStart` key: SnapStart on the published versions the live alias follows, and the
+pruner that keeps at most `snapStartVersions` of them (and their billed snapshots)."""
 
 from __future__ import annotations
 
+import json
+
+import pulumi
 import pytest
 
-from infra.settings import SettingsError, load_settings
-from tests.infra.pulumi_mocks import ALIAS, FUNCTION, PROVISIONED_CONCURRENCY, deploy
+from infra.settings import MAX_SNAPSTART_VERSIONS, SettingsError, load_settings
+from pruner.handler import MAX_KEEP
+from tests.infra.pulumi_mocks import (
+    ALIAS,
+    FUNCTION,
+    INVOCATION,
+    PROVISIONED_CONCURRENCY,
+    deploy,
+)
 
 
 def test_snapstart_is_off_by_default() -> None:
@@ -29,9 +40,6 @@ def test_snapstart_applies_to_the_published_version_the_alias_follows(value: obj
     assert "ephemeralStorage" not in function
     assert "fileSystemConfig" not in function
     assert deployment.of_type(PROVISIONED_CONCURRENCY) == []
-    # The program publishes versions only through the function: the old ones it leaves
-    # behind are the ones the README says how to delete.
-    assert len(deployment.of_type(FUNCTION)) == 2  # the captioner and the warmer
     assert "snapStart" not in deployment.one(FUNCTION, "warming-warmer")
 
 
@@ -50,3 +58,50 @@ def test_snapstart_and_provisioned_concurrency_are_refused_together_naming_both(
 def test_a_snapstart_value_that_is_not_a_boolean_is_refused() -> None:
     with pytest.raises(SettingsError, match=r"lukewarm:snapStart = \"sometimes\": must be true"):
         load_settings({"snapStart": "sometimes"})
+
+
+def test_without_snapstart_no_version_is_ever_deleted() -> None:
+    deployment = deploy({"snapStartVersions": 1})
+    assert [r.name for r in deployment.of_type(FUNCTION)] == ["service-function", "warming-warmer"]
+    assert [r.name for r in deployment.of_type(INVOCATION)] == ["warming-prewarm"]
+
+
+def test_with_snapstart_each_deploy_prunes_all_but_the_newest_versions() -> None:
+    deployment = deploy({"snapStart": True, "snapStartVersions": 3})
+    service = deployment.state(FUNCTION, "service-function")
+    pruner = deployment.one(FUNCTION, "versions-pruner")
+    prune = deployment.one(INVOCATION, "versions-prune")
+
+    assert pruner["runtime"] == "python3.12" and pruner["handler"] == "handler.handler"
+    assert isinstance(pruner["code"], pulumi.AssetArchive)
+    assert pruner["code"].assets["handler.py"].path == "pruner/handler.py"
+    assert pruner["environment"]["variables"] == {
+        "FUNCTION_NAME": service["name"],
+        "FUNCTION_QUALIFIER": "live",
+    }
+    assert "snapStart" not in pruner
+    # Run once per deploy that moves the alias, after it moved, keeping the configured count.
+    assert prune["functionName"] == deployment.state(FUNCTION, "versions-pruner")["name"]
+    assert json.loads(prune["input"]) == {"keep": 3}
+    assert prune["triggers"] == {"alias_version": deployment.one(ALIAS)["functionVersion"]}
+
+
+def test_the_pruner_may_delete_versions_of_the_captioner_and_nothing_else() -> None:
+    deployment = deploy({"snapStart": True})
+    function_arn = deployment.state(FUNCTION, "service-function")["arn"]
+    alias_arn = deployment.outputs["alias_arn"]
+
+    assert deployment.policies()["versions-prune-versions"]["Statement"] == [
+        {"Effect": "Allow", "Action": "lambda:GetAlias", "Resource": alias_arn},
+        {"Effect": "Allow", "Action": "lambda:ListVersionsByFunction", "Resource": function_arn},
+        # Qualified ARNs only: deleting the function itself needs the unqualified one.
+        {"Effect": "Allow", "Action": "lambda:DeleteFunction", "Resource": f"{function_arn}:*"},
+    ]
+    assert load_settings({"snapStart": True}).snap_start_versions == 2
+
+
+@pytest.mark.parametrize("value", [0, 101, "two"])
+def test_snapstart_versions_outside_1_to_100_are_refused(value: object) -> None:
+    with pytest.raises(SettingsError, match=r"lukewarm:snapStartVersions = .*: must be an integer"):
+        load_settings({"snapStartVersions": value})
+    assert MAX_SNAPSTART_VERSIONS == MAX_KEEP  # the pruner's own limit

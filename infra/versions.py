@@ -1,0 +1,123 @@
+"""Bounding SnapStart's bill: a small Lambda that deletes old versions after each deploy.
+
+With SnapStart every published version keeps a snapshot, billed for as long as it is
+cached; nothing else ever deletes the versions earlier deploys published. The pruner
+runs once whenever the `live` alias moves to a new version and keeps the newest few.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_aws import iam, lambda_
+
+from infra.service import lambda_identity
+
+PRUNER_SOURCE = "pruner"
+"""The pruner's source directory (standard library and boto3 only), relative to the project."""
+PRUNER_MEMORY_MB = 128
+PRUNER_TIMEOUT_S = 60
+
+
+@dataclass
+class VersionsArgs:
+    function_name: pulumi.Input[str]
+    function_arn: pulumi.Input[str]
+    """The unqualified ARN: the pruner may list and delete this function's versions only."""
+    alias_name: pulumi.Input[str]
+    alias_arn: pulumi.Input[str]
+    alias_version: pulumi.Input[str]
+    keep: int
+    """Versions kept published, the one the alias points at among them."""
+    log_retention_days: int
+
+
+class Versions(pulumi.ComponentResource):
+    """The pruner Lambda and its run after every deploy that moves the alias."""
+
+    pruner_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: VersionsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("lukewarm:index:Versions", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        identity = lambda_identity(
+            name,
+            "lukewarm version pruner: deletes the captioner's old versions, writes its own logs",
+            args.log_retention_days,
+            child,
+        )
+        prune_policy = iam.RolePolicy(
+            f"{name}-prune-versions",
+            role=identity.role.id,
+            policy=pruning_policy(args.function_arn, args.alias_arn),
+            opts=child,
+        )
+        pruner = lambda_.Function(
+            f"{name}-pruner",
+            description="lukewarm: deletes the captioning function's old versions",
+            runtime="python3.12",
+            handler="handler.handler",
+            code=pulumi.AssetArchive(
+                {"handler.py": pulumi.FileAsset(f"{PRUNER_SOURCE}/handler.py")}
+            ),
+            architectures=["arm64"],
+            memory_size=PRUNER_MEMORY_MB,
+            timeout=PRUNER_TIMEOUT_S,
+            role=identity.role.arn,
+            logging_config=lambda_.FunctionLoggingConfigArgs(
+                log_format="JSON", log_group=identity.log_group.name
+            ),
+            environment=lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "FUNCTION_NAME": args.function_name,
+                    "FUNCTION_QUALIFIER": args.alias_name,
+                }
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[identity.logs_policy, prune_policy]
+            ),
+        )
+        # Runs again whenever the alias moves: after the new version is live, never before.
+        lambda_.Invocation(
+            f"{name}-prune",
+            function_name=pruner.name,
+            input=json.dumps({"keep": args.keep}),
+            triggers={"alias_version": args.alias_version},
+            opts=child,
+        )
+
+        self.pruner_name = pruner.name
+        self.register_outputs({"pruner_name": self.pruner_name})
+
+
+def pruning_policy(
+    function_arn: pulumi.Input[str], alias_arn: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """Read the alias, list the versions, delete versions (`function:name:N`): that is all.
+
+    Deleting the whole function needs its unqualified ARN, which no statement allows, and
+    Lambda refuses to delete a version that an alias points at.
+    """
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "lambda:GetAlias", "Resource": alias_arn},
+                {
+                    "Effect": "Allow",
+                    "Action": "lambda:ListVersionsByFunction",
+                    "Resource": function_arn,
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": "lambda:DeleteFunction",
+                    "Resource": pulumi.Output.concat(function_arn, ":*"),
+                },
+            ],
+        }
+    )
