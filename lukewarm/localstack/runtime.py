@@ -141,12 +141,15 @@ def snapshot(channel: IO[str], handler: Handler, init_ms: float, socket_path: st
         while b"\n" in pending:
             line, pending = pending.split(b"\n", 1)
             request = json.loads(line)
+            snapshot_pid = os.getpid()
             pid = os.fork()
             if pid == 0:
                 code = 1
                 try:
                     channel.close()
-                    code = restored(request, handler, init_ms, socket_path)
+                    die_with_parent()
+                    if os.getppid() == snapshot_pid:  # else the snapshot died before prctl
+                        code = restored(request, handler, init_ms, socket_path)
                 finally:
                     os._exit(code)
             _send(channel, {"forked": request["restore"], "pid": pid})
@@ -165,7 +168,6 @@ def _reap(channel: IO[str]) -> None:
 
 def restored(request: dict[str, Any], handler: Handler, init_ms: float, socket_path: str) -> int:
     """A forked instance: connect, run the after-restore hooks, then serve events."""
-    die_with_parent()
     events = _connect(socket_path, request["restore"], "events")
     logs = _connect(socket_path, request["restore"], "logs")
     os.dup2(logs.fileno(), 1)
