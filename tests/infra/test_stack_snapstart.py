@@ -4,11 +4,12 @@ pruner that keeps at most `snapStartVersions` of them (and their billed snapshot
 from __future__ import annotations
 
 import json
+import re
 
 import pulumi
 import pytest
 
-from infra.settings import MAX_SNAPSTART_VERSIONS, SettingsError, load_settings
+from infra.settings import MAX_SNAPSTART_VERSIONS, ROOT, SettingsError, load_settings
 from pruner.handler import MAX_KEEP
 from tests.infra.pulumi_mocks import (
     ALIAS,
@@ -105,3 +106,12 @@ def test_snapstart_versions_outside_1_to_100_are_refused(value: object) -> None:
     with pytest.raises(SettingsError, match=r"lukewarm:snapStartVersions = .*: must be an integer"):
         load_settings({"snapStartVersions": value})
     assert MAX_SNAPSTART_VERSIONS == MAX_KEEP  # the pruner's own limit
+
+
+def test_the_image_is_built_on_a_base_image_that_runs_snapstart_hooks() -> None:
+    """AWS coordinates snapshot and restore, hooks included, for container images built on
+    its Python 3.12+ base images; on any other base the runtime would have to."""
+    dockerfile = (ROOT / "function" / "Dockerfile").read_text()
+    base = re.search(r"^ARG BASE_IMAGE=public\.ecr\.aws/lambda/python:3\.(\d+)", dockerfile, re.M)
+    assert base is not None and int(base[1]) >= 12
+    assert re.search(r"^FROM \$\{BASE_IMAGE\}", dockerfile, re.M)
