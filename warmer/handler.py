@@ -65,6 +65,8 @@ class InvokeResult:
     outcome: str
     instance: str | None = None
     cold_start: bool = False
+    restored: bool = False
+    """SnapStart restored the instance for this warm-up (instead of a cold start)."""
     detail: str = ""
 
 
@@ -151,7 +153,10 @@ def classify_answer(body: bytes) -> InvokeResult:
     if not isinstance(answer, dict) or answer.get("warm") is not True:
         return InvokeResult(ERROR, detail="the function did not answer the warm-up event")
     return InvokeResult(
-        OK, instance=str(answer.get("instance")), cold_start=bool(answer.get("cold_start"))
+        OK,
+        instance=str(answer.get("instance")),
+        cold_start=bool(answer.get("cold_start")),
+        restored=bool(answer.get("restored")),
     )
 
 
@@ -225,6 +230,7 @@ def warm(
         "targets": concurrency,
         "instances_reached": len(instances),
         "cold_starts": sum(result.cold_start for result in results),
+        "restores": sum(result.restored for result in results),
         "invokes": len(results),
         "waves": waves,
         "errors": len(results) - outcomes[OK],
@@ -252,6 +258,7 @@ def emf_line(summary: dict[str, Any]) -> str:
         "WarmTargets": ("targets", "Count"),
         "WarmInstancesReached": ("instances_reached", "Count"),
         "WarmColdStarts": ("cold_starts", "Count"),
+        "WarmRestores": ("restores", "Count"),
         "WarmErrors": ("errors", "Count"),
         "WarmThrottles": ("throttled", "Count"),
         "WarmDuration": ("duration_ms", "Milliseconds"),

@@ -155,3 +155,28 @@ def test_restored_instances_are_capped_reclaimed_and_stopped_like_cold_ones(
     stack.stop()
     assert not any(process.is_running() and process.status() != psutil.STATUS_ZOMBIE
                    for process in processes)  # fmt: skip
+
+
+def test_the_warmer_counts_the_instances_it_had_restored(local_stack_factory, monkeypatch, capsys):
+    from warmer import handler as warmer
+
+    stack = local_stack_factory(task_root=SNAPSTART_FUNCTION, no_warmer=True, snapstart=True)
+    wait_for_snapshot(stack)
+    for name, value in {
+        "FUNCTION_NAME": "lukewarm",
+        "LAMBDA_ENDPOINT_URL": stack.invoke_endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+
+    first = warmer.handler({"concurrency": 2, "hold_ms": 300}, None)
+    emf = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    again = warmer.handler({"concurrency": 2, "hold_ms": 300}, None)
+
+    assert (first["instances_reached"], first["restores"], first["cold_starts"]) == (2, 2, 0)
+    assert emf["WarmRestores"] == 2
+    assert "WarmRestores" in {m["Name"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert (again["instances_reached"], again["restores"]) == (2, 0)

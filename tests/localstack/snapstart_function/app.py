@@ -1,8 +1,9 @@
 """A stand-in function with SnapStart hooks, for the local stack's restore tests.
 
-It starts in a blink, so restores, reclaim, the cap and failing hooks are tested without
-torch. Its after-restore hook gives the instance a new id and marks it restored, like
-function/app.py's; `FAKE_RESTORE=raise` makes the hook fail, as a broken hook would.
+It starts in a blink, so restores, reclaim, the cap, failing hooks and the warmer are
+tested without torch. Its after-restore hook gives the instance a new id and marks it
+restored, like function/app.py's, and it answers warm-ups as that one does;
+`FAKE_RESTORE=raise` makes the hook fail, as a broken hook would.
 """
 
 import os
@@ -22,5 +23,11 @@ def renew():
 
 
 def handler(event, context):
+    first = not INSTANCE.setdefault("served", 0)
+    INSTANCE["served"] += 1
+    if "lukewarm" in event:
+        time.sleep(event["lukewarm"].get("hold_ms", 0) / 1000)
+        restored = first and INSTANCE["restored"]
+        return {"warm": True, "instance": INSTANCE["id"], "cold_start": False, "restored": restored}
     time.sleep(event.get("sleep", 0))
     return {**INSTANCE, "pid": os.getpid()}
