@@ -40,7 +40,7 @@ class RestoredProcess:
 
     def __init__(self, pid: int, exited: asyncio.Future[int]) -> None:
         self.pid = pid
-        self._exited = exited
+        self.exited = exited
         self.stdin: asyncio.StreamWriter | None = None
         self.stdout: asyncio.StreamReader | None = None
         self.stderr: asyncio.StreamReader | None = None
@@ -62,17 +62,17 @@ class RestoredProcess:
 
     @property
     def returncode(self) -> int | None:
-        return self._exited.result() if self._exited.done() else None
+        return self.exited.result() if self.exited.done() else None
 
     async def wait(self) -> int:
-        code = await asyncio.shield(self._exited)
+        code = await asyncio.shield(self.exited)
         for writer in (self.stdin, self._log_writer):
             if writer is not None:
                 writer.close()
         return code
 
     def kill(self) -> None:
-        if not self._exited.done():
+        if not self.exited.done():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
 
@@ -159,7 +159,7 @@ class Snapshot:
             await self.process.stdin.drain()
             process = RestoredProcess(*await forked)
             connected = asyncio.gather(*streams.values())
-            await asyncio.wait([connected, process._exited], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([connected, process.exited], return_when=asyncio.FIRST_COMPLETED)
             if connected.done():
                 process.attach(*connected.result())
             else:

@@ -9,6 +9,7 @@ import json
 import re
 import threading
 import time
+from pathlib import Path
 
 import botocore.exceptions
 import psutil
@@ -17,7 +18,7 @@ import pytest
 from lukewarm.checkout import FUNCTION_DIR
 from tests.localstack.conftest import http, instance_pids, invoke, lambda_client
 
-SNAPSTART_FUNCTION = FUNCTION_DIR.parent / "tests" / "localstack" / "snapstart_function"
+SNAPSTART_FUNCTION = Path(__file__).resolve().parent / "snapstart_function"
 SNAPSHOT_READY = re.compile(r"snapshot initialised \(pid (?P<pid>\d+), init (?P<ms>\d+) ms\)")
 
 
