@@ -54,13 +54,18 @@ def warm(client, hold_ms: int):
     return invoke(client, {"lukewarm": {"action": "warm", "hold_ms": hold_ms}})[0]
 
 
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
 def test_concurrent_warm_ups_reach_distinct_restored_instances_of_the_demo_model(
-    local_stack_factory,
+    local_stack_factory, runtime
 ):
-    # Two threads asked for: the snapshot still starts none, so forked children can run
-    # torch (its thread pool does not survive fork).
+    # Two threads asked for: the snapshot still starts one only, so forked children can run
+    # either runtime (torch's thread pool does not survive fork; ONNX Runtime's sessions
+    # do after a warm-up run, which the before-snapshot hook makes).
     stack = local_stack_factory(
-        no_warmer=True, snapstart=True, function_logs=True, env={"LUKEWARM_THREADS": "2"}
+        no_warmer=True,
+        snapstart=True,
+        function_logs=True,
+        env={"LUKEWARM_THREADS": "2", "LUKEWARM_RUNTIME": runtime},
     )
     snapshot = wait_for_snapshot(stack)
     client = lambda_client(stack.invoke_endpoint)
@@ -81,6 +86,7 @@ def test_concurrent_warm_ups_reach_distinct_restored_instances_of_the_demo_model
     assert 0 < init_ms <= float(snapshot["ms"]) + 1
     assert again["instance"] in ids and again["restored"] is False
     assert caption.status == 200 and caption.json()["instance"] in ids
+    assert caption.json()["model"]["runtime"].startswith(runtime)  # onnx, onnx-int8 or torch
 
     log = stack.log()
     snapshot_id = re.search(
