@@ -251,6 +251,13 @@ class Pool:
             return Invocation(instance_id, process.pid, cold, error=ready["init_error"])
         instance.init_ms = ready.get("init_ms")
         instance.restore_ms = ready.get("restore_ms")
+        if instance.restore_ms is not None:
+            log.info(
+                "%s restored from the snapshot in %.0f ms (%.0f ms CPU)",
+                instance_id,
+                instance.restore_ms,
+                ready.get("restore_cpu_ms"),
+            )
         return instance
 
     async def snapshot(self) -> Snapshot | dict[str, str]:

@@ -142,7 +142,12 @@ class Snapshot:
             return error
         snapshot.init_ms = ready.get("init_ms")
         snapshot._tasks.append(asyncio.create_task(snapshot._read_reports()))
-        log.info("snapshot initialised (pid %s, init %.0f ms)", process.pid, snapshot.init_ms)
+        log.info(
+            "snapshot initialised (pid %s, init %.0f ms, %.0f ms CPU)",
+            process.pid,
+            snapshot.init_ms,
+            ready.get("init_cpu_ms"),
+        )
         return snapshot
 
     async def restore(self, instance_id: str) -> RestoredProcess:
