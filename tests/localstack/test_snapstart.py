@@ -70,7 +70,8 @@ def test_concurrent_warm_ups_reach_distinct_restored_instances_of_the_demo_model
         no_warmer=True,
         snapstart=True,
         function_logs=True,
-        env={"LUKEWARM_THREADS": "2", "LUKEWARM_RUNTIME": runtime},
+        runtime=runtime,
+        env={"LUKEWARM_THREADS": "2"},
     )
     snapshot = wait_for_snapshot(stack)
     client = lambda_client(stack.invoke_endpoint)
