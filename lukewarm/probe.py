@@ -546,7 +546,10 @@ def print_summary(report: dict[str, Any], json_path: Path, png_path: Path) -> No
     if report["interrupted"]:
         count = len(report["requests"])
         console.print(f"interrupted after {count} requests; kept what was measured")
-    console.print(f"report: {json_path}\nplot:   {png_path}")
+    # Paths whole on one line each, however narrow the terminal, and never read as markup.
+    console.print(
+        f"report: {json_path}\nplot:   {png_path}", soft_wrap=True, markup=False, highlight=False
+    )
 
 
 def _prepare(args: argparse.Namespace) -> tuple[str, bytes, str, Path, Path]:
