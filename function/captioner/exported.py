@@ -2,7 +2,9 @@
 
 `lukewarm export DIR` writes `DIR/onnx/`: `encoder.onnx` (images to the encoder grid,
 its attention projection and the decoder's initial state), `decoder_step.onnx` (one
-decoding step: words and state to next-word log-probabilities and the new state) and
+decoding step: words and state to next-word log-probabilities and the new state), each
+graph's weights beside it (`encoder.onnx.data`, `decoder_step.onnx.data`: page-aligned,
+so that ONNX Runtime maps them into memory instead of reading and copying them) and
 `manifest.json`, which records a fingerprint of what the export was made from:
 `config.json`, `vocab.json`, `weights.safetensors` and the export's settings. The
 weights stay the source of truth; an export whose fingerprint no longer matches them is
@@ -27,7 +29,9 @@ EXPORT_DIR = "onnx"
 MANIFEST_FILE = "manifest.json"
 ENCODER_FILE = "encoder.onnx"
 STEP_FILE = "decoder_step.onnx"
-EXPORT_FORMAT = "lukewarm-onnx/1"
+DATA_SUFFIX = ".data"
+"""A graph's weights are in the file of its name plus this suffix."""
+EXPORT_FORMAT = "lukewarm-onnx/2"
 """Changes whenever the exported graphs change meaning: older exports become stale."""
 SOURCE_FILES = (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE)
 QUANTIZE_CHOICES = ("none", "int8")

@@ -22,7 +22,13 @@ from training.scenes import make_scene
 
 DOCKERFILE = FUNCTION_DIR / "Dockerfile"
 MODEL_FILES = ("config.json", "vocab.json", "weights.safetensors")
-EXPORT_FILES = ("onnx/encoder.onnx", "onnx/decoder_step.onnx", "onnx/manifest.json")
+EXPORT_FILES = (
+    "onnx/encoder.onnx",
+    "onnx/encoder.onnx.data",
+    "onnx/decoder_step.onnx",
+    "onnx/decoder_step.onnx.data",
+    "onnx/manifest.json",
+)
 RUNTIMES = ("onnx", "torch")
 
 

@@ -19,7 +19,13 @@ from lukewarm import export
 from lukewarm.__main__ import main
 from training.scenes import make_scene
 
-EXPORT_FILES = ["decoder_step.onnx", "encoder.onnx", "manifest.json"]
+EXPORT_FILES = [
+    "decoder_step.onnx",
+    "decoder_step.onnx.data",
+    "encoder.onnx",
+    "encoder.onnx.data",
+    "manifest.json",
+]
 
 
 def _copy(model_dir: Path, tmp_path: Path, name: str = "model") -> Path:
