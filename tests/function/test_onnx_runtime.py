@@ -179,3 +179,30 @@ def test_a_damaged_export_file_is_refused_clearly(tiny_model_dir: Path, tmp_path
     (model / "onnx" / "decoder_step.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelFormatError, match=r"decoder_step.onnx cannot be loaded"):
         load_captioner(model, "onnx")
+
+
+def test_an_export_without_its_weights_file_is_refused_clearly(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    model = _copy(tiny_model_dir, tmp_path)
+    (model / "onnx" / "encoder.onnx.data").unlink()
+    with pytest.raises(ModelFormatError, match=r"encoder.onnx cannot be loaded.*lukewarm export"):
+        load_captioner(model, "onnx")
+
+
+def test_top_candidates_come_best_first_ties_by_lower_index() -> None:
+    """Small integer scores tie often; -inf marks dead beams and impossible words."""
+    from captioner.ort import _top
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        rows, width, count = rng.integers(1, 4), rng.integers(1, 40), int(rng.integers(1, 8))
+        candidates = rng.integers(-4, 4, (rows, width)).astype(np.float32)
+        candidates[rng.random((rows, width)) < 0.3] = -np.inf
+        values, indices = _top(candidates, count)
+        assert values.shape == indices.shape == (rows, min(count, width))
+        for row, picked, scores in zip(candidates, indices, values, strict=True):
+            ranked = sorted(range(width), key=lambda i: (-row[i], i))[: len(picked)]
+            assert list(scores) == [row[i] for i in ranked]
+            finite = [i for i in ranked if np.isfinite(row[i])]
+            assert list(picked[: len(finite)]) == finite
