@@ -402,7 +402,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stack",
         metavar="NAME",
-        help="read memory, architecture and warming from Pulumi.<STACK>.yaml",
+        help="read memory, architecture, warming and aws:region from Pulumi.<STACK>.yaml",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
