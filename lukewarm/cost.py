@@ -58,6 +58,8 @@ WARMER_ARCHITECTURE = "arm64"
 WARMER_OVERHEAD_MS = 150.0
 """The warmer's own time around the hold: starting the invokes and collecting answers."""
 LOG_KB_PER_INVOKE = 1.0
+DEFAULT_REGION = "us-east-1"
+"""Where an estimate without --region or a stack's `aws:region` is priced."""
 
 
 class CostError(Exception):
@@ -320,7 +322,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--arch", choices=("x86_64", "arm64"), help="default: the stack's architecture"
     )
     parser.add_argument(
-        "--region", choices=sorted(prices["regions"]), default="us-east-1", help="AWS region"
+        "--region",
+        choices=sorted(prices["regions"]),
+        help=f"AWS region (default: the stack's aws:region, else {DEFAULT_REGION})",
     )
     parser.add_argument("--api", choices=("http", "rest"), default="http", help="API Gateway type")
     parser.add_argument(
@@ -398,7 +402,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stack",
         metavar="NAME",
-        help="read memory, architecture and warming from Pulumi.<STACK>.yaml",
+        help="read memory, architecture, warming and aws:region from Pulumi.<STACK>.yaml",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -409,11 +413,30 @@ def _settings(stack: str | None) -> tuple[Any, Any]:
         settings = import_from_checkout("infra.settings")
     except ImportError:
         raise CostError(f"no infra/settings.py in {ROOT}: run from a lukewarm checkout") from None
-    project_dir = Path.cwd() if (Path.cwd() / "Pulumi.yaml").is_file() else settings.ROOT
     try:
-        return settings, settings.stack_settings(stack, project_dir=project_dir)
+        return settings, settings.stack_settings(stack, project_dir=_project_dir())
     except settings.SettingsError as error:
         raise CostError(str(error).replace("\n", " ")) from None
+
+
+def _project_dir() -> Path:
+    """The checkout whose `Pulumi.yaml` and stack files count: the working directory's, if any."""
+    return Path.cwd() if (Path.cwd() / "Pulumi.yaml").is_file() else ROOT
+
+
+def _stack_region(stack: str, regions: Sequence[str]) -> str | None:
+    """The `aws:region` that `Pulumi.<stack>.yaml` deploys to, if it sets one."""
+    import yaml  # type: ignore[import-untyped]
+
+    name = f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load((_project_dir() / name).read_text(encoding="utf-8")) or {}
+    region = (document.get("config") or {}).get("aws:region")
+    if region is not None and region not in regions:
+        raise CostError(
+            f"aws:region {region} in {name}: no prices for it "
+            f"(lukewarm/prices.json has {', '.join(regions)}); pass --region"
+        )
+    return region
 
 
 def _probe_inputs(path: Path) -> dict[str, Any]:
@@ -463,6 +486,12 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
         probe["cold_fraction"] if probe.get("cold_fraction") is not None else 1.0,
         from_probe if probe.get("cold_fraction") is not None else "default",
     )
+    stack_region = (
+        _stack_region(args.stack, sorted(load_prices()["regions"])) if args.stack else None
+    )
+    region = pick(
+        "region", args.region, stack_region or DEFAULT_REGION, origin if stack_region else "default"
+    )
     memory = pick("memory_mb", args.memory, stack.memory_size, origin)
     architecture = pick("architecture", args.arch, stack.architecture, origin)
     hold = pick("warm_hold_ms", args.warm_hold_ms, stack.warm_hold_ms, origin)
@@ -511,7 +540,7 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
             windows = [replace(w, concurrency=args.warm_concurrency) for w in windows]
         sources["warm_schedules"] = origin
     inputs = Inputs(
-        region=args.region,
+        region=region,
         architecture=architecture,
         memory_mb=int(memory),
         requests=float(requests),

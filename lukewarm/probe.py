@@ -3,6 +3,8 @@
 The experiment behind the original write-up, automated. One request at a time, each
 after a random idle gap (measured from the previous answer), so the platform has the
 chance to reclaim or keep instances exactly as it would with sporadic real traffic.
+That takes time: the default 20 requests at the default gaps (1 s to 15 min) run for
+about 2.4 hours, and the probe says how long it expects to run before it starts.
 
 Each answered request is put in one class:
 - cold: the response says `cold_start: true` (the instance loaded the model for it);
@@ -50,6 +52,11 @@ COLOURS = {
 }
 DEFAULT_FACTOR = 1.5
 MIN_MARGIN_MS = 100.0
+DEFAULT_COUNT = 20
+DEFAULT_GAP_S = (1.0, 900.0)
+"""Idle gaps from a second to 15 minutes: on both sides of Lambda's idle reclaim (minutes,
+undocumented), so one run meets warm, luke-warm and cold instances. The price is time:
+20 requests take about 2.4 hours."""
 
 
 @dataclass
@@ -95,7 +102,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="base URL of the API (the stack's `url` output)")
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument(
-        "--count", type=_count, metavar="N", help="send this many requests (default 20)"
+        "--count",
+        type=_count,
+        metavar="N",
+        help=f"send this many requests (default {DEFAULT_COUNT}: about 2.4 h at the default gaps)",
     )
     stop.add_argument(
         "--duration", type=_positive, metavar="S", help="or keep probing for this many seconds"
@@ -104,15 +114,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--gap-min",
         type=_positive,
         metavar="S",
-        default=1.0,
-        help="shortest idle gap, s (default 1)",
+        default=DEFAULT_GAP_S[0],
+        help=f"shortest idle gap, s (default {DEFAULT_GAP_S[0]:g})",
     )
     parser.add_argument(
         "--gap-max",
         type=_positive,
         metavar="S",
-        default=900.0,
-        help="longest idle gap, s (default 900)",
+        default=DEFAULT_GAP_S[1],
+        help=f"longest idle gap, s (default {DEFAULT_GAP_S[1]:g})",
     )
     parser.add_argument(
         "--image", type=Path, metavar="PATH", help="image to send (default: a built-in one)"
@@ -143,6 +153,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, metavar="N", help="seed for the random gaps (repeatable runs)"
     )
+
+
+def _span(seconds: float) -> str:
+    """A duration as people say it: 45 s, 9 min, 2 h 23 min."""
+    if seconds < 90:
+        return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def plan(count: int | None, duration_s: float | None, gap_min: float, gap_max: float) -> str:
+    """What a probe is about to do and how long it will take, said before it starts.
+
+    Every request but the first waits a gap drawn uniformly from [gap_min, gap_max], so
+    `count` requests take (count - 1) x the mean gap, plus the requests' own time.
+    """
+    mean_gap = (gap_min + gap_max) / 2
+    gaps = f"a random gap of {gap_min:g}-{gap_max:g} s"
+    if count is not None:
+        expected, longest = (count - 1) * mean_gap, (count - 1) * gap_max
+        return (
+            f"{count} requests, each after {gaps}: expect about {_span(expected)} "
+            f"(at most {_span(longest)}) plus the requests' own time"
+        )
+    assert duration_s is not None
+    if not mean_gap:
+        return f"probing for {_span(duration_s)}: requests back to back"
+    requests = math.floor(duration_s / mean_gap) + 1
+    return f"probing for {_span(duration_s)}: about {requests} requests, each after {gaps}"
 
 
 def builtin_image() -> bytes:
@@ -576,7 +615,13 @@ def run(args: argparse.Namespace) -> int:
     except CaptionError as error:
         print(f"lukewarm probe: {error}", file=sys.stderr)
         return 2
-    count = None if args.duration is not None else (args.count or 20)
+    count = None if args.duration is not None else (args.count or DEFAULT_COUNT)
+    print(
+        f"lukewarm probe: {plan(count, args.duration, args.gap_min, args.gap_max)}; "
+        "Ctrl-C stops early and keeps what was measured",
+        file=sys.stderr,
+        flush=True,
+    )
     samples: list[Sample] = []
     started_at = datetime.now(UTC)
     interrupted = False

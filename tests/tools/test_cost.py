@@ -149,6 +149,23 @@ def test_stack_config_is_read_from_the_stack_file(capsys, tmp_path, monkeypatch)
     assert cost(capsys, "--stack", "trial", "--memory", "512")["inputs"]["memory_mb"] == 512
 
 
+def test_stack_region_is_read_from_the_stack_file(capsys, tmp_path, monkeypatch) -> None:
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-central-1\n")
+    (tmp_path / "Pulumi.mars.yaml").write_text("config:\n  aws:region: mars-1\n")
+    monkeypatch.chdir(tmp_path)
+    inputs = cost(capsys, "--stack", "dev")["inputs"]
+    assert inputs["region"] == "eu-central-1"
+    assert inputs["sources"]["region"] == "stack dev"
+    assert cost(capsys, "--stack", "dev", "--region", "us-east-1")["inputs"]["region"] == (
+        "us-east-1"
+    )
+    assert cost(capsys)["inputs"]["region"] == "us-east-1"
+    assert main(["cost", "--stack", "mars"]) == 2
+    err = capsys.readouterr().err
+    assert "aws:region mars-1 in Pulumi.mars.yaml" in err and "eu-central-1, us-east-1" in err
+
+
 def test_human_output_is_a_table_with_a_total(capsys) -> None:
     assert main(["cost", *WRITE_UP, "--image-gb", "2", "--api", "rest"]) == 0
     out = capsys.readouterr().out

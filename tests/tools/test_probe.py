@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from lukewarm.__main__ import main
-from lukewarm.probe import Sample, classify, derive_threshold, output_paths, percentile
+from lukewarm.probe import (
+    Sample,
+    classify,
+    derive_threshold,
+    output_paths,
+    percentile,
+    plan,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FAST = ["--gap-min", "0.05", "--gap-max", "0.1", "--seed", "1"]
@@ -163,6 +170,17 @@ def test_bad_settings_are_one_line(capsys, argv, message) -> None:
     err = capsys.readouterr().err
     assert err.startswith(f"lukewarm probe: {message}")
     assert err.count("\n") == 1
+
+
+def test_says_how_long_it_will_run_before_the_first_request(closed_port_url, tmp_path, capsys):
+    # a bare probe: the default 20 requests after gaps of 1 s to 15 minutes
+    assert main(["probe", closed_port_url, "--out", f"{tmp_path}/"]) == 1
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("lukewarm probe: 20 requests, each after a random gap of 1-900 s")
+    assert "expect about 2 h 23 min (at most 4 h 45 min)" in first
+    assert plan(None, 540, 5, 75) == (
+        "probing for 9 min: about 14 requests, each after a random gap of 5-75 s"
+    )
 
 
 def test_count_and_duration_exclude_each_other(capsys) -> None:
