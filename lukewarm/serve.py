@@ -87,6 +87,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="run the stack's clock (warm schedules, idle timeout) this many times faster",
     )
     parser.add_argument(
+        "--log-level",
+        choices=import_from_checkout("infra.settings").LOG_LEVELS,
+        type=str.upper,
+        help="the function's application log level (default: the stack's logLevel)",
+    )
+    parser.add_argument(
         "--snapstart",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -155,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         prewarm=settings.prewarm_on_deploy,
         time_scale=args.time_scale,
         snapstart=settings.snap_start if args.snapstart is None else args.snapstart,
+        log_level=args.log_level or settings.log_level,
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr

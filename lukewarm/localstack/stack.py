@@ -54,6 +54,8 @@ class StackOptions:
     function_name: str = "lukewarm"
     snapstart: bool = False
     """Restore new instances from one initialised snapshot (forked), as SnapStart does."""
+    log_level: str = "INFO"
+    """The function's application log level, as the deployed logging config sets it."""
 
 
 class LocalStack:
@@ -69,6 +71,10 @@ class LocalStack:
             "AWS_DEFAULT_REGION": "us-east-1",
             # One thread each, like a small Lambda; many instances share this machine.
             "LUKEWARM_THREADS": os.environ.get("LUKEWARM_THREADS", "1"),
+            # What Lambda sets from the logging config's application level; Powertools
+            # prefers it to LOG_LEVEL (infra/service.py sets both).
+            "AWS_LAMBDA_LOG_LEVEL": options.log_level,
+            "LOG_LEVEL": options.log_level,
         }
         if options.model_dir is not None:
             env["LUKEWARM_MODEL_DIR"] = str(Path(options.model_dir).resolve())

@@ -7,7 +7,7 @@ import sys
 import time
 
 from tests.conftest import ROOT
-from tests.localstack.conftest import FAKE_FUNCTION, http
+from tests.localstack.conftest import FAKE_FUNCTION, http, invoke, lambda_client
 
 
 def test_the_stacks_own_schedule_keeps_an_idle_instance_warm(local_stack_factory):
@@ -61,3 +61,25 @@ def test_the_functions_own_logs_are_printed_on_request(local_stack_factory):
     assert "RuntimeError: failed on purpose" not in quiet.log()
     assert "lukewarm.function [i-1] RuntimeError: failed on purpose" in verbose.log()
     assert "POST /caption 500 cold i-1" in quiet.log()
+
+
+def test_the_log_level_reaches_the_function_as_lambdas_logging_config_sets_it(
+    local_stack_factory,
+):
+    # Powertools reads AWS_LAMBDA_LOG_LEVEL before LOG_LEVEL: what Lambda sets from the
+    # deployed logging config is what decides whether DEBUG lines are written.
+    default = local_stack_factory(task_root=FAKE_FUNCTION, no_warmer=True)
+    debug = local_stack_factory(task_root=FAKE_FUNCTION, no_warmer=True, log_level="debug")
+
+    levels = [
+        invoke(lambda_client(s.invoke_endpoint), {})[0]["log_level"] for s in (default, debug)
+    ]
+
+    assert levels == ["INFO", "DEBUG"]
+
+
+def test_an_unknown_log_level_is_refused_with_the_levels_there_are():
+    finished = serve("--log-level", "chatty")
+
+    assert finished.returncode == 2
+    assert "DEBUG" in finished.stderr and "ERROR" in finished.stderr

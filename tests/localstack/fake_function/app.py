@@ -60,4 +60,10 @@ def direct(event, cold):
         raise ValueError(event["raise"])
     if "unserialisable" in event:
         return {"value": object()}
-    return {"instance": INSTANCE, "pid": os.getpid(), "cold_start": cold, "echo": event}
+    return {
+        "instance": INSTANCE,
+        "pid": os.getpid(),
+        "cold_start": cold,
+        "log_level": os.environ.get("AWS_LAMBDA_LOG_LEVEL"),
+        "echo": event,
+    }
