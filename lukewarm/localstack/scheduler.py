@@ -55,7 +55,11 @@ class StackClock:
 
 
 def run_warmer(
-    endpoint_url: str, function_name: str, concurrency: int, hold_ms: int
+    endpoint_url: str,
+    function_name: str,
+    concurrency: int,
+    hold_ms: int,
+    function_timeout_s: float,
 ) -> dict[str, Any]:
     """One warmer run against the local invoke endpoint (blocking: run it in a thread).
 
@@ -71,6 +75,7 @@ def run_warmer(
         concurrency,
         hold_ms,
         budget_s=WARMER_BUDGET_S,
+        function_timeout_s=function_timeout_s,
         endpoint_url=endpoint_url,
         client_options=LOCAL_CLIENT,
     )
@@ -84,17 +89,26 @@ class WarmScheduler:
         endpoint_url: str,
         function_name: str,
         hold_ms: int,
+        function_timeout_s: float,
         clock: StackClock,
     ) -> None:
         self.schedules = schedules
         self.endpoint_url = endpoint_url
         self.function_name = function_name
         self.hold_ms = hold_ms
+        # As the deployed warmer learns it (FUNCTION_TIMEOUT_S): how long a warm-up whose
+        # instance is still initialising may take.
+        self.function_timeout_s = function_timeout_s
         self.clock = clock
 
     async def warm(self, concurrency: int, reason: str) -> dict[str, Any]:
         summary = await asyncio.to_thread(
-            run_warmer, self.endpoint_url, self.function_name, concurrency, self.hold_ms
+            run_warmer,
+            self.endpoint_url,
+            self.function_name,
+            concurrency,
+            self.hold_ms,
+            self.function_timeout_s,
         )
         log.info("warm run (%s): %s", reason, json.dumps(summary, separators=(",", ":")))
         return summary

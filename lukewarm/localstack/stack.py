@@ -123,6 +123,7 @@ class LocalStack:
                 endpoint_url=self.url.rstrip("/"),
                 function_name=self.function_name,
                 hold_ms=self.options.warm_hold_ms,
+                function_timeout_s=self.options.timeout_s,
                 clock=self.clock,
             )
             self.run_in_background(scheduler.run(prewarm=self.options.prewarm))

@@ -121,7 +121,9 @@ def test_only_the_live_alias_exists(local_stack):
 def test_the_warmer_reaches_two_instances_of_the_real_function(local_stack):
     from lukewarm.localstack.scheduler import run_warmer
 
-    summary = run_warmer(local_stack.invoke_endpoint, "lukewarm", concurrency=2, hold_ms=500)
+    summary = run_warmer(
+        local_stack.invoke_endpoint, "lukewarm", concurrency=2, hold_ms=500, function_timeout_s=30
+    )
 
     assert summary["errors"] == 0, summary["error_details"]
     assert summary["instances_reached"] == 2
