@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from captioner.images import decode_image
+from tests.conftest import DEMO_MODEL_DIR
 from tests.function.handler_support import (
     LambdaContext,
     black_png,
@@ -25,6 +27,7 @@ from tests.function.handler_support import (
     rest_event,
     sample_event,
 )
+from training.scenes import make_scene
 
 # Pages and health checks publish no metric; Powertools warns about that (app.py silences
 # it at import, but pytest resets warning filters for each test).
@@ -92,46 +95,75 @@ def test_every_accepted_format_and_mode_is_captioned(
     assert_caption(invoke(app, http_event(body=uploads[name], content_type="image/*")))
 
 
-def test_every_body_encoding_delivers_the_same_image(
-    app: ModuleType, uploads: dict[str, bytes]
-) -> None:
-    photo = uploads["jpeg"]
+def body_encodings(photo: bytes, media_type: str) -> dict[str, dict[str, Any]]:
+    """The same photo in every body encoding the API accepts, as HTTP API events."""
     boundary = "----lukewarmBoundary7MA4YWxkTrZu0gW"
-    form = multipart({"note": "hello", "image": ("motorcycle.jpg", photo, "image/jpeg")}, boundary)
-    as_json = json.dumps({"image": base64.b64encode(photo).decode()})
-    as_data_url = json.dumps(
-        {"image": "data:image/jpeg;base64," + base64.b64encode(photo).decode()}
-    )
-    events = {
-        "base64 raw": http_event(body=photo, content_type="image/jpeg"),
+    form = multipart({"note": "hello", "image": ("photo", photo, media_type)}, boundary)
+    encoded = base64.b64encode(photo).decode()
+    as_data_url = json.dumps({"image": f"data:{media_type};base64," + encoded})
+    return {
+        "base64 raw": http_event(body=photo, content_type=media_type),
         "octet-stream": http_event(body=photo, content_type="application/octet-stream"),
         "no content type": http_event(body=photo, content_type=None),
         "multipart": http_event(
             body=form, content_type=f"multipart/form-data; boundary={boundary}"
         ),
-        "json": http_event(body=as_json, content_type="application/json"),
+        "json": http_event(body=json.dumps({"image": encoded}), content_type="application/json"),
         "json data url": http_event(
             body=as_data_url, content_type="application/json; charset=utf-8"
         ),
     }
-    query = {"beam": "4", "alternatives": "2"}
-    captions = {}
-    for name, event in events.items():
-        event["queryStringParameters"] = query
-        captions[name] = assert_caption(invoke(app, event), alternatives=2)["caption"]
-    assert len(set(captions.values())) == 1, captions
 
 
-def test_options_change_the_beam_and_the_alternatives(
+@pytest.fixture(scope="module")
+def demo_app() -> ModuleType:
+    """The handler with the committed demo model, whose captions say where shapes are."""
+    if not (DEMO_MODEL_DIR / "weights.safetensors").is_file():
+        pytest.skip("the demo model is not in function/model yet (make demo-model)")
+    return import_app(DEMO_MODEL_DIR)
+
+
+@pytest.mark.parametrize("index", [3, 6])
+def test_every_body_encoding_delivers_the_same_pixels(demo_app: ModuleType, index: int) -> None:
+    # These two held-out scenes ("two large orange triangles on the left", "two small white
+    # triangles to the left of two large red circles") get another caption from the demo
+    # model when mirrored, flipped or turned: only the very same pixels give the true one.
+    scene = make_scene("evaluate", 2026, index)
+    photo = encode(scene.image, "PNG")
+    for name, event in body_encodings(photo, "image/png").items():
+        reply = invoke(demo_app, event)
+        assert reply.status == 200, (name, reply.body)
+        assert reply.json()["caption"] == scene.caption, name
+
+
+def test_beam_and_alternatives_are_the_ones_asked_for(
     app: ModuleType, uploads: dict[str, bytes]
 ) -> None:
-    event = http_event(body=uploads["png"], query={"beam": "5", "alternatives": "3"})
-    result = assert_caption(invoke(app, event), alternatives=3)
-    scores = [a["score"] for a in result["alternatives"]]
+    photo = uploads["png"]  # a PNG decodes to the same pixels at any scale the handler asks
+    image = decode_image(photo)
+
+    def expected(beam: int, alternatives: int) -> tuple[str, list[tuple[str, float]]]:
+        result = app.captioner.caption(image, beam=beam, alternatives=alternatives)
+        return result.caption, [(a.caption, a.score) for a in result.alternatives]
+
+    # On this photo the tiny model's best caption at beam 10 is not its best at beam 3,
+    # and a beam of 10 has 5 alternatives: a lost or capped option shows in the answer.
+    assert expected(10, 0)[0] != expected(3, 0)[0]
+    assert len(expected(10, 5)[1]) == 5
+    cases = {
+        "defaults (beam 3, no alternatives)": ({}, 3, 0),
+        "beam 1": ({"beam": "1"}, 1, 0),
+        "beam 10": ({"beam": "10"}, 10, 0),
+        "beam 10, two alternatives": ({"beam": "10", "alternatives": "2"}, 10, 2),
+        "beam 10, five alternatives": ({"beam": "10", "alternatives": "5"}, 10, 5),
+    }
+    for name, (query, beam, alternatives) in cases.items():
+        result = assert_caption(invoke(app, http_event(body=photo, query=query)), alternatives)
+        answer = (result["caption"], [(a["caption"], a["score"]) for a in result["alternatives"]])
+        assert answer == expected(beam, alternatives), name
+        assert len(result["alternatives"]) == alternatives, name
+    scores = [score for _, score in expected(10, 5)[1]]
     assert scores == sorted(scores, reverse=True)
-    assert result["caption"] not in [a["caption"] for a in result["alternatives"]]
-    defaults = assert_caption(invoke(app, http_event(body=uploads["png"])))
-    assert defaults["alternatives"] == []
 
 
 def truncated(data: bytes) -> bytes:

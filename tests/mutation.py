@@ -1,0 +1,211 @@
+"""`make mutation`: how many deliberate bugs the fast tests catch, per module and overall.
+
+mutmut 3 names a mutant after its file's path (`function/app.py` → `function.app`) but
+the tests import the handler as `app`, with `function/` as the task root. So each module
+runs in its own staging folder, `.mutation/<module>/`, laid out the way the code is
+imported: `app.py` and `captioner/` at the top, beside `warmer/`, `infra/` and the tests.
+mutmut copies that folder into its `mutants/` and runs only the tests listed here for the
+module (the fast ones that cover it).
+
+A surviving mutant that no test could ever kill (an equivalent mutant: the program
+behaves the same) is listed in `EQUIVALENT` with the reason, and left out of the score.
+The last line is `mutation: killed=<n> survived=<n> score=<x>`.
+
+    python -m tests.mutation [MODULE ...]    # app, images, warmer, settings (default: all)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGING = ROOT / ".mutation"
+TARGET_SCORE = 0.80
+
+
+@dataclass(frozen=True)
+class Module:
+    source: str
+    """The mutated file, as the staging folder lays it out."""
+    package: str
+    """Its top-level folder or file in the staging folder (copied whole, this file mutated)."""
+    tests: tuple[str, ...]
+    """The fast tests that cover it."""
+
+
+MODULES = {
+    "app": Module("app.py", "app.py", ("tests/function/test_app.py",)),
+    "images": Module(
+        "captioner/images.py",
+        "captioner",
+        ("tests/function/test_images.py", "tests/function/test_app.py"),
+    ),
+    "warmer": Module("warmer/handler.py", "warmer", ("tests/warmer/test_handler.py",)),
+    "settings": Module(
+        "infra/settings.py",
+        "infra",
+        ("tests/infra/test_stack_settings.py", "tests/infra/test_stack_program.py"),
+    ),
+}
+
+# Staging path → checkout path. `function/` is copied whole too (the demo model, the
+# Dockerfile) but is not on the import path, so `app` and `captioner` are the mutated ones.
+LAYOUT = {
+    "app.py": "function/app.py",
+    "captioner": "function/captioner",
+    "static": "function/static",
+    "function": "function",
+    "warmer": "warmer",
+    "infra": "infra",
+    "lukewarm": "lukewarm",
+    "training": "training",
+    "data": "data",
+    "tests": "tests",
+    "__main__.py": "__main__.py",
+    "Pulumi.yaml": "Pulumi.yaml",
+}
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    function: str
+    """The mutated function (mutmut's mangled name without the module: `x_warm_up`)."""
+    mutated: str
+    """The mutated line, stripped, exactly as `mutmut show` prints it after `+`."""
+    reason: str
+
+
+EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
+    "app": (),
+    "images": (),
+    "warmer": (),
+    "settings": (),
+}
+
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+SURVIVED = {"survived", "no tests"}
+
+
+def stage(name: str, module: Module) -> Path:
+    """A fresh staging folder for one module's run."""
+    folder = STAGING / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for staged, source in LAYOUT.items():
+        (folder / staged).symlink_to(ROOT / source)
+    tests = "".join(f'    "{path}",\n' for path in module.tests)
+    copied = ", ".join(f'"{path}"' for path in LAYOUT if path not in (module.package, "tests"))
+    (folder / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\n"
+        'testpaths = ["tests"]\n'
+        'pythonpath = ["."]\n'
+        "timeout = 300\n"
+        'addopts = "-ra --strict-markers -p no:cacheprovider"\n'
+        'filterwarnings = ["ignore::DeprecationWarning:pulumi_aws.*"]\n'
+        'markers = ["browser: drives the upload page in headless Chromium"]\n'
+        "\n[tool.mutmut]\n"
+        f'source_paths = ["{module.package}"]\n'
+        f'only_mutate = ["{module.source}"]\n'
+        f"also_copy = [{copied}]\n"
+        f"pytest_add_cli_args_test_selection = [\n{tests}]\n"
+        # torch is not fork-safe once it has run: fork workers from a process that has not.
+        'process_isolation = "forkserver"\n'
+        "use_git_change_detection = false\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def mutmut(folder: Path, *arguments: str, capture: bool = False) -> str:
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
+        [sys.executable, "-m", "mutmut", *arguments],
+        cwd=folder,
+        env=env,
+        check=True,
+        text=True,
+        stdout=subprocess.PIPE if capture else None,
+    )
+    return done.stdout or ""
+
+
+def statuses(folder: Path, module: Module) -> dict[str, str]:
+    """Every mutant of the module and what became of it (`killed`, `survived`, ...)."""
+    meta = folder / "mutants" / (module.source + ".meta")
+    codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    from mutmut.stats import status_by_exit_code
+
+    return {mutant: status_by_exit_code[code] for mutant, code in codes.items()}
+
+
+def mutated_lines(folder: Path, mutant: str) -> list[str]:
+    diff = mutmut(folder, "show", mutant, capture=True)
+    return [
+        line[1:].strip()
+        for line in diff.splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    ]
+
+
+def equivalent(folder: Path, name: str, mutant: str) -> Equivalent | None:
+    function = mutant.rpartition(".")[2].partition("__mutmut_")[0]
+    candidates = [e for e in EQUIVALENT[name] if e.function == function]
+    if not candidates:
+        return None
+    lines = mutated_lines(folder, mutant)
+    return next((e for e in candidates if e.mutated in lines), None)
+
+
+@dataclass
+class Score:
+    killed: int = 0
+    survived: int = 0
+
+    @property
+    def score(self) -> float:
+        total = self.killed + self.survived
+        return self.killed / total if total else 1.0
+
+    def line(self, label: str) -> str:
+        return f"{label}: killed={self.killed} survived={self.survived} score={self.score:.3f}"
+
+
+def run(name: str) -> Score:
+    module = MODULES[name]
+    folder = stage(name, module)
+    mutmut(folder, "run", "--max-children", "2")
+    score = Score()
+    for mutant, status in sorted(statuses(folder, module).items()):
+        if status in KILLED:
+            score.killed += 1
+            continue
+        reason = equivalent(folder, name, mutant) if status == "survived" else None
+        if reason is not None:
+            print(f"  equivalent {mutant}: {reason.reason}")
+            continue
+        score.survived += 1
+        print(f"  {status} {mutant}:")
+        print("    " + "\n    ".join(mutated_lines(folder, mutant)))
+    print(score.line(f"mutation {name} ({module.source})"), flush=True)
+    return score
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make mutation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", choices=[*MODULES, []], default=list(MODULES))
+    names = parser.parse_args(argv).modules or list(MODULES)
+    scores = [run(name) for name in names]
+    total = Score(sum(s.killed for s in scores), sum(s.survived for s in scores))
+    print(total.line("mutation"))
+    return 0 if all(s.score >= TARGET_SCORE for s in scores) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
