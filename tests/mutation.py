@@ -93,13 +93,16 @@ KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 SURVIVED = {"survived", "no tests"}
 
 
-def stage(name: str, module: Module) -> Path:
-    """A fresh staging folder for one module's run."""
+def stage(name: str, module: Module, fresh: bool) -> Path:
+    """The staging folder of one module's run; `fresh` drops an earlier run's results."""
     folder = STAGING / name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    if fresh:
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for staged, source in LAYOUT.items():
-        (folder / staged).symlink_to(ROOT / source)
+        link = folder / staged
+        if not link.is_symlink():
+            link.symlink_to(ROOT / source)
     tests = "".join(f'    "{path}",\n' for path in module.tests)
     copied = ", ".join(f'"{path}"' for path in LAYOUT if path not in (module.package, "tests"))
     (folder / "pyproject.toml").write_text(
@@ -125,7 +128,7 @@ def stage(name: str, module: Module) -> Path:
 
 def mutmut(folder: Path, *arguments: str, capture: bool = False) -> str:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    done = subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
+    done = subprocess.run(
         [sys.executable, "-m", "mutmut", *arguments],
         cwd=folder,
         env=env,
@@ -139,6 +142,8 @@ def mutmut(folder: Path, *arguments: str, capture: bool = False) -> str:
 def statuses(folder: Path, module: Module) -> dict[str, str]:
     """Every mutant of the module and what became of it (`killed`, `survived`, ...)."""
     meta = folder / "mutants" / (module.source + ".meta")
+    if not meta.is_file():
+        return {}
     codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
     from mutmut.stats import status_by_exit_code
 
@@ -177,10 +182,12 @@ class Score:
         return f"{label}: killed={self.killed} survived={self.survived} score={self.score:.3f}"
 
 
-def run(name: str) -> Score:
+def run(name: str, fresh: bool, workers: int) -> Score:
     module = MODULES[name]
-    folder = stage(name, module)
-    mutmut(folder, "run", "--max-children", "2")
+    folder = stage(name, module, fresh)
+    # After an earlier run only its survivors run again (against the current tests).
+    again = [m for m, status in statuses(folder, module).items() if status not in KILLED]
+    mutmut(folder, "run", "--max-children", str(workers), *again)
     score = Score()
     for mutant, status in sorted(statuses(folder, module).items()):
         if status in KILLED:
@@ -200,8 +207,14 @@ def run(name: str) -> Score:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make mutation", description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", choices=[*MODULES, []], default=list(MODULES))
-    names = parser.parse_args(argv).modules or list(MODULES)
-    scores = [run(name) for name in names]
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="keep the last run's results and test only its survivors again",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="mutants tested at once")
+    args = parser.parse_args(argv)
+    scores = [run(name, not args.again, args.workers) for name in args.modules or MODULES]
     total = Score(sum(s.killed for s in scores), sum(s.survived for s in scores))
     print(total.line("mutation"))
     return 0 if all(s.score >= TARGET_SCORE for s in scores) else 1

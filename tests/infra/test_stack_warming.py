@@ -96,11 +96,6 @@ def test_one_schedule_per_window_with_its_zone_and_input() -> None:
     ]
 
 
-def test_a_lone_warm_up_does_not_hold_its_instance() -> None:
-    (schedule,) = deploy({"warmHoldMs": 800}).of_type(SCHEDULE)
-    assert json.loads(schedule.inputs["target"]["input"]) == {"concurrency": 1, "hold_ms": 0}
-
-
 def test_scheduler_role_is_for_this_accounts_schedules_and_invokes_only_the_warmer() -> None:
     deployment = deploy()
     trust = json.loads(deployment.one(ROLE, "warming-scheduler-role")["assumeRolePolicy"])

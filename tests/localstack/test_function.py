@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import uuid
 
 import botocore.exceptions
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.localstack.conftest import http, invoke, lambda_client
+from training.scenes import make_scene
 
 REQUEST_LINE = re.compile(
     r"^(?P<method>\S+) (?P<path>\S+) (?P<status>\d{3}) (?P<temperature>cold|warm) "
@@ -34,31 +38,59 @@ def test_a_photo_posted_to_caption_gets_a_caption(local_stack, photos):
     assert any(m and m["path"] == "/caption" and m["status"] == "200" for m in lines)
 
 
-def test_multipart_and_json_uploads_reach_the_function_intact(local_stack, photos):
-    image = photos["motorcycle"].read_bytes()
+def test_multipart_and_json_uploads_reach_the_function_intact(demo_stack):
+    # The demo model says "... to the left of ..." of this held-out scene; a mirrored,
+    # flipped or turned image gets another caption.
+    scene = make_scene("evaluate", 2026, 6)
+    buffer = io.BytesIO()
+    scene.image.save(buffer, "PNG")
+    image = buffer.getvalue()
     boundary = uuid.uuid4().hex
     multipart = (
         (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="m.jpg"\r\n'
-            "Content-Type: image/jpeg\r\n\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="s.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
         ).encode()
         + image
         + f"\r\n--{boundary}--\r\n".encode()
     )
-    as_form = http(
-        local_stack.url + "caption",
-        data=multipart,
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-    )
-    as_json = http(
-        local_stack.url + "caption",
-        data=json.dumps({"image": base64.b64encode(image).decode()}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
+    bodies = {
+        "raw": (image, "image/png"),
+        "multipart": (multipart, f"multipart/form-data; boundary={boundary}"),
+        "json": (
+            json.dumps({"image": base64.b64encode(image).decode()}).encode(),
+            "application/json",
+        ),
+    }
 
-    assert as_form.status == 200, as_form.body
-    assert as_json.status == 200, as_json.body
-    assert as_form.json()["caption"] == as_json.json()["caption"]
+    for name, (body, content_type) in bodies.items():
+        answer = http(demo_stack.url + "caption", data=body, headers={"Content-Type": content_type})
+        assert answer.status == 200, (name, answer.body)
+        assert answer.json()["caption"] == scene.caption, name
+
+
+def noise_png(side):
+    """A PNG of random pixels: it does not compress, so its size is about 3 * side**2 bytes."""
+    pixels = np.random.default_rng(side).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG", compress_level=0)
+    return buffer.getvalue()
+
+
+def test_an_image_up_to_4_5_mib_is_captioned_a_larger_one_refused_by_the_api(local_stack):
+    # Base64 makes 4.5 MiB the 6 MiB Lambda takes: below, the image reaches the function;
+    # above, API Gateway refuses the request itself (the function's own payload_too_large
+    # cannot be reached over HTTP).
+    below, above = noise_png(1240), noise_png(1260)
+    assert len(below) < 4.5 * 2**20 < len(above)
+
+    accepted = http(local_stack.url + "caption", data=below, headers={"Content-Type": "image/png"})
+    refused = http(local_stack.url + "caption", data=above, headers={"Content-Type": "image/png"})
+
+    assert accepted.status == 200, accepted.body
+    assert accepted.json()["caption"] is not None
+    assert refused.status == 413
+    assert refused.json() == {"message": "Request Entity Too Large"}
 
 
 def test_the_upload_page_and_health_are_served(local_stack):
