@@ -30,6 +30,7 @@ def test_warmer_is_a_small_python_zip_of_warmer_dir_aimed_at_the_alias() -> None
     code = warmer["code"]
 
     assert warmer["runtime"] == "python3.12"
+    assert warmer["architectures"] == ["arm64"]  # Graviton, whatever the function runs on
     assert warmer["handler"] == "handler.handler"
     assert warmer["memorySize"] <= 256
     assert warmer["timeout"] <= 60

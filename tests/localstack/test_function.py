@@ -18,7 +18,7 @@ from training.scenes import make_scene
 
 REQUEST_LINE = re.compile(
     r"^(?P<method>\S+) (?P<path>\S+) (?P<status>\d{3}) (?P<temperature>cold|warm) "
-    r"(?P<instance>i-\d+) pid (?P<pid>\d+) (?P<ms>\d+) ms"
+    r"(?P<instance>i-\d+) pid (?P<pid>\d+) (?P<ms>\d+) ms(?: init (?P<init>\d+) ms)?$"
 )
 
 
@@ -36,6 +36,17 @@ def test_a_photo_posted_to_caption_gets_a_caption(local_stack, photos):
     assert body["model"]["name"] == "tiny-random"
     lines = [REQUEST_LINE.match(line) for line in local_stack.request_lines()]
     assert any(m and m["path"] == "/caption" and m["status"] == "200" for m in lines)
+
+
+def test_a_cold_request_line_says_how_long_the_init_took(local_stack_factory, tiny_model_dir):
+    stack = local_stack_factory(model_dir=tiny_model_dir, no_warmer=True)
+    for _ in range(2):
+        http(stack.url + "health")
+
+    cold, warm = (REQUEST_LINE.match(line) for line in stack.request_lines())
+    assert cold and cold["temperature"] == "cold" and cold["init"] is not None
+    assert 0 < int(cold["init"]) <= int(cold["ms"])
+    assert warm and warm["temperature"] == "warm" and warm["init"] is None
 
 
 def test_multipart_and_json_uploads_reach_the_function_intact(demo_stack):
@@ -148,6 +159,16 @@ def test_only_the_live_alias_exists(local_stack):
         invoke(client, {"lukewarm": {"action": "warm", "hold_ms": 0}}, qualifier="$LATEST")
 
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_an_unknown_function_is_not_found(local_stack):
+    client = lambda_client(local_stack.invoke_endpoint)
+
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        client.invoke(FunctionName="no-such-function", Qualifier="live", Payload=b"{}")
+
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
 def test_the_warmer_reaches_two_instances_of_the_real_function(local_stack):

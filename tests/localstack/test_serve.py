@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -94,3 +95,26 @@ def test_an_unknown_log_level_is_refused_with_the_levels_there_are():
 
     assert finished.returncode == 2
     assert "DEBUG" in finished.stderr and "ERROR" in finished.stderr
+
+
+def test_serve_with_a_stack_uses_that_stacks_values(local_stack_factory):
+    # The stack file sits beside Pulumi.yaml, where `pulumi config set` writes it.
+    name = f"serve-test-{os.getpid()}"
+    stack_file = ROOT / f"Pulumi.{name}.yaml"
+    stack_file.write_text(
+        "config:\n"
+        "  lukewarm:reservedConcurrency: 2\n"
+        "  lukewarm:timeout: 7\n"
+        "  lukewarm:warmSchedules:\n"
+        "    - schedule: rate(1 hour)\n"
+        "      concurrency: 2\n"
+    )
+    try:
+        stack = local_stack_factory(task_root=FAKE_FUNCTION, stack=name)
+    finally:
+        stack_file.unlink()
+    answer = http(stack.url + "caption", data=b"x", headers={"Content-Type": "image/png"})
+
+    assert "lukewarm: up to 2 instances, " in stack.log()
+    assert ", function timeout 7 s, warming: rate(1 hour) x2\n" in stack.log()
+    assert 5_000 < answer.json()["remaining_ms"] <= 7_000
