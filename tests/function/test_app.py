@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -220,6 +222,12 @@ def every_bad_request() -> dict[str, tuple[dict[str, Any], int, str, str]]:
             "bad_request",
             "not valid JSON",
         ),
+        "json array": (
+            http_event(body='["abc"]', content_type="application/json"),
+            400,
+            "bad_request",
+            'a JSON body must be an object {"image": "<base64>"}',
+        ),
         "json without image": (
             http_event(body='{"picture": "abc"}', content_type="application/json"),
             400,
@@ -380,7 +388,12 @@ def test_rest_api_payload_1_0_events_are_served_too(
 
 def test_other_events_get_an_error_not_a_crash(app: ModuleType) -> None:
     for event in ({}, {"detail-type": "Scheduled Event"}, [1, 2], "ping"):
-        assert app.handler(event, LambdaContext())["error"]["code"] == "unknown_event"
+        assert app.handler(event, LambdaContext()) == {
+            "error": {
+                "code": "unknown_event",
+                "message": "expected an API Gateway proxy event or a lukewarm warm-up event",
+            }
+        }
 
 
 def test_warm_up_is_cold_on_a_new_instance_then_warm(tiny_model_dir: Path) -> None:
@@ -429,8 +442,69 @@ def test_provisioned_concurrency_is_never_cold(
 )
 def test_invalid_warm_up_events_are_refused(app: ModuleType, request_: object) -> None:
     reply = app.handler({"lukewarm": request_}, LambdaContext())
-    assert reply["warm"] is False
-    assert "hold_ms from 0 to 10000" in reply["error"]["message"]
+    assert reply == {
+        "warm": False,
+        "error": {
+            "code": "bad_warm_event",
+            "message": 'a warm-up event is {"lukewarm": {"action": "warm", "hold_ms": <int>}} '
+            "with hold_ms from 0 to 10000",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("request_", "held_s"),
+    [({"action": "warm"}, 0.0), ({"action": "warm", "hold_ms": 0}, 0.0),
+     ({"action": "warm", "hold_ms": 250}, 0.25), ({"action": "warm", "hold_ms": 10_000}, 10.0)],
+)  # fmt: skip
+def test_a_warm_up_holds_its_instance_for_hold_ms(
+    app: ModuleType, monkeypatch: pytest.MonkeyPatch, request_: dict[str, Any], held_s: float
+) -> None:
+    held: list[float] = []
+    monkeypatch.setattr(app.time, "sleep", held.append)
+
+    reply = app.handler({"lukewarm": request_}, LambdaContext())
+
+    assert reply["warm"] is True
+    assert held == [held_s]
+
+
+@contextlib.contextmanager
+def logged(app: ModuleType) -> Iterator[list[dict[str, Any]]]:
+    """The handler's structured log records while the block runs, as dicts."""
+    stream = io.StringIO()
+    log_handler = logging.StreamHandler(stream)
+    log_handler.setFormatter(app.logger.registered_formatter)
+    app.logger.addHandler(log_handler)
+    records: list[dict[str, Any]] = []
+    try:
+        yield records
+    finally:
+        app.logger.removeHandler(log_handler)
+        records += [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_refusals_and_odd_events_are_logged_with_what_was_wrong(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    with logged(app) as records:
+        invoke(app, http_event(body=uploads["jpeg"], query={"beam": "0"}))
+        app.handler({"lukewarm": {"action": "cool"}}, LambdaContext())
+        app.handler({"lukewarm": {"action": "warm"}}, LambdaContext())
+        app.handler({"detail-type": "Scheduled Event"}, LambdaContext())
+
+    shown = [
+        (r["level"], r["message"], r.get("status"), r.get("code"), r.get("hold_ms"))
+        for r in records
+    ]
+    assert shown == [
+        ("INFO", "refused", 400, "bad_request", None),
+        ("WARNING", "invalid warm-up event", None, None, None),
+        ("INFO", "warmed", None, None, 0),
+        ("WARNING", "unknown event shape", None, None, None),
+    ]
+    assert "beam must be an integer from 1 to 10" in records[0]["reason"]
+    assert records[1]["warm_event"] == {"action": "cool"}
 
 
 def test_logs_and_metrics_carry_request_id_cold_start_and_timings(
