@@ -3,6 +3,7 @@ function fails, overruns or is throttled (reported, never raised)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -10,8 +11,12 @@ import subprocess
 import sys
 import time
 from types import SimpleNamespace
+from typing import Any
 
+import boto3
 import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
 
 from tests.conftest import ROOT
 from tests.localstack.conftest import FAKE_FUNCTION
@@ -53,20 +58,30 @@ def emf_document(capsys):
 def test_a_warm_run_reaches_n_distinct_instances_and_logs_emf(stack, lambda_env, capsys):
     lambda_env(stack)
 
+    started = time.monotonic()
     summary = warmer.handler({"concurrency": 3, "hold_ms": 300}, context())
+    elapsed_ms = (time.monotonic() - started) * 1000
 
     assert summary["instances_reached"] == 3
     assert len(summary["instances"]) == 3
-    assert summary["errors"] == 0
+    assert (summary["invokes"], summary["waves"], summary["errors"]) == (3, 1, 0)
+    assert 300 <= summary["duration_ms"] <= elapsed_ms  # the 300 ms hold, and the run's own time
     document = emf_document(capsys)
     directive = document["_aws"]["CloudWatchMetrics"][0]
-    names = {metric["Name"] for metric in directive["Metrics"]}
-    assert {"WarmTargets", "WarmInstancesReached", "WarmColdStarts", "WarmErrors"} <= names
-    assert all(name in document for name in names)
+    assert directive["Namespace"] == "lukewarm"
+    assert {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]} == {
+        "WarmTargets": "Count",
+        "WarmInstancesReached": "Count",
+        "WarmColdStarts": "Count",
+        "WarmErrors": "Count",
+        "WarmThrottles": "Count",
+        "WarmDuration": "Milliseconds",
+    }
+    assert document["WarmTargets"] == 3
     assert document["WarmInstancesReached"] == 3
-    assert document["WarmDuration"] == summary["duration_ms"] >= 300  # the 300 ms hold
-    units = {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]}
-    assert units["WarmDuration"] == "Milliseconds"
+    assert document["WarmErrors"] == document["WarmThrottles"] == 0
+    assert document["WarmColdStarts"] == summary["cold_starts"]
+    assert document["WarmDuration"] == summary["duration_ms"]
     assert document["function"] == "lukewarm:live"
     assert directive["Dimensions"] == [["function"]]
 
@@ -220,3 +235,150 @@ def test_the_warmer_needs_only_the_standard_library_and_boto3(tmp_path):
     outside = set(imported) - set(sys.stdlib_module_names) - {"handler", "__mp_main__"}
     assert "handler" in imported
     assert outside <= boto3_and_its_dependencies, outside
+
+
+def stubbed_client(method: str, **response: Any) -> Any:
+    """A real boto3 Lambda client whose next `invoke` gets this answer (botocore's Stubber)."""
+    client = boto3.client(
+        "lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stubber = Stubber(client)
+    getattr(stubber, method)("invoke", **response)
+    stubber.activate()
+    return client
+
+
+NOT_A_WARM_UP = warmer.InvokeResult(
+    warmer.ERROR, detail="the function did not answer the warm-up event"
+)
+WARM_UP_CALL = {
+    "FunctionName": "lukewarm",
+    "Qualifier": "live",
+    "InvocationType": "RequestResponse",
+    "Payload": b'{"lukewarm": {"action": "warm", "hold_ms": 250}}',
+}
+
+
+def answered(payload: bytes, function_error: str | None = None) -> Any:
+    response: dict[str, Any] = {
+        "StatusCode": 200,
+        "Payload": StreamingBody(io.BytesIO(payload), len(payload)),
+    }
+    if function_error:
+        response["FunctionError"] = function_error
+    return stubbed_client("add_response", service_response=response, expected_params=WARM_UP_CALL)
+
+
+@pytest.mark.parametrize(
+    ("payload", "function_error", "result"),
+    [
+        (
+            b'{"warm": true, "instance": "a1b2", "cold_start": true, "init_ms": 812.5}',
+            None,
+            warmer.InvokeResult(warmer.OK, instance="a1b2", cold_start=True),
+        ),
+        (
+            b'{"warm": true, "instance": "a1b2", "cold_start": false}',
+            None,
+            warmer.InvokeResult(warmer.OK, instance="a1b2", cold_start=False),
+        ),
+        (
+            b'{"warm": false, "error": {"code": "bad_warm_event"}}',
+            None,
+            warmer.InvokeResult(
+                warmer.ERROR, detail="the function did not answer the warm-up event"
+            ),
+        ),
+        (
+            b'{"statusCode": 200, "body": "{}"}',
+            None,
+            warmer.InvokeResult(
+                warmer.ERROR, detail="the function did not answer the warm-up event"
+            ),
+        ),
+        (
+            b"[true]",
+            None,
+            warmer.InvokeResult(
+                warmer.ERROR, detail="the function did not answer the warm-up event"
+            ),
+        ),
+        (
+            b"null",
+            None,
+            warmer.InvokeResult(
+                warmer.ERROR, detail="the function did not answer the warm-up event"
+            ),
+        ),
+        (
+            b'{"errorType": "MemoryError", "errorMessage": "out of memory"}',
+            "Unhandled",
+            warmer.InvokeResult(warmer.FUNCTION_ERROR, detail="MemoryError: out of memory"),
+        ),
+        (
+            b'{"errorMessage": "no type"}',
+            "Unhandled",
+            warmer.InvokeResult(warmer.FUNCTION_ERROR, detail="Error: no type"),
+        ),
+        (
+            b'{"errorType": "Runtime.ExitError"}',
+            "Unhandled",
+            warmer.InvokeResult(warmer.FUNCTION_ERROR, detail="Runtime.ExitError: "),
+        ),
+        (
+            b"\xff" + b"x" * 400,
+            "Unhandled",
+            warmer.InvokeResult(warmer.FUNCTION_ERROR, detail="\ufffd" + "x" * 299),
+        ),
+        (
+            b'{"errorType": "E", "errorMessage": "' + b"m" * 400 + b'"}',
+            "Unhandled",
+            warmer.InvokeResult(warmer.FUNCTION_ERROR, detail="E: " + "m" * 297),
+        ),
+    ],
+)
+def test_each_answer_to_a_warm_up_is_classified(
+    payload: bytes, function_error: str | None, result: Any
+) -> None:
+    client = answered(payload, function_error)
+
+    assert warmer.invoke_once(client, "lukewarm", "live", 250) == result
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "result"),
+    [
+        (
+            "TooManyRequestsException",
+            429,
+            warmer.InvokeResult(warmer.THROTTLED, detail="TooManyRequestsException: Rate exceeded"),
+        ),
+        # A throttle that only its status tells (a proxy, or an error without a code).
+        ("", 429, warmer.InvokeResult(warmer.THROTTLED, detail="429: Rate exceeded")),
+        (
+            "ResourceNotFoundException",
+            404,
+            warmer.InvokeResult(warmer.ERROR, detail="ResourceNotFoundException: Rate exceeded"),
+        ),
+        ("", 500, warmer.InvokeResult(warmer.ERROR, detail="500: Rate exceeded")),
+    ],
+)
+def test_each_refused_invoke_is_classified(code: str, status: int, result: Any) -> None:
+    client = stubbed_client(
+        "add_client_error",
+        service_error_code=code,
+        service_message="Rate exceeded",
+        http_status_code=status,
+    )
+
+    assert warmer.invoke_once(client, "lukewarm", "live", 250) == result
+
+
+def test_an_unknown_function_is_an_error_not_a_throttle(stack, lambda_env, monkeypatch, capsys):
+    lambda_env(stack)
+    monkeypatch.setenv("FUNCTION_NAME", "no-such-function")
+
+    summary = warmer.handler({"concurrency": 2, "hold_ms": 0}, context())
+
+    assert (summary["errors"], summary["throttled"], summary["waves"]) == (2, 0, 1)
+    assert summary["error_details"][0].startswith("ResourceNotFoundException: ")
