@@ -51,7 +51,7 @@ MODULES = {
     "settings": Module(
         "infra/settings.py",
         "infra",
-        ("tests/infra/test_stack_settings.py", "tests/infra/test_stack_program.py"),
+        ("tests/infra",),
     ),
 }
 
