@@ -82,9 +82,40 @@ class Equivalent:
     reason: str
 
 
+CLAMPED = "Pillow clamps a colour channel to 0-255: 256 is 255, the same white"
+DRAFT_MODE = (
+    "draft() takes the scale from the size; its mode only picks a JPEG decoder conversion "
+    "that to_rgb does anyway (same pixels, checked on RGB, grey and CMYK JPEGs)"
+)
+
 EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     "app": (),
-    "images": (),
+    "images": (
+        *(
+            Equivalent("x_to_rgb", f'white = Image.new("RGBA", rgba.size, {white})', CLAMPED)
+            for white in (
+                "(256, 255, 255, 255)",
+                "(255, 256, 255, 255)",
+                "(255, 255, 256, 255)",
+                "(255, 255, 255, 256)",
+            )
+        ),
+        *(
+            Equivalent("x_decode_image", f"image.draft({mode}, (min_size, min_size))", DRAFT_MODE)
+            for mode in ("None", '"XXRGBXX"', '"rgb"')
+        ),
+        Equivalent(
+            "x__to_8bit_grey",
+            "scale = 255.0 / (high - low) if high > low else 1.0",
+            "high == low only when every pixel is `low`: (value - low) * scale is 0 for any scale",
+        ),
+        Equivalent(
+            "x__to_8bit_grey",
+            "return floats.point(lambda value: (value - low) * scale).convert(None)",
+            "to_rgb converts the float image to RGB next; Pillow goes through L the same way "
+            "(identical pixels for 6,000 values from 0 to 255)",
+        ),
+    ),
     "warmer": (),
     "settings": (),
 }
