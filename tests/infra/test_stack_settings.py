@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -483,8 +483,48 @@ def test_next_run_needs_an_aware_time() -> None:
 
 
 def test_a_warm_schedule_built_in_code_is_validated_too() -> None:
-    with pytest.raises(ValueError, match="timezone: must be a tz database name"):
-        WarmSchedule("rate(5 minutes)", 1, "Berlin")
+    with pytest.raises(ValueError) as raised:
+        WarmSchedule("rate(0 minutes)", 0, "Berlin")
+
+    assert str(raised.value) == (
+        "schedule: a rate needs a whole number of at least 1; "
+        "concurrency: must be an integer from 1 to 50; "
+        "timezone: must be a tz database name such as UTC or Europe/Berlin"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        # A YAML date where a number belongs is shown as written.
+        (
+            {"memorySize": date(2024, 1, 1)},
+            'lukewarm:memorySize = "2024-01-01": must be an integer from 128 to 10240 (MB)',
+        ),
+        # JSON given as a string is shown as the value it means, ...
+        (
+            {"corsOrigins": ' ["example.com"]'},
+            f'lukewarm:corsOrigins = ["example.com"]: {ORIGINS}; not an origin: example.com',
+        ),
+        (
+            {"warmSchedules": '{"schedule": "rate(5 minutes)"}'},
+            'lukewarm:warmSchedules = {"schedule": "rate(5 minutes)"}: must be a list of '
+            "{schedule, concurrency, timezone}; [] turns warming off",
+        ),
+        # ... and broken JSON as the string it is.
+        (
+            {"corsOrigins": "[oops"},
+            'lukewarm:corsOrigins = "[oops": must be a list of origins (JSON or YAML list)',
+        ),
+    ],
+)
+def test_a_refused_value_is_shown_as_the_user_wrote_it(
+    values: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(values)
+
+    assert raised.value.problems == (problem,)
 
 
 @pytest.fixture
@@ -522,8 +562,26 @@ def test_stack_settings_report_a_bad_value_in_the_stack_file(project: Path) -> N
 
 
 def test_stack_settings_name_the_stacks_there_are(project: Path) -> None:
-    (project / "Pulumi.prod.yaml").write_text("config: {}\n")
-    with pytest.raises(
-        SettingsError, match=r"no stack file Pulumi\.dev\.yaml .*\(stacks here: \['prod'\]\)"
-    ):
+    with pytest.raises(SettingsError) as none_yet:
         stack_settings("dev", project)
+    (project / "Pulumi.prod.yaml").write_text("config: {}\n")
+    with pytest.raises(SettingsError) as one:
+        stack_settings("dev", project)
+
+    assert none_yet.value.problems == (
+        f"no stack file Pulumi.dev.yaml in {project} (stacks here: none)",
+    )
+    assert one.value.problems == (
+        f"no stack file Pulumi.dev.yaml in {project} (stacks here: ['prod'])",
+    )
+
+
+def test_stack_settings_take_their_defaults_from_that_project(project: Path) -> None:
+    declared = yaml.safe_load((project / "Pulumi.yaml").read_text())
+    declared["config"]["lukewarm:memorySize"]["default"] = 1769
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(declared))
+    (project / "Pulumi.dev.yaml").write_text("config:\n  lukewarm:timeout: 12\n")
+
+    settings = stack_settings("dev", project)
+
+    assert (settings.memory_size, settings.timeout) == (1769, 12)
