@@ -110,6 +110,7 @@ def greys(mode: str, values: list[float]) -> list[int]:
         ("I;16B", [0, 32768, 65535], [0, 127, 255]),
         # 32-bit integers: the smallest usual range that holds them, 0-255 then 0-65535.
         ("I", [0, 1, 255], [0, 1, 255]),
+        ("I", [0, 1], [0, 1]),  # integers are never read as 0-1
         ("I", [0, 256, 32768, 65535], [0, 0, 127, 255]),
         # Beyond every usual range, or below zero: their own minimum to maximum.
         ("I", [0, 35000, 70000], [0, 127, 255]),
@@ -170,12 +171,26 @@ def test_a_decompression_bomb_is_refused_before_decoding(monkeypatch: pytest.Mon
             decode_image(black_png(width, height))
 
 
+def test_an_image_of_exactly_the_pixel_limit_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    def decoding(self: ImageFile.ImageFile) -> None:
+        raise AssertionError("decoding")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", decoding)
+    assert MAX_PIXELS == 8_000 * 5_000
+    with pytest.raises(AssertionError, match="decoding"):
+        decode_image(black_png(8_000, 5_000))
+
+
 @pytest.mark.parametrize(
     ("data", "error", "words"),
     [
-        (b"", UnreadableImage, "empty"),
-        (b"GIF89a", UnreadableImage, "not an image"),
-        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", UnreadableImage, "not an image"),
+        (b"", UnreadableImage, "^the image is empty$"),
+        (b"GIF89a", UnreadableImage, "^the data is not an image in any format lukewarm knows$"),
+        (
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+            UnreadableImage,
+            "^the data is not an image in any format lukewarm knows$",
+        ),
         (
             encode(Image.new("RGB", (16, 16)), "ICO"),
             UnsupportedImage,
