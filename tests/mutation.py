@@ -88,8 +88,55 @@ DRAFT_MODE = (
     "that to_rgb does anyway (same pixels, checked on RGB, grey and CMYK JPEGs)"
 )
 
+ONLY_ZERO_READ = (
+    "only `invocations == 0` is read: any count that is no longer 0 after the first "
+    "invocation gives the same cold/warm answers"
+)
+SAME_CODEC = "UTF-8 and utf-8 name the same codec"
+
 EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
-    "app": (),
+    "app": (
+        *(
+            Equivalent("xǁInstanceǁbegin_invocation", line, ONLY_ZERO_READ)
+            for line in ("self.invocations = 1", "self.invocations -= 1", "self.invocations += 2")
+        ),
+        Equivalent(
+            "xǁMethodNotAllowedǁ__init__",
+            "super().__init__(f\"{path} accepts {'XX, XX'.join(sorted(allowed))}, not {method}\")",
+            "every route has one method, so the separator is never printed",
+        ),
+        Equivalent(
+            "x__image_from_multipart",
+            "parts = list(message.iter_parts()) if (message.is_multipart()) or True else []",
+            "iter_parts() of a message that is not multipart yields nothing",
+        ),
+        Equivalent(
+            "x__image_from_multipart",
+            'if part.get_param("NAME", header="content-disposition") == "image":',
+            "email's get_param compares parameter names case-insensitively",
+        ),
+        Equivalent(
+            "x__image_from_multipart",
+            'if part.get_param("name", header="CONTENT-DISPOSITION") == "image":',
+            "email's header lookup is case-insensitive",
+        ),
+        Equivalent(
+            "x__image_from_multipart",
+            'header = f"Content-Type: {content_type}\\r\\n\\r\\n".encode("UTF-8", "surrogatepass")',
+            SAME_CODEC,
+        ),
+        Equivalent("x__body_bytes", 'return body.encode("UTF-8", "surrogatepass")', SAME_CODEC),
+        Equivalent(
+            "x_read_image_bytes",
+            'media_type = content_type.split(";", )[0].strip().lower()',
+            "only the text before the first ';' is kept, however many splits follow",
+        ),
+        Equivalent(
+            "x_read_image_bytes",
+            'media_type = content_type.split(";", 2)[0].strip().lower()',
+            "only the text before the first ';' is kept, however many splits follow",
+        ),
+    ),
     "images": (
         *(
             Equivalent("x_to_rgb", f'white = Image.new("RGBA", rgba.size, {white})', CLAMPED)

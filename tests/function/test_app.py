@@ -61,13 +61,20 @@ def assert_caption(reply: Any, alternatives: int = 0) -> dict[str, Any]:
     return result
 
 
+class Exactly(str):
+    """An error message expected word for word (a plain string is a fragment of it)."""
+
+
 def assert_error(reply: Any, status: int, code: str, *fragments: str) -> None:
     assert reply.status == status, reply.body
     assert reply.headers["Content-Type"] == "application/json"
     error = reply.json()["error"]
     assert error["code"] == code
     for fragment in fragments:
-        assert fragment in error["message"]
+        if isinstance(fragment, Exactly):
+            assert error["message"] == fragment
+        else:
+            assert fragment in error["message"]
     assert "Traceback" not in reply.body
 
 
@@ -116,6 +123,10 @@ def body_encodings(photo: bytes, media_type: str) -> dict[str, dict[str, Any]]:
         "json data url": http_event(
             body=as_data_url, content_type="application/json; charset=utf-8"
         ),
+        "json, line breaks": http_event(
+            body=json.dumps({"image": base64.encodebytes(photo).decode()}),
+            content_type="application/json; charset=utf-8; profile=upload",
+        ),
     }
 
 
@@ -158,6 +169,7 @@ def test_beam_and_alternatives_are_the_ones_asked_for(
         "defaults (beam 3, no alternatives)": ({}, 3, 0),
         "beam 1": ({"beam": "1"}, 1, 0),
         "beam 10": ({"beam": "10"}, 10, 0),
+        "beam 10, no alternatives": ({"beam": "10", "alternatives": "0"}, 10, 0),
         "beam 10, two alternatives": ({"beam": "10", "alternatives": "2"}, 10, 2),
         "beam 10, five alternatives": ({"beam": "10", "alternatives": "5"}, 10, 5),
     }
@@ -174,13 +186,17 @@ def truncated(data: bytes) -> bytes:
     return data[: len(data) * 2 // 3]
 
 
+NO_IMAGE = "the request carries no image"
+JSON_SHAPE = 'a JSON body must be an object {"image": "<base64>"}'
+
+
 def every_bad_request() -> dict[str, tuple[dict[str, Any], int, str, str]]:
     """Every way a request can be wrong: event, status, error code, words in the message."""
     photo = (PHOTOS_DIR / "motorcycle.jpg").read_bytes()
     png = (PHOTOS_DIR / "coffee.png").read_bytes()
     return {
-        "empty body": (http_event(body=b""), 400, "bad_request", "no image"),
-        "no body at all": (http_event(body=None), 400, "bad_request", "no image"),
+        "empty body": (http_event(body=b""), 400, "bad_request", Exactly(NO_IMAGE)),
+        "no body at all": (http_event(body=None), 400, "bad_request", Exactly(NO_IMAGE)),
         "not an image": (
             http_event(body=b"hello, world" * 10),
             400,
@@ -196,10 +212,22 @@ def every_bad_request() -> dict[str, tuple[dict[str, Any], int, str, str]]:
         ),
         "header only": (http_event(body=photo[:40]), 400, "unreadable_image", "damaged"),
         "bad base64": (
-            {**http_event(body=photo), "body": "not*base64!"},
+            {**http_event(body=photo), "body": "aGVs*bG8="},  # "hello", were the * skipped
             400,
             "bad_request",
-            "base64",
+            Exactly("the body is marked as base64 but is not valid base64"),
+        ),
+        "body over 6 MiB": (
+            http_event(body=photo + b"\0" * 6_300_000),
+            413,
+            "payload_too_large",
+            Exactly("the request body is over 6,291,456 bytes"),
+        ),
+        "text body over 6 MiB": (
+            http_event(body="x" * 6_300_000, content_type="application/json"),
+            413,
+            "payload_too_large",
+            Exactly("the request body is over 6,291,456 bytes"),
         ),
         "beam zero": (http_event(body=photo, query={"beam": "0"}), 400, "bad_request", "beam"),
         "beam eleven": (http_event(body=photo, query={"beam": "11"}), 400, "bad_request", "beam"),
@@ -226,19 +254,19 @@ def every_bad_request() -> dict[str, tuple[dict[str, Any], int, str, str]]:
             http_event(body='["abc"]', content_type="application/json"),
             400,
             "bad_request",
-            'a JSON body must be an object {"image": "<base64>"}',
+            Exactly(JSON_SHAPE),
         ),
         "json without image": (
             http_event(body='{"picture": "abc"}', content_type="application/json"),
             400,
             "bad_request",
-            '{"image": "<base64>"}',
+            Exactly(JSON_SHAPE),
         ),
         "json bad base64": (
-            http_event(body='{"image": "%%%"}', content_type="application/json"),
+            http_event(body='{"image": "aGVs*bG8="}', content_type="application/json"),
             400,
             "bad_request",
-            "base64",
+            Exactly('"image" is not valid base64'),
         ),
         "multipart without image field": (
             http_event(
@@ -247,7 +275,7 @@ def every_bad_request() -> dict[str, tuple[dict[str, Any], int, str, str]]:
             ),
             400,
             "bad_request",
-            "'image'",
+            Exactly("the multipart/form-data body has no file field named 'image'"),
         ),
         "multipart with wrong boundary": (
             http_event(
@@ -256,7 +284,7 @@ def every_bad_request() -> dict[str, tuple[dict[str, Any], int, str, str]]:
             ),
             400,
             "bad_request",
-            "multipart",
+            Exactly("the multipart/form-data body has no parts (check the boundary)"),
         ),
         "decompression bomb": (
             http_event(body=black_png(20_000, 20_000)),
@@ -277,10 +305,14 @@ def every_bad_request() -> dict[str, tuple[dict[str, Any], int, str, str]]:
             "4,700,000 bytes",
         ),
         "text content type": (
-            http_event(body=photo, content_type="text/plain"),
+            http_event(body=photo, content_type="text/plain; charset=utf-8; format=flowed"),
             415,
             "unsupported_media_type",
-            "text/plain",
+            Exactly(
+                "Content-Type text/plain is not accepted; send the image as image/*, "
+                "application/octet-stream, multipart/form-data (field 'image') or "
+                'application/json ({"image": "<base64>"})'
+            ),
         ),
         "form urlencoded (curl --data-binary default)": (
             http_event(body=photo, content_type="application/x-www-form-urlencoded"),
@@ -314,6 +346,15 @@ def test_bad_requests_get_the_contract_status_and_a_clear_message(
 ) -> None:
     event, status, code, fragment = BAD_REQUESTS[case]
     assert_error(invoke(app, event), status, code, fragment)
+
+
+def test_an_image_of_exactly_4_5_mib_is_accepted(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    photo = uploads["jpeg"]
+    padded = photo + b"\0" * (4_718_592 - len(photo))  # JPEG ignores what trails it
+    assert len(padded) == 4.5 * 2**20
+    assert_caption(invoke(app, http_event(body=padded)))
 
 
 def test_method_not_allowed_says_which_methods_are(app: ModuleType) -> None:
