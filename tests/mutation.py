@@ -163,7 +163,20 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
             "(identical pixels for 6,000 values from 0 to 255)",
         ),
     ),
-    "warmer": (),
+    "warmer": (
+        Equivalent(
+            "x_client_config",
+            "max_pool_connections=max(11, concurrency),",
+            "10 or 11 connections are both at least the concurrency below 10, and the same above",
+        ),
+        *(
+            Equivalent("x_emf_line", line, "the same JSON document, with spaces after separators")
+            for line in (
+                "return json.dumps(document, separators=None)",
+                "return json.dumps(document, )",
+            )
+        ),
+    ),
     "settings": (),
 }
 

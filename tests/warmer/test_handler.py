@@ -382,3 +382,49 @@ def test_an_unknown_function_is_an_error_not_a_throttle(stack, lambda_env, monke
 
     assert (summary["errors"], summary["throttled"], summary["waves"]) == (2, 0, 1)
     assert summary["error_details"][0].startswith("ResourceNotFoundException: ")
+
+
+@pytest.mark.parametrize(
+    ("event", "parsed"),
+    [
+        ({}, (1, 500)),
+        ({"concurrency": 1, "hold_ms": 0}, (1, 0)),
+        ({"concurrency": 50, "hold_ms": 10_000}, (50, 10_000)),
+    ],
+)
+def test_a_schedule_input_gives_concurrency_and_hold(event, parsed):
+    assert warmer.parse_event(event) == parsed
+
+
+def test_a_schedule_input_that_is_not_an_object_is_named():
+    with pytest.raises(ValueError, match=r"^warm event must be an object, got list$"):
+        warmer.parse_event([])
+
+
+def test_the_run_is_logged_as_a_warm_run_stamped_now(stack, lambda_env, capsys):
+    lambda_env(stack)
+
+    warmer.handler({"concurrency": 1, "hold_ms": 0}, context())
+
+    document = emf_document(capsys)
+    assert document["message"] == "warm run"
+    assert abs(document["_aws"]["Timestamp"] - time.time() * 1000) < 600_000  # ms, not s
+
+
+@pytest.mark.parametrize("lambda_context", [None, object()])
+def test_without_a_lambda_context_the_budget_is_a_minute(stack, lambda_env, capsys, lambda_context):
+    lambda_env(stack)
+
+    summary = warmer.handler({"concurrency": 1, "hold_ms": 0}, lambda_context)
+
+    assert summary["instances_reached"] == 1
+
+
+def test_the_qualifier_comes_from_the_environment(stack, lambda_env, monkeypatch, capsys):
+    lambda_env(stack)
+    monkeypatch.setenv("FUNCTION_QUALIFIER", "$LATEST")  # the local stack has only live
+
+    summary = warmer.handler({"concurrency": 1, "hold_ms": 0}, context())
+
+    assert summary["function"] == "lukewarm:$LATEST"
+    assert summary["error_details"][0].startswith("ResourceNotFoundException: ")
