@@ -279,6 +279,10 @@ def run(name: str, fresh: bool, workers: int) -> Score:
     # After an earlier run only its survivors run again (against the current tests).
     again = [m for m, status in statuses(folder, module).items() if status not in KILLED]
     mutmut(folder, "run", "--max-children", str(workers), *again)
+    # Changed tests can void earlier results that were not run again: run those too.
+    unchecked = [m for m, status in statuses(folder, module).items() if status == "not checked"]
+    if unchecked:
+        mutmut(folder, "run", "--max-children", str(workers), *unchecked)
     score = Score()
     for mutant, status in sorted(statuses(folder, module).items()):
         if status in KILLED:
