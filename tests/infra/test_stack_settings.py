@@ -33,7 +33,7 @@ def test_the_documented_defaults() -> None:
         timeout=30,
         architecture="x86_64",
         model_dir="model",
-        reserved_concurrency=5,
+        reserved_concurrency=0,
         throttle_rate=10.0,
         throttle_burst=20,
         cors_origins=(),
@@ -43,6 +43,7 @@ def test_the_documented_defaults() -> None:
         warm_hold_ms=500,
         prewarm_on_deploy=True,
         provisioned_concurrency=0,
+        log_level="INFO",
     )
 
 
@@ -161,7 +162,11 @@ RETENTION_DAYS = (
             'lukewarm:modelDir = "models\\\\demo": must be a relative path '
             "inside function/, such as model",
         ),
-        ("reservedConcurrency", 0, "lukewarm:reservedConcurrency = 0: must be an integer >= 1"),
+        (
+            "reservedConcurrency",
+            -1,
+            "lukewarm:reservedConcurrency = -1: must be an integer >= 0 (0 = no reservation)",
+        ),
         (
             "throttleRate",
             0,
