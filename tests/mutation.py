@@ -280,6 +280,7 @@ def equivalent(folder: Path, name: str, mutant: str) -> Equivalent | None:
 class Score:
     killed: int = 0
     survived: int = 0
+    unchecked: int = 0
 
     @property
     def score(self) -> float:
@@ -290,7 +291,7 @@ class Score:
         return f"{label}: killed={self.killed} survived={self.survived} score={self.score:.3f}"
 
 
-def run(name: str, fresh: bool, workers: int) -> Score:
+def run(name: str, fresh: bool, workers: int) -> None:
     module = MODULES[name]
     folder = stage(name, module, fresh)
     # After an earlier run only its survivors run again (against the current tests).
@@ -300,8 +301,17 @@ def run(name: str, fresh: bool, workers: int) -> Score:
     unchecked = [m for m, status in statuses(folder, module).items() if status == "not checked"]
     if unchecked:
         mutmut(folder, "run", "--max-children", str(workers), *unchecked)
+
+
+def report(name: str) -> Score:
+    """The module's score from its last run's results, survivors and equivalents listed."""
+    module = MODULES[name]
+    folder = STAGING / name
     score = Score()
     for mutant, status in sorted(statuses(folder, module).items()):
+        if status == "not checked":
+            score.unchecked += 1
+            continue
         if status in KILLED:
             score.killed += 1
             continue
@@ -312,7 +322,8 @@ def run(name: str, fresh: bool, workers: int) -> Score:
         score.survived += 1
         print(f"  {status} {mutant}:")
         print("    " + "\n    ".join(mutated_lines(folder, mutant)))
-    print(score.line(f"mutation {name} ({module.source})"), flush=True)
+    unchecked = f" ({score.unchecked} not checked yet)" if score.unchecked else ""
+    print(score.line(f"mutation {name} ({module.source})") + unchecked, flush=True)
     return score
 
 
@@ -325,8 +336,15 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the last run's results and test only its survivors again",
     )
     parser.add_argument("--workers", type=int, default=2, help="mutants tested at once")
+    parser.add_argument(
+        "--report", action="store_true", help="only report the last run's results, run nothing"
+    )
     args = parser.parse_args(argv)
-    scores = [run(name, not args.again, args.workers) for name in args.modules or MODULES]
+    names = args.modules or list(MODULES)
+    if not args.report:
+        for name in names:
+            run(name, not args.again, args.workers)
+    scores = [report(name) for name in names]
     total = Score(sum(s.killed for s in scores), sum(s.survived for s in scores))
     print(total.line("mutation"))
     return 0 if all(s.score >= TARGET_SCORE for s in scores) else 1
