@@ -173,7 +173,7 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
         ),
         Equivalent(
             "x__to_8bit_grey",
-            "return floats.point(lambda value: (value - low) * scale).convert(None)",
+            'return image.convert("F").point(lambda value: (value - low) * scale).convert(None)',
             "to_rgb converts the float image to RGB next; Pillow goes through L the same way "
             "(identical pixels for 6,000 values from 0 to 255)",
         ),
