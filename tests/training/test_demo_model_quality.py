@@ -20,11 +20,11 @@ def test_demo_model_meets_the_bar() -> None:
     """The README's bar, exact match >= 0.95 and BLEU-4 >= 0.97, on 1,000 held-out scenes.
 
     On 1,000 scenes the count of exact matches is binomial. A model whose true exact
-    match is 0.92 scores 920 +- 8.6 and reaches 950 with probability 0.0002 (z = 3.5);
-    one at 0.93 with probability 0.006 (z = 2.5). The demo model (0.982 on the 500 of
-    `make evaluate`) scores 980 +- 4.4 and falls under 950 with probability below 1e-9
-    (z = 6.8). So a pass means the bar is met, and a model, preprocessing or beam search
-    that got worse fails. One thread captions about 100 scenes a CPU-second here.
+    match is 0.92 (920 +- 8.6) reaches 950 with probability 0.0001, one at 0.93 with
+    0.006 (exact binomial tails); the demo model (0.982 on the 500 of `make evaluate`,
+    982 +- 4.2) falls under 950 with probability 1e-10. So a pass means the bar is met,
+    and a model, preprocessing or beam search that got worse fails. One thread captions
+    about 100 scenes a CPU-second here.
     """
     score = evaluate(DEMO_MODEL_DIR, count=BAR_SCENES, seed=424242, beam=3, threads=1)
 
