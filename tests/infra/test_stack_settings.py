@@ -29,9 +29,10 @@ BERLIN = ZoneInfo("Europe/Berlin")
 def test_the_documented_defaults() -> None:
     # Literal values, not Pulumi.yaml read back: a changed default must change this test too.
     assert load_settings() == Settings(
-        memory_size=2048,
+        memory_size=1769,
         timeout=30,
         architecture="x86_64",
+        runtime="onnx",
         model_dir="model",
         reserved_concurrency=0,
         throttle_rate=10.0,
@@ -44,6 +45,8 @@ def test_the_documented_defaults() -> None:
         prewarm_on_deploy=True,
         provisioned_concurrency=0,
         log_level="INFO",
+        snap_start=False,
+        snap_start_versions=2,
     )
 
 

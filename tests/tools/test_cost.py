@@ -42,30 +42,6 @@ def test_reproduces_the_original_write_up(capsys) -> None:
     assert report["total_usd"] == usd(sum(lines.values()))
 
 
-def test_the_readmes_example_gives_the_readmes_figures(capsys) -> None:
-    # `lukewarm cost --requests 10000 --duration 10 --memory 1024 --region eu-central-1
-    # --api rest --image-gb 2 --no-free-tier --no-warming`, every figure as the README shows it.
-    report = cost(capsys, *WRITE_UP, "--image-gb", "2", "--api", "rest")
-    shown = {item: f"${usd:.3g}" for item, usd in items(report).items() if usd}
-
-    assert shown == {
-        "Lambda compute": "$1.67",
-        "Lambda requests": "$0.002",
-        "API Gateway (REST API)": "$0.035",
-        "ECR image storage": "$0.2",
-        "CloudWatch Logs ingestion": "$0.00601",
-    }
-    assert round(report["total_usd"], 2) == 1.91
-    assert [
-        (row["scenario"], round(row["total_usd"], 2), row["cold_starts_per_month"], row["detail"])
-        for row in report["comparison"]
-    ] == [
-        ("no warming", 1.91, 10_000, "cold fraction 1"),
-        ("warmer", 2.01, 0, "1 instance(s), 8,640 runs"),
-        ("provisioned concurrency", 12.02, 0, "1 instance(s) always on"),
-    ]
-
-
 def test_json_shape(capsys) -> None:
     report = cost(capsys, *WRITE_UP)
     assert set(report) >= {"inputs", "line_items", "total_usd", "comparison", "prices"}
