@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: serve test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference bench-load clean
+.PHONY: serve test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference bench-load mutation clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,5 +57,9 @@ bench-load: $(STAMP)
 bench-reference: $(STAMP)
 	$(PY) -m bench.reference $(ARGS)
 
+## Mutation testing of the handler, image decoding, warmer and settings (about an hour on 2 cores).
+mutation: $(STAMP)
+	$(PY) -m tests.mutation $(ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .mutation *.egg-info

@@ -92,3 +92,11 @@ def local_stack(
 ) -> StackProcess:
     """One local stack for the session: the real function with the tiny model, no warmer."""
     return local_stack_factory(model_dir=tiny_model_dir, no_warmer=True)
+
+
+@pytest.fixture(scope="session")
+def demo_stack(local_stack_factory: Callable[..., StackProcess]) -> StackProcess:
+    """A local stack serving the committed demo model, for tests of what captions say."""
+    if not (DEMO_MODEL_DIR / "weights.safetensors").is_file():
+        pytest.skip("the demo model is not in function/model yet (make demo-model)")
+    return local_stack_factory(model_dir=DEMO_MODEL_DIR, no_warmer=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import DEMO_MODEL_DIR
 
 pytestmark = pytest.mark.browser
 
@@ -31,10 +30,14 @@ CAPTION_WAIT_S = 90
 def browser(tmp_path_factory):
     chromium = shutil.which("chromium")
     if chromium is None or not CHROMEDRIVER.is_file():
-        pytest.skip(
+        missing = (
             "needs Debian's chromium and chromium-driver "
             "(apt-get install chromium chromium-driver; .ci/run installs them)"
         )
+        # In CI the only test of the page's own code must run: a missing browser fails it.
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(missing)
+        pytest.skip(missing)
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -86,21 +89,17 @@ def test_a_file_that_is_not_an_image_shows_an_error(browser, local_stack, tmp_pa
     assert not browser.find_element("id", "caption").is_displayed()
 
 
-@pytest.mark.skipif(
-    not (DEMO_MODEL_DIR / "weights.safetensors").is_file(),
-    reason="the demo model is not in function/model yet (make demo-model)",
-)
-def test_the_demo_model_captions_generated_scenes(browser, local_stack_factory, tmp_path):
+def test_the_demo_model_captions_generated_scenes(browser, demo_stack, tmp_path):
     from training.scenes import make_scene
 
-    stack = local_stack_factory(no_warmer=True)
+    # Held-out scenes the demo model captions right when sent straight to it (it gets
+    # about 98 % of them right): through the page, every one must come back the same.
     scenes = [make_scene("evaluate", 1000003, index) for index in range(3)]
-    right = 0
+    captions = []
     for index, scene in enumerate(scenes):
         photo = tmp_path / f"scene-{index}.png"
         scene.image.save(photo)
-        choose(browser, stack.url, photo)
-        right += wait_for(browser, "caption") == scene.caption
+        choose(browser, demo_stack.url, photo)
+        captions.append(wait_for(browser, "caption"))
 
-    # The demo model gets about 95 % of held-out scenes exactly right.
-    assert right >= 2
+    assert captions == [scene.caption for scene in scenes]

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.metrics.provider.cold_start import reset_cold_start_flag
 from PIL import Image
 
 EVENTS_DIR = Path(__file__).parent / "events"
@@ -147,13 +148,36 @@ def with_orientation(image: Image.Image, orientation: int) -> bytes:
     return encode(image, "JPEG", exif=exif.tobytes())
 
 
-def import_app(model_dir: Path) -> ModuleType:
-    """A freshly imported `app`, as a new Lambda instance imports it (the model loads then)."""
+def import_app(model_dir: Path, threads: str | None = "1") -> ModuleType:
+    """A freshly imported `app`, as a new Lambda instance imports it (the model loads then).
+
+    `threads` is `LUKEWARM_THREADS` (None: unset). Powertools' own cold-start flag is reset
+    too, as in a new process, so the instance's first invocation publishes `ColdStart`.
+    """
     with pytest.MonkeyPatch.context() as env:
         env.setenv("LUKEWARM_MODEL_DIR", str(model_dir))
-        env.setenv("LUKEWARM_THREADS", "1")
+        if threads is None:
+            env.delenv("LUKEWARM_THREADS", raising=False)
+        else:
+            env.setenv("LUKEWARM_THREADS", threads)
+        reset_cold_start_flag()
         sys.modules.pop("app", None)
         return importlib.import_module("app")
+
+
+def published_metrics(stdout: str) -> dict[str, float]:
+    """The EMF metrics in what the handler printed, by name, values summed."""
+    totals: dict[str, float] = {}
+    for line in stdout.splitlines():
+        if '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                values = document[metric["Name"]]
+                values = values if isinstance(values, list) else [values]
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(values)
+    return totals
 
 
 def black_png(width: int, height: int) -> bytes:

@@ -91,6 +91,43 @@ def test_wide_and_float_greys_are_scaled_not_clipped(
     assert ImageStat.Stat(rgb).mean == pytest.approx([expected] * 3, abs=3)
 
 
+def greys(mode: str, values: list[float]) -> list[int]:
+    """The 8-bit greys `to_rgb` makes of a one-row image of `values` in `mode`."""
+    image = Image.new("F", (len(values), 1))
+    image.putdata(values)
+    if mode != "F":
+        image = image.convert("I") if mode == "I" else image.convert("I").convert(mode)
+    rgb = to_rgb(image)
+    return [rgb.getpixel((x, 0))[0] for x in range(len(values))]
+
+
+@pytest.mark.parametrize(
+    ("mode", "values", "expected"),
+    [
+        # 16-bit images use their whole range, however dark the picture is.
+        ("I;16", [0, 257, 514, 32768, 65535], [0, 1, 2, 127, 255]),
+        ("I;16", [0, 100, 200], [0, 0, 0]),
+        ("I;16B", [0, 32768, 65535], [0, 127, 255]),
+        # 32-bit integers: the smallest usual range that holds them, 0-255 then 0-65535.
+        ("I", [0, 1, 255], [0, 1, 255]),
+        ("I", [0, 1], [0, 1]),  # integers are never read as 0-1
+        ("I", [0, 256, 32768, 65535], [0, 0, 127, 255]),
+        # Beyond every usual range, or below zero: their own minimum to maximum.
+        ("I", [0, 35000, 70000], [0, 127, 255]),
+        ("I", [-100, 0, 100], [0, 127, 255]),
+        ("I", [-5, -5], [0, 0]),
+        # Floats: 0-1 first (what image libraries write), then 0-255 and 0-65535.
+        ("F", [0.0, 0.25, 1.0], [0, 63, 255]),
+        ("F", [0.0, 2.0, 255.0], [0, 2, 255]),
+        ("F", [0.0, 300.0, 65535.0], [0, 1, 255]),
+    ],
+)
+def test_wide_and_float_greys_map_to_these_8_bit_greys(
+    mode: str, values: list[float], expected: list[int]
+) -> None:
+    assert greys(mode, values) == expected
+
+
 def test_16_bit_png_decodes_to_the_same_picture(photos: dict[str, Path]) -> None:
     grey = Image.open(photos["grass"])
     sixteen = grey.convert("I").point(lambda value: value * 257).convert("I;16")
@@ -134,19 +171,42 @@ def test_a_decompression_bomb_is_refused_before_decoding(monkeypatch: pytest.Mon
             decode_image(black_png(width, height))
 
 
+def test_an_image_of_exactly_the_pixel_limit_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    def decoding(self: ImageFile.ImageFile) -> None:
+        raise AssertionError("decoding")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", decoding)
+    assert MAX_PIXELS == 8_000 * 5_000
+    with pytest.raises(AssertionError, match="decoding"):
+        decode_image(black_png(8_000, 5_000))
+
+
 @pytest.mark.parametrize(
     ("data", "error", "words"),
     [
-        (b"", UnreadableImage, "empty"),
-        (b"GIF89a", UnreadableImage, "not an image"),
-        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", UnreadableImage, "not an image"),
-        (encode(Image.new("RGB", (16, 16)), "ICO"), UnsupportedImage, "ICO"),
+        (b"", UnreadableImage, "^the image is empty$"),
+        (b"GIF89a", UnreadableImage, "^the data is not an image in any format lukewarm knows$"),
+        (
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+            UnreadableImage,
+            "^the data is not an image in any format lukewarm knows$",
+        ),
+        (
+            encode(Image.new("RGB", (16, 16)), "ICO"),
+            UnsupportedImage,
+            "ICO images are not supported; send PNG, JPEG, GIF, WEBP, BMP or TIFF",
+        ),
         (encode(Image.new("RGB", (16, 16)), "PCX"), UnsupportedImage, "PCX"),
     ],
 )
 def test_unreadable_and_unsupported_data(data: bytes, error: type, words: str) -> None:
     with pytest.raises(error, match=words):
         decode_image(data)
+
+
+def test_a_colour_mode_pillow_cannot_convert_is_refused_by_name() -> None:
+    with pytest.raises(UnsupportedImage, match="images in colour mode La are not supported"):
+        to_rgb(Image.new("La", (4, 4)))
 
 
 @pytest.mark.parametrize("format", ["PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"])

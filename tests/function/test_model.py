@@ -3,6 +3,9 @@ the rest, and the count context does what it is there for."""
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 import torch
 from PIL import Image
@@ -75,3 +78,18 @@ def test_config_refuses_additions_it_cannot_build(
     data[section][key] = value
     with pytest.raises(ModelFormatError, match=f"{section}.{key} {problem}"):
         ModelConfig.from_dict(data)
+
+
+def test_weights_that_do_not_fit_config_json_are_refused(tiny_model_dir, tmp_path) -> None:
+    model_dir = tmp_path / "mismatched"
+    shutil.copytree(tiny_model_dir, model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    config["decoder"]["decoder_dim"] += 8  # the weights were trained at the old width
+    (model_dir / "config.json").write_text(json.dumps(config))
+
+    with pytest.raises(ModelFormatError) as refused:
+        Captioner.load(model_dir)
+
+    message = str(refused.value)
+    assert "weights.safetensors does not fit config.json" in message
+    assert "has shape" in message and "expected" in message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import uuid
@@ -11,10 +12,11 @@ import botocore.exceptions
 import pytest
 
 from tests.localstack.conftest import http, invoke, lambda_client
+from training.scenes import make_scene
 
 REQUEST_LINE = re.compile(
     r"^(?P<method>\S+) (?P<path>\S+) (?P<status>\d{3}) (?P<temperature>cold|warm) "
-    r"(?P<instance>i-\d+) pid (?P<pid>\d+) (?P<ms>\d+) ms"
+    r"(?P<instance>i-\d+) pid (?P<pid>\d+) (?P<ms>\d+) ms(?: init (?P<init>\d+) ms)?$"
 )
 
 
@@ -34,31 +36,46 @@ def test_a_photo_posted_to_caption_gets_a_caption(local_stack, photos):
     assert any(m and m["path"] == "/caption" and m["status"] == "200" for m in lines)
 
 
-def test_multipart_and_json_uploads_reach_the_function_intact(local_stack, photos):
-    image = photos["motorcycle"].read_bytes()
+def test_a_cold_request_line_says_how_long_the_init_took(local_stack_factory, tiny_model_dir):
+    stack = local_stack_factory(model_dir=tiny_model_dir, no_warmer=True)
+    for _ in range(2):
+        http(stack.url + "health")
+
+    cold, warm = (REQUEST_LINE.match(line) for line in stack.request_lines())
+    assert cold and cold["temperature"] == "cold" and cold["init"] is not None
+    assert 0 < int(cold["init"]) <= int(cold["ms"])
+    assert warm and warm["temperature"] == "warm" and warm["init"] is None
+
+
+def test_multipart_and_json_uploads_reach_the_function_intact(demo_stack):
+    # The demo model says "... to the left of ..." of this held-out scene; a mirrored,
+    # flipped or turned image gets another caption.
+    scene = make_scene("evaluate", 2026, 6)
+    buffer = io.BytesIO()
+    scene.image.save(buffer, "PNG")
+    image = buffer.getvalue()
     boundary = uuid.uuid4().hex
     multipart = (
         (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="m.jpg"\r\n'
-            "Content-Type: image/jpeg\r\n\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="s.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
         ).encode()
         + image
         + f"\r\n--{boundary}--\r\n".encode()
     )
-    as_form = http(
-        local_stack.url + "caption",
-        data=multipart,
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-    )
-    as_json = http(
-        local_stack.url + "caption",
-        data=json.dumps({"image": base64.b64encode(image).decode()}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
+    bodies = {
+        "raw": (image, "image/png"),
+        "multipart": (multipart, f"multipart/form-data; boundary={boundary}"),
+        "json": (
+            json.dumps({"image": base64.b64encode(image).decode()}).encode(),
+            "application/json",
+        ),
+    }
 
-    assert as_form.status == 200, as_form.body
-    assert as_json.status == 200, as_json.body
-    assert as_form.json()["caption"] == as_json.json()["caption"]
+    for name, (body, content_type) in bodies.items():
+        answer = http(demo_stack.url + "caption", data=body, headers={"Content-Type": content_type})
+        assert answer.status == 200, (name, answer.body)
+        assert answer.json()["caption"] == scene.caption, name
 
 
 def test_the_upload_page_and_health_are_served(local_stack):
@@ -116,6 +133,16 @@ def test_only_the_live_alias_exists(local_stack):
         invoke(client, {"lukewarm": {"action": "warm", "hold_ms": 0}}, qualifier="$LATEST")
 
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_an_unknown_function_is_not_found(local_stack):
+    client = lambda_client(local_stack.invoke_endpoint)
+
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        client.invoke(FunctionName="no-such-function", Qualifier="live", Payload=b"{}")
+
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
 def test_the_warmer_reaches_two_instances_of_the_real_function(local_stack):

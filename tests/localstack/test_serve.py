@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -11,18 +12,26 @@ from tests.localstack.conftest import FAKE_FUNCTION, http, invoke, lambda_client
 
 
 def test_the_stacks_own_schedule_keeps_an_idle_instance_warm(local_stack_factory):
-    # At x100 the default rate(5 minutes) fires every 3 s and instances idle for 4 s are
-    # reclaimed; without the warmer the request after 6 s of silence would be cold.
-    stack = local_stack_factory(task_root=FAKE_FUNCTION, time_scale=100, idle_timeout=400)
-    http(stack.url + "caption", data=b"x", headers={"Content-Type": "image/png"})
-    time.sleep(6.5)
-    later = http(stack.url + "caption", data=b"x", headers={"Content-Type": "image/png"})
+    # At x100 the default rate(5 minutes) fires every 3 s and instances idle for 6 s are
+    # reclaimed. The same stack without its warmer is the control: after 9 s of silence
+    # its request is cold, while the warmed stack's is warm.
+    options = {"task_root": FAKE_FUNCTION, "time_scale": 100, "idle_timeout": 600}
+    warmed = local_stack_factory(**options)
+    control = local_stack_factory(no_warmer=True, **options)
+    for stack in (warmed, control):
+        http(stack.url + "caption", data=b"x", headers={"Content-Type": "image/png"})
+    time.sleep(9)
+    later = {
+        stack: http(stack.url + "caption", data=b"x", headers={"Content-Type": "image/png"})
+        for stack in (warmed, control)
+    }
 
-    log = stack.log()
+    log = warmed.log()
     assert "warm run (start)" in log
     assert "warm run (rate(5 minutes))" in log
-    assert later.json()["cold_start"] is False
-    assert any(line.startswith("INVOKE lukewarm:live 200") for line in stack.request_lines())
+    assert later[warmed].json()["cold_start"] is False
+    assert later[control].json()["cold_start"] is True
+    assert any(line.startswith("INVOKE lukewarm:live 200") for line in warmed.request_lines())
 
 
 def serve(*flags):
@@ -56,7 +65,10 @@ def test_the_functions_own_logs_are_printed_on_request(local_stack_factory):
     verbose = local_stack_factory(task_root=FAKE_FUNCTION, no_warmer=True, function_logs=True)
     for stack in (quiet, verbose):
         http(stack.url + "caption?fail=1", data=b"x", headers={"Content-Type": "image/png"})
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    while "RuntimeError: failed on purpose" not in verbose.log():
+        assert time.monotonic() < deadline, verbose.log()
+        time.sleep(0.05)
 
     assert "RuntimeError: failed on purpose" not in quiet.log()
     assert "lukewarm.function [i-1] RuntimeError: failed on purpose" in verbose.log()
@@ -83,3 +95,26 @@ def test_an_unknown_log_level_is_refused_with_the_levels_there_are():
 
     assert finished.returncode == 2
     assert "DEBUG" in finished.stderr and "ERROR" in finished.stderr
+
+
+def test_serve_with_a_stack_uses_that_stacks_values(local_stack_factory):
+    # The stack file sits beside Pulumi.yaml, where `pulumi config set` writes it.
+    name = f"serve-test-{os.getpid()}"
+    stack_file = ROOT / f"Pulumi.{name}.yaml"
+    stack_file.write_text(
+        "config:\n"
+        "  lukewarm:reservedConcurrency: 2\n"
+        "  lukewarm:timeout: 7\n"
+        "  lukewarm:warmSchedules:\n"
+        "    - schedule: rate(1 hour)\n"
+        "      concurrency: 2\n"
+    )
+    try:
+        stack = local_stack_factory(task_root=FAKE_FUNCTION, stack=name)
+    finally:
+        stack_file.unlink()
+    answer = http(stack.url + "caption", data=b"x", headers={"Content-Type": "image/png"})
+
+    assert "lukewarm: up to 2 instances, " in stack.log()
+    assert ", function timeout 7 s, warming: rate(1 hour) x2\n" in stack.log()
+    assert 5_000 < answer.json()["remaining_ms"] <= 7_000

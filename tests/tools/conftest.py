@@ -77,9 +77,10 @@ def _app(api: FakeApi) -> web.Application:
     return app
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def fake_api() -> Iterator[FakeApi]:
-    """The misbehaving server, on a free port of 127.0.0.1, in a background thread."""
+    """The misbehaving server, on a free port of 127.0.0.1, in a background thread; a new
+    one for each test, so the requests it counts are that test's own."""
     loop = asyncio.new_event_loop()
     holder: dict[str, object] = {}
 

@@ -125,13 +125,15 @@ def test_short_probe_classifies_reports_and_plots(fake_api, tmp_path, capsys) ->
 
 
 def test_duration_mode_stops_in_time(fake_api, tmp_path, capsys) -> None:
+    import matplotlib.pyplot  # noqa: F401 -- imported before the clock starts: not the probe's time
+
     started = time.monotonic()
     code = main(
         ["probe", fake_api.url("ok"), "--duration", "0.6", *FAST, "--out", str(tmp_path / "d")]
     )
     capsys.readouterr()
     assert code == 0
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # a 0.6 s probe, not one that runs on
     report = json.loads((tmp_path / "d.json").read_text())
     assert 2 <= len(report["requests"]) <= 12
     assert report["requests"][-1]["offset_s"] <= 0.6
@@ -217,7 +219,8 @@ def test_probe_the_local_stack(local_stack, tmp_path, capsys) -> None:
     report = json.loads((tmp_path / "report.json").read_text())
     answered = report["requests"]
     assert [r["error"] for r in answered] == [None, None, None]
-    assert {r["kind"] for r in answered} <= {"cold", "luke-warm", "warm"}
+    # The server's own cold-start flag decides which requests the probe calls cold.
+    assert [r["kind"] == "cold" for r in answered] == [r["cold_start"] for r in answered]
     assert all(r["timing_ms"]["total"] <= r["latency_ms"] for r in answered)
     assert all(r["instance"] for r in answered)
     kinds = {r["kind"] for r in answered}

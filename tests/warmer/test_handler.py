@@ -3,12 +3,22 @@ function fails, overruns or is throttled (reported, never raised)."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from types import SimpleNamespace
+from typing import Any
 
+import boto3
 import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
 
+from tests.conftest import ROOT
 from tests.localstack.conftest import FAKE_FUNCTION
 from warmer import handler as warmer
 
@@ -48,17 +58,31 @@ def emf_document(capsys):
 def test_a_warm_run_reaches_n_distinct_instances_and_logs_emf(stack, lambda_env, capsys):
     lambda_env(stack)
 
+    started = time.monotonic()
     summary = warmer.handler({"concurrency": 3, "hold_ms": 300}, context())
+    elapsed_ms = (time.monotonic() - started) * 1000
 
     assert summary["instances_reached"] == 3
     assert len(summary["instances"]) == 3
-    assert summary["errors"] == 0
+    assert (summary["invokes"], summary["waves"], summary["errors"]) == (3, 1, 0)
+    assert 300 <= summary["duration_ms"] <= elapsed_ms  # the 300 ms hold, and the run's own time
     document = emf_document(capsys)
     directive = document["_aws"]["CloudWatchMetrics"][0]
-    names = {metric["Name"] for metric in directive["Metrics"]}
-    assert {"WarmTargets", "WarmInstancesReached", "WarmColdStarts", "WarmErrors"} <= names
-    assert all(name in document for name in names)
+    assert directive["Namespace"] == "lukewarm"
+    assert {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]} == {
+        "WarmTargets": "Count",
+        "WarmInstancesReached": "Count",
+        "WarmColdStarts": "Count",
+        "WarmRestores": "Count",
+        "WarmErrors": "Count",
+        "WarmThrottles": "Count",
+        "WarmDuration": "Milliseconds",
+    }
+    assert document["WarmTargets"] == 3
     assert document["WarmInstancesReached"] == 3
+    assert document["WarmErrors"] == document["WarmThrottles"] == 0
+    assert document["WarmColdStarts"] == summary["cold_starts"]
+    assert document["WarmDuration"] == summary["duration_ms"]
     assert document["function"] == "lukewarm:live"
     assert directive["Dimensions"] == [["function"]]
 
@@ -96,24 +120,27 @@ def test_a_failing_function_is_reported_not_raised(local_stack_factory, lambda_e
     assert summary["function_errors"] == 2
     assert summary["instances_reached"] == 0
     assert "warm-up failed on purpose" in summary["error_details"][0]
-    assert emf_document(capsys)["WarmErrors"] == 2
+    document = emf_document(capsys)
+    assert document["WarmErrors"] == 2
+    # The reasons reach the log too, where an alarm on WarmErrors sends people.
+    assert document["error_details"] == summary["error_details"]
 
 
 def test_a_slow_function_times_out_within_the_warmers_own_budget(
     local_stack_factory, lambda_env, capsys
 ):
     slow = local_stack_factory(
-        task_root=FAKE_FUNCTION, no_warmer=True, env={"FAKE_WARM": "sleep:6"}
+        task_root=FAKE_FUNCTION, no_warmer=True, env={"FAKE_WARM": "sleep:60"}
     )
     lambda_env(slow)
 
-    started = time.monotonic()
-    summary = warmer.handler({"concurrency": 2, "hold_ms": 0}, context(remaining_ms=4_000))
-    elapsed = time.monotonic() - started
+    lambda_context = context(remaining_ms=6_000)
+    summary = warmer.handler({"concurrency": 2, "hold_ms": 0}, lambda_context)
 
     assert summary["timeouts"] == 2
     assert summary["instances_reached"] == 0
-    assert elapsed < 4.0
+    # Lambda would have stopped the warmer at 0 ms left; it keeps 1.5 s in hand for that.
+    assert lambda_context.get_remaining_time_in_millis() > 0
 
 
 def test_an_unreachable_function_is_an_error_in_the_report(lambda_env, monkeypatch, capsys):
@@ -177,3 +204,228 @@ def test_without_time_for_a_wave_nothing_is_sent_and_the_report_says_why(stack, 
 
     assert summary["invokes"] == 0
     assert "too little for a warm-up wave" in summary["error_details"][0]
+
+
+def test_the_warmer_needs_only_the_standard_library_and_boto3(tmp_path):
+    # Deployed as a zip of warmer/*.py (handler `handler.handler`) on Lambda's Python
+    # runtime, which has boto3 and nothing of ours: import it from a folder of only those.
+    for source in (ROOT / "warmer").glob("*.py"):
+        shutil.copy(source, tmp_path)
+    probe = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import handler\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in set(sys.modules) - before})))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    imported = subprocess.run(
+        [sys.executable, "-I", "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+
+    boto3_and_its_dependencies = {
+        "boto3", "botocore", "certifi", "dateutil", "jmespath", "s3transfer", "six", "urllib3"
+    }  # fmt: skip
+    # (`__mp_main__` is an alias of `__main__` that concurrent.futures' import adds.)
+    outside = set(imported) - set(sys.stdlib_module_names) - {"handler", "__mp_main__"}
+    assert "handler" in imported
+    assert outside <= boto3_and_its_dependencies, outside
+
+
+def stubbed_client(method: str, **response: Any) -> Any:
+    """A real boto3 Lambda client whose next `invoke` gets this answer (botocore's Stubber)."""
+    client = boto3.client(
+        "lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stubber = Stubber(client)
+    getattr(stubber, method)("invoke", **response)
+    stubber.activate()
+    return client
+
+
+NOT_A_WARM_UP = warmer.InvokeResult(
+    warmer.ERROR, detail="the function did not answer the warm-up event"
+)
+WARM_UP_CALL = {
+    "FunctionName": "lukewarm",
+    "Qualifier": "live",
+    "InvocationType": "RequestResponse",
+    "Payload": b'{"lukewarm": {"action": "warm", "hold_ms": 250}}',
+}
+
+
+def answered(payload: bytes, function_error: str | None = None) -> Any:
+    response: dict[str, Any] = {
+        "StatusCode": 200,
+        "Payload": StreamingBody(io.BytesIO(payload), len(payload)),
+    }
+    if function_error:
+        response["FunctionError"] = function_error
+    return stubbed_client("add_response", service_response=response, expected_params=WARM_UP_CALL)
+
+
+@pytest.mark.parametrize(
+    ("payload", "function_error", "result"),
+    [
+        (
+            b'{"warm": true, "instance": "a1b2", "cold_start": true, "init_ms": 812.5}',
+            None,
+            warmer.InvokeResult(warmer.OK, instance="a1b2", cold_start=True),
+        ),
+        (
+            b'{"warm": true, "instance": "a1b2", "cold_start": false}',
+            None,
+            warmer.InvokeResult(warmer.OK, instance="a1b2", cold_start=False),
+        ),
+        (
+            b'{"warm": false, "error": {"code": "bad_warm_event"}}',
+            None,
+            warmer.InvokeResult(
+                warmer.ERROR, detail="the function did not answer the warm-up event"
+            ),
+        ),
+        (
+            b'{"statusCode": 200, "body": "{}"}',
+            None,
+            warmer.InvokeResult(
+                warmer.ERROR, detail="the function did not answer the warm-up event"
+            ),
+        ),
+        (
+            b"[true]",
+            None,
+            warmer.InvokeResult(
+                warmer.ERROR, detail="the function did not answer the warm-up event"
+            ),
+        ),
+        (
+            b"null",
+            None,
+            warmer.InvokeResult(
+                warmer.ERROR, detail="the function did not answer the warm-up event"
+            ),
+        ),
+        (
+            b'{"errorType": "MemoryError", "errorMessage": "out of memory"}',
+            "Unhandled",
+            warmer.InvokeResult(warmer.FUNCTION_ERROR, detail="MemoryError: out of memory"),
+        ),
+        (
+            b'{"errorMessage": "no type"}',
+            "Unhandled",
+            warmer.InvokeResult(warmer.FUNCTION_ERROR, detail="Error: no type"),
+        ),
+        (
+            b'{"errorType": "Runtime.ExitError"}',
+            "Unhandled",
+            warmer.InvokeResult(warmer.FUNCTION_ERROR, detail="Runtime.ExitError: "),
+        ),
+        (
+            b"\xff" + b"x" * 400,
+            "Unhandled",
+            warmer.InvokeResult(warmer.FUNCTION_ERROR, detail="\ufffd" + "x" * 299),
+        ),
+        (
+            b'{"errorType": "E", "errorMessage": "' + b"m" * 400 + b'"}',
+            "Unhandled",
+            warmer.InvokeResult(warmer.FUNCTION_ERROR, detail="E: " + "m" * 297),
+        ),
+    ],
+)
+def test_each_answer_to_a_warm_up_is_classified(
+    payload: bytes, function_error: str | None, result: Any
+) -> None:
+    client = answered(payload, function_error)
+
+    assert warmer.invoke_once(client, "lukewarm", "live", 250) == result
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "result"),
+    [
+        (
+            "TooManyRequestsException",
+            429,
+            warmer.InvokeResult(warmer.THROTTLED, detail="TooManyRequestsException: Rate exceeded"),
+        ),
+        # A throttle that only its status tells (a proxy, or an error without a code).
+        ("", 429, warmer.InvokeResult(warmer.THROTTLED, detail="429: Rate exceeded")),
+        (
+            "ResourceNotFoundException",
+            404,
+            warmer.InvokeResult(warmer.ERROR, detail="ResourceNotFoundException: Rate exceeded"),
+        ),
+        ("", 500, warmer.InvokeResult(warmer.ERROR, detail="500: Rate exceeded")),
+    ],
+)
+def test_each_refused_invoke_is_classified(code: str, status: int, result: Any) -> None:
+    client = stubbed_client(
+        "add_client_error",
+        service_error_code=code,
+        service_message="Rate exceeded",
+        http_status_code=status,
+    )
+
+    assert warmer.invoke_once(client, "lukewarm", "live", 250) == result
+
+
+def test_an_unknown_function_is_an_error_not_a_throttle(stack, lambda_env, monkeypatch, capsys):
+    lambda_env(stack)
+    monkeypatch.setenv("FUNCTION_NAME", "no-such-function")
+
+    summary = warmer.handler({"concurrency": 2, "hold_ms": 0}, context())
+
+    assert (summary["errors"], summary["throttled"], summary["waves"]) == (2, 0, 1)
+    assert summary["error_details"][0].startswith("ResourceNotFoundException: ")
+
+
+@pytest.mark.parametrize(
+    ("event", "parsed"),
+    [
+        ({}, (1, 500)),
+        ({"concurrency": 1, "hold_ms": 0}, (1, 0)),
+        ({"concurrency": 50, "hold_ms": 10_000}, (50, 10_000)),
+    ],
+)
+def test_a_schedule_input_gives_concurrency_and_hold(event, parsed):
+    assert warmer.parse_event(event) == parsed
+
+
+def test_a_schedule_input_that_is_not_an_object_is_named():
+    with pytest.raises(ValueError, match=r"^warm event must be an object, got list$"):
+        warmer.parse_event([])
+
+
+def test_the_run_is_logged_as_a_warm_run_stamped_now(stack, lambda_env, capsys):
+    lambda_env(stack)
+
+    warmer.handler({"concurrency": 1, "hold_ms": 0}, context())
+
+    document = emf_document(capsys)
+    assert document["message"] == "warm run"
+    assert abs(document["_aws"]["Timestamp"] - time.time() * 1000) < 600_000  # ms, not s
+
+
+@pytest.mark.parametrize("lambda_context", [None, object()])
+def test_without_a_lambda_context_the_budget_is_a_minute(stack, lambda_env, capsys, lambda_context):
+    lambda_env(stack)
+
+    summary = warmer.handler({"concurrency": 1, "hold_ms": 0}, lambda_context)
+
+    assert summary["instances_reached"] == 1
+
+
+def test_the_qualifier_comes_from_the_environment(stack, lambda_env, monkeypatch, capsys):
+    lambda_env(stack)
+    monkeypatch.setenv("FUNCTION_QUALIFIER", "$LATEST")  # the local stack has only live
+
+    summary = warmer.handler({"concurrency": 1, "hold_ms": 0}, context())
+
+    assert summary["function"] == "lukewarm:$LATEST"
+    assert summary["error_details"][0].startswith("ResourceNotFoundException: ")

@@ -4,7 +4,8 @@ The pool and the warmer are tested against every way a function can go wrong (sl
 raising, dying) without waiting for torch to import. `FAKE_WARM` in the environment
 makes the warm-up event fail (`raise`) or overrun (`sleep:<seconds>`); `FAKE_INSTANCE`
 gives every instance the same name, as if Lambda had sent every invoke to one;
-`FAKE_INIT_S` makes every instance take that long to import, like torch.
+`FAKE_INIT_S` makes every instance take that long to import, like torch. A request
+with `?started=<path>` creates that file as it begins, so a test can wait for it.
 """
 
 import json
@@ -31,6 +32,9 @@ def handler(event, context):
     if "routeKey" not in event:
         return direct(event, cold)
     query = event.get("queryStringParameters") or {}
+    if "started" in query:
+        with open(query["started"], "w") as started:
+            started.write(str(os.getpid()))
     if "sleep" in query:
         time.sleep(float(query["sleep"]))
     if "fail" in query:
