@@ -78,6 +78,7 @@ LAYOUT = {
     "static": "function/static",
     "function": "function",
     "warmer": "warmer",
+    "pruner": "pruner",
     "infra": "infra",
     "lukewarm": "lukewarm",
     "training": "training",
@@ -114,31 +115,6 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
         *(
             Equivalent("xǁInstanceǁbegin_invocation", line, ONLY_ZERO_READ)
             for line in ("self.invocations = 1", "self.invocations -= 1", "self.invocations += 2")
-        ),
-        Equivalent(
-            "xǁMethodNotAllowedǁ__init__",
-            "super().__init__(f\"{path} accepts {'XX, XX'.join(sorted(allowed))}, not {method}\")",
-            "every route has one method, so the separator is never printed",
-        ),
-        Equivalent(
-            "x__image_from_multipart",
-            "parts = list(message.iter_parts()) if (message.is_multipart()) or True else []",
-            "iter_parts() of a message that is not multipart yields nothing",
-        ),
-        Equivalent(
-            "x__image_from_multipart",
-            'if part.get_param("NAME", header="content-disposition") == "image":',
-            "email's get_param compares parameter names case-insensitively",
-        ),
-        Equivalent(
-            "x__image_from_multipart",
-            'if part.get_param("name", header="CONTENT-DISPOSITION") == "image":',
-            "email's header lookup is case-insensitive",
-        ),
-        Equivalent(
-            "x__image_from_multipart",
-            'header = f"Content-Type: {content_type}\\r\\n\\r\\n".encode("UTF-8", "surrogatepass")',
-            SAME_CODEC,
         ),
         Equivalent("x__body_bytes", 'return body.encode("UTF-8", "surrogatepass")', SAME_CODEC),
         Equivalent(
