@@ -84,6 +84,39 @@ def lambda_identity(
     return LambdaIdentity(log_group, role, logs_policy)
 
 
+def helper_function(
+    name: str,
+    *,
+    description: str,
+    code: pulumi.Archive,
+    identity: LambdaIdentity,
+    memory_size: int,
+    timeout: int,
+    variables: dict[str, pulumi.Input[str]],
+    permissions: list[pulumi.Resource],
+    parent: pulumi.Resource,
+) -> lambda_.Function:
+    """One of the stack's small helper Lambdas (the warmer, the version pruner): standard
+    library and boto3 only, zipped, on arm64 (cheaper per GB-second), logging JSON to its
+    own group. It is created once its role may write logs and do its job (`permissions`)."""
+    return lambda_.Function(
+        name,
+        description=description,
+        runtime="python3.12",
+        handler="handler.handler",
+        code=code,
+        architectures=["arm64"],
+        memory_size=memory_size,
+        timeout=timeout,
+        role=identity.role.arn,
+        logging_config=lambda_.FunctionLoggingConfigArgs(
+            log_format="JSON", log_group=identity.log_group.name
+        ),
+        environment=lambda_.FunctionEnvironmentArgs(variables=variables),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[identity.logs_policy, *permissions]),
+    )
+
+
 @dataclass
 class ServiceArgs:
     image_uri: pulumi.Input[str]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import iam, lambda_
 
-from infra.service import lambda_identity
+from infra.service import helper_function, lambda_identity
 
 PRUNER_SOURCE = "pruner"
 """The pruner's source directory (standard library and boto3 only), relative to the project."""
@@ -57,30 +57,18 @@ class Versions(pulumi.ComponentResource):
             policy=pruning_policy(args.function_arn, args.alias_arn),
             opts=child,
         )
-        pruner = lambda_.Function(
+        pruner = helper_function(
             f"{name}-pruner",
             description="lukewarm: deletes the captioning function's old versions",
-            runtime="python3.12",
-            handler="handler.handler",
             code=pulumi.AssetArchive(
                 {"handler.py": pulumi.FileAsset(f"{PRUNER_SOURCE}/handler.py")}
             ),
-            architectures=["arm64"],
+            identity=identity,
             memory_size=PRUNER_MEMORY_MB,
             timeout=PRUNER_TIMEOUT_S,
-            role=identity.role.arn,
-            logging_config=lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=identity.log_group.name
-            ),
-            environment=lambda_.FunctionEnvironmentArgs(
-                variables={
-                    "FUNCTION_NAME": args.function_name,
-                    "FUNCTION_QUALIFIER": args.alias_name,
-                }
-            ),
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[identity.logs_policy, prune_policy]
-            ),
+            variables={"FUNCTION_NAME": args.function_name, "FUNCTION_QUALIFIER": args.alias_name},
+            permissions=[prune_policy],
+            parent=self,
         )
         # Runs again whenever the alias moves: after the new version is live, never before.
         lambda_.Invocation(

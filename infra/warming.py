@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import get_caller_identity_output, iam, lambda_, scheduler
 
-from infra.service import lambda_identity
+from infra.service import helper_function, lambda_identity
 from infra.settings import ROOT, WarmSchedule, warm_input
 
 WARMER_SOURCE = "warmer"
@@ -68,29 +68,20 @@ class Warming(pulumi.ComponentResource):
             policy=_invoke_policy(args.alias_arn),
             opts=child,
         )
-        warmer = lambda_.Function(
+        warmer = helper_function(
             f"{name}-warmer",
             description="lukewarm: keeps the captioning function warm",
-            runtime="python3.12",
-            handler="handler.handler",
             code=warmer_code(),
-            architectures=["arm64"],
+            identity=identity,
             memory_size=WARMER_MEMORY_MB,
             timeout=WARMER_TIMEOUT_S,
-            role=role.arn,
-            logging_config=lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=identity.log_group.name
-            ),
-            environment=lambda_.FunctionEnvironmentArgs(
-                variables={
-                    "FUNCTION_NAME": args.function_name,
-                    "FUNCTION_QUALIFIER": args.alias_name,
-                    "FUNCTION_TIMEOUT_S": str(args.function_timeout),
-                }
-            ),
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[identity.logs_policy, invoke_policy]
-            ),
+            variables={
+                "FUNCTION_NAME": args.function_name,
+                "FUNCTION_QUALIFIER": args.alias_name,
+                "FUNCTION_TIMEOUT_S": str(args.function_timeout),
+            },
+            permissions=[invoke_policy],
+            parent=self,
         )
 
         # The Scheduler invokes the warmer asynchronously, so Lambda's own retries (two, with
