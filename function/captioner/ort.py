@@ -9,6 +9,7 @@ with the same bookkeeping as the torch backend's (`search.py`).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from .config import ModelConfig, ModelFormatError, Vocabulary, read_config, read
 from .exported import ENCODER_FILE, EXPORT_DIR, STEP_FILE, Manifest, read_manifest, refresh_hint
 from .loader import thread_count
 from .preprocess import to_array
-from .search import Caption, Hypothesis, advance_batch, stage_timing, to_caption
+from .search import Caption, Generation, Hypothesis, search, stage_timing, to_caption
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -115,9 +116,84 @@ class OrtCaptioner:
         decoded = time.perf_counter()
         timing = stage_timing(started, preprocessed, encoded, decoded)
         return [
-            to_caption(hypotheses, self.vocabulary, alternatives=alternatives, timing_ms=timing)
+            to_caption(
+                hypotheses, self.vocabulary.decode, alternatives=alternatives, timing_ms=timing
+            )
             for hypotheses in results
         ]
+
+
+class OrtDecoding:
+    """`search.Decoding` over Show-Attend-Tell's exported decoder step."""
+
+    def __init__(
+        self,
+        step: ort.InferenceSession,
+        encoded: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        beam: int,
+    ) -> None:
+        self.session = step
+        self.beam = beam
+        # Every beam of an image attends over the same grid: copied once, never reordered.
+        self.features, self.projected, self.hidden, self.cell = (
+            np.repeat(array, beam, axis=0) for array in encoded
+        )
+        self.log_probs = np.empty((0, 0), dtype=np.float32)
+        self.vocab_size = 0
+
+    def step(self, tokens: list[int]) -> None:
+        self.log_probs, self.hidden, self.cell = self.session.run(
+            None,
+            {
+                "words": np.asarray(tokens, dtype=np.int64),
+                "hidden": self.hidden,
+                "cell": self.cell,
+                "features": self.features,
+                "projected": self.projected,
+            },
+        )
+        self.vocab_size = self.log_probs.shape[1]
+
+    def best(
+        self,
+        scores: list[list[float]],
+        count: int,
+        *,
+        banned: Sequence[tuple[int, int]] = (),
+        only: int | None = None,
+    ) -> tuple[list[list[float]], list[list[int]]]:
+        return best_candidates(
+            self.log_probs, scores, count, beam=self.beam, banned=banned, only=only
+        )
+
+    def reorder(self, rows: list[int]) -> None:
+        self.hidden, self.cell = self.hidden[rows], self.cell[rows]
+
+
+def best_candidates(
+    log_probs: np.ndarray,
+    scores: list[list[float]],
+    count: int,
+    *,
+    beam: int,
+    banned: Sequence[tuple[int, int]] = (),
+    only: int | None = None,
+) -> tuple[list[list[float]], list[list[int]]]:
+    """`search.Decoding.best` for a step's (images x beam, vocabulary) log-probabilities
+    in NumPy: what every ONNX Runtime family's decoding returns."""
+    batch = len(scores)
+    log_probs = log_probs.reshape(batch, beam, -1)
+    if only is not None:
+        ended = np.full_like(log_probs, -np.inf)
+        ended[:, :, only] = log_probs[:, :, only]
+        log_probs = ended
+    if banned:
+        log_probs = log_probs.copy()
+        for row, token in banned:
+            log_probs[row // beam, row % beam, token] = -np.inf
+    totals = np.asarray(scores, dtype=np.float32)[:, :, None] + log_probs
+    top_scores, top_index = _top(totals.reshape(batch, -1), count)
+    return top_scores.tolist(), top_index.tolist()
 
 
 def beam_search(
@@ -131,67 +207,8 @@ def beam_search(
 ) -> list[list[Hypothesis]]:
     """`beam.beam_search` over the exported decoder step: the `beam` best captions of
     each image, best first. `encoded` is the encoder session's output for B images."""
-    features, projected, hidden, cell = encoded
-    batch = features.shape[0]
-    k = beam
-    # Every beam of an image attends over the same grid: copied once, never reordered.
-    features, projected, hidden, cell = (
-        np.repeat(array, k, axis=0) for array in (features, projected, hidden, cell)
-    )
-    words = np.full(batch * k, start, dtype=np.int64)
-    sequences = np.empty((batch, k, 0), dtype=np.int64)
-    scores = np.zeros((batch, k), dtype=np.float32)
-    scores[:, 1:] = -np.inf  # all beams start identical: expand only the first
-    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
-    done = [False] * batch
-
-    for length in range(max_length + 1):
-        log_probs, hidden, cell = step.run(
-            None,
-            {
-                "words": words,
-                "hidden": hidden,
-                "cell": cell,
-                "features": features,
-                "projected": projected,
-            },
-        )
-        log_probs = log_probs.reshape(batch, k, -1)
-        if length == max_length:
-            # At the length limit a caption can only end.
-            ended = np.full_like(log_probs, -np.inf)
-            ended[:, :, end] = log_probs[:, :, end]
-            log_probs = ended
-        vocab = log_probs.shape[2]
-        candidates = (scores[:, :, None] + log_probs).reshape(batch, k * vocab)
-        # 2k candidates leave k live ones even if every finished one ends here.
-        top_scores, top_index = _top(candidates, 2 * k)
-        source_beam, next_word = np.divmod(top_index, vocab)
-
-        rows = advance_batch(
-            top_scores.tolist(),
-            source_beam.tolist(),
-            next_word.tolist(),
-            sequences.tolist(),
-            end=end,
-            k=k,
-            finished=finished,
-            done=done,
-        )
-        keep_beam, keep_word = np.array(rows[0], np.int64), np.array(rows[1], np.int64)
-        keep_score = np.array(rows[2], np.float32)
-        if all(done):
-            break
-
-        flat_source = (keep_beam + np.arange(batch)[:, None] * k).reshape(-1)
-        sequences = np.concatenate(
-            [sequences[np.arange(batch)[:, None], keep_beam], keep_word[:, :, None]], axis=2
-        )
-        scores = keep_score
-        words = keep_word.reshape(-1)
-        hidden, cell = hidden[flat_source], cell[flat_source]
-
-    return finished
+    rules = Generation(prompt=(start,), end=end, steps=max_length + 1)
+    return search(OrtDecoding(step, encoded, beam), rules, batch=encoded[0].shape[0], beam=beam)
 
 
 def _top(candidates: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:

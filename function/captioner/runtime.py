@@ -167,6 +167,8 @@ class Captioner:
         decoded = time.perf_counter()
         timing = stage_timing(started, preprocessed, encoded, decoded)
         return [
-            to_caption(hypotheses, self.vocabulary, alternatives=alternatives, timing_ms=timing)
+            to_caption(
+                hypotheses, self.vocabulary.decode, alternatives=alternatives, timing_ms=timing
+            )
             for hypotheses in results
         ]
