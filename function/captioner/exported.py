@@ -19,11 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ModelFormatError
+from .hub_config import TOKENIZER_FILE, import_command, is_hub_model, read_hub_config
 
 EXPORT_DIR = "onnx"
 MANIFEST_FILE = "manifest.json"
@@ -34,6 +35,12 @@ DATA_SUFFIX = ".data"
 EXPORT_FORMAT = "lukewarm-onnx/2"
 """Changes whenever the exported graphs change meaning: older exports become stale."""
 SOURCE_FILES = (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE)
+HUB_EXPORT_FORMAT = "lukewarm-hub-onnx/1"
+"""An imported Hub model's export (`lukewarm import`): encoder to cross-attention keys
+and values, decoder step over a key/value cache."""
+HUB_SOURCE_FILES = (CONFIG_FILE, TOKENIZER_FILE)
+"""What an imported directory's export depends on besides the Hub weights (whose
+digest its settings record: they stay in the Hub cache)."""
 QUANTIZE_CHOICES = ("none", "int8")
 
 
@@ -48,6 +55,9 @@ class Manifest:
     """What else the export depends on: format, quantization, opset, optimisation."""
     agreement: dict[str, Any]
     """For int8: how often its captions equal fp32's on the calibration check."""
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each export file's `size` (bytes) and `sha256`, by name (imported models)."""
+    export_format: str = EXPORT_FORMAT
 
     @property
     def runtime(self) -> str:
@@ -55,14 +65,17 @@ class Manifest:
         return "onnx" if self.quantize == "none" else f"onnx-{self.quantize}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": EXPORT_FORMAT,
+        data = {
+            "format": self.export_format,
             "quantize": self.quantize,
             "fingerprint": self.fingerprint,
             "sources": self.sources,
             "settings": self.settings,
             "agreement": self.agreement,
         }
+        if self.files:
+            data["files"] = self.files
+        return data
 
 
 def file_digest(path: Path) -> str:
@@ -70,10 +83,16 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(file, "sha256").hexdigest()
 
 
-def source_digests(model_dir: Path) -> dict[str, str]:
+def source_files(model_dir: Path) -> tuple[str, ...]:
+    """The files an export of `model_dir` is made from: a Hub import's or a
+    Show-Attend-Tell model's."""
+    return HUB_SOURCE_FILES if is_hub_model(model_dir) else SOURCE_FILES
+
+
+def source_digests(model_dir: Path, names: tuple[str, ...] | None = None) -> dict[str, str]:
     """sha256 of each source file of a model directory; a missing one is an error."""
     digests = {}
-    for name in SOURCE_FILES:
+    for name in names or source_files(model_dir):
         try:
             digests[name] = file_digest(model_dir / name)
         except FileNotFoundError:
@@ -88,6 +107,12 @@ def fingerprint(sources: dict[str, str], settings: dict[str, Any]) -> str:
 
 
 def refresh_hint(model_dir: Path) -> str:
+    """The command that rewrites `model_dir`'s export, as advice."""
+    if is_hub_model(model_dir):
+        try:
+            return f"run `{import_command(read_hub_config(model_dir), model_dir)}` to refresh it"
+        except ModelFormatError:
+            return f"run `lukewarm import SOURCE {model_dir}` again to refresh it"
     return f"run `lukewarm export {model_dir}` to refresh it"
 
 
@@ -116,19 +141,22 @@ def read_manifest(model_dir: Path) -> Manifest:
             sources={str(k): str(v) for k, v in data["sources"].items()},
             settings=dict(data["settings"]),
             agreement=dict(data.get("agreement", {})),
+            files={str(k): dict(v) for k, v in data.get("files", {}).items()},
+            export_format=str(data["format"]),
         )
-        current = data["format"] == EXPORT_FORMAT
-    except (KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError, ValueError):
         raise ModelFormatError(f"{path} is not a lukewarm export manifest") from None
-    if not current or manifest.settings.get("format") != EXPORT_FORMAT:
+    hub = is_hub_model(model_dir)
+    expected = HUB_EXPORT_FORMAT if hub else EXPORT_FORMAT
+    if manifest.export_format != expected or manifest.settings.get("format") != expected:
         raise ModelFormatError(
-            f"{model_dir}'s ONNX export is of an older format than {EXPORT_FORMAT}: "
+            f"{model_dir}'s ONNX export is of another format than {expected}: "
             f"{refresh_hint(model_dir)}"
         )
     if fingerprint(manifest.sources, manifest.settings) != manifest.fingerprint:
         raise ModelFormatError(f"{path} does not add up: {refresh_hint(model_dir)}")
     changed = []
-    for name in SOURCE_FILES:
+    for name in HUB_SOURCE_FILES if hub else SOURCE_FILES:
         if name == WEIGHTS_FILE and not (model_dir / name).exists():
             continue
         try:
@@ -137,12 +165,38 @@ def read_manifest(model_dir: Path) -> Manifest:
             raise ModelFormatError(f"{model_dir / name} is missing") from None
         if digest != manifest.sources.get(name):
             changed.append(name)
+    changed += _resized_files(model_dir, manifest)
     if changed:
         raise ModelFormatError(
             f"{model_dir}'s ONNX export is stale: {', '.join(changed)} changed since it was "
             f"made; {refresh_hint(model_dir)}"
         )
     return manifest
+
+
+def _resized_files(model_dir: Path, manifest: Manifest) -> list[str]:
+    """The export files whose size is not the manifest's (a cheap check at every load)."""
+    resized = []
+    for name, recorded in manifest.files.items():
+        try:
+            size = (model_dir / EXPORT_DIR / name).stat().st_size
+        except FileNotFoundError:
+            raise ModelFormatError(
+                f"{model_dir / EXPORT_DIR / name} is missing: {refresh_hint(model_dir)}"
+            ) from None
+        if size != recorded.get("size"):
+            resized.append(f"{EXPORT_DIR}/{name}")
+    return resized
+
+
+def verify_files(model_dir: Path, manifest: Manifest) -> None:
+    """Hash every export file the manifest lists (a build-time check: it reads them all)."""
+    for name, recorded in manifest.files.items():
+        if file_digest(model_dir / EXPORT_DIR / name) != recorded.get("sha256"):
+            raise ModelFormatError(
+                f"{model_dir / EXPORT_DIR / name} is not the file the import wrote: "
+                f"{refresh_hint(model_dir)}"
+            )
 
 
 def main(argv: list[str]) -> int:
@@ -152,9 +206,11 @@ def main(argv: list[str]) -> int:
         return 2
     model_dir = Path(argv[0])
     try:
-        if not (model_dir / WEIGHTS_FILE).exists():
+        hub = is_hub_model(model_dir)
+        if not hub and not (model_dir / WEIGHTS_FILE).exists():
             raise ModelFormatError(f"{model_dir / WEIGHTS_FILE} is missing: nothing to check")
         manifest = read_manifest(model_dir)
+        verify_files(model_dir, manifest)
     except ModelFormatError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
