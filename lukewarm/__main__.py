@@ -18,6 +18,7 @@ COMMANDS = {
     "cost": ("lukewarm.cost", "estimate the monthly AWS bill"),
     "convert": ("lukewarm.convert", "convert a Show-Attend-Tell checkpoint to a model directory"),
     "export": ("lukewarm.export", "export a model directory to ONNX for the function's runtime"),
+    "import": ("lukewarm.hub_import", "import a Hugging Face Hub captioner (ViT-GPT2, BLIP)"),
 }
 
 

@@ -35,6 +35,11 @@ class HubPreprocess:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
 
+    @property
+    def image_size(self) -> int:
+        """The larger side of the model's input: images are decoded to at least this."""
+        return max(self.height, self.width)
+
 
 @dataclass(frozen=True)
 class HubGeneration:

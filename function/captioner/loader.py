@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import RUNTIMES, ModelFormatError
+from .hub_config import is_hub_model
 
 if TYPE_CHECKING:
+    from .hub import HubCaptioner
     from .ort import OrtCaptioner
     from .runtime import Captioner
 
@@ -67,12 +69,21 @@ def thread_count() -> int:
     return _configured.get("threads") or int(os.environ.get(THREADS_VARIABLE, "0")) or usable_cpus()
 
 
-def load_captioner(model_dir: str | Path, runtime: str | None = None) -> OrtCaptioner | Captioner:
+def load_captioner(
+    model_dir: str | Path, runtime: str | None = None
+) -> OrtCaptioner | Captioner | HubCaptioner:
     """Load a model directory with `runtime` (default: `LUKEWARM_RUNTIME`, else `onnx`).
 
     `onnx` needs the directory's export (`lukewarm export DIR` makes it) and refuses one
-    made from other weights; `torch` reads `weights.safetensors`.
+    made from other weights; `torch` reads `weights.safetensors`. An imported Hub model
+    (`lukewarm import`) runs on `onnx` only.
     """
+    if is_hub_model(Path(model_dir)):
+        if chosen_runtime(runtime) == "torch":
+            raise ModelFormatError(hub_torch_refusal(Path(model_dir)))
+        from .hub import HubCaptioner
+
+        return HubCaptioner.load(model_dir)
     if chosen_runtime(runtime) == "torch":
         from .runtime import Captioner
 
@@ -80,3 +91,11 @@ def load_captioner(model_dir: str | Path, runtime: str | None = None) -> OrtCapt
     from .ort import OrtCaptioner
 
     return OrtCaptioner.load(model_dir)
+
+
+def hub_torch_refusal(model_dir: Path) -> str:
+    """Why runtime `torch` cannot serve an imported Hub model, and what to do."""
+    return (
+        f"{model_dir} is an imported Hub model (lukewarm import), which lukewarm serves on "
+        "runtime onnx only (its image holds no torch or transformers): set runtime onnx"
+    )

@@ -47,6 +47,9 @@ def session_options(threads: int) -> ort.SessionOptions:
 class OrtCaptioner:
     """A loaded export: what the handler keeps for the life of an instance."""
 
+    default_beam = 3
+    """The beam width when a request names none."""
+
     def __init__(
         self,
         config: ModelConfig,

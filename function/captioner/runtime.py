@@ -120,6 +120,9 @@ def _quantize_decoder(decoder: nn.Module) -> nn.Module:
 class Captioner:
     """A loaded model: the thing the handler keeps for the life of an instance."""
 
+    default_beam = 3
+    """The beam width when a request names none."""
+
     def __init__(self, config: ModelConfig, vocabulary: Vocabulary, model: CaptionModel) -> None:
         self.config = config
         self.vocabulary = vocabulary

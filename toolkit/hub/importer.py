@@ -158,21 +158,20 @@ def _download(repo: str, revision: str | None, *, trust_pickle: bool) -> Source:
         RevisionNotFoundError,
     )
 
-    offline = (
-        "HF_HUB_OFFLINE=1 and the Hub cache"
-        if os.environ.get("HF_HUB_OFFLINE")
-        else ("HF_HUB_OFFLINE=1 to use the Hub cache")
-    )
     patterns = HUB_FILES + ([PICKLE_FILE] if trust_pickle else [])
     try:
         folder = snapshot_download(repo, revision=revision, allow_patterns=patterns)
     except (RepositoryNotFoundError, RevisionNotFoundError) as error:
         raise HubImportError(f"{repo}: {str(error).splitlines()[0]}") from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
+        if os.environ.get("HF_HUB_OFFLINE"):
+            reason = "HF_HUB_OFFLINE is set and it is not in the Hub cache"
+        else:
+            reason = f"no network? {type(error).__name__}"
         raise HubImportError(
-            f"cannot fetch {repo} from the Hub ({type(error).__name__}); without a network, "
-            f"set {offline} after a download elsewhere, or pass a local directory in the "
-            f"Hub's layout ({LAYOUT})"
+            f"cannot fetch {repo} ({reason}): with HF_HUB_OFFLINE=1 a model already in the "
+            f"Hub cache imports without a network, or pass a local directory in the Hub's "
+            f"layout ({LAYOUT})"
         ) from None
     path = Path(folder)
     return Source(path, repo, path.name)

@@ -1,0 +1,282 @@
+"""`lukewarm import` of Hub captioners, on tiny random models of both families built here
+(nothing can be downloaded): the export's token ids against transformers' own `generate`,
+the preprocessing against transformers' image processors, the import's refusals, and the
+imported directory served with neither torch nor transformers importable."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from captioner import ModelFormatError, load_captioner
+from captioner.hub import HubCaptioner, to_pixels
+from lukewarm.__main__ import main
+from tests.conftest import FUNCTION_DIR, PHOTOS_DIR
+from toolkit.hub import HubImportError, import_model
+from toolkit.hub.random import random_model
+from training.scenes import make_scene
+
+FAMILIES = ("vit-gpt2", "blip")
+
+
+@pytest.fixture(scope="module")
+def images() -> list[Image.Image]:
+    """50 scenes and the repository's photos."""
+    scenes = [make_scene("evaluate", 41, i).image for i in range(50)]
+    photos = [
+        Image.open(path).convert("RGB")
+        for path in sorted(PHOTOS_DIR.iterdir())
+        if path.suffix != ".md"
+    ]
+    return scenes + photos
+
+
+@pytest.fixture(scope="session")
+def hub_sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny random model of each family in the Hub's layout (no-repeat 3-grams on BLIP,
+    so that rule is checked against transformers too)."""
+    root = tmp_path_factory.mktemp("hub-sources")
+    return {
+        "vit-gpt2": random_model("vit-gpt2", root / "vit-gpt2"),
+        "blip": random_model("blip", root / "blip", no_repeat_ngram_size=3),
+    }
+
+
+@pytest.fixture(scope="session")
+def imported(
+    hub_sources: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("hub-imports")
+    out = {}
+    for family, source in hub_sources.items():
+        import_model(str(source), root / family)
+        out[family] = root / family
+    return out
+
+
+def _transformers_model(source: Path, family: str):
+    import transformers
+
+    name = "VisionEncoderDecoderModel" if family == "vit-gpt2" else "BlipForConditionalGeneration"
+    model = getattr(transformers, name).from_pretrained(source, attn_implementation="eager")
+    return model.eval()
+
+
+def _until_end(tokens: list[int], end: int, prompt: int) -> list[int]:
+    """transformers' output row without the padding after its end token."""
+    for index in range(prompt, len(tokens)):
+        if tokens[index] == end:
+            return tokens[: index + 1]
+    return tokens
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("beam", [1, 3])
+def test_imported_model_gives_transformers_generate_token_ids(
+    family: str, beam: int, hub_sources, imported, images
+) -> None:
+    import torch
+
+    captioner = HubCaptioner.load(imported[family], threads=1)
+    model = _transformers_model(hub_sources[family], family)
+    generation = captioner.config.generation
+    pixels = torch.from_numpy(
+        np.stack([to_pixels(image, captioner.config.preprocess) for image in images])
+    )
+    with torch.inference_mode():
+        # The model's generation config passed as the image-to-text pipeline passes it
+        # (BLIP's own `generate` otherwise uses its text decoder's).
+        expected = model.generate(
+            pixel_values=pixels, generation_config=model.generation_config, num_beams=beam
+        ).tolist()
+    got = captioner.generate(images, beam=beam)
+    prompt = len(generation.prompt)
+    same = sum(
+        _until_end(want, generation.end, prompt) == have
+        for want, have in zip(expected, got, strict=True)
+    )
+    assert len(images) >= 50
+    assert same >= 0.99 * len(images), (same, len(images))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_preprocessing_reproduces_the_image_processor(family: str, hub_sources, imported, images):
+    """Exactly (to float rounding) transformers' Pillow processor; within two grey levels
+    of its default, torchvision, one (a different resize kernel on a few pixels)."""
+    from transformers import AutoImageProcessor
+
+    config = HubCaptioner.load(imported[family]).config.preprocess
+    pillow = AutoImageProcessor.from_pretrained(hub_sources[family], backend="pil")
+    default = AutoImageProcessor.from_pretrained(hub_sources[family])
+    assert "Pil" in type(pillow).__name__ and "Pil" not in type(default).__name__
+    level = 1 / 255 / min(config.std)
+    for image in images[::5] + images[50:]:
+        ours = to_pixels(image, config)
+        exact = pillow(image, return_tensors="np")["pixel_values"][0]
+        assert np.abs(ours - exact).max() < 1e-5
+        close = default(image, return_tensors="np")["pixel_values"][0]
+        assert np.abs(ours - close).max() <= 2.01 * level
+        assert np.abs(ours - close).mean() < 0.01 * level
+
+
+def test_answer_names_the_source_and_revision_and_beam_defaults_to_num_beams(imported, images):
+    captioner = load_captioner(imported["blip"], "onnx")
+    assert isinstance(captioner, HubCaptioner)
+    assert captioner.info["name"].endswith("blip")
+    assert captioner.info["version"] == "local"
+    assert captioner.default_beam == 3
+    caption = captioner.caption(images[0], alternatives=2)
+    assert isinstance(caption.caption, str) and len(caption.alternatives) <= 2
+
+
+def test_runtime_torch_is_refused_for_a_hub_model(imported) -> None:
+    with pytest.raises(ModelFormatError, match="runtime onnx only"):
+        load_captioner(imported["vit-gpt2"], "torch")
+
+
+def test_import_from_the_hub_cache_offline(hub_sources, imported, tmp_path, monkeypatch):
+    """A downloaded model, as `huggingface_hub` caches it, imported by its id with the
+    Hub's offline setting on: the answer names the id and the commit."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "cache" / "models--someone--tiny-blip"
+    shutil.copytree(hub_sources["blip"], repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    _offline(monkeypatch, tmp_path / "cache")
+    report = import_model("someone/tiny-blip", tmp_path / "out")
+    assert (report.source, report.revision) == ("someone/tiny-blip", commit)
+    captioner = HubCaptioner.load(tmp_path / "out")
+    assert captioner.info == {"name": "someone/tiny-blip", "version": commit, "runtime": "onnx"}
+    # The same weights give byte-identical graphs: the export is deterministic.
+    ours = json.loads((tmp_path / "out" / "onnx" / "manifest.json").read_text())["files"]
+    theirs = json.loads((imported["blip"] / "onnx" / "manifest.json").read_text())["files"]
+    assert ours == theirs
+
+
+def _offline(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+    """HF_HUB_OFFLINE=1 and a Hub cache of our own (huggingface_hub reads both into its
+    constants when imported, and from there at each download)."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+
+
+def test_offline_without_the_model_names_the_setting_and_the_directory_form(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    _offline(monkeypatch, tmp_path / "empty-cache")
+    assert main(["import", "nlpconnect/vit-gpt2-image-captioning", str(tmp_path / "out")]) == 1
+    message = capsys.readouterr().err
+    assert len(message.strip().splitlines()) == 1
+    assert "HF_HUB_OFFLINE" in message and "local directory in the Hub's layout" in message
+    assert "Traceback" not in message and not (tmp_path / "out").exists()
+
+
+def test_pickled_weights_are_refused_unless_trusted(hub_sources, tmp_path) -> None:
+    source = tmp_path / "pickled"
+    shutil.copytree(hub_sources["vit-gpt2"], source)
+    (source / "model.safetensors").rename(source / "pytorch_model.bin")
+    with pytest.raises(HubImportError, match="--trust-pickle"):
+        import_model(str(source), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_other_architectures_are_refused_naming_the_supported_ones(hub_sources, tmp_path):
+    source = tmp_path / "t5"
+    shutil.copytree(hub_sources["blip"], source)
+    config = json.loads((source / "config.json").read_text())
+    config["architectures"] = ["Pix2StructForConditionalGeneration"]
+    (source / "config.json").write_text(json.dumps(config))
+    with pytest.raises(HubImportError) as refusal:
+        import_model(str(source), tmp_path / "out")
+    message = str(refusal.value)
+    assert "Pix2StructForConditionalGeneration is not supported" in message
+    assert "VisionEncoderDecoderModel" in message and "BlipForConditionalGeneration" in message
+
+
+def test_a_stale_import_is_refused_naming_the_command_that_refreshes_it(
+    hub_sources, imported, tmp_path
+):
+    stale = tmp_path / "stale"
+    shutil.copytree(imported["vit-gpt2"], stale)
+    tokenizer = json.loads((stale / "tokenizer.json").read_text())
+    tokenizer["added_tokens"] = []
+    (stale / "tokenizer.json").write_text(json.dumps(tokenizer))
+    with pytest.raises(ModelFormatError) as refusal:
+        HubCaptioner.load(stale)
+    assert "stale: tokenizer.json changed" in str(refusal.value)
+    assert f"run `lukewarm import {hub_sources['vit-gpt2']} {stale}` to refresh it" in str(
+        refusal.value
+    )
+
+
+def test_int8_import_prints_its_agreement_with_fp32_on_the_calibration_photos(
+    hub_sources, tmp_path, capsys
+) -> None:
+    out = tmp_path / "int8"
+    code = main(
+        [
+            "import",
+            str(hub_sources["vit-gpt2"]),
+            str(out),
+            "--quantize",
+            "int8",
+            "--calibration",
+            str(PHOTOS_DIR),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    photos = len([p for p in PHOTOS_DIR.iterdir() if p.suffix != ".md"])
+    assert f"int8 against fp32: top caption identical on " in printed
+    assert f"/{photos} calibration images" in printed
+    assert HubCaptioner.load(out).info["runtime"] == "onnx-int8"
+
+
+def test_hub_model_is_served_with_torch_and_transformers_unimportable(imported, photos) -> None:
+    """Like the onnx image: function/ as the task root, torch and transformers blocked."""
+    site_packages = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    probe = f"""
+import json, sys
+sys.path[:] = [{str(FUNCTION_DIR)!r}] + [p for p in sys.path if "site-packages" not in p]
+sys.path += {site_packages!r}
+attempts = []
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "transformers", "huggingface_hub"):
+            attempts.append(name)
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Blocker())
+from PIL import Image
+from captioner import load_captioner
+captioner = load_captioner({str(imported["vit-gpt2"])!r})
+caption = captioner.caption(Image.open({str(photos["coffee"])!r}).convert("RGB"))
+print("RESULT", json.dumps({{"info": captioner.info, "blocked": attempts,
+    "caption": caption.caption}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe],
+        check=False,
+        cwd=FUNCTION_DIR,
+        env={"LUKEWARM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))
+    result = json.loads(line.removeprefix("RESULT "))
+    assert result["blocked"] == []
+    assert result["info"]["runtime"] == "onnx"
