@@ -6,7 +6,6 @@ imported directory served with neither torch nor transformers importable."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -240,7 +239,7 @@ def test_int8_import_prints_its_agreement_with_fp32_on_the_calibration_photos(
     printed = capsys.readouterr().out
     assert code == 0, printed
     photos = len([p for p in PHOTOS_DIR.iterdir() if p.suffix != ".md"])
-    assert f"int8 against fp32: top caption identical on " in printed
+    assert "int8 against fp32: top caption identical on " in printed
     assert f"/{photos} calibration images" in printed
     assert HubCaptioner.load(out).info["runtime"] == "onnx-int8"
 
