@@ -509,12 +509,34 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
                 schedule.concurrency,
                 f"must be at most reservedConcurrency ({reserved}); more would be throttled",
             )
+    if fields["runtime"] == "torch" and _is_hub_import(fields["model_dir"]):
+        yield _problem(
+            "runtime",
+            "torch",
+            f"cannot serve function/{fields['model_dir']}, an imported Hub model "
+            "(lukewarm import), which runs on onnx only: set lukewarm:runtime to onnx",
+        )
     if fields["warm_schedules"] and fields["warm_hold_ms"] >= fields["timeout"] * 1000:
         yield _problem(
             "warmHoldMs",
             fields["warm_hold_ms"],
             f"must be shorter than the function timeout ({fields['timeout']} s)",
         )
+
+
+HUB_MODEL_FORMAT = "lukewarm-hub/1"
+"""`config.json`'s `format` in a directory `lukewarm import` wrote
+(`captioner.hub_config.HUB_FORMAT`, which the function's image carries)."""
+
+
+def _is_hub_import(model_dir: str) -> bool:
+    """Whether function/`model_dir` holds an imported Hub model (read without importing
+    the captioner: the program never loads the function's code)."""
+    try:
+        data = json.loads((ROOT / "function" / model_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") == HUB_MODEL_FORMAT
 
 
 def stack_settings(stack: str | None = None, project_dir: Path = ROOT) -> Settings:

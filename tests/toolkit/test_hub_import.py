@@ -279,3 +279,19 @@ print("RESULT", json.dumps({{"info": captioner.info, "blocked": attempts,
     result = json.loads(line.removeprefix("RESULT "))
     assert result["blocked"] == []
     assert result["info"]["runtime"] == "onnx"
+
+
+def test_runtime_torch_with_an_imported_model_is_refused_at_preview(imported, monkeypatch):
+    """The stack's settings refuse the pair before any resource, naming the key."""
+    import infra.settings as settings
+    from captioner.hub_config import HUB_FORMAT
+
+    assert settings.HUB_MODEL_FORMAT == HUB_FORMAT
+    root = imported["blip"].parent
+    (root / "function").mkdir(exist_ok=True)
+    shutil.copytree(imported["blip"], root / "function" / "models" / "blip", dirs_exist_ok=True)
+    monkeypatch.setattr(settings, "ROOT", root)
+    values = {"modelDir": "models/blip", "runtime": "torch"}
+    with pytest.raises(settings.SettingsError, match="set lukewarm:runtime to onnx"):
+        settings.load_settings(values, project_dir=FUNCTION_DIR.parent)
+    assert settings.load_settings({**values, "runtime": "onnx"}, project_dir=FUNCTION_DIR.parent)
