@@ -146,12 +146,19 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from captioner.hub_config import is_hub_model
+    from captioner.loader import hub_torch_refusal
+
+    runtime = args.runtime or settings.runtime
+    if runtime == "torch" and is_hub_model(model_dir):
+        print(f"lukewarm serve: {hub_torch_refusal(model_dir)}", file=sys.stderr)
+        return 2
     options = StackOptions(
         host=args.host,
         port=args.port,
         task_root=task_root,
         model_dir=model_dir,
-        runtime=args.runtime or settings.runtime,
+        runtime=runtime,
         max_instances=args.max_instances or default_max_instances(settings.reserved_concurrency),
         idle_timeout_s=args.idle_timeout,
         timeout_s=args.timeout or settings.timeout,

@@ -295,3 +295,62 @@ def test_runtime_torch_with_an_imported_model_is_refused_at_preview(imported, mo
     with pytest.raises(settings.SettingsError, match="set lukewarm:runtime to onnx"):
         settings.load_settings(values, project_dir=FUNCTION_DIR.parent)
     assert settings.load_settings({**values, "runtime": "onnx"}, project_dir=FUNCTION_DIR.parent)
+
+
+def test_a_hub_model_is_served_by_the_local_stack_with_its_source_in_the_answer(
+    hub_sources, imported, local_stack_factory, photos
+) -> None:
+    """`lukewarm serve --model-dir` with an imported model: a photo posted over HTTP is
+    captioned, the answer names the source and revision, `beam` and `alternatives` work."""
+    from tests.localstack.conftest import http
+
+    stack = local_stack_factory(model_dir=imported["blip"], no_warmer=True)
+    body = photos["coffee"].read_bytes()
+    answer = http(
+        stack.url + "caption?beam=4&alternatives=2",
+        data=body,
+        headers={"Content-Type": "image/png"},
+    )
+    assert answer.status == 200, answer.body
+    reply = answer.json()
+    assert reply["model"] == {
+        "name": str(hub_sources["blip"]),
+        "version": "local",
+        "runtime": "onnx",
+    }
+    assert isinstance(reply["caption"], str) and len(reply["alternatives"]) <= 2
+
+
+def test_serve_refuses_runtime_torch_for_a_hub_model(imported) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lukewarm",
+            "serve",
+            "--port",
+            "0",
+            "--runtime",
+            "torch",
+            "--model-dir",
+            str(imported["vit-gpt2"]),
+            "--no-warmer",
+        ],
+        cwd=FUNCTION_DIR.parent,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "runtime onnx only" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_image_build_context_keeps_an_imported_directory(imported) -> None:
+    """function/.dockerignore lets every file of an imported directory into the build."""
+    from tests.function.test_container import ignored_by_dockerignore
+
+    for path in sorted(imported["vit-gpt2"].rglob("*")):
+        if path.is_file():
+            relative = path.relative_to(imported["vit-gpt2"])
+            assert not ignored_by_dockerignore(f"models/vit-gpt2/{relative}"), relative
