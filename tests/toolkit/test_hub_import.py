@@ -354,3 +354,11 @@ def test_the_image_build_context_keeps_an_imported_directory(imported) -> None:
         if path.is_file():
             relative = path.relative_to(imported["vit-gpt2"])
             assert not ignored_by_dockerignore(f"models/vit-gpt2/{relative}"), relative
+
+
+def test_evaluate_runs_an_imported_model_at_its_own_beam_width(imported, capsys) -> None:
+    from training.evaluate import main as evaluate_main
+
+    assert evaluate_main(["--count", "2", "--seed", "9", "--model-dir", str(imported["blip"])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2] == "runtime onnx, beam 3, 2 scenes of seed 9"
