@@ -41,12 +41,13 @@ def images() -> list[Image.Image]:
 
 @pytest.fixture(scope="session")
 def hub_sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A tiny random model of each family in the Hub's layout (no-repeat 3-grams on BLIP,
-    so that rule is checked against transformers too)."""
+    """A tiny random model of each family in the Hub's layout (BLIP with no-repeat 3-grams,
+    so that rule is checked against transformers too, and 4 beams, not the 3 of
+    Show-Attend-Tell's default)."""
     root = tmp_path_factory.mktemp("hub-sources")
     return {
         "vit-gpt2": random_model("vit-gpt2", root / "vit-gpt2"),
-        "blip": random_model("blip", root / "blip", no_repeat_ngram_size=3),
+        "blip": random_model("blip", root / "blip", no_repeat_ngram_size=3, num_beams=4),
     }
 
 
@@ -132,7 +133,7 @@ def test_answer_names_the_source_and_revision_and_beam_defaults_to_num_beams(imp
     assert isinstance(captioner, HubCaptioner)
     assert captioner.info["name"].endswith("blip")
     assert captioner.info["version"] == "local"
-    assert captioner.default_beam == 3
+    assert captioner.default_beam == 4
     caption = captioner.caption(images[0], alternatives=2)
     assert isinstance(caption.caption, str) and len(caption.alternatives) <= 2
 
@@ -361,4 +362,4 @@ def test_evaluate_runs_an_imported_model_at_its_own_beam_width(imported, capsys)
 
     assert evaluate_main(["--count", "2", "--seed", "9", "--model-dir", str(imported["blip"])]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-2] == "runtime onnx, beam 3, 2 scenes of seed 9"
+    assert lines[-2] == "runtime onnx, beam 4, 2 scenes of seed 9"
