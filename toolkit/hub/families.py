@@ -84,7 +84,7 @@ def _vit_gpt2_graphs(model: Any) -> tuple[nn.Module, nn.Module, CacheShape]:
 
     gpt2 = model.decoder.transformer
     head = model.decoder.lm_head
-    blocks = list(gpt2.h)
+    blocks: list[Any] = list(gpt2.h)
     heads = gpt2.config.n_head
     size = gpt2.config.n_embd // heads
     project = getattr(model, "enc_to_dec_proj", None)
@@ -101,7 +101,7 @@ def _vit_gpt2_graphs(model: Any) -> tuple[nn.Module, nn.Module, CacheShape]:
             if self.project is not None:
                 states = self.project(states)
             keys, values = [], []
-            for block in self.blocks:
+            for block in blocks:  # the same modules as self.blocks, typed as transformers'
                 attention = block.crossattention
                 key, value = attention.c_attn(states).split(attention.split_size, dim=2)
                 keys.append(_heads(key, heads))
@@ -182,7 +182,7 @@ def _blip_graphs(model: Any) -> tuple[nn.Module, nn.Module, CacheShape]:
 
     decoder = model.text_decoder
     bert = decoder.bert
-    layers = list(bert.encoder.layer)
+    layers: list[Any] = list(bert.encoder.layer)
     first = layers[0].attention.self
     heads = first.num_attention_heads
     size = first.attention_head_size
@@ -196,10 +196,9 @@ def _blip_graphs(model: Any) -> tuple[nn.Module, nn.Module, CacheShape]:
 
         def forward(self, pixel_values: Tensor) -> tuple[Tensor, Tensor]:
             states = self.vision(pixel_values=pixel_values).last_hidden_state
-            keys = [_heads(layer.crossattention.self.key(states), heads) for layer in self.layers]
-            values = [
-                _heads(layer.crossattention.self.value(states), heads) for layer in self.layers
-            ]
+            # The same modules as self.layers, typed as transformers' own.
+            keys = [_heads(layer.crossattention.self.key(states), heads) for layer in layers]
+            values = [_heads(layer.crossattention.self.value(states), heads) for layer in layers]
             return torch.stack(keys, dim=1), torch.stack(values, dim=1)
 
     class Step(nn.Module):

@@ -540,7 +540,7 @@ def import_model(
             "weights": weights_digest,
         }
         sources = source_digests(target, HUB_SOURCE_FILES)
-        files = {
+        files: dict[str, dict[str, Any]] = {
             path.name: {"size": path.stat().st_size, "sha256": file_digest(path)}
             for path in sorted((target / EXPORT_DIR).iterdir())
         }
