@@ -179,6 +179,9 @@ def test_each_image_installs_only_its_runtime_and_nothing_pickled_or_torchvision
     onnx_requirements = (FUNCTION_DIR / "requirements-onnx.txt").read_text()
     assert re.search(r"^torch==\d+\.\d+\.\d+$", torch_requirements, re.MULTILINE)
     assert re.search(r"^onnxruntime==\d+\.\d+\.\d+$", onnx_requirements, re.MULTILINE)
+    # tokenizers without huggingface-hub: the function decodes, never downloads.
+    assert re.search(r"^tokenizers==[\d.]+  # --no-deps$", onnx_requirements, re.MULTILINE)
+    assert "pip install --no-cache-dir --no-deps -r /tmp/no-deps.txt" in runs("onnx")
     assert not re.search(r"^torch", onnx_requirements, re.MULTILINE)
     assert "torchvision" not in torch_requirements + str(instructions())
     for source in (FUNCTION_DIR / "captioner").glob("*.py"):
