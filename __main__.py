@@ -11,11 +11,13 @@ import pulumi
 from infra.api import Api, ApiArgs
 from infra.image import Image, ImageArgs
 from infra.service import Service, ServiceArgs
-from infra.settings import from_pulumi_config
+from infra.settings import from_pulumi_config, warnings_for
 from infra.versions import Versions, VersionsArgs
 from infra.warming import Warming, WarmingArgs
 
 settings = from_pulumi_config()
+for warning in warnings_for(settings):
+    pulumi.log.warn(warning)
 
 image = Image(
     "image",

@@ -539,6 +539,51 @@ def _is_hub_import(model_dir: str) -> bool:
     return isinstance(data, dict) and data.get("format") == HUB_MODEL_FORMAT
 
 
+MEMORY_HEADROOM = 1.2
+"""memorySize over an imported model's measured peak RSS: the peak was measured once, on
+one machine; another run, allocator or Lambda's own runtime process takes a little more."""
+MEMORY_STEP_MB = 64
+
+
+def memory_floor(peak_rss_mb: float) -> int:
+    """The least memorySize for a model whose measured peak RSS is `peak_rss_mb`: the peak
+    plus headroom, rounded up to a multiple of 64 MB."""
+    wanted = peak_rss_mb * MEMORY_HEADROOM
+    return int(-(-wanted // MEMORY_STEP_MB) * MEMORY_STEP_MB)
+
+
+def model_measurements(model_dir: str) -> dict[str, Any] | None:
+    """What `lukewarm import` measured for function/`model_dir` (its manifest's `measured`:
+    peak RSS on the largest accepted image, load and caption seconds), or None for a model
+    without them (the demo model, a conversion, an import from before they were kept)."""
+    try:
+        data = json.loads((ROOT / "function" / model_dir / "onnx" / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    measured = data.get("measured") if isinstance(data, dict) else None
+    if not isinstance(measured, dict) or not isinstance(measured.get("peak_rss_mb"), int | float):
+        return None
+    return measured
+
+
+def warnings_for(settings: Settings) -> list[str]:
+    """What preview warns about without refusing: a memorySize below what the model was
+    measured to need. Lambda would kill the instance mid-caption on a large photo."""
+    measured = model_measurements(settings.model_dir)
+    if measured is None:
+        return []
+    floor = memory_floor(float(measured["peak_rss_mb"]))
+    if settings.memory_size >= floor:
+        return []
+    return [
+        f"lukewarm:memorySize {settings.memory_size} MB is below what function/"
+        f"{settings.model_dir} needs: its peak RSS was {measured['peak_rss_mb']:,.0f} MB on the "
+        f"largest accepted image (measured by lukewarm import), {floor} MB with headroom. "
+        f"Lambda ends an instance that runs out of memory mid-caption: "
+        f"pulumi config set lukewarm:memorySize {floor}"
+    ]
+
+
 def stack_settings(stack: str | None = None, project_dir: Path = ROOT) -> Settings:
     """The settings of a stack as its files say: `Pulumi.yaml` defaults + `Pulumi.<stack>.yaml`.
 

@@ -44,8 +44,10 @@ from captioner.hub_config import (
     HubGeneration,
     HubPreprocess,
 )
+from infra.settings import memory_floor
 
 from .families import ENCODER_INPUTS, ENCODER_OUTPUTS, STEP_INPUTS, STEP_OUTPUTS, Family, family_for
+from .need import MeasureError, measure
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -110,6 +112,7 @@ class ImportReport:
     max_difference: float
     agreement: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    measured: dict[str, Any] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         total = sum(self.files.values()) / 1e6
@@ -125,6 +128,13 @@ class ImportReport:
             lines.append(
                 f"  {kind} against fp32: top caption identical on {a['identical']}/{a['images']} "
                 f"calibration images, {a['word_share']:.1%} of words"
+            )
+        if self.measured:
+            m = self.measured
+            lines.append(
+                f"  measured on one thread: peak RSS {m['peak_rss_mb']:,} MB on the largest "
+                f"accepted image, {m['init_s']:.2f} s to load, {m['caption_s']:.2f} s a caption; "
+                f"give it lukewarm:memorySize {memory_floor(m['peak_rss_mb'])} MB or more"
             )
         lines += [f"  note: {note}" for note in self.notes]
         return lines
@@ -553,13 +563,12 @@ def import_model(
             files=files,
             export_format=HUB_EXPORT_FORMAT,
         )
-        (target / EXPORT_DIR / MANIFEST_FILE).write_text(
-            json.dumps(manifest.to_dict(), indent=2) + "\n"
-        )
-        sizes = {name: int(entry["size"]) for name, entry in files.items()}
+        measured = _write_manifest(target, manifest, staging)
         _replace_dir(out_dir, target)
     except (OSError, ModelFormatError) as error:
         raise HubImportError(f"could not write {out_dir}: {error}") from None
+    except MeasureError as error:
+        raise HubImportError(f"{out_dir} not written: {error}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ImportReport(
@@ -568,12 +577,25 @@ def import_model(
         source=resolved.name,
         revision=resolved.revision,
         quantize=quantize,
-        files=sizes,
+        files={name: int(entry["size"]) for name, entry in files.items()},
         seconds=time.perf_counter() - started,
         max_difference=difference,
         agreement=agreement,
         notes=notes,
+        measured=measured,
     )
+
+
+def _write_manifest(target: Path, manifest: Manifest, work: Path) -> dict[str, Any]:
+    """Write the manifest, then what the model needs from Lambda, measured on the directory
+    as written (loading checks the manifest, so it must be there first), into it."""
+    manifest_file = target / EXPORT_DIR / MANIFEST_FILE
+    manifest_file.write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
+    measured = measure(target, work)
+    manifest_file.write_text(
+        json.dumps({**manifest.to_dict(), "measured": measured}, indent=2) + "\n"
+    )
+    return measured
 
 
 def _replace_dir(target: Path, staged: Path) -> None:
