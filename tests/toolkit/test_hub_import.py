@@ -363,3 +363,24 @@ def test_evaluate_runs_an_imported_model_at_its_own_beam_width(imported, capsys)
     assert evaluate_main(["--count", "2", "--seed", "9", "--model-dir", str(imported["blip"])]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2] == "runtime onnx, beam 4, 2 scenes of seed 9"
+
+
+def test_a_directory_that_is_not_an_earlier_import_is_never_overwritten(hub_sources, tmp_path):
+    """Importing over the demo model (a slip of OUT_DIR) is refused and leaves it as it was."""
+    from tests.conftest import DEMO_MODEL_DIR
+
+    target = tmp_path / "model"
+    shutil.copytree(DEMO_MODEL_DIR, target)
+    before = sorted(path.name for path in target.rglob("*"))
+    with pytest.raises(HubImportError, match="other than an earlier `lukewarm import`"):
+        import_model(str(hub_sources["blip"]), target)
+    assert sorted(path.name for path in target.rglob("*")) == before
+
+
+def test_reimporting_replaces_an_earlier_import_whole(hub_sources, imported, tmp_path):
+    target = tmp_path / "again"
+    shutil.copytree(imported["vit-gpt2"], target)
+    (target / "onnx" / "left-over.txt").write_text("from an older import")
+    import_model(str(hub_sources["blip"]), target)
+    assert not (target / "onnx" / "left-over.txt").exists()
+    assert HubCaptioner.load(target).config.family == "blip"

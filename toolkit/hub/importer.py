@@ -254,6 +254,11 @@ def preprocess_settings(source: Source, family: Family) -> HubPreprocess:
     for flag in ("do_resize", "do_rescale", "do_normalize"):
         if settings.get(flag) is False:
             raise HubImportError(f"{source.name}'s image processor sets {flag} false")
+    for flag in ("do_center_crop", "do_pad"):
+        if settings.get(flag):
+            raise HubImportError(
+                f"{source.name}'s image processor sets {flag}, which lukewarm does not reproduce"
+            )
     resample = int(settings.get("resample", 2))
     return HubPreprocess(
         height=int(size["height"]),
@@ -488,6 +493,7 @@ def import_model(
         raise HubImportError(f"quantize {quantize!r} is not one of {', '.join(QUANTIZE_CHOICES)}")
     if calibration is not None and quantize == "none":
         raise HubImportError("--calibration only applies to --quantize int8")
+    _check_out_dir(out_dir)
     resolved = resolve(source, revision, trust_pickle=trust_pickle)
     family, weights_digest = check_source(resolved, trust_pickle=trust_pickle)
     images, notes = _calibration_images(calibration) if quantize == "int8" else ([], [])
@@ -574,6 +580,22 @@ def import_model(
         agreement=agreement,
         notes=notes,
     )
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """OUT_DIR may be new, empty, or an earlier import (which the import replaces);
+    anything else, such as a Show-Attend-Tell model directory, is never overwritten."""
+    from captioner.hub_config import is_hub_model
+
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise HubImportError(f"{out_dir} exists and is not a directory")
+    if any(out_dir.iterdir()) and not is_hub_model(out_dir):
+        raise HubImportError(
+            f"{out_dir} holds something other than an earlier `lukewarm import`: choose "
+            "another OUT_DIR (such as function/models/NAME) or remove it first"
+        )
 
 
 def _replace_dir(target: Path, staged: Path) -> None:
