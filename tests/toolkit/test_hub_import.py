@@ -384,3 +384,54 @@ def test_reimporting_replaces_an_earlier_import_whole(hub_sources, imported, tmp
     import_model(str(hub_sources["blip"]), target)
     assert not (target / "onnx" / "left-over.txt").exists()
     assert HubCaptioner.load(target).config.family == "blip"
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"length_penalty": 2.0, "early_stopping": True},
+        {"length_penalty": 0.5, "early_stopping": "never"},
+        {"length_penalty": 1.0, "early_stopping": False, "min_length": 6},
+    ],
+    ids=["early-true", "never", "min-length"],
+)
+def test_generation_rules_follow_transformers(settings, hub_sources, imported, images) -> None:
+    """The length penalty, each early-stopping mode and the minimum length, as the model's
+    generation config would set them, against `generate` with the same settings."""
+    import dataclasses
+
+    import torch
+
+    loaded = HubCaptioner.load(imported["vit-gpt2"], threads=1)
+    generation = dataclasses.replace(loaded.config.generation, **settings)
+    config = dataclasses.replace(loaded.config, generation=generation)
+    captioner = HubCaptioner(config, loaded.tokenizer, loaded.manifest, loaded.encoder, loaded.step)
+    model = _transformers_model(hub_sources["vit-gpt2"], "vit-gpt2")
+    few = images[:20]
+    pixels = torch.from_numpy(np.stack([to_pixels(image, config.preprocess) for image in few]))
+    with torch.inference_mode():
+        expected = model.generate(
+            pixel_values=pixels, generation_config=model.generation_config, num_beams=3, **settings
+        ).tolist()
+    got = captioner.generate(few, beam=3)
+    same = sum(
+        _until_end(want, generation.end, 1) == have
+        for want, have in zip(expected, got, strict=True)
+    )
+    assert same == len(few)
+    if "min_length" in settings:
+        assert min(len(tokens) for tokens in got) >= settings["min_length"]
+
+
+def test_a_revision_is_imported_from_the_hub_cache(hub_sources, tmp_path, monkeypatch) -> None:
+    """--revision names the snapshot: a cache holding two commits imports the one asked for."""
+    repo = tmp_path / "cache" / "models--someone--two-commits"
+    first, second = "1" * 40, "2" * 40
+    shutil.copytree(hub_sources["blip"], repo / "snapshots" / first)
+    shutil.copytree(hub_sources["blip"], repo / "snapshots" / second)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(second)
+    _offline(monkeypatch, tmp_path / "cache")
+    report = import_model("someone/two-commits", tmp_path / "out", revision=first)
+    assert report.revision == first
+    assert HubCaptioner.load(tmp_path / "out").info["version"] == first
