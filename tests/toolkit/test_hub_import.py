@@ -435,3 +435,31 @@ def test_a_revision_is_imported_from_the_hub_cache(hub_sources, tmp_path, monkey
     report = import_model("someone/two-commits", tmp_path / "out", revision=first)
     assert report.revision == first
     assert HubCaptioner.load(tmp_path / "out").info["version"] == first
+
+
+def test_the_image_build_check_hashes_every_export_file(imported, tmp_path) -> None:
+    """`python -m captioner.exported DIR` (the Dockerfile's check stage, standard library
+    only) passes an intact import and fails one whose graph bytes changed in place."""
+    checked = tmp_path / "checked"
+    shutil.copytree(imported["blip"], checked)
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-I", "-m", "captioner.exported", str(checked)],
+            cwd=FUNCTION_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    intact = check()
+    assert intact.returncode == 0, intact.stderr
+    assert "onnx export is current" in intact.stdout
+    data = checked / "onnx" / "encoder.onnx.data"
+    flipped = bytearray(data.read_bytes())
+    flipped[-1] ^= 0xFF
+    data.write_bytes(bytes(flipped))
+    tampered = check()
+    assert tampered.returncode == 1
+    assert "is not the file the import wrote" in tampered.stderr
+    assert "run `lukewarm import " in tampered.stderr
