@@ -463,3 +463,19 @@ def test_the_image_build_check_hashes_every_export_file(imported, tmp_path) -> N
     assert tampered.returncode == 1
     assert "is not the file the import wrote" in tampered.stderr
     assert "run `lukewarm import " in tampered.stderr
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_tied_token_embedding_is_stored_once(family: str, imported) -> None:
+    """Both families' output layer is their token embedding: one initializer, not a second
+    transposed copy (150 MB of the published ViT-GPT2)."""
+    import onnx
+
+    cache = HubCaptioner.load(imported[family]).config.cache
+    graph = onnx.load(imported[family] / "onnx" / "decoder_step.onnx", load_external_data=False)
+    embeddings = [
+        tensor.name
+        for tensor in graph.graph.initializer
+        if sorted(tensor.dims) == sorted([cache.vocab_size, cache.heads * cache.head_size])
+    ]
+    assert len(embeddings) == 1, embeddings
