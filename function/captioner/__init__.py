@@ -3,7 +3,9 @@
 `load_captioner(model_dir)` loads a model directory with the runtime that
 `LUKEWARM_RUNTIME` names: `onnx` (the default: its ONNX export on ONNX Runtime and
 NumPy, see `ort.py`) or `torch` (`config.json`, `vocab.json` and `weights.safetensors`
-in torch, see `runtime.py`); `captioner.caption(image)` captions an RGB PIL image.
+in torch, see `runtime.py`); a Hub model `lukewarm import` wrote runs on onnx only
+(`hub.py`). `captioner.caption(image)` captions an RGB PIL image; every backend runs the
+one beam search in `search.py`.
 Importing this package imports neither: the torch names below load torch on first use.
 """
 

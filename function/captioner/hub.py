@@ -24,7 +24,7 @@ from .exported import ENCODER_FILE, EXPORT_DIR, STEP_FILE, Manifest, read_manife
 from .hub_config import TOKENIZER_FILE, HubConfig, HubPreprocess, read_hub_config
 from .loader import thread_count
 from .ort import best_candidates, session_options
-from .search import Caption, Generation, search, stage_timing, to_caption
+from .search import Caption, Generation, Hypothesis, search, stage_timing, to_caption
 
 
 def to_pixels(image: Image.Image, config: HubPreprocess) -> np.ndarray:
@@ -201,7 +201,9 @@ class HubCaptioner:
             for hypotheses in results
         ]
 
-    def _search(self, images: list[Image.Image], width: int) -> tuple[list, dict[str, float]]:
+    def _search(
+        self, images: list[Image.Image], width: int
+    ) -> tuple[list[list[Hypothesis]], dict[str, float]]:
         started = time.perf_counter()
         batch = np.stack([to_pixels(image, self.config.preprocess) for image in images])
         preprocessed = time.perf_counter()

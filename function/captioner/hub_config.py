@@ -86,6 +86,15 @@ class HubConfig:
             problems.append(f"family {self.family!r} is not one of {', '.join(HUB_FAMILIES)}")
         if self.preprocess.resample not in RESAMPLING:
             problems.append(f"preprocess.resample {self.preprocess.resample!r} is unknown")
+        if len(self.generation.prompt) != 1:
+            # The step graph is fed one token a step from an empty cache: a longer prompt
+            # would need a prefill step, which neither family's `generate` uses.
+            problems.append(f"generation.prompt {list(self.generation.prompt)} is not one token")
+        if self.generation.early_stopping not in (True, False, "never"):
+            problems.append(
+                f"generation.early_stopping {self.generation.early_stopping!r} is not "
+                "true, false or never"
+            )
         if not 1 <= self.generation.num_beams <= 10:
             problems.append(f"generation.num_beams {self.generation.num_beams} is not 1-10")
         if (

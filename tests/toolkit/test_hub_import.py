@@ -363,3 +363,119 @@ def test_evaluate_runs_an_imported_model_at_its_own_beam_width(imported, capsys)
     assert evaluate_main(["--count", "2", "--seed", "9", "--model-dir", str(imported["blip"])]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2] == "runtime onnx, beam 4, 2 scenes of seed 9"
+
+
+def test_a_directory_that_is_not_an_earlier_import_is_never_overwritten(hub_sources, tmp_path):
+    """Importing over the demo model (a slip of OUT_DIR) is refused and leaves it as it was."""
+    from tests.conftest import DEMO_MODEL_DIR
+
+    target = tmp_path / "model"
+    shutil.copytree(DEMO_MODEL_DIR, target)
+    before = sorted(path.name for path in target.rglob("*"))
+    with pytest.raises(HubImportError, match="other than an earlier `lukewarm import`"):
+        import_model(str(hub_sources["blip"]), target)
+    assert sorted(path.name for path in target.rglob("*")) == before
+
+
+def test_reimporting_replaces_an_earlier_import_whole(hub_sources, imported, tmp_path):
+    target = tmp_path / "again"
+    shutil.copytree(imported["vit-gpt2"], target)
+    (target / "onnx" / "left-over.txt").write_text("from an older import")
+    import_model(str(hub_sources["blip"]), target)
+    assert not (target / "onnx" / "left-over.txt").exists()
+    assert HubCaptioner.load(target).config.family == "blip"
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"length_penalty": 2.0, "early_stopping": True},
+        {"length_penalty": 0.5, "early_stopping": "never"},
+        {"length_penalty": 1.0, "early_stopping": False, "min_length": 6},
+    ],
+    ids=["early-true", "never", "min-length"],
+)
+def test_generation_rules_follow_transformers(settings, hub_sources, imported, images) -> None:
+    """The length penalty, each early-stopping mode and the minimum length, as the model's
+    generation config would set them, against `generate` with the same settings."""
+    import dataclasses
+
+    import torch
+
+    loaded = HubCaptioner.load(imported["vit-gpt2"], threads=1)
+    generation = dataclasses.replace(loaded.config.generation, **settings)
+    config = dataclasses.replace(loaded.config, generation=generation)
+    captioner = HubCaptioner(config, loaded.tokenizer, loaded.manifest, loaded.encoder, loaded.step)
+    model = _transformers_model(hub_sources["vit-gpt2"], "vit-gpt2")
+    few = images[:20]
+    pixels = torch.from_numpy(np.stack([to_pixels(image, config.preprocess) for image in few]))
+    with torch.inference_mode():
+        expected = model.generate(
+            pixel_values=pixels, generation_config=model.generation_config, num_beams=3, **settings
+        ).tolist()
+    got = captioner.generate(few, beam=3)
+    same = sum(
+        _until_end(want, generation.end, 1) == have
+        for want, have in zip(expected, got, strict=True)
+    )
+    assert same == len(few)
+    if "min_length" in settings:
+        assert min(len(tokens) for tokens in got) >= settings["min_length"]
+
+
+def test_a_revision_is_imported_from_the_hub_cache(hub_sources, tmp_path, monkeypatch) -> None:
+    """--revision names the snapshot: a cache holding two commits imports the one asked for."""
+    repo = tmp_path / "cache" / "models--someone--two-commits"
+    first, second = "1" * 40, "2" * 40
+    shutil.copytree(hub_sources["blip"], repo / "snapshots" / first)
+    shutil.copytree(hub_sources["blip"], repo / "snapshots" / second)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(second)
+    _offline(monkeypatch, tmp_path / "cache")
+    report = import_model("someone/two-commits", tmp_path / "out", revision=first)
+    assert report.revision == first
+    assert HubCaptioner.load(tmp_path / "out").info["version"] == first
+
+
+def test_the_image_build_check_hashes_every_export_file(imported, tmp_path) -> None:
+    """`python -m captioner.exported DIR` (the Dockerfile's check stage, standard library
+    only) passes an intact import and fails one whose graph bytes changed in place."""
+    checked = tmp_path / "checked"
+    shutil.copytree(imported["blip"], checked)
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-I", "-m", "captioner.exported", str(checked)],
+            cwd=FUNCTION_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    intact = check()
+    assert intact.returncode == 0, intact.stderr
+    assert "onnx export is current" in intact.stdout
+    data = checked / "onnx" / "encoder.onnx.data"
+    flipped = bytearray(data.read_bytes())
+    flipped[-1] ^= 0xFF
+    data.write_bytes(bytes(flipped))
+    tampered = check()
+    assert tampered.returncode == 1
+    assert "is not the file the import wrote" in tampered.stderr
+    assert "run `lukewarm import " in tampered.stderr
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_tied_token_embedding_is_stored_once(family: str, imported) -> None:
+    """Both families' output layer is their token embedding: one initializer, not a second
+    transposed copy (150 MB of the published ViT-GPT2)."""
+    import onnx
+
+    cache = HubCaptioner.load(imported[family]).config.cache
+    graph = onnx.load(imported[family] / "onnx" / "decoder_step.onnx", load_external_data=False)
+    embeddings = [
+        tensor.name
+        for tensor in graph.graph.initializer
+        if sorted(tensor.dims) == sorted([cache.vocab_size, cache.heads * cache.head_size])
+    ]
+    assert len(embeddings) == 1, embeddings

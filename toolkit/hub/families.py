@@ -75,6 +75,20 @@ def _attend(query: Tensor, keys: Tensor, values: Tensor, scale: float) -> Tensor
     return context.transpose(1, 2).reshape(n, 1, heads * size)
 
 
+def _tied_output(hidden: Tensor, output: nn.Linear) -> Tensor:
+    """The output layer on (N, D) rows. Both families tie its weight to the token
+    embedding; on 2-D rows the exporter writes one `Gemm` with a transposed operand, which
+    reads the embedding's own initializer. On 3-D rows it would write a `MatMul` after a
+    `Transpose`, and the optimiser would fold that into a second, transposed copy of the
+    embedding (150 MB of GPT-2's weights; so would a 2-D one without a bias)."""
+    import torch
+    from torch.nn import functional
+
+    # Without a bias the exporter writes MatMul after Transpose: GPT-2's head gets a zero one.
+    bias = output.bias if output.bias is not None else torch.zeros(output.out_features)
+    return functional.linear(hidden, output.weight, bias)
+
+
 # --- ViT + GPT-2 (VisionEncoderDecoderModel) ----------------------------------------------
 
 
@@ -146,7 +160,7 @@ def _vit_gpt2_graphs(model: Any) -> tuple[nn.Module, nn.Module, CacheShape]:
                 )
                 hidden = hidden + cross.c_proj(context)
                 hidden = hidden + block.mlp(block.ln_2(hidden))
-            logits = self.head(self.gpt2.ln_f(hidden))[:, 0]
+            logits = _tied_output(self.gpt2.ln_f(hidden)[:, 0], self.head)
             return (
                 torch.log_softmax(logits.float(), dim=-1),
                 torch.stack(next_keys, dim=1),
@@ -237,7 +251,8 @@ def _blip_graphs(model: Any) -> tuple[nn.Module, nn.Module, CacheShape]:
                 context = _attend(query, cross_keys[:, index], cross_values[:, index], scale)
                 hidden = cross.output(context, hidden)
                 hidden = layer.output(layer.intermediate(hidden), hidden)
-            logits = self.cls(hidden)[:, 0]
+            predictions = self.cls.predictions
+            logits = _tied_output(predictions.transform(hidden[:, 0]), predictions.decoder)
             return (
                 torch.log_softmax(logits.float(), dim=-1),
                 torch.stack(next_keys, dim=1),

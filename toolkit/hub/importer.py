@@ -264,6 +264,11 @@ def preprocess_settings(source: Source, family: Family) -> HubPreprocess:
     for flag in ("do_resize", "do_rescale", "do_normalize"):
         if settings.get(flag) is False:
             raise HubImportError(f"{source.name}'s image processor sets {flag} false")
+    for flag in ("do_center_crop", "do_pad"):
+        if settings.get(flag):
+            raise HubImportError(
+                f"{source.name}'s image processor sets {flag}, which lukewarm does not reproduce"
+            )
     resample = int(settings.get("resample", 2))
     return HubPreprocess(
         height=int(size["height"]),
@@ -498,6 +503,7 @@ def import_model(
         raise HubImportError(f"quantize {quantize!r} is not one of {', '.join(QUANTIZE_CHOICES)}")
     if calibration is not None and quantize == "none":
         raise HubImportError("--calibration only applies to --quantize int8")
+    _check_out_dir(out_dir)
     resolved = resolve(source, revision, trust_pickle=trust_pickle)
     family, weights_digest = check_source(resolved, trust_pickle=trust_pickle)
     images, notes = _calibration_images(calibration) if quantize == "int8" else ([], [])
@@ -543,26 +549,7 @@ def import_model(
         for name in (ENCODER_FILE, STEP_FILE):
             for file in (name, name + DATA_SUFFIX):
                 shutil.move(graphs / file, target / EXPORT_DIR / file)
-        settings = {
-            "format": HUB_EXPORT_FORMAT,
-            "quantize": quantize,
-            "opset": OPSET,
-            "weights": weights_digest,
-        }
-        sources = source_digests(target, HUB_SOURCE_FILES)
-        files: dict[str, dict[str, Any]] = {
-            path.name: {"size": path.stat().st_size, "sha256": file_digest(path)}
-            for path in sorted((target / EXPORT_DIR).iterdir())
-        }
-        manifest = Manifest(
-            quantize=quantize,
-            fingerprint=fingerprint(sources, settings),
-            sources=sources,
-            settings=settings,
-            agreement={"versus_fp32": agreement} if agreement else {},
-            files=files,
-            export_format=HUB_EXPORT_FORMAT,
-        )
+        manifest = _manifest(target, quantize, weights_digest, agreement)
         measured = _write_manifest(target, manifest, staging)
         _replace_dir(out_dir, target)
     except (OSError, ModelFormatError) as error:
@@ -577,12 +564,39 @@ def import_model(
         source=resolved.name,
         revision=resolved.revision,
         quantize=quantize,
-        files={name: int(entry["size"]) for name, entry in files.items()},
+        files={name: int(entry["size"]) for name, entry in manifest.files.items()},
         seconds=time.perf_counter() - started,
         max_difference=difference,
         agreement=agreement,
         notes=notes,
         measured=measured,
+    )
+
+
+def _manifest(
+    target: Path, quantize: str, weights_digest: str, agreement: dict[str, Any]
+) -> Manifest:
+    """The manifest of the directory written at `target`: its fingerprint, every export
+    file's size and digest, int8's agreement with fp32."""
+    settings = {
+        "format": HUB_EXPORT_FORMAT,
+        "quantize": quantize,
+        "opset": OPSET,
+        "weights": weights_digest,
+    }
+    sources = source_digests(target, HUB_SOURCE_FILES)
+    files: dict[str, dict[str, Any]] = {
+        path.name: {"size": path.stat().st_size, "sha256": file_digest(path)}
+        for path in sorted((target / EXPORT_DIR).iterdir())
+    }
+    return Manifest(
+        quantize=quantize,
+        fingerprint=fingerprint(sources, settings),
+        sources=sources,
+        settings=settings,
+        agreement={"versus_fp32": agreement} if agreement else {},
+        files=files,
+        export_format=HUB_EXPORT_FORMAT,
     )
 
 
@@ -596,6 +610,22 @@ def _write_manifest(target: Path, manifest: Manifest, work: Path) -> dict[str, A
         json.dumps({**manifest.to_dict(), "measured": measured}, indent=2) + "\n"
     )
     return measured
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """OUT_DIR may be new, empty, or an earlier import (which the import replaces);
+    anything else, such as a Show-Attend-Tell model directory, is never overwritten."""
+    from captioner.hub_config import is_hub_model
+
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise HubImportError(f"{out_dir} exists and is not a directory")
+    if any(out_dir.iterdir()) and not is_hub_model(out_dir):
+        raise HubImportError(
+            f"{out_dir} holds something other than an earlier `lukewarm import`: choose "
+            "another OUT_DIR (such as function/models/NAME) or remove it first"
+        )
 
 
 def _replace_dir(target: Path, staged: Path) -> None:
