@@ -58,6 +58,10 @@ REFERENCE_DISTS = ("torch", "transformers", "pillow", "numpy")
 DEFAULT_MEMORY_MB = 1769
 """The stack's default `memorySize`: exactly one vCPU on Lambda."""
 ONE_THREAD = reference.ONE_THREAD
+SIZES = {
+    "full": "Full-size random weights (ViT-base + GPT-2 small, 239 M parameters; BLIP base)",
+    "tiny": "Tiny random weights (toolkit.hub.random's test configs: a smoke run, no figures)",
+}
 TARGETS = {
     "onnx": {"cold": 4, "warm": 1.8, "rss": 1.3, "size": 1.7},
     "onnx-int8": {"cold": 6, "warm": 3.5, "rss": 3, "size": 4},
@@ -416,7 +420,7 @@ def machine_line(
 ) -> str:
     loads = "/".join(f"{x:.1f}" for x in before), "/".join(f"{x:.1f}" for x in after)
     return (
-        f"\n{args.size.capitalize()}-size random weights (ViT-base + GPT-2 small; BLIP base), "
+        f"\n{SIZES[args.size]}, "
         f"beam {args.beam}, exactly {args.steps} tokens decoded by every side (end of "
         f"sentence suppressed); one thread; median of {args.runs} fresh processes, "
         f"{args.warm} warm captions each, on {args.image.name}; {os.cpu_count()} CPUs, load "

@@ -307,7 +307,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--duration",
         type=_number(0),
         metavar="S",
-        help="seconds per request (default 1, or the probe report's)",
+        help="seconds per request (default: the probe report's, else an imported model's "
+        "measured caption time, else 1)",
     )
     parser.add_argument(
         "--probe-report", type=Path, metavar="PATH", help="report.json from `lukewarm probe`"
@@ -384,7 +385,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--init-seconds",
         type=_number(0),
         metavar="S",
-        help="billed init per cold start, s (default 0)",
+        help="billed init per cold start, s (default: the probe report's, else an imported "
+        "model's measured load time, else 0)",
     )
     parser.add_argument(
         "--cold-fraction",
@@ -467,18 +469,25 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
 
     probe = _probe_inputs(args.probe_report) if args.probe_report else {}
     from_probe = f"probe report {args.probe_report}"
+    # An imported model's own figures (measured by `lukewarm import`) before the defaults.
+    model = settings_module.model_measurements(stack.model_dir) or {}
+    from_model = f"model {stack.model_dir} (measured by lukewarm import)"
     requests = pick("requests", args.requests, 10_000, "default")
     duration = pick(
         "duration_s",
         args.duration,
-        probe.get("duration_s", 1.0),
-        from_probe if probe else "default",
+        probe.get("duration_s", model.get("caption_s", 1.0)),
+        from_probe if probe else from_model if "caption_s" in model else "default",
     )
     init_s = pick(
         "init_s",
         args.init_seconds,
-        probe.get("init_s") or 0.0,
-        from_probe if probe.get("init_s") is not None else "default",
+        probe.get("init_s") or model.get("init_s", 0.0),
+        from_probe
+        if probe.get("init_s") is not None
+        else from_model
+        if "init_s" in model
+        else "default",
     )
     cold_fraction = pick(
         "cold_fraction",
