@@ -133,7 +133,8 @@ class ImportReport:
             m = self.measured
             lines.append(
                 f"  measured on one thread: peak RSS {m['peak_rss_mb']:,} MB on the largest "
-                f"accepted image, {m['init_s']:.2f} s to load, {m['caption_s']:.2f} s a caption; "
+                f"accepted image; {m['init_s']:.2f} s to load, {m['caption_s']:.2f} s a caption "
+                f"(CPU time); "
                 f"give it lukewarm:memorySize {memory_floor(m['peak_rss_mb'])} MB or more"
             )
         lines += [f"  note: {note}" for note in self.notes]
