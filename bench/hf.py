@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             Side(name, lukewarm_python, models / name, "lukewarm") for name in VARIANTS
         ]
         figures = measure(family, sides, args)
+        # Every figure, for a second look at a run without repeating it (git-ignored).
+        (CACHE / f"last-{family}.json").write_text(json.dumps(figures, indent=1, default=str))
         reports.append(family_report(family, figures, args))
         ratio_lines += [
             f"hf[{family}][{name}]: {ratios(figures['reference'], figures[name])}"
@@ -361,11 +363,12 @@ def floors(ref: dict[str, Any], lukewarm: dict[str, Any], targets: dict[str, flo
             f"{against('warm', 'ms', 0)}"
         )
     if "rss" in missed:
-        rss = lukewarm["import_rss_mb"] + lukewarm["weights_mb"]
+        rest = lukewarm["max_rss_mb"] - lukewarm["import_rss_mb"] - lukewarm["weights_mb"]
         parts.append(
             f"peak RSS: the runtime once imported {lukewarm['import_rss_mb']:,.0f} MB + the "
-            f"model files {lukewarm['weights_mb']:,.0f} MB = {rss:,.0f} MB, "
-            f"{against('rss', 'MB', 0)}"
+            f"model files {lukewarm['weights_mb']:,.0f} MB + {rest:,.0f} MB the rest (what the "
+            f"runtime allocates while it captions: activations, the beams' key/value cache, "
+            f"weights it repacks) = {lukewarm['max_rss_mb']:,.0f} MB, {against('rss', 'MB', 0)}"
         )
     if "size" in missed:
         dists = sorted(lukewarm["dists_mb"].items(), key=lambda item: -item[1])
