@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no torch wheel at {args.torch_wheel}")
 
     began = time.perf_counter()
+    header = run_header(time.gmtime(), sys.argv[1:])
     families = args.family or list(FAMILIES)
     lukewarm_python = reference.runtime_venv("onnx", None)
     reference_python = reference_venv(args.torch_wheel)
@@ -136,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in VARIANTS
         ]
     after = os.getloadavg()
-    text = "\n".join(reports) + machine_line(load, after, args, time.perf_counter() - began)
+    machine = machine_line(load, after, args, time.perf_counter() - began)
+    text = header + "\n".join(reports) + machine
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print()
@@ -428,6 +430,27 @@ def _ran(versions: dict[str, Any]) -> str:
     if not versions.get("torch"):
         ran.append("no torch")
     return ", ".join(ran)
+
+
+def run_header(started: time.struct_time, argv: list[str]) -> str:
+    """When, at which commit and with which command the figures below were measured."""
+
+    def git(*arguments: str) -> str:
+        done = subprocess.run(
+            ["git", *arguments], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    at = f"{commit or 'an unknown commit'}{' with uncommitted changes' if dirty else ''}"
+    wheel = os.environ.get(reference.TORCH_WHEEL_VARIABLE)
+    command = f"{reference.TORCH_WHEEL_VARIABLE}={wheel} " if wheel else ""
+    command += "make bench-hf" + (f' ARGS="{" ".join(argv)}"' if argv else "")
+    return (
+        f"# make bench-hf, {time.strftime('%Y-%m-%d %H:%M UTC', started)}\n\n"
+        f"At {at}: `{command}`.\n\n"
+    )
 
 
 def machine_line(

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,19 @@ def test_the_lukewarm_child_decodes_exactly_the_steps_asked(tmp_path: Path) -> N
     assert result["torch"] is None and result["transformers"] is None
     assert result["max_rss_mb"] >= result["import_rss_mb"] > 0
     assert len(result["warm_ms"]) == 2
+
+
+def test_the_results_say_when_at_which_commit_and_with_which_command(monkeypatch) -> None:
+    monkeypatch.setenv("LUKEWARM_TORCH_WHEEL", "/wheels/torch.whl")
+    started = time.strptime("2026-12-01 18:54", "%Y-%m-%d %H:%M")
+    header = hf.run_header(started, ["--runs", "5"])
+
+    assert header.startswith("# make bench-hf, 2026-12-01 18:54 UTC\n\nAt ")
+    assert 'LUKEWARM_TORCH_WHEEL=/wheels/torch.whl make bench-hf ARGS="--runs 5"`' in header
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
