@@ -137,10 +137,6 @@ def test_the_results_say_when_at_which_commit_and_with_which_command(monkeypatch
 
     assert header.startswith("# make bench-hf, 2026-12-01 18:54 UTC\n\nAt ")
     assert 'LUKEWARM_TORCH_WHEEL=/wheels/torch.whl make bench-hf ARGS="--runs 5"`' in header
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    command = ["git", "rev-parse", "--short", "HEAD"]
+    commit = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    assert f"At {commit.stdout.strip()}" in header
