@@ -45,6 +45,10 @@ from captioner.hub_config import (
     HubPreprocess,
 )
 
+# `lukewarm export`'s machinery (optimising and saving a graph, replacing a directory,
+# calibration images, caption agreement), shared rather than copied.
+from lukewarm import export as sat_export
+
 from .families import ENCODER_INPUTS, ENCODER_OUTPUTS, STEP_INPUTS, STEP_OUTPUTS, Family, family_for
 
 if TYPE_CHECKING:
@@ -330,8 +334,6 @@ def _export(
     import onnxruntime as ort
     import torch
 
-    from lukewarm.export import _optimise
-
     encoder, step, shape = family.graphs(model)
     generator = torch.Generator().manual_seed(0)
     pixels = torch.randn(2, 3, preprocess.height, preprocess.width, generator=generator)
@@ -385,7 +387,7 @@ def _export(
     fp32 = out / "fp32"
     fp32.mkdir()
     for name in (ENCODER_FILE, STEP_FILE):
-        _optimise(raw / name, fp32 / name)
+        sat_export._optimise(raw / name, fp32 / name)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     got = ort.InferenceSession(str(fp32 / ENCODER_FILE), options).run(
@@ -416,8 +418,6 @@ def _quantize(raw: Path, out: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from lukewarm.export import _optimise
-
     out.mkdir()
     work = out / "work"
     work.mkdir()
@@ -433,31 +433,27 @@ def _quantize(raw: Path, out: Path) -> None:
                 reduce_range=True,
                 op_types_to_quantize=["MatMul", "Gemm"],
             )
-            _optimise(work / f"q-{name}", out / name)
+            sat_export._optimise(work / f"q-{name}", out / name)
     finally:
         logging.disable(logging.NOTSET)
     shutil.rmtree(work)
 
 
 def _calibration_images(calibration: Path | None) -> tuple[list[Image.Image], list[str]]:
-    from lukewarm.export import CHECK_SEED, ExportError, _folder_images, _scenes
-
     if calibration is not None:
         try:
-            return _folder_images(calibration), []
-        except ExportError as error:
+            return sat_export._folder_images(calibration), []
+        except sat_export.ExportError as error:
             raise HubImportError(str(error)) from None
     note = (
         "int8 was compared with fp32 on generated scenes; judge it on real weights with "
         "--calibration DIR holding photos like the ones it will caption"
     )
-    return _scenes(CHECK_SEED, 16), [note]
+    return sat_export._scenes(sat_export.CHECK_SEED, 16), [note]
 
 
 def _agreement(fp32: HubCaptioner, int8: HubCaptioner, images: list[Image.Image]) -> dict[str, Any]:
-    from lukewarm.export import agreement
-
-    return agreement(fp32, int8, images, beam=fp32.default_beam).to_dict()  # type: ignore[arg-type]
+    return sat_export.agreement(fp32, int8, images, beam=fp32.default_beam).to_dict()  # type: ignore[arg-type]
 
 
 def _captioner(directory: Path, config: HubConfig, tokenizer: str, quantize: str) -> HubCaptioner:
@@ -601,6 +597,4 @@ def _check_out_dir(out_dir: Path) -> None:
 def _replace_dir(target: Path, staged: Path) -> None:
     """Move `staged` to `target`; a directory already there is swapped out, not merged.
     Files readable by all: the image runs the function as a non-root user."""
-    from lukewarm.export import _replace
-
-    _replace(target, staged)
+    sat_export._replace(target, staged)
