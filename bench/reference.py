@@ -293,7 +293,7 @@ def _models(steps: int) -> Path:
 def exporter_digest() -> bytes:
     """What the model directories are made with: a change to the converter or the exporter
     makes them again (the function would refuse an export older than its format)."""
-    sources = ("lukewarm/convert.py", "lukewarm/export.py", "function/captioner/exported.py")
+    sources = ("toolkit/convert.py", "toolkit/export.py", "function/captioner/exported.py")
     return hashlib.sha256(b"".join((ROOT / path).read_bytes() for path in sources)).digest()
 
 
@@ -302,9 +302,9 @@ def build_models(directory: str, steps: str) -> None:
     import torch
 
     from bench.original.models import DecoderWithAttention, Encoder
-    from lukewarm.convert import convert, write_model
-    from lukewarm.export import export_model
-    from training.scenes import make_scene
+    from toolkit.convert import convert, write_model
+    from toolkit.export import export_model
+    from toolkit.scenes import make_scene
 
     torch.manual_seed(SEED)
     encoder = Encoder(14)
@@ -427,7 +427,7 @@ def _size(python: Path, dists: tuple[str, ...], files: list[Path]) -> dict[str, 
 def _compare_captions(sides: list[Side], scenes: int, beam: int) -> dict[str, Any]:
     """Each lukewarm side's top captions of the real photos and `scenes` held-out scenes
     (the demo model's evaluation split), greedy and at `beam`, each in its own process."""
-    from training.scenes import make_scene
+    from toolkit.scenes import make_scene
 
     captions: dict[str, dict[int, dict[str, str]]] = {}
     with tempfile.TemporaryDirectory() as workdir:
@@ -459,15 +459,13 @@ def _compare_captions(sides: list[Side], scenes: int, beam: int) -> dict[str, An
 
 
 def agreement(these: dict[str, str], those: dict[str, str]) -> dict[str, Any]:
-    """How alike two runtimes' captions of the same images are: the share of word positions
-    that agree, and how many captions are identical."""
-    agreeing = total = identical = 0
-    for name, caption in these.items():
-        a, b = caption.split(), those[name].split()
-        agreeing += sum(x == y for x, y in zip(a, b, strict=False))
-        total += max(len(a), len(b), 1)
-        identical += a == b
-    return {"images": len(these), "tokens": agreeing / max(total, 1), "identical": identical}
+    """How alike two runtimes' captions of the same images are (`toolkit.alike`): the share
+    of word positions that agree, and how many captions are identical."""
+    from toolkit.alike import compare_captions
+
+    names = list(these)
+    alike = compare_captions([those[name] for name in names], [these[name] for name in names])
+    return {"images": alike.images, "tokens": alike.word_share, "identical": alike.identical}
 
 
 # --- the report ---------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def save_graphs(model_dir: Path, scratch: Path) -> None:
 
     from captioner.exported import ENCODER_FILE, STEP_FILE
     from captioner.runtime import Captioner
-    from lukewarm import export
+    from toolkit import export
 
     captioner = Captioner.load(model_dir)
     export._export_graphs(captioner, model_dir, scratch / "raw", export._scenes(0, 2))

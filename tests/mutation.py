@@ -81,7 +81,7 @@ LAYOUT = {
     "pruner": "pruner",
     "infra": "infra",
     "lukewarm": "lukewarm",
-    "training": "training",
+    "toolkit": "toolkit",
     "data": "data",
     "tests": "tests",
     "__main__.py": "__main__.py",

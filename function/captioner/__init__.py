@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
 
 from .config import RUNTIMES, ModelConfig, ModelFormatError, Vocabulary, read_config  # noqa: E402
-from .loader import configure_threads, load_captioner, usable_cpus  # noqa: E402
+from .loader import configure_threads, load_captioner  # noqa: E402
 from .search import Alternative, Caption  # noqa: E402
+from .threads import usable_cpus  # noqa: E402
 
 if TYPE_CHECKING:
     from .model import CaptionModel

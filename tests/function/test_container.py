@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import DEMO_MODEL_DIR, FUNCTION_DIR
 from tests.function.handler_support import encode, http_event
-from training.scenes import make_scene
+from toolkit.scenes import make_scene
 
 DOCKERFILE = FUNCTION_DIR / "Dockerfile"
 MODEL_FILES = ("config.json", "vocab.json", "weights.safetensors")
@@ -242,7 +242,7 @@ class Blocker:
             attempts.append(name)
             raise ModuleNotFoundError(f"{{name}} is not in this image")
 sys.meta_path.insert(0, Blocker())
-for name in ("lukewarm", "training", "infra", "bench", "warmer"):
+for name in ("lukewarm", "toolkit", "infra", "bench", "warmer"):
     try:
         __import__(name)
     except ImportError:

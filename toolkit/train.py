@@ -1,4 +1,4 @@
-"""Train the built-in demo model on generated scenes: `python -m training.train --seed 0`.
+"""Train the built-in demo model on generated scenes: `python -m toolkit.train --seed 0`.
 
 Scenes are made on the fly from (split "train", seed, index), in a worker process
 while the model trains, so a run is reproducible from its seed and arguments alone
@@ -31,8 +31,8 @@ from torch.utils.data import DataLoader, Dataset
 from captioner import CaptionModel, ModelConfig, Vocabulary, save_model
 from captioner.config import SPECIAL_TOKENS, DecoderConfig, EncoderConfig, PreprocessConfig
 from captioner.preprocess import to_tensor
-from lukewarm.export import export_model
-from training.scenes import Scene, make_scene, vocabulary_words
+from toolkit.export import export_model
+from toolkit.scenes import Scene, make_scene, vocabulary_words
 
 MODEL_NAME = "lukewarm-shapes"
 MODEL_VERSION = "2"
@@ -337,7 +337,7 @@ def _one_thread(_: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     defaults = TrainingSettings()
     parser = argparse.ArgumentParser(
-        prog="python -m training.train", description="Train the built-in demo model."
+        prog="python -m toolkit.train", description="Train the built-in demo model."
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--out", type=Path, required=True, help="model directory to write")

@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from captioner import ModelFormatError
 from captioner.exported import (
@@ -49,6 +49,7 @@ from captioner.exported import (
     fingerprint,
     source_digests,
 )
+from toolkit.alike import Agreement, compare_captions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,32 +75,12 @@ by up to 2e-3 on untrained ones, whose activations reach 1e4; a wrong graph by f
 CALIBRATION_SEED = 17
 CHECK_SEED = 18
 DEMO_MODEL_NAME = "lukewarm-shapes"
-"""`training.train.MODEL_NAME`: the one model that generated scenes calibrate well."""
+"""`toolkit.train.MODEL_NAME`: the one model that generated scenes calibrate well."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
 class ExportError(Exception):
     """A model directory that cannot be exported, and why."""
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """How often one runtime's top caption equals another's on the same images."""
-
-    images: int
-    identical: int
-    """Images whose top caption is exactly the reference's."""
-    word_share: float
-    """Share of the reference's words found at the same position."""
-
-    def __str__(self) -> str:
-        return (
-            f"top caption identical on {self.identical}/{self.images} images, "
-            f"{self.word_share:.1%} of words"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"images": self.images, "identical": self.identical, "word_share": self.word_share}
 
 
 @dataclass(frozen=True)
@@ -244,17 +225,13 @@ def agreement(
     batch_size: int = 16,
 ) -> Agreement:
     """Compare the top captions of `other` with those of `reference` on `images`."""
-    identical = matched = total = 0
+    expected: list[str] = []
+    got: list[str] = []
     for first in range(0, len(images), batch_size):
         batch = images[first : first + batch_size]
-        expected = reference.caption_batch(batch, beam=beam)
-        got = other.caption_batch(batch, beam=beam)
-        for want, have in zip(expected, got, strict=True):
-            identical += want.caption == have.caption
-            want_words, have_words = want.caption.split(), have.caption.split()
-            matched += sum(a == b for a, b in zip(want_words, have_words, strict=False))
-            total += max(len(want_words), len(have_words))
-    return Agreement(len(images), identical, matched / total if total else 1.0)
+        expected += [c.caption for c in reference.caption_batch(batch, beam=beam)]
+        got += [c.caption for c in other.caption_batch(batch, beam=beam)]
+    return compare_captions(expected, got)
 
 
 # --- The graphs -------------------------------------------------------------------------
@@ -567,7 +544,7 @@ def _images(
 
 
 def _scenes(seed: int, count: int) -> list[Image.Image]:
-    from training.scenes import make_scene
+    from toolkit.scenes import make_scene
 
     return [make_scene("evaluate", seed, i).image for i in range(count)]
 

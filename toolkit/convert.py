@@ -270,7 +270,7 @@ def write_model(out_dir: Path, conversion: Conversion, *, force: bool = False) -
     """Write the model directory and its ONNX export next to OUT_DIR, load it back, then
     move it into place: a failure anywhere leaves OUT_DIR as it was."""
     from captioner import Captioner, ModelFormatError, build_model, save_model
-    from lukewarm.export import ExportError, export_model
+    from toolkit.export import ExportError, export_model
 
     _check_out_dir(out_dir, force=force)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
