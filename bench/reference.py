@@ -67,7 +67,7 @@ REQUIREMENTS = {"onnx": "requirements-onnx.txt", "torch": "requirements-torch.tx
 """The function's requirements file for each runtime (function/Dockerfile's RUNTIME)."""
 VARIANTS = {"onnx": "onnx", "onnx-int8": "onnx", "torch": "torch"}
 """Each benchmarked variant (its model directory's name) and the runtime it loads with."""
-TARGETS = {
+TARGETS: dict[str, dict[str, float]] = {
     "onnx": {"cold": 5, "warm": 3.5, "rss": 3, "size": 15},
     "onnx-int8": {"cold": 7, "warm": 5, "rss": 4},
     "torch": {"cold": 4, "warm": 5, "rss": 3, "size": 3},
@@ -280,8 +280,8 @@ def _models(steps: int) -> Path:
     """The same seeded random weights as a joblib pickle (original) and as lukewarm model
     directories, one per variant (fp32 and int8 exports, torch), made once per step count,
     in a process of its own."""
-    key = hashlib.sha256(f"{VOCAB_SIZE}-{SEED}-{steps}-v3".encode() + exporter_digest())
-    key = key.hexdigest()[:12]
+    digest = hashlib.sha256(f"{VOCAB_SIZE}-{SEED}-{steps}-v3".encode() + exporter_digest())
+    key = digest.hexdigest()[:12]
     models = CACHE / "reference" / key
     if not (models / "done").exists():
         print(f"building the ResNet-101 / {VOCAB_SIZE:,}-word model in {models}", flush=True)

@@ -511,8 +511,12 @@ def warm_up(request: Any) -> dict[str, Any]:
     instances; the model is already loaded (init did it)."""
     hold_ms = request.get("hold_ms", 0) if isinstance(request, dict) else None
     action = request.get("action") if isinstance(request, dict) else None
-    valid_hold = isinstance(hold_ms, int) and not isinstance(hold_ms, bool)
-    if action != "warm" or not valid_hold or not 0 <= hold_ms <= MAX_HOLD_MS:
+    if (
+        action != "warm"
+        or not isinstance(hold_ms, int)
+        or isinstance(hold_ms, bool)
+        or not 0 <= hold_ms <= MAX_HOLD_MS
+    ):
         message = (
             'a warm-up event is {"lukewarm": {"action": "warm", "hold_ms": <int>}} '
             f"with hold_ms from 0 to {MAX_HOLD_MS}"

@@ -160,6 +160,7 @@ def warmer_code() -> pulumi.AssetArchive:
         {
             path.name: pulumi.FileAsset(f"{WARMER_SOURCE}/{path.name}")
             for path in sorted((ROOT / WARMER_SOURCE).glob("*.py"))
+            if path.name != "__init__.py"
         }
     )
 

@@ -45,7 +45,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lukewarm.checkout import ROOT, import_from_checkout
+from lukewarm.checkout import ROOT
 
 if TYPE_CHECKING:
     from infra.settings import WarmSchedule
@@ -409,10 +409,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _settings(stack: str | None) -> tuple[Any, Any]:
     """infra.settings and the stack's settings (the project's defaults without a stack)."""
-    try:
-        settings = import_from_checkout("infra.settings")
-    except ImportError:
-        raise CostError(f"no infra/settings.py in {ROOT}: run from a lukewarm checkout") from None
+    from infra import settings
+
     try:
         return settings, settings.stack_settings(stack, project_dir=_project_dir())
     except settings.SettingsError as error:

@@ -189,9 +189,9 @@ def load_checkpoint(path: Path, *, trust_pickle: bool) -> tuple[Any, Any, bool]:
     if any(str(key).startswith("decoder.") for key in checkpoint):
         # One flat state dict of the whole model: encoder.* and decoder.* names.
         return _sub_state(checkpoint, "encoder."), _sub_state(checkpoint, "decoder."), pickled
-    found = ", ".join(sorted(str(key) for key in checkpoint)[:8]) or "nothing"
+    names = ", ".join(sorted(str(key) for key in checkpoint)[:8]) or "nothing"
     raise ConversionError(
-        f"{path} has no 'encoder' and 'decoder' entries (found {found}): "
+        f"{path} has no 'encoder' and 'decoder' entries (found {names}): "
         "not a captioning tutorial checkpoint"
     )
 

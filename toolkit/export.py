@@ -256,6 +256,9 @@ def _grid_pool(size: int, grid: int) -> nn.Module:
         weights[i, low:high] = 1.0 / (high - low)
 
     class GridPool(nn.Module):
+        rows: Tensor
+        columns: Tensor
+
         def __init__(self) -> None:
             super().__init__()
             self.register_buffer("rows", weights)

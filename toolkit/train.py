@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 from rich.progress import (
@@ -204,10 +205,12 @@ def train(
         model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema_decay), use_buffers=True
     )
 
+    averaged = cast(CaptionModel, average.module)
+
     def after_step(step: int) -> None:
         average.update_parameters(model)
         if checkpoints is not None and step % checkpoint_every == 0:
-            save_model(checkpoints / f"step-{step:05d}", config, vocabulary, average.module)
+            save_model(checkpoints / f"step-{step:05d}", config, vocabulary, averaged)
 
     _fit(
         model,
@@ -221,7 +224,7 @@ def train(
         quiet,
         layout_head=layout_head,
     )
-    annealed = anneal(average.module, settings, quiet=quiet)
+    annealed = anneal(averaged, settings, quiet=quiet)
     save_model(out, config, vocabulary, annealed.eval())
     return config
 
