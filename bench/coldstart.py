@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from contract import RUNTIME_VARIABLE
+
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = ROOT / "function"
 CACHE = ROOT / ".bench"
@@ -135,7 +137,7 @@ def child_env(model_dir: Path, runtime: str) -> dict[str, str]:
     return {
         **os.environ,
         "LUKEWARM_MODEL_DIR": str(model_dir),
-        "LUKEWARM_RUNTIME": runtime,
+        RUNTIME_VARIABLE: runtime,
         "LUKEWARM_THREADS": "1",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }

@@ -42,6 +42,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from captioner import configure_threads, load_captioner
 from captioner.images import ImageTooLarge, UnreadableImage, UnsupportedImage, decode_image
+from contract import WARM_UP_KEY, is_warm_up, parse_warm_up
 
 try:
     from snapshot_restore_py import register_after_restore, register_before_snapshot
@@ -67,8 +68,6 @@ MAX_PART_HEADERS = 8
 """Header lines a part may have (a browser sends two)."""
 MAX_PART_HEADER_BYTES = 1024
 """Longest header line of a part (a long file name fits)."""
-MAX_HOLD_MS = 10_000
-"""Longest a warm-up invoke may hold its instance."""
 
 FUNCTION_DIR = Path(__file__).resolve().parent
 MODEL_DIR = Path(os.environ.get("LUKEWARM_MODEL_DIR") or FUNCTION_DIR / "model")
@@ -506,23 +505,14 @@ rest_api = APIGatewayRestResolver()
 rest_api.include_router(router)
 
 
-def warm_up(request: Any) -> dict[str, Any]:
+def warm_up(event: dict[str, Any]) -> dict[str, Any]:
     """Hold this instance for `hold_ms` so concurrent warm invokes land on distinct
     instances; the model is already loaded (init did it)."""
-    hold_ms = request.get("hold_ms", 0) if isinstance(request, dict) else None
-    action = request.get("action") if isinstance(request, dict) else None
-    if (
-        action != "warm"
-        or not isinstance(hold_ms, int)
-        or isinstance(hold_ms, bool)
-        or not 0 <= hold_ms <= MAX_HOLD_MS
-    ):
-        message = (
-            'a warm-up event is {"lukewarm": {"action": "warm", "hold_ms": <int>}} '
-            f"with hold_ms from 0 to {MAX_HOLD_MS}"
-        )
-        logger.warning("invalid warm-up event", extra={"warm_event": _shown(request)})
-        return {"warm": False, "error": {"code": "bad_warm_event", "message": message}}
+    try:
+        hold_ms = parse_warm_up(event)
+    except ValueError as error:
+        logger.warning("invalid warm-up event", extra={"warm_event": _shown(event[WARM_UP_KEY])})
+        return {"warm": False, "error": {"code": "bad_warm_event", "message": str(error)}}
     time.sleep(hold_ms / 1000)
     metrics.add_metric("WarmUps", MetricUnit.Count, 1)
     logger.info("warmed", extra={"hold_ms": hold_ms})
@@ -605,8 +595,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric("Restores", MetricUnit.Count, 1)
     if not isinstance(event, dict):
         return _unknown_event()
-    if "lukewarm" in event:
-        return warm_up(event["lukewarm"])
+    if is_warm_up(event):
+        return warm_up(event)
     if event.get("version") == "2.0" and "requestContext" in event:
         return _serve(http_api, event, context, HTTP_API_EVENT)
     if "httpMethod" in event:

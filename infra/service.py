@@ -7,8 +7,11 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import cloudwatch, iam, lambda_
 
-ALIAS = "live"
-"""The qualifier the API and the warmer both invoke, so warm-ups warm what users hit."""
+from contract import ALIAS, HELPER_ARCHITECTURE, RUNTIME_VARIABLE
+from infra.settings import ROOT
+
+CONTRACT_SOURCE = "function/contract"
+"""The contract package, relative to the project: shipped in every helper Lambda's zip."""
 METRICS_NAMESPACE = "lukewarm"
 UNRESERVED = -1
 """`reserved_concurrent_executions` for a function that shares the account's unreserved pool."""
@@ -84,6 +87,17 @@ def lambda_identity(
     return LambdaIdentity(log_group, role, logs_policy)
 
 
+def helper_code(source: str) -> pulumi.AssetArchive:
+    """A helper Lambda's zip: the Python modules of `source` (a folder of the project) and
+    the `contract` package beside them, so no __pycache__ or editor files reach it."""
+    modules = sorted(path for path in (ROOT / source).glob("*.py") if path.name != "__init__.py")
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
+        path.name: pulumi.FileAsset(f"{source}/{path.name}") for path in modules
+    }
+    assets["contract/__init__.py"] = pulumi.FileAsset(f"{CONTRACT_SOURCE}/__init__.py")
+    return pulumi.AssetArchive(assets)
+
+
 def helper_function(
     name: str,
     *,
@@ -105,7 +119,7 @@ def helper_function(
         runtime="python3.12",
         handler="handler.handler",
         code=code,
-        architectures=["arm64"],
+        architectures=[HELPER_ARCHITECTURE],
         memory_size=memory_size,
         timeout=timeout,
         role=identity.role.arn,
@@ -123,7 +137,8 @@ class ServiceArgs:
     """The image by digest, `repository@sha256:...`."""
     architecture: str
     runtime: str
-    """`onnx` or `torch`: what the function loads the model with (the image's RUNTIME)."""
+    """`onnx` or `torch`: what the function loads the model with, passed to it as
+    `LUKEWARM_RUNTIME` (the image was built for the same one)."""
     memory_size: int
     timeout: int
     reserved_concurrency: int
@@ -187,7 +202,7 @@ class Service(pulumi.ComponentResource):
                     "LOG_LEVEL": args.log_level,
                     "POWERTOOLS_SERVICE_NAME": "lukewarm",
                     "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                    "LUKEWARM_RUNTIME": args.runtime,
+                    RUNTIME_VARIABLE: args.runtime,
                 }
             ),
             # Every change publishes a version, and the alias follows it.

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo, available_timezones
 import yaml  # type: ignore[import-untyped]
 from aws_croniter import AwsCroniter  # type: ignore[import-untyped]
 
+from contract import MAX_HOLD_MS, MAX_KEPT_VERSIONS, MAX_WARM_CONCURRENCY, RUNTIMES
+
 PROJECT = "lukewarm"
 ROOT = Path(__file__).resolve().parent.parent
 """The repository root: where `Pulumi.yaml`, the stack files and `function/` live."""
@@ -30,9 +32,6 @@ MEMORY_MB = (128, 10240)
 API_TIMEOUT_S = 30
 """HTTP API's integration timeout (hard). Every caption request comes through the API, so
 a longer function timeout would only bill for answers nobody receives."""
-MAX_HOLD_MS = 10_000
-MAX_WARM_CONCURRENCY = 50
-"""The warmer's own limits (warmer/handler.py) on one warm-up's hold and instance count."""
 # fmt: off
 LOG_RETENTION_DAYS = (
     0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -41,12 +40,8 @@ LOG_RETENTION_DAYS = (
 # fmt: on
 """What CloudWatch Logs accepts; 0 means never expire."""
 ARCHITECTURES = ("x86_64", "arm64")
-RUNTIMES = ("onnx", "torch")
-"""What the function runs the model with: ONNX Runtime on numpy (no torch), or torch."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 """Application log levels that both Lambda's logging config and Python's logging know."""
-MAX_SNAPSTART_VERSIONS = 100
-"""The version pruner's own limit (pruner/handler.py) on versions kept."""
 MAX_API_RATE = 10_000.0
 MAX_API_BURST = 5_000
 """API Gateway's default account-level throttle per region."""
@@ -117,15 +112,6 @@ class WarmSchedule:
         if after.tzinfo is None or after.utcoffset() is None:
             raise ValueError(f"`after` must be timezone-aware, got {after!r}")
         return self._next(after)
-
-
-def warm_input(concurrency: int, hold_ms: int) -> dict[str, int]:
-    """The warmer's event: how many instances to reach, how long each holds its instance.
-
-    Holding only keeps concurrent warm-ups on distinct instances; a lone warm-up has
-    nothing to keep apart from, so it does not hold (and is not billed for holding).
-    """
-    return {"concurrency": concurrency, "hold_ms": hold_ms if concurrency > 1 else 0}
 
 
 def _schedule_problems(schedule: object, concurrency: object, timezone: object) -> dict[str, str]:
@@ -409,7 +395,7 @@ _SIMPLE: dict[str, Callable[[object], Any]] = {
     "provisionedConcurrency": lambda raw: _integer(raw, 0),
     "logLevel": _log_level,
     "snapStart": _boolean,
-    "snapStartVersions": lambda raw: _integer(raw, 1, MAX_SNAPSTART_VERSIONS),
+    "snapStartVersions": lambda raw: _integer(raw, 1, MAX_KEPT_VERSIONS),
 }
 
 

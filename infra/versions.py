@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import iam, lambda_
 
-from infra.service import helper_function, lambda_identity
+from infra.service import helper_code, helper_function, lambda_identity
 
 PRUNER_SOURCE = "pruner"
 """The pruner's source directory (standard library and boto3 only), relative to the project."""
@@ -60,9 +60,7 @@ class Versions(pulumi.ComponentResource):
         pruner = helper_function(
             f"{name}-pruner",
             description="lukewarm: deletes the captioning function's old versions",
-            code=pulumi.AssetArchive(
-                {"handler.py": pulumi.FileAsset(f"{PRUNER_SOURCE}/handler.py")}
-            ),
+            code=helper_code(PRUNER_SOURCE),
             identity=identity,
             memory_size=PRUNER_MEMORY_MB,
             timeout=PRUNER_TIMEOUT_S,

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import get_caller_identity_output, iam, lambda_, scheduler
 
-from infra.service import helper_function, lambda_identity
-from infra.settings import ROOT, WarmSchedule, warm_input
+from contract import WARMER_MEMORY_MB, warmer_input
+from infra.service import helper_code, helper_function, lambda_identity
+from infra.settings import WarmSchedule
 
 WARMER_SOURCE = "warmer"
 """The warmer's source directory (standard library and boto3 only), relative to the project."""
-WARMER_MEMORY_MB = 128
-"""The warmer only waits on invokes; the smallest size is plenty."""
 WARMER_TIMEOUT_S = 60
 """Room for a cold target's init (up to 10 s), its hold, and a second, longer wave."""
 MAX_EVENT_AGE_S = 60
@@ -24,7 +23,7 @@ MAX_EVENT_AGE_S = 60
 
 def warm_event(concurrency: int, hold_ms: int) -> str:
     """The warmer's input, as JSON text for the schedule and the pre-warm."""
-    return json.dumps(warm_input(concurrency, hold_ms))
+    return json.dumps(warmer_input(concurrency, hold_ms))
 
 
 @dataclass
@@ -155,14 +154,8 @@ class Warming(pulumi.ComponentResource):
 
 
 def warmer_code() -> pulumi.AssetArchive:
-    """The warmer's Python modules only, so no __pycache__ or editor files reach the zip."""
-    return pulumi.AssetArchive(
-        {
-            path.name: pulumi.FileAsset(f"{WARMER_SOURCE}/{path.name}")
-            for path in sorted((ROOT / WARMER_SOURCE).glob("*.py"))
-            if path.name != "__init__.py"
-        }
-    )
+    """The warmer's zip: its modules and the contract."""
+    return helper_code(WARMER_SOURCE)
 
 
 def _invoke_policy(function_arn: pulumi.Input[str]) -> pulumi.Output[str]:

@@ -11,7 +11,7 @@ The model, per month:
   (the best case each is bought for).
 - Lambda requests, API Gateway (HTTP or REST API), ECR storage of the image.
 - Warm invokes: every warm run invokes the function `concurrency` times, each billed for
-  the hold the deployed warmer asks for (`infra.settings.warm_input`: `hold_ms` when a
+  the hold the deployed warmer asks for (`contract.warmer_input`: `hold_ms` when a
   window warms several instances, none for one), plus a request each. The warmer itself
   (128 MB arm64, as infra/warming.py deploys it): one invoke per run lasting that hold +
   150 ms. EventBridge Scheduler: one invocation per run. Runs are counted by stepping
@@ -45,6 +45,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from contract import HELPER_ARCHITECTURE, WARMER_MEMORY_MB, warmer_input
 from lukewarm.checkout import ROOT
 
 if TYPE_CHECKING:
@@ -52,9 +53,6 @@ if TYPE_CHECKING:
 
 MONTH_S = 30 * 24 * 3600
 MONTH_START = datetime(2026, 6, 1, tzinfo=UTC)
-# The warmer as infra/warming.py deploys it: a 128 MB arm64 zip that only waits on invokes.
-WARMER_MEMORY_MB = 128
-WARMER_ARCHITECTURE = "arm64"
 WARMER_OVERHEAD_MS = 150.0
 """The warmer's own time around the hold: starting the invokes and collecting answers."""
 LOG_KB_PER_INVOKE = 1.0
@@ -69,7 +67,7 @@ class CostError(Exception):
 @dataclass(frozen=True)
 class Schedule:
     """A warm window reduced to what it costs: runs a month, instances per run, and how
-    long the warmer asks each warm invoke to hold (`infra.settings.warm_input`)."""
+    long the warmer asks each warm invoke to hold (`contract.warmer_input`)."""
 
     expression: str
     concurrency: int
@@ -155,7 +153,7 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
     provisioned = inputs.provisioned > 0
     duration_price = lam["provisioned_duration_gb_second"] if provisioned else lam["gb_second"]
     per_request = lam["requests_per_million"] / 1e6
-    warmer_price = region["lambda"][WARMER_ARCHITECTURE]["gb_second"]
+    warmer_price = region["lambda"][HELPER_ARCHITECTURE]["gb_second"]
 
     compute_gbs = inputs.requests * inputs.duration_s * gb
     init_gbs = inputs.requests * inputs.requests_cold_fraction * inputs.init_s * gb
@@ -509,7 +507,7 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
                 w.concurrency,
                 w.timezone,
                 runs_per_month(w),
-                settings_module.warm_input(w.concurrency, int(hold))["hold_ms"],
+                warmer_input(w.concurrency, int(hold))["hold_ms"],
             )
             for w in windows
         )

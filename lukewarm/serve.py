@@ -13,6 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
+from contract import RUNTIMES
 from infra import settings as stack_settings
 from lukewarm.checkout import FUNCTION_DIR
 from lukewarm.localstack.stack import LocalStack, StackOptions
@@ -43,7 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--runtime",
-        choices=stack_settings.RUNTIMES,
+        choices=RUNTIMES,
         help="what the function runs the model with (default: the stack's runtime)",
     )
     parser.add_argument(

@@ -59,9 +59,6 @@ MODULES = {
         "warmer/handler.py",
         "warmer",
         ("tests/warmer/test_handler.py",),
-        (
-            "tests/warmer/test_handler.py::test_the_warmer_needs_only_the_standard_library_and_boto3",
-        ),
     ),
     "settings": Module(
         "infra/settings.py",
@@ -75,6 +72,7 @@ MODULES = {
 LAYOUT = {
     "app.py": "function/app.py",
     "captioner": "function/captioner",
+    "contract": "function/contract",
     "static": "function/static",
     "function": "function",
     "warmer": "warmer",

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 # every cold start.
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
 
-from .config import RUNTIMES, ModelConfig, ModelFormatError, Vocabulary, read_config  # noqa: E402
+from contract import RUNTIMES  # noqa: E402
+
+from .config import ModelConfig, ModelFormatError, Vocabulary, read_config  # noqa: E402
 from .loader import configure_threads, load_captioner  # noqa: E402
 from .search import Alternative, Caption  # noqa: E402
 from .threads import usable_cpus  # noqa: E402

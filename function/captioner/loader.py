@@ -12,14 +12,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import RUNTIMES, ModelFormatError
+from contract import RUNTIME_VARIABLE, RUNTIMES
+
+from .config import ModelFormatError
 from .threads import requested_threads, set_thread_count
 
 if TYPE_CHECKING:
     from .ort import OrtCaptioner
     from .runtime import Captioner
-
-RUNTIME_VARIABLE = "LUKEWARM_RUNTIME"
 
 
 def chosen_runtime(runtime: str | None = None) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from infra.settings import warm_input
+from contract import ALIAS, parse_warmer_input, warmer_input
 from warmer import handler as warmer
 
 log = logging.getLogger("lukewarm.warmer")
@@ -69,11 +69,11 @@ def run_warmer(
     The schedule's input is built by the same rule as the deployed schedules' and read
     by the warmer's own parser.
     """
-    event = warm_input(concurrency, hold_ms)
-    concurrency, hold_ms = warmer.parse_event(event)
+    event = warmer_input(concurrency, hold_ms)
+    concurrency, hold_ms = parse_warmer_input(event)
     return warmer.warm(
         function_name,
-        "live",
+        ALIAS,
         concurrency,
         hold_ms,
         budget_s=WARMER_BUDGET_S,
