@@ -10,8 +10,8 @@ import pulumi
 from pulumi_aws import get_caller_identity_output, iam, lambda_, scheduler
 
 from contract import WARMER_MEMORY_MB, warmer_input
+from infra.schedules import WarmSchedule
 from infra.service import helper_code, helper_function, lambda_identity
-from infra.settings import WarmSchedule
 
 WARMER_SOURCE = "warmer"
 """The warmer's source directory (standard library and boto3 only), relative to the project."""

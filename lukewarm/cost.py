@@ -49,7 +49,7 @@ from contract import HELPER_ARCHITECTURE, WARMER_MEMORY_MB, warmer_input
 from lukewarm.checkout import ROOT
 
 if TYPE_CHECKING:
-    from infra.settings import WarmSchedule
+    from infra.schedules import WarmSchedule
 
 MONTH_S = 30 * 24 * 3600
 MONTH_START = datetime(2026, 6, 1, tzinfo=UTC)
