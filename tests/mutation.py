@@ -71,6 +71,8 @@ MODULES = {
 # Dockerfile) but is not on the import path, so `app` and `captioner` are the mutated ones.
 LAYOUT = {
     "app.py": "function/app.py",
+    "uploads.py": "function/uploads.py",
+    "events.py": "function/events.py",
     "captioner": "function/captioner",
     "contract": "function/contract",
     "static": "function/static",

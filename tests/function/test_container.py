@@ -109,7 +109,7 @@ def test_cmd_names_the_handler_function() -> None:
 
 def test_the_function_code_is_copied_into_either_image() -> None:
     assert [sources for sources, _, _ in copies("final")] == [
-        ["app.py"],
+        ["app.py", "uploads.py", "events.py"],
         ["contract/"],
         ["captioner/"],
         ["static/"],
@@ -138,7 +138,14 @@ def test_copy_sources_are_exactly_what_each_runtime_needs(runtime: str) -> None:
             "model/onnx/"
         ]
         assert "python -m captioner.exported model" in runs("onnx-check")
-    assert sources[4:] == ["app.py", "contract/", "captioner/", "static/"]
+    assert sources[4:] == [
+        "app.py",
+        "uploads.py",
+        "events.py",
+        "contract/",
+        "captioner/",
+        "static/",
+    ]
     context = [
         s
         for stage in (runtime, "onnx-check", "final")
