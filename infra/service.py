@@ -1,4 +1,8 @@
-"""The captioning function: its role, its log group, the function, and the `live` alias."""
+"""The captioning function: its role, its log group, the function, and the `live` alias.
+
+`lambda_identity` (a Lambda's own log group and a role that may write to it) is shared
+with the helper Lambdas' component, `infra.helper`.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import cloudwatch, iam, lambda_
 
-from contract import ALIAS, HELPER_ARCHITECTURE, RUNTIME_VARIABLE
-from infra.settings import ROOT
+from contract import ALIAS, RUNTIME_VARIABLE
 
-CONTRACT_SOURCE = "function/contract"
-"""The contract package, relative to the project: shipped in every helper Lambda's zip."""
 METRICS_NAMESPACE = "lukewarm"
 UNRESERVED = -1
 """`reserved_concurrent_executions` for a function that shares the account's unreserved pool."""
@@ -85,50 +86,6 @@ def lambda_identity(
         f"{name}-write-logs", role=role.id, policy=log_writing_policy(log_group.arn), opts=opts
     )
     return LambdaIdentity(log_group, role, logs_policy)
-
-
-def helper_code(source: str) -> pulumi.AssetArchive:
-    """A helper Lambda's zip: the Python modules of `source` (a folder of the project) and
-    the `contract` package beside them, so no __pycache__ or editor files reach it."""
-    modules = sorted(path for path in (ROOT / source).glob("*.py") if path.name != "__init__.py")
-    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
-        path.name: pulumi.FileAsset(f"{source}/{path.name}") for path in modules
-    }
-    assets["contract/__init__.py"] = pulumi.FileAsset(f"{CONTRACT_SOURCE}/__init__.py")
-    return pulumi.AssetArchive(assets)
-
-
-def helper_function(
-    name: str,
-    *,
-    description: str,
-    code: pulumi.Archive,
-    identity: LambdaIdentity,
-    memory_size: int,
-    timeout: int,
-    variables: dict[str, pulumi.Input[str]],
-    permissions: list[pulumi.Resource],
-    parent: pulumi.Resource,
-) -> lambda_.Function:
-    """One of the stack's small helper Lambdas (the warmer, the version pruner): standard
-    library and boto3 only, zipped, on arm64 (cheaper per GB-second), logging JSON to its
-    own group. It is created once its role may write logs and do its job (`permissions`)."""
-    return lambda_.Function(
-        name,
-        description=description,
-        runtime="python3.12",
-        handler="handler.handler",
-        code=code,
-        architectures=[HELPER_ARCHITECTURE],
-        memory_size=memory_size,
-        timeout=timeout,
-        role=identity.role.arn,
-        logging_config=lambda_.FunctionLoggingConfigArgs(
-            log_format="JSON", log_group=identity.log_group.name
-        ),
-        environment=lambda_.FunctionEnvironmentArgs(variables=variables),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[identity.logs_policy, *permissions]),
-    )
 
 
 @dataclass

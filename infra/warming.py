@@ -10,8 +10,8 @@ import pulumi
 from pulumi_aws import get_caller_identity_output, iam, lambda_, scheduler
 
 from contract import WARMER_MEMORY_MB, warmer_input
+from infra.helper import HelperLambda, HelperLambdaArgs
 from infra.schedules import WarmSchedule
-from infra.service import helper_code, helper_function, lambda_identity
 
 WARMER_SOURCE = "warmer"
 """The warmer's source directory (standard library and boto3 only), relative to the project."""
@@ -54,34 +54,26 @@ class Warming(pulumi.ComponentResource):
         super().__init__("lukewarm:index:Warming", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        identity = lambda_identity(
+        helper = HelperLambda(
             name,
-            "lukewarm warmer: invokes the live alias, writes its own logs",
-            args.log_retention_days,
+            HelperLambdaArgs(
+                function_suffix="warmer",
+                source=WARMER_SOURCE,
+                description="lukewarm: keeps the captioning function warm",
+                role_description="lukewarm warmer: invokes the live alias, writes its own logs",
+                memory_size=WARMER_MEMORY_MB,
+                timeout=WARMER_TIMEOUT_S,
+                log_retention_days=args.log_retention_days,
+                variables={
+                    "FUNCTION_NAME": args.function_name,
+                    "FUNCTION_QUALIFIER": args.alias_name,
+                    "FUNCTION_TIMEOUT_S": str(args.function_timeout),
+                },
+                policies={"invoke-alias": _invoke_policy(args.alias_arn)},
+            ),
             child,
         )
-        role = identity.role
-        invoke_policy = iam.RolePolicy(
-            f"{name}-invoke-alias",
-            role=role.id,
-            policy=_invoke_policy(args.alias_arn),
-            opts=child,
-        )
-        warmer = helper_function(
-            f"{name}-warmer",
-            description="lukewarm: keeps the captioning function warm",
-            code=warmer_code(),
-            identity=identity,
-            memory_size=WARMER_MEMORY_MB,
-            timeout=WARMER_TIMEOUT_S,
-            variables={
-                "FUNCTION_NAME": args.function_name,
-                "FUNCTION_QUALIFIER": args.alias_name,
-                "FUNCTION_TIMEOUT_S": str(args.function_timeout),
-            },
-            permissions=[invoke_policy],
-            parent=self,
-        )
+        warmer, invoke_policy = helper.function, helper.policies["invoke-alias"]
 
         # The Scheduler invokes the warmer asynchronously, so Lambda's own retries (two, with
         # events kept six hours) would apply on top of the schedule's retry policy.
@@ -151,11 +143,6 @@ class Warming(pulumi.ComponentResource):
         self.register_outputs(
             {"warmer_name": self.warmer_name, "schedule_names": self.schedule_names}
         )
-
-
-def warmer_code() -> pulumi.AssetArchive:
-    """The warmer's zip: its modules and the contract."""
-    return helper_code(WARMER_SOURCE)
 
 
 def _invoke_policy(function_arn: pulumi.Input[str]) -> pulumi.Output[str]:

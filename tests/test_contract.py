@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import contract
-from infra.service import helper_code
+from infra.helper import helper_code
 from tests.conftest import FUNCTION_DIR, ROOT
 
 BOTO3_AND_ITS_DEPENDENCIES = {
