@@ -3,6 +3,10 @@
 Module scope is Lambda's init phase and runs once per instance: logging, metrics,
 routes, thread count and the model. `handler` then serves API Gateway events
 (payload format 2.0, and 1.0 from REST APIs) and the warmer's direct invokes.
+
+`function/` is the image's task root: this module (routes, the error table, the handler),
+`uploads.py` and `events.py` beside it, `contract/`, `captioner/`, the model and the page.
+They may import `contract`, `captioner`, Powertools and python-multipart; never a tool.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@
 NumPy, see `ort.py`) or `torch` (`config.json`, `vocab.json` and `weights.safetensors`
 in torch, see `runtime.py`); `captioner.caption(image)` captions an RGB PIL image.
 Importing this package imports neither: the torch names below load torch on first use.
+
+What it may import: `contract`, the standard library, NumPy and Pillow, and its backend's
+library (ONNX Runtime or torch) when a model is loaded with it. Never a tool.
 """
 
 import warnings
