@@ -45,7 +45,7 @@ def save_graphs(model_dir: Path, scratch: Path) -> None:
     import onnxruntime as ort
 
     from captioner.exported import ENCODER_FILE, STEP_FILE
-    from captioner.runtime import Captioner
+    from captioner.pytorch import Captioner
     from toolkit import export
 
     captioner = Captioner.load(model_dir)

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from captioner import ModelConfig
     from captioner.model import CaptionModel
     from captioner.ort import OrtCaptioner
-    from captioner.runtime import Captioner
+    from captioner.pytorch import Captioner
 
 OPSET = 17
 CALIBRATION_SCENES = 32
@@ -275,7 +275,7 @@ def _torch_fp32(model_dir: Path) -> Captioner:
     quantize its decoder at load: what the fp32 export is compared with."""
     from dataclasses import replace
 
-    from captioner.runtime import Captioner
+    from captioner.pytorch import Captioner
 
     loaded = Captioner.load(model_dir)
     if loaded.config.quantize == "none":
@@ -288,7 +288,7 @@ def _plain_model(captioner: Captioner, model_dir: Path) -> CaptionModel:
     """The model as defined, in fp32: not the captioner's, whose decoder is repacked for
     torch (or quantized, with `quantize: int8-dynamic`)."""
     from captioner.config import WEIGHTS_FILE
-    from captioner.runtime import build_model, load_weights
+    from captioner.pytorch import build_model, load_weights
 
     model = build_model(captioner.config, len(captioner.vocabulary))
     load_weights(model, model_dir / WEIGHTS_FILE)

@@ -3,7 +3,7 @@
 `load_captioner(model_dir)` loads a model directory with the runtime that
 `LUKEWARM_RUNTIME` names: `onnx` (the default: its ONNX export on ONNX Runtime and
 NumPy, see `ort.py`) or `torch` (`config.json`, `vocab.json` and `weights.safetensors`
-in torch, see `runtime.py`); `captioner.caption(image)` captions an RGB PIL image.
+in torch, see `pytorch.py`); `captioner.caption(image)` captions an RGB PIL image.
 Importing this package imports neither: the torch names below load torch on first use.
 
 What it may import: `contract`, the standard library, NumPy and Pillow, and its backend's
@@ -28,13 +28,13 @@ from .threads import usable_cpus  # noqa: E402
 
 if TYPE_CHECKING:
     from .model import CaptionModel
-    from .runtime import Captioner, build_model, save_model
+    from .pytorch import Captioner, build_model, save_model
 
 _TORCH_NAMES = {
     "CaptionModel": "model",
-    "Captioner": "runtime",
-    "build_model": "runtime",
-    "save_model": "runtime",
+    "Captioner": "pytorch",
+    "build_model": "pytorch",
+    "save_model": "pytorch",
 }
 
 

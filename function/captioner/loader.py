@@ -19,7 +19,7 @@ from .threads import requested_threads, set_thread_count
 
 if TYPE_CHECKING:
     from .ort import OrtCaptioner
-    from .runtime import Captioner
+    from .pytorch import Captioner
 
 
 def chosen_runtime(runtime: str | None = None) -> str:
@@ -52,7 +52,7 @@ def load_captioner(model_dir: str | Path, runtime: str | None = None) -> OrtCapt
     made from other weights; `torch` reads `weights.safetensors`.
     """
     if chosen_runtime(runtime) == "torch":
-        from .runtime import Captioner
+        from .pytorch import Captioner
 
         return Captioner.load(model_dir)
     from .ort import OrtCaptioner

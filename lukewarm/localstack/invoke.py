@@ -28,8 +28,8 @@ from aiohttp import web
 from contract import ALIAS
 
 from .access import log_request
+from .environment import RESTORE_ERROR
 from .pool import Invocation, Pool, Throttled
-from .runtime import RESTORE_ERROR
 
 log = logging.getLogger("lukewarm.serve")
 

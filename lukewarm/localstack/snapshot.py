@@ -3,7 +3,7 @@
 Lambda with SnapStart runs the init once, when a version is published, snapshots the
 initialised microVM, and starts every new instance by restoring that snapshot and
 running the after-restore hooks. Here the snapshot is one runtime process that imported
-the handler and ran the before-snapshot hooks (`lukewarm.localstack.runtime` with
+the handler and ran the before-snapshot hooks (`lukewarm.localstack.environment` with
 `LUKEWARM_SNAPSHOT_SOCKET`), and a restore is a fork of it (copy-on-write memory) that
 runs the after-restore hooks and connects back over a Unix socket.
 
@@ -108,7 +108,7 @@ class Snapshot:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "lukewarm.localstack.runtime",
+            "lukewarm.localstack.environment",
             cwd=task_root,
             env={**env, "LUKEWARM_SNAPSHOT_SOCKET": str(socket_path)},
             stdin=asyncio.subprocess.PIPE,
