@@ -296,7 +296,10 @@ def _plain_model(captioner: Captioner, model_dir: Path) -> CaptionModel:
 
 
 def _graphs(model: CaptionModel, config: ModelConfig) -> tuple[nn.Module, nn.Module]:
-    """The two exported modules, around `model`'s own: per image, and per decoding step."""
+    """The two exported modules, around `model`'s own: per image, and per decoding step.
+    The image graph pools with `_grid_pool` (adaptive pooling as two matrix products, which
+    export everywhere) where the encoder's `forward` pools adaptively; the rest is the
+    model's own `Encoder.grid`, `Decoder.init_state` and `Attention.project`."""
     import torch
     from torch import nn
 
@@ -314,12 +317,7 @@ def _graphs(model: CaptionModel, config: ModelConfig) -> tuple[nn.Module, nn.Mod
             self.decoder = decoder
 
         def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-            features = self.pool(self.encoder.resnet(images))
-            features = features.flatten(2).transpose(1, 2)
-            if self.encoder.position is not None:
-                features = features + self.encoder.position
-            for layer in self.encoder.context:
-                features = layer(features)
+            features = self.encoder.grid(self.pool(self.encoder.resnet(images)))
             hidden, cell = self.decoder.init_state(features)
             return features, self.decoder.attention.project(features), hidden, cell
 
