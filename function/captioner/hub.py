@@ -22,9 +22,9 @@ from tokenizers import Tokenizer
 from .config import ModelFormatError
 from .exported import ENCODER_FILE, EXPORT_DIR, STEP_FILE, Manifest, read_manifest, refresh_hint
 from .hub_config import TOKENIZER_FILE, HubConfig, HubPreprocess, read_hub_config
-from .loader import thread_count
 from .ort import best_candidates, session_options
 from .search import Caption, Generation, Hypothesis, search, stage_timing, to_caption
+from .threads import thread_count
 
 
 def to_pixels(image: Image.Image, config: HubPreprocess) -> np.ndarray:
@@ -168,6 +168,11 @@ class HubCaptioner:
             "version": self.config.revision,
             "runtime": self.manifest.runtime,
         }
+
+    @property
+    def max_steps(self) -> int:
+        """The most decoding steps a caption takes: `max_length` less the prompt."""
+        return self.rules.steps
 
     @property
     def default_beam(self) -> int:

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from contract import HUB_MODEL_FORMAT as HUB_FORMAT
+
 from .config import CONFIG_FILE, ModelFormatError
 
-HUB_FORMAT = "lukewarm-hub/1"
-"""`config.json`'s `format` in a directory `lukewarm import` wrote."""
 TOKENIZER_FILE = "tokenizer.json"
 HUB_FAMILIES = ("vit-gpt2", "blip")
 RESAMPLING = ("nearest", "lanczos", "bilinear", "bicubic", "box", "hamming")

@@ -18,9 +18,9 @@ from PIL import Image
 
 from .config import ModelConfig, ModelFormatError, Vocabulary, read_config, read_vocabulary
 from .exported import ENCODER_FILE, EXPORT_DIR, STEP_FILE, Manifest, read_manifest, refresh_hint
-from .loader import thread_count
 from .preprocess import to_array
 from .search import Caption, Generation, Hypothesis, search, stage_timing, to_caption
+from .threads import thread_count
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -86,6 +86,11 @@ class OrtCaptioner:
                     f"{refresh_hint(model_dir)}"
                 ) from None
         return cls(config, vocabulary, manifest, *sessions)
+
+    @property
+    def max_steps(self) -> int:
+        """The most decoding steps a caption takes: `max_length` words, then `<end>`."""
+        return self.config.max_length + 1
 
     @property
     def info(self) -> dict[str, str]:

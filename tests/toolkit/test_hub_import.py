@@ -22,7 +22,7 @@ from lukewarm.__main__ import main
 from tests.conftest import FUNCTION_DIR, PHOTOS_DIR
 from toolkit.hub import HubImportError, import_model
 from toolkit.hub.random import random_model
-from training.scenes import make_scene
+from toolkit.scenes import make_scene
 
 FAMILIES = ("vit-gpt2", "blip")
 
@@ -285,9 +285,7 @@ print("RESULT", json.dumps({{"info": captioner.info, "blocked": attempts,
 def test_runtime_torch_with_an_imported_model_is_refused_at_preview(imported, monkeypatch):
     """The stack's settings refuse the pair before any resource, naming the key."""
     import infra.settings as settings
-    from captioner.hub_config import HUB_FORMAT
 
-    assert settings.HUB_MODEL_FORMAT == HUB_FORMAT
     root = imported["blip"].parent
     (root / "function").mkdir(exist_ok=True)
     shutil.copytree(imported["blip"], root / "function" / "models" / "blip", dirs_exist_ok=True)
@@ -358,7 +356,7 @@ def test_the_image_build_context_keeps_an_imported_directory(imported) -> None:
 
 
 def test_evaluate_runs_an_imported_model_at_its_own_beam_width(imported, capsys) -> None:
-    from training.evaluate import main as evaluate_main
+    from toolkit.evaluate import main as evaluate_main
 
     assert evaluate_main(["--count", "2", "--seed", "9", "--model-dir", str(imported["blip"])]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -47,7 +47,7 @@ from captioner.hub_config import (
 
 # `lukewarm export`'s machinery (optimising and saving a graph, replacing a directory,
 # calibration images, caption agreement), shared rather than copied.
-from lukewarm import export as sat_export
+from toolkit import export as sat_export
 
 from .families import ENCODER_INPUTS, ENCODER_OUTPUTS, STEP_INPUTS, STEP_OUTPUTS, Family, family_for
 
