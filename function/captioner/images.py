@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
+from dataclasses import dataclass
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
@@ -37,6 +39,12 @@ input, as the preprocessing's own resize does (`reducing_gap`); it resamples the
 
 STRIP_PIXELS = 1_000_000
 """Pixels converted at a time when shrinking: each strip's copies stay a few MB."""
+
+MAX_SCAN_BLOCKS = 100_000_000
+"""Blocks (8x8 pixels of one colour component) a JPEG's scans may walk in all: libjpeg
+visits every block of the image once per scan, however little the scan holds (5-9 ns a
+block here), so this bounds that walk to about a second of CPU. A 40-megapixel colour
+photo may have 106 scans, a 6300x6300 grey one 161; encoders write 1 to about 12."""
 
 _PIXEL_LIMIT = f"at most {MAX_PIXELS:,} pixels are accepted"
 
@@ -86,6 +94,8 @@ def decode_image(data: bytes, *, min_size: int | None = None) -> Image.Image:
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ImageTooLarge(f"the image is {width}x{height} pixels; {_PIXEL_LIMIT}")
+    if image.format == "JPEG":
+        _check_scans(data, width, height)
     if min_size:
         image.draft("RGB", (min_size, min_size))
     decoded_bytes = image.width * image.height * _bytes_per_pixel(image.mode)
@@ -104,6 +114,105 @@ def decode_image(data: bytes, *, min_size: int | None = None) -> Image.Image:
     factors = _reduction(image.size, min_size) if min_size else (1, 1)
     rgb = to_rgb(image) if factors == (1, 1) else _shrunk_rgb(image, factors)
     return rgb.transpose(orientation) if orientation is not None else rgb
+
+
+@dataclass(frozen=True)
+class JpegFrame:
+    """What a JPEG's frame header (SOF) says about the work of decoding it."""
+
+    blocks: int
+    """8x8 blocks over all colour components, as libjpeg allocates them."""
+    progressive: bool
+    end: int
+    """Offset of the first scan (SOS marker): where the entropy-coded data begins."""
+
+
+# Start-of-frame markers: SOF0-SOF15 but DHT (C4), JPG (C8) and DAC (CC).
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_PROGRESSIVE_SOF = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
+_START_OF_SCAN = 0xDA
+# The next marker after entropy-coded data: 0xFF, then neither a stuffed zero, a restart
+# marker (D0-D7) nor more fill bytes.
+_NEXT_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
+
+
+def jpeg_frame(data: bytes) -> JpegFrame | None:
+    """The frame of a JPEG, read from the segments before its first scan; None if it has
+    none there (Pillow then refuses the file as damaged)."""
+    position = 2  # after SOI
+    frame: tuple[int, bool] | None = None
+    while position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if marker == 0xFF:  # a fill byte before a marker
+            position += 1
+            continue
+        if marker == _START_OF_SCAN:
+            return JpegFrame(frame[0], frame[1], position) if frame else None
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        if marker in _SOF_MARKERS:
+            frame = (
+                _frame_blocks(data[position + 4 : position + 2 + length]),
+                (marker in _PROGRESSIVE_SOF),
+            )
+        position += 2 + length
+    return None
+
+
+def _frame_blocks(segment: bytes) -> int:
+    """Blocks libjpeg allocates for a frame: each component's own size in 8x8 blocks,
+    rounded up to its sampling factors."""
+    if len(segment) < 6:
+        return 0
+    height, width, count = struct.unpack(">HHB", segment[1:6])
+    factors = [
+        (segment[index] >> 4, segment[index] & 0x0F)
+        for index in range(7, min(len(segment), 6 + 3 * count), 3)
+    ]
+    if not factors:
+        return 0
+    most_h = max(h for h, _ in factors) or 1
+    most_v = max(v for _, v in factors) or 1
+    blocks = 0
+    for h, v in factors:
+        across = math.ceil(math.ceil(width * h / most_h) / 8)
+        down = math.ceil(math.ceil(height * v / most_v) / 8)
+        blocks += -(-across // max(h, 1)) * max(h, 1) * -(-down // max(v, 1)) * max(v, 1)
+    return blocks
+
+
+def _check_scans(data: bytes, width: int, height: int) -> None:
+    """Refuse a JPEG with more scans than its size allows, before decoding it.
+
+    Entropy-coded data never holds the bytes FF DA (a 0xFF there is followed by a
+    stuffed zero or a restart marker), so counting them is an upper bound on the scans,
+    and the exact count (marker by marker) is only needed when that bound is over.
+    """
+    frame = jpeg_frame(data)
+    if frame is None or frame.blocks == 0:
+        return
+    allowed = MAX_SCAN_BLOCKS // frame.blocks
+    if data.count(b"\xff\xda", frame.end) <= allowed:
+        return
+    scans = 0
+    position = frame.end
+    while position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if marker in (0xD8, 0xD9):  # another image, or the end of this one
+            return
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+        if marker != _START_OF_SCAN:
+            continue
+        scans += 1
+        if scans > allowed:
+            raise ImageTooLarge(
+                f"the {width}x{height} JPEG has over {allowed:,} scans; decoding walks every "
+                f"block of the image once per scan, so one of its size may have at most "
+                f"{allowed:,} scans (encoders write about 10): re-save it"
+            )
+        found = _NEXT_MARKER.search(data, position)
+        if found is None:
+            return
+        position = found.end() - 2
 
 
 def _bytes_per_pixel(mode: str) -> int:

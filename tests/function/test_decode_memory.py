@@ -8,15 +8,14 @@ through a real event, and reports its peak RSS (VmHWM) after init and after each
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
+from bench.hostile import png
 from captioner.images import MAX_DECODED_BYTES, MAX_PIXELS, ImageTooLarge, decode_image
 from infra.settings import load_settings
 from tests.conftest import FUNCTION_DIR, ROOT
@@ -48,38 +47,6 @@ for path in sys.argv[1:]:
     report[Path(path).stem] = {{"status": response["statusCode"], "peak": peak_mb()}}
 print(json.dumps(report))
 """
-
-
-def png(
-    width: int,
-    height: int,
-    bit_depth: int,
-    colour_type: int,
-    chunks: list[tuple[bytes, bytes]] | None = None,
-    *,
-    rows: int | None = None,
-) -> bytes:
-    """An all-zero PNG of any size and type, compressed by zlib directly; `rows` cuts its
-    pixel data short (the header still declares `height`)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    channels = {0: 1, 3: 1, 6: 4}[colour_type]
-    row = b"\0" * (1 + (width * channels * bit_depth + 7) // 8)
-    compressor = zlib.compressobj(9)
-    count = height if rows is None else rows
-    pixels = b"".join(compressor.compress(row) for _ in range(count)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + b"".join(chunk(kind, data) for kind, data in chunks or [])
-        + chunk(b"IDAT", pixels)
-        + chunk(b"IEND", b"")
-    )
 
 
 def worst_images() -> dict[str, tuple[bytes, int]]:
