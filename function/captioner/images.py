@@ -90,11 +90,11 @@ def decode_image(data: bytes, *, min_size: int | None = None) -> Image.Image:
     """
     if not data:
         raise UnreadableImage("the image is empty")
-    image = _open(data)
+    format, image = _open(data)
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ImageTooLarge(f"the image is {width}x{height} pixels; {_PIXEL_LIMIT}")
-    if image.format == "JPEG":
+    if format == "JPEG":  # Pillow may call it MPO: the same decoder
         _check_scans(data, width, height)
     if min_size:
         image.draft("RGB", (min_size, min_size))
@@ -267,30 +267,66 @@ def to_rgb(image: Image.Image, grey_range: tuple[float, float] | None = None) ->
         raise UnsupportedImage(f"images in colour mode {image.mode} are not supported") from error
 
 
-def _open(data: bytes) -> ImageFile.ImageFile:
-    """Identify the format from the header alone (Pillow opens lazily)."""
+# The leading bytes of each accepted format, as Pillow's own plugins recognise them.
+_ACCEPTED_SIGNATURES = {
+    "PNG": rb"\x89PNG\r\n\x1a\n",
+    "JPEG": rb"\xff\xd8\xff",
+    "GIF": rb"GIF8[79]a",
+    "WEBP": rb"RIFF....WEBP",
+    "BMP": rb"BM",
+    "TIFF": rb"II\*\x00|MM\x00\*|II\+\x00|MM\x00\+|MM\*\x00|II\x00\*",
+}
+# Other formats, named from their leading bytes for a helpful message: never opened.
+_REFUSED_SIGNATURES = {
+    "ICO": rb"\x00\x00\x01\x00",
+    "CUR": rb"\x00\x00\x02\x00",
+    "EPS": rb"%!PS|\xc5\xd0\xd3\xc6",
+    "PDF": rb"%PDF-",
+    "PSD": rb"8BPS",
+    "JPEG 2000": rb"\x00\x00\x00\x0cjP  \r\n\x87\n|\xff\x4f\xff\x51",
+    "JPEG XL": rb"\xff\x0a|\x00\x00\x00\x0cJXL \r\n\x87\n",
+    "AVIF": rb"....ftypavi[fs]",
+    "HEIF": rb"....ftyp(?:hei[cfsx]|hev[cx]|mif1|msf1)",
+    "ICNS": rb"icns",
+    "QOI": rb"qoif",
+    "DDS": rb"DDS ",
+    "PCX": rb"\x0a[\x00\x02-\x05]\x01",
+    "SGI": rb"\x01\xda",
+    "PPM": rb"P[1-6fF]\s",
+    "FITS": rb"SIMPLE  =",
+    "XPM": rb"/\* XPM \*/",
+    "XBM": rb"#define",
+}
+
+
+def _signature(table: dict[str, bytes], data: bytes) -> str | None:
+    return next(
+        (name for name, pattern in table.items() if re.match(pattern, data, re.DOTALL)), None
+    )
+
+
+def _open(data: bytes) -> tuple[str, ImageFile.ImageFile]:
+    """The format an upload's leading bytes name, and the upload opened lazily (Pillow reads
+    the header alone) with that one accepted plugin. Another format is refused by name,
+    never opened: some of Pillow's plugins decode the whole image (ICO) or scan megabytes
+    (EPS) just to open a file."""
+    format = _signature(_ACCEPTED_SIGNATURES, data)
+    if format is None:
+        other = _signature(_REFUSED_SIGNATURES, data)
+        if other:
+            accepted = ", ".join(FORMATS[:-1]) + " or " + FORMATS[-1]
+            raise UnsupportedImage(f"{other} images are not supported; send {accepted}")
+        raise UnreadableImage("the data is not an image in any format lukewarm knows")
     try:
-        return Image.open(io.BytesIO(data), formats=FORMATS)
+        return format, Image.open(io.BytesIO(data), formats=(format,))
     except Image.DecompressionBombError as error:
         raise ImageTooLarge(f"the image declares too many pixels; {_PIXEL_LIMIT}") from error
-    except UnidentifiedImageError:
-        pass
+    except UnidentifiedImageError as error:
+        raise UnreadableImage(
+            f"the data starts like a {format} image, but its header is damaged or truncated"
+        ) from error
     except _DECODE_ERRORS as error:
         raise UnreadableImage(f"the image header is damaged or truncated ({error})") from error
-    other = _identify_any_format(data)
-    if other:
-        accepted = ", ".join(FORMATS[:-1]) + " or " + FORMATS[-1]
-        raise UnsupportedImage(f"{other} images are not supported; send {accepted}")
-    raise UnreadableImage("the data is not an image in any format lukewarm knows")
-
-
-def _identify_any_format(data: bytes) -> str | None:
-    """The format name of an image lukewarm refuses, for a helpful message."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.format
-    except (Image.DecompressionBombError, *_DECODE_ERRORS):
-        return None
 
 
 def _grey_range(image: Image.Image) -> tuple[float, float]:

@@ -7,6 +7,7 @@ kinds are still captioned.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +17,15 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bench.hostile import scan_bomb_jpeg
-from captioner.images import MAX_SCAN_BLOCKS, ImageTooLarge, decode_image
+from bench.hostile import ico_holding_png, scan_bomb_jpeg
+from captioner.images import (
+    FORMATS,
+    MAX_SCAN_BLOCKS,
+    ImageRejected,
+    ImageTooLarge,
+    UnsupportedImage,
+    decode_image,
+)
 from tests.function.handler_support import encode, http_event, invoke
 from tests.function.test_app import assert_caption, assert_error
 
@@ -72,3 +80,72 @@ def test_the_repository_photos_are_still_captioned(
     assert len(jpegs) == 2
     for path in jpegs:
         assert_caption(invoke(app, http_event(body=path.read_bytes())))
+
+
+def eps_with_a_long_header(size: int = 4_600_000) -> bytes:
+    """An EPS file whose header comments go on for `size` bytes: Pillow's EPS opener reads
+    them line by line before it knows the image's size."""
+    return b"%!PS-Adobe-3.0 EPSF-3.0\n" + b"%%a\n" * (size // 4)
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [(lambda: ico_holding_png(13377), "ICO"), (eps_with_a_long_header, "EPS")],
+    ids=["ICO holding a 13377x13377 PNG", "EPS with a 4.6 MB header"],
+)
+def test_refused_formats_are_named_from_their_first_bytes_in_milliseconds(
+    app: ModuleType, make: Callable[[], bytes], name: str
+) -> None:
+    # The ICO peaked at 784 MB and 2.4 s of CPU, the EPS 1.5 s, only to answer 415.
+    body = make()
+    reply, cpu_s = cpu_seconds(lambda: invoke(app, http_event(body=body)))
+    assert_error(reply, 415, "unsupported_image", f"{name} images are not supported")
+    assert cpu_s < REFUSAL_CPU_S
+
+
+# Saving every format Pillow can write includes the deprecated ones.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_pillow_never_opens_an_upload_with_a_plugin_that_is_not_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every plugin Pillow can write, and a few byte strings that only look like images:
+    Pillow is asked to open each with the accepted formats only."""
+    asked: list[tuple[str, ...] | None] = []
+    real_open = Image.open
+
+    def recording_open(file: Any, mode: str = "r", formats: Any = None) -> Any:
+        asked.append(None if formats is None else tuple(formats))
+        return real_open(file, mode, formats)
+
+    monkeypatch.setattr(Image, "open", recording_open)
+    picture = Image.new("RGB", (16, 16), (200, 30, 30))
+    Image.init()
+    samples = [b"GIF89a", b"BM", b"RIFF\0\0\0\0WEBP", b"\xff\xd8\xff", b"II*\0"]
+    for format in sorted(set(Image.SAVE) - {"MPO"}):
+        try:
+            samples.append(encode(picture, format))
+        except (OSError, KeyError, ValueError):
+            continue  # a plugin that needs a mode or a library that is missing here
+    for data in samples:
+        with contextlib.suppress(ImageRejected):
+            decode_image(data, min_size=8)
+    assert asked
+    assert all(formats is not None and set(formats) <= set(FORMATS) for formats in asked), asked
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (b"\0\0\2\0" + bytes(40), "CUR"),
+        (b"8BPS\0\1" + bytes(40), "PSD"),
+        (b"%PDF-1.7\n" + bytes(40), "PDF"),
+        (b"\0\0\0\x0cjP  \r\n\x87\n" + bytes(40), "JPEG 2000"),
+        (b"\0\0\0\x1cftypavif" + bytes(40), "AVIF"),
+        (b"\0\0\0\x18ftypheic" + bytes(40), "HEIF"),
+        (b"qoif" + bytes(40), "QOI"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_formats_pillow_may_not_even_read_are_named(data: bytes, name: str) -> None:
+    with pytest.raises(UnsupportedImage, match=f"^{name} images are not supported"):
+        decode_image(data)
