@@ -414,7 +414,11 @@ def _image_from_multipart(body: bytes, content_type: str) -> bytes:
     part count and header sizes are capped while parsing, so no body holds the
     instance for long.
     """
-    _, parameters = parse_options_header(content_type.encode("utf-8", "surrogateescape"))
+    try:
+        header = content_type.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as error:  # a lone surrogate, which only a direct invoke sends
+        raise BadRequest("the Content-Type header is not valid text") from error
+    _, parameters = parse_options_header(header)
     boundary = parameters.get(b"boundary")
     if not boundary:
         raise BadRequest("a multipart/form-data Content-Type needs a boundary parameter")

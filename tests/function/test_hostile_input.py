@@ -265,3 +265,12 @@ def test_the_image_limit_is_what_fits_the_invoke_payload(app: ModuleType) -> Non
     over = at_limit + b"\0"
     reply = invoke(app, http_event(body=over))
     assert_error(reply, 413, "payload_too_large", "4,700,000 bytes (4.48 MiB)", "6 MiB")
+
+
+def test_a_lone_surrogate_in_the_boundary_is_a_400_not_a_500(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    # A direct invoke can carry any string: "boundary=\ud800" raised UnicodeEncodeError.
+    body = multipart({"image": ("a.jpg", uploads["jpeg"], "image/jpeg")}, BOUNDARY)
+    event = http_event(body=body, content_type="multipart/form-data; boundary=\ud800")
+    assert_error(invoke(app, event), 400, "bad_request", "Content-Type")
