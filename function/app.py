@@ -300,7 +300,9 @@ def _int_parameter(query: Mapping[str, str], name: str, default: int, low: int, 
     value = query.get(name)
     if value is None:
         return default
-    if not re.fullmatch(r"-?\d{1,9}", value) or not low <= int(value) <= high:
+    # ASCII digits only: int() also reads full-width and other scripts' digits, which
+    # no proxy, cache or log on the way reads as a number.
+    if not re.fullmatch(r"-?[0-9]{1,9}", value) or not low <= int(value) <= high:
         raise BadRequest(
             f"query parameter {name} must be an integer from {low} to {high}, got {value!r}"
         )
@@ -356,6 +358,7 @@ class _Form:
         self.image: list[bytes] | None = None
         self._header_field = b""
         self._disposition = b""
+        self._dispositions = 0
         self._chunks: list[bytes] | None = None
 
     def callbacks(self) -> MultipartCallbacks:
@@ -378,6 +381,7 @@ class _Form:
                 "send the image alone, in a file field named 'image'"
             )
         self._header_field = self._disposition = b""
+        self._dispositions = 0
         self._chunks = None
 
     def header_field(self, data: bytes, start: int, end: int) -> None:
@@ -388,6 +392,13 @@ class _Form:
             self._disposition += data[start:end]
 
     def header_end(self) -> None:
+        if self._header_field.lower() == b"content-disposition":
+            self._dispositions += 1
+            if self._dispositions > 1:  # RFC 7578: one; joined, they name a part ambiguously
+                raise BadRequest(
+                    "a part of the multipart/form-data body has more than one "
+                    "Content-Disposition header"
+                )
         self._header_field = b""
 
     def headers_finished(self) -> None:
@@ -408,7 +419,7 @@ class _Form:
 
 
 def _image_from_multipart(body: bytes, content_type: str) -> bytes:
-    """The file field `image` of a multipart/form-data body (RFC 7578).
+    """The file field `image` of a multipart/form-data body (RFC 7578), after any preamble.
 
     python-multipart parses it as a stream: no recursion into nested parts, and the
     part count and header sizes are capped while parsing, so no body holds the
@@ -422,6 +433,11 @@ def _image_from_multipart(body: bytes, content_type: str) -> bytes:
     boundary = parameters.get(b"boundary")
     if not boundary:
         raise BadRequest("a multipart/form-data Content-Type needs a boundary parameter")
+    # RFC 2046 allows a preamble before the first boundary, which starts a line.
+    delimiter = b"--" + boundary
+    if not body.startswith(delimiter):
+        start = body.find(b"\r\n" + delimiter)
+        body = body[start + 2 :] if start >= 0 else body
     form = _Form()
     try:
         parser = MultipartParser(
@@ -624,12 +640,18 @@ def _serve(
     problem = next((path for path, valid in shape.items() if not valid(_field(event, path))), None)
     if problem is not None:
         return _malformed_event(api, f"{problem} has the wrong type or is missing")
+    method = event["requestContext"]["http"]["method"] if api is http_api else event["httpMethod"]
+    if method != method.upper():  # RFC 9110: `get` is not GET, which Powertools would serve
+        path = event["rawPath"] if api is http_api else event["path"]
+        allowed = ROUTE_METHODS.get(path)
+        if allowed:
+            return _refusal(api, MethodNotAllowed(method, path, allowed))
+        return _refusal(api, RouteNotFound(f"no route {method} {path}"))
     try:
         response = api.resolve(event, context)
     except Exception as error:  # a shape no check foresaw; a route's own faults never get here
         logger.warning("unresolvable event", extra={"error": type(error).__name__})
         return _malformed_event(api, "the event is not a well-formed API Gateway event")
-    method = event["requestContext"]["http"]["method"] if api is http_api else event["httpMethod"]
     if method == "HEAD":
         response["body"] = ""
         response["isBase64Encoded"] = False
@@ -649,12 +671,21 @@ def _field(event: Mapping[str, Any], path: str) -> Any:
 def _malformed_event(
     api: APIGatewayHttpResolver | APIGatewayRestResolver, reason: str
 ) -> dict[str, Any]:
-    error = MalformedEvent(f"{reason}; expected an API Gateway proxy event")
-    status, code = ERRORS[MalformedEvent]
+    return _refusal(api, MalformedEvent(f"{reason}; expected an API Gateway proxy event"))
+
+
+def _refusal(
+    api: APIGatewayHttpResolver | APIGatewayRestResolver, error: RequestError
+) -> dict[str, Any]:
+    """The JSON error answer to an event refused before Powertools resolves it."""
+    status, code = ERRORS[type(error)]
     metrics.add_metric("ClientErrors", MetricUnit.Count, 1)
     logger.info("refused", extra={"status": status.value, "code": code, "reason": str(error)})
     body = json.dumps({"error": {"code": code, "message": str(error)}})
     headers = {"Content-Type": "application/json"}
+    allowed = getattr(error, "allowed", None)
+    if allowed:
+        headers["Allow"] = ", ".join(sorted(allowed))
     if api is rest_api:
         return {
             "statusCode": status.value,
