@@ -100,3 +100,30 @@ def ico_holding_png(side: int = 13377) -> bytes:
 def wide_png(width: int = 33_554_432, height: int = 1) -> bytes:
     """An all-zero RGBA PNG, 33.5 M pixels wide and one tall by default (127 KB)."""
     return png(width, height, 8, 6)
+
+
+def float_tiff(width: int = 33_554_432, height: int = 1) -> bytes:
+    """An all-zero 32-bit float greyscale TIFF, one deflated strip (127 KB at 33.5M x 1)."""
+    pixels = zlib_zeros(width * height * 4)
+    entries = [  # tag, type (3 SHORT, 4 LONG), value
+        (256, 4, width),
+        (257, 4, height),
+        (258, 3, 32),  # bits per sample
+        (259, 3, 8),  # compression: deflate
+        (262, 3, 1),  # photometric: black is zero
+        (273, 4, 8),  # the strip's offset: right after the header
+        (277, 3, 1),  # samples per pixel
+        (278, 4, height),  # rows per strip
+        (279, 4, len(pixels)),
+        (339, 3, 3),  # sample format: IEEE float
+    ]
+    directory = (
+        struct.pack("<H", len(entries))
+        + b"".join(
+            struct.pack("<HHI", tag, kind, 1)
+            + struct.pack("<I" if kind == 4 else "<HH", value, *([0] if kind == 3 else []))
+            for tag, kind, value in entries
+        )
+        + struct.pack("<I", 0)
+    )
+    return b"II*\0" + struct.pack("<I", 8 + len(pixels)) + pixels + directory

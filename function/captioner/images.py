@@ -28,6 +28,11 @@ MAX_PIXELS = 40_000_000
 """Largest width x height decoded (120 MB as RGB), more than most cameras produce; a
 larger declared size is treated as a decompression bomb."""
 
+MAX_SIDE = 65_535
+"""Longest side, in pixels (JPEG's and GIF's own maximum): decoders keep whole-row buffers
+and Pillow a pointer per row, so a 33.5M x 1 or 1 x 40M image cost hundreds of MB beyond
+its pixels."""
+
 MAX_DECODED_BYTES = 128 * 1024 * 1024
 """Largest decoded image in memory (Pillow keeps 1, 2 or 4 bytes a pixel by mode): a
 32-megapixel colour PNG, a 40-megapixel greyscale one; JPEGs count at the reduced
@@ -94,6 +99,10 @@ def decode_image(data: bytes, *, min_size: int | None = None) -> Image.Image:
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ImageTooLarge(f"the image is {width}x{height} pixels; {_PIXEL_LIMIT}")
+    if max(width, height) > MAX_SIDE:
+        raise ImageTooLarge(
+            f"the image is {width}x{height} pixels; no side may be over {MAX_SIDE:,} pixels"
+        )
     if format == "JPEG":  # Pillow may call it MPO: the same decoder
         _check_scans(data, width, height)
     if min_size:

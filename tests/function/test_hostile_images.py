@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bench.hostile import ico_holding_png, scan_bomb_jpeg
+from bench.hostile import float_tiff, ico_holding_png, png, scan_bomb_jpeg, wide_png
 from captioner.images import (
     FORMATS,
     MAX_SCAN_BLOCKS,
+    MAX_SIDE,
     ImageRejected,
     ImageTooLarge,
     UnsupportedImage,
@@ -149,3 +150,22 @@ def test_pillow_never_opens_an_upload_with_a_plugin_that_is_not_accepted(
 def test_formats_pillow_may_not_even_read_are_named(data: bytes, name: str) -> None:
     with pytest.raises(UnsupportedImage, match=f"^{name} images are not supported"):
         decode_image(data)
+
+
+@pytest.mark.parametrize(
+    ("make", "size"),
+    [
+        (wide_png, "33554432x1"),
+        (lambda: float_tiff(33_554_432, 1), "33554432x1"),
+        (lambda: png(1, 40_000_000, 16, 0), "1x40000000"),
+    ],
+    ids=["33.5M x 1 RGBA PNG", "33.5M x 1 float TIFF", "1 x 40M 16-bit PNG"],
+)
+def test_images_with_a_side_over_the_cap_are_refused_in_milliseconds(
+    app: ModuleType, make: Callable[[], bytes], size: str
+) -> None:
+    # They grew the handler by 639, 514 and 416 MB: whole-row buffers, a pointer per row.
+    body = make()
+    reply, cpu_s = cpu_seconds(lambda: invoke(app, http_event(body=body)))
+    assert_error(reply, 413, "image_too_large", size, f"{MAX_SIDE:,} pixels")
+    assert cpu_s < REFUSAL_CPU_S
