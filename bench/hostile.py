@@ -102,28 +102,51 @@ def wide_png(width: int = 33_554_432, height: int = 1) -> bytes:
     return png(width, height, 8, 6)
 
 
-def float_tiff(width: int = 33_554_432, height: int = 1) -> bytes:
-    """An all-zero 32-bit float greyscale TIFF, one deflated strip (127 KB at 33.5M x 1)."""
-    pixels = zlib_zeros(width * height * 4)
-    entries = [  # tag, type (3 SHORT, 4 LONG), value
-        (256, 4, width),
-        (257, 4, height),
-        (258, 3, 32),  # bits per sample
-        (259, 3, 8),  # compression: deflate
-        (262, 3, 1),  # photometric: black is zero
-        (273, 4, 8),  # the strip's offset: right after the header
-        (277, 3, 1),  # samples per pixel
-        (278, 4, height),  # rows per strip
-        (279, 4, len(pixels)),
-        (339, 3, 3),  # sample format: IEEE float
+def float_tiff(width: int = 33_554_432, height: int = 1, rows_per_strip: int = 0) -> bytes:
+    """An all-zero 32-bit float greyscale TIFF in deflated strips of `rows_per_strip` rows
+    (0: one strip; 127 KB at 33.5M x 1)."""
+    rows = rows_per_strip or height
+    strip = zlib_zeros(width * rows * 4)
+    strips, rest = divmod(height, rows)
+    last = zlib_zeros(width * rest * 4) if rest else b""
+    pixels = strip * strips + last
+    count = strips + bool(rest)
+    offsets = [8 + index * len(strip) for index in range(count)]
+    sizes = [len(strip)] * strips + ([len(last)] if rest else [])
+    arrays = 8 + len(pixels)  # the strip offsets and sizes follow the pixels
+    entries = [  # tag, type (3 SHORT, 4 LONG), count, value or offset
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (258, 3, 1, 32),  # bits per sample
+        (259, 3, 1, 8),  # compression: deflate
+        (262, 3, 1, 1),  # photometric: black is zero
+        (273, 4, count, offsets[0] if count == 1 else arrays),
+        (277, 3, 1, 1),  # samples per pixel
+        (278, 4, 1, rows),
+        (279, 4, count, sizes[0] if count == 1 else arrays + 4 * count),
+        (339, 3, 1, 3),  # sample format: IEEE float
     ]
+    tables = struct.pack(f"<{count}I{count}I", *offsets, *sizes) if count > 1 else b""
     directory = (
         struct.pack("<H", len(entries))
         + b"".join(
-            struct.pack("<HHI", tag, kind, 1)
-            + struct.pack("<I" if kind == 4 else "<HH", value, *([0] if kind == 3 else []))
-            for tag, kind, value in entries
+            struct.pack("<HHI", tag, kind, number)
+            + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+            for tag, kind, number, value in entries
         )
         + struct.pack("<I", 0)
     )
-    return b"II*\0" + struct.pack("<I", 8 + len(pixels)) + pixels + directory
+    return b"II*\0" + struct.pack("<I", arrays + len(tables)) + pixels + tables + directory
+
+
+def rle_bmp(width: int = 8000, height: int = 5000) -> bytes:
+    """A 256-colour run-length-encoded BMP of the first colour: runs of 255 pixels, a
+    few dozen bytes a row."""
+    full, rest = divmod(width, 255)
+    row = b"\xff\x00" * full + (bytes([rest, 0]) if rest else b"") + b"\x00\x00"
+    pixels = row * height + b"\x00\x01"  # each row ends with 00 00, the bitmap with 00 01
+    palette = bytes(256 * 4)
+    offset = 14 + 40 + len(palette)
+    header = struct.pack("<2sIHHI", b"BM", offset + len(pixels), 0, 0, offset)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(pixels), 2835, 2835, 256, 0)
+    return header + info + palette + pixels

@@ -34,9 +34,23 @@ and Pillow a pointer per row, so a 33.5M x 1 or 1 x 40M image cost hundreds of M
 its pixels."""
 
 MAX_DECODED_BYTES = 128 * 1024 * 1024
-"""Largest decoded image in memory (Pillow keeps 1, 2 or 4 bytes a pixel by mode): a
-32-megapixel colour PNG, a 40-megapixel greyscale one; JPEGs count at the reduced
-scale they are decoded at."""
+"""Most memory decoding an image may take (Pillow keeps 1, 2 or 4 bytes a pixel by
+mode): a 32-megapixel colour PNG, a 40-megapixel greyscale one. JPEGs count at the reduced
+scale they are decoded at, plus their coefficients when progressive; WebPs at
+`WEBP_BYTES_PER_PIXEL`; TIFFs plus their largest strip or tile, decompressed (libtiff
+decodes one at a time into a buffer); run-length-encoded BMPs plus two bytes a pixel
+(Pillow decodes them in Python, into a bytearray it then copies)."""
+
+WEBP_BYTES_PER_PIXEL = 16
+"""What a WebP costs to decode per pixel: libwebp's animation decoder (Pillow's only WebP
+reader) keeps two 4-byte canvases, Pillow copies the frame to bytes, then into the
+image. A 5792 x 5792 lossless WebP of 34 bytes grew the handler by 514 MB."""
+
+JPEG_BLOCK_BYTES = 128
+"""What a progressive (or otherwise multi-scan) JPEG costs per 8x8 block of each colour
+component beside its output: libjpeg keeps every block's 64 two-byte coefficients at full
+resolution until the last scan, even when it outputs a reduced scale. A 40-megapixel
+progressive CMYK JPEG grew the handler by 310 MB."""
 
 REDUCING_GAP = 3
 """Images are shrunk by whole factors down to no less than this many times the model's
@@ -103,15 +117,16 @@ def decode_image(data: bytes, *, min_size: int | None = None) -> Image.Image:
         raise ImageTooLarge(
             f"the image is {width}x{height} pixels; no side may be over {MAX_SIDE:,} pixels"
         )
-    if format == "JPEG":  # Pillow may call it MPO: the same decoder
-        _check_scans(data, width, height)
+    frame = jpeg_frame(data) if format == "JPEG" else None  # Pillow may call it MPO
+    if frame is not None:
+        _check_scans(data, frame, width, height)
     if min_size:
         image.draft("RGB", (min_size, min_size))
-    decoded_bytes = image.width * image.height * _bytes_per_pixel(image.mode)
+    decoded_bytes = _decoded_bytes(format, image, frame)
     if decoded_bytes > MAX_DECODED_BYTES:
         raise ImageTooLarge(
-            f"the {width}x{height} {image.format} image takes {decoded_bytes / 2**20:,.0f} MiB "
-            f"decoded ({image.mode}); at most {MAX_DECODED_BYTES / 2**20:,.0f} MiB are accepted"
+            f"the {width}x{height} {format} image takes {decoded_bytes / 2**20:,.0f} MiB "
+            f"to decode ({image.mode}); at most {MAX_DECODED_BYTES / 2**20:,.0f} MiB are accepted"
         )
     try:
         image.load()
@@ -131,7 +146,9 @@ class JpegFrame:
 
     blocks: int
     """8x8 blocks over all colour components, as libjpeg allocates them."""
-    progressive: bool
+    multi_scan: bool
+    """Progressive, or the first scan holds fewer components than the frame: libjpeg then
+    keeps every block's coefficients until the last scan, whatever the output scale."""
     end: int
     """Offset of the first scan (SOS marker): where the entropy-coded data begins."""
 
@@ -149,20 +166,23 @@ def jpeg_frame(data: bytes) -> JpegFrame | None:
     """The frame of a JPEG, read from the segments before its first scan; None if it has
     none there (Pillow then refuses the file as damaged)."""
     position = 2  # after SOI
-    frame: tuple[int, bool] | None = None
+    frame: tuple[int, bool, int] | None = None  # blocks, progressive, components
     while position + 4 <= len(data) and data[position] == 0xFF:
         marker = data[position + 1]
         if marker == 0xFF:  # a fill byte before a marker
             position += 1
             continue
         if marker == _START_OF_SCAN:
-            return JpegFrame(frame[0], frame[1], position) if frame else None
+            if frame is None or position + 4 >= len(data):
+                return None
+            blocks, progressive, components = frame
+            partial_scan = data[position + 4] < components
+            return JpegFrame(blocks, progressive or partial_scan, position)
         length = int.from_bytes(data[position + 2 : position + 4], "big")
         if marker in _SOF_MARKERS:
-            frame = (
-                _frame_blocks(data[position + 4 : position + 2 + length]),
-                (marker in _PROGRESSIVE_SOF),
-            )
+            segment = data[position + 4 : position + 2 + length]
+            components = segment[5] if len(segment) > 5 else 0
+            frame = _frame_blocks(segment), marker in _PROGRESSIVE_SOF, components
         position += 2 + length
     return None
 
@@ -189,15 +209,14 @@ def _frame_blocks(segment: bytes) -> int:
     return blocks
 
 
-def _check_scans(data: bytes, width: int, height: int) -> None:
+def _check_scans(data: bytes, frame: JpegFrame, width: int, height: int) -> None:
     """Refuse a JPEG with more scans than its size allows, before decoding it.
 
     Entropy-coded data never holds the bytes FF DA (a 0xFF there is followed by a
     stuffed zero or a restart marker), so counting them is an upper bound on the scans,
     and the exact count (marker by marker) is only needed when that bound is over.
     """
-    frame = jpeg_frame(data)
-    if frame is None or frame.blocks == 0:
+    if frame.blocks == 0:
         return
     allowed = MAX_SCAN_BLOCKS // frame.blocks
     if data.count(b"\xff\xda", frame.end) <= allowed:
@@ -222,6 +241,39 @@ def _check_scans(data: bytes, width: int, height: int) -> None:
         if found is None:
             return
         position = found.end() - 2
+
+
+def _decoded_bytes(format: str, image: Image.Image, frame: JpegFrame | None) -> int:
+    """What decoding `image` holds in memory at once, as measured per format: the image
+    Pillow keeps, plus what its decoder keeps beside it."""
+    pixels = image.width * image.height
+    if format == "WEBP":
+        return pixels * WEBP_BYTES_PER_PIXEL
+    held = pixels * _bytes_per_pixel(image.mode)
+    if frame is not None and frame.multi_scan:
+        return held + frame.blocks * JPEG_BLOCK_BYTES
+    if format == "TIFF":
+        return held + _tiff_chunk_bytes(image)
+    if format == "BMP" and image.tile and image.tile[0][0] == "bmp_rle":
+        # Pillow's run-length decoder fills a bytearray, a byte a pixel, and copies it.
+        return held + 2 * pixels
+    return held
+
+
+def _tiff_chunk_bytes(image: Image.Image) -> int:
+    """The largest strip or tile of a TIFF, decompressed: libtiff decodes one at a time
+    into a buffer of that size (a single-strip TIFF needs its whole image twice)."""
+    tags = getattr(image, "tag_v2", {})
+    bits = tags.get(258, (8,))
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    planar = tags.get(284, 1) == 2  # a plane a sample: each strip holds one sample
+    bits_per_pixel = max(bits, default=8) if planar else sum(bits)
+    width, height = image.size
+    if 322 in tags and 323 in tags:
+        across, down = int(tags[322]), int(tags[323])
+    else:
+        across, down = width, min(int(tags.get(278, height)), height)
+    return math.ceil(across * bits_per_pixel / 8) * down
 
 
 def _bytes_per_pixel(mode: str) -> int:

@@ -7,15 +7,18 @@ through a real event, and reports its peak RSS (VmHWM) after init and after each
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from bench.hostile import png
+from bench.hostile import float_tiff, png, rle_bmp
 from captioner.images import (
     MAX_DECODED_BYTES,
     MAX_PIXELS,
@@ -37,6 +40,7 @@ base64 and the strips being converted)."""
 PROBE = """
 import base64, ctypes, gc, json, sys
 from pathlib import Path
+from typing import Any
 sys.path.insert(0, {root!r})
 from tests.function.handler_support import LambdaContext, http_event
 
@@ -64,14 +68,37 @@ print(json.dumps(report))
 """
 
 
+def jpeg(mode: str, side: int, **options: Any) -> bytes:
+    return encode(Image.new(mode, (side, side)), "JPEG", **options)
+
+
+def progressive_jpeg_bytes(side: int, blocks: int, output_bytes_per_pixel: int) -> int:
+    """What a progressive JPEG is counted at: every block's coefficients (64 of 2 bytes),
+    and the output at an eighth of the scale (what the model's input size allows here)."""
+    return blocks * 128 + (side // 8) ** 2 * output_bytes_per_pixel
+
+
+def strip_bytes(tiff: bytes) -> int:
+    """The largest strip of a TIFF that Pillow wrote, decompressed."""
+    with Image.open(io.BytesIO(tiff)) as image:
+        return image.width * 4 * min(image.tag_v2[278], image.height)
+
+
 def worst_images() -> dict[str, tuple[bytes, int]]:
     """The largest accepted image of each memory class, by file name, with the bytes it
-    is counted at when decoded."""
+    is counted at when decoded: each format at its caps."""
+    webp_side = math.isqrt(MAX_DECODED_BYTES // 16)  # 16 bytes a pixel, see below
+    cmyk_side, photo_side = 4080, 6320  # the byte cap; the pixel cap (39.9 megapixels)
+    float_side = 5760
     colour_pixels = MAX_DECODED_BYTES // 4  # 16-bit RGBA decodes to 4 bytes a pixel
     colour_width = 8192
     grey_width, grey_height = 8000, MAX_PIXELS // 8000
     transparent_palette = [(b"PLTE", bytes(6)), (b"tRNS", b"\0")]
     long_side, short_side = MAX_SIDE, colour_pixels // MAX_SIDE
+    tiff_height = colour_pixels // colour_width - 8  # room for the strip buffer
+    rgba_tiff = encode(
+        Image.new("RGBA", (colour_width, tiff_height)), "TIFF", compression="tiff_adobe_deflate"
+    )
     return {
         "rgba16.png": (
             png(colour_width, colour_pixels // colour_width, 16, 6),
@@ -84,6 +111,42 @@ def worst_images() -> dict[str, tuple[bytes, int]]:
         "grey16.png": (png(grey_width, grey_height, 16, 0), grey_width * grey_height * 2),
         "wide.png": (png(long_side, short_side, 8, 6), long_side * short_side * 4),
         "tall.png": (png(short_side, long_side, 8, 6), long_side * short_side * 4),
+        # libwebp's two canvases, Pillow's bytes copy and its image: 4 bytes a pixel each.
+        "lossless.webp": (
+            encode(Image.new("RGBA", (webp_side, webp_side)), "WEBP", lossless=True),
+            webp_side**2 * 16,
+        ),
+        "lossy.webp": (
+            encode(Image.new("RGB", (webp_side, webp_side), (90, 120, 200)), "WEBP"),
+            webp_side**2 * 16,
+        ),
+        "cmyk-progressive.jpg": (
+            jpeg("CMYK", cmyk_side, progressive=True),
+            progressive_jpeg_bytes(cmyk_side, 4 * (cmyk_side // 8) ** 2, 4),
+        ),
+        "colour-progressive.jpg": (  # 4:2:0: two chroma blocks for four of luma
+            jpeg("RGB", photo_side, progressive=True),
+            progressive_jpeg_bytes(photo_side, (photo_side // 8) ** 2 * 3 // 2, 4),
+        ),
+        "grey-progressive.jpg": (
+            jpeg("L", photo_side, progressive=True),
+            progressive_jpeg_bytes(photo_side, (photo_side // 8) ** 2, 1),
+        ),
+        "colour-baseline.jpg": (jpeg("RGB", photo_side), (photo_side // 8) ** 2 * 4),
+        "float.tif": (  # strips of 64 rows, the largest counted beside the image
+            float_tiff(float_side, float_side, 64),
+            float_side**2 * 4 + 64 * float_side * 4,
+        ),
+        "float-one-strip.tif": (  # libtiff's buffer for its one strip is the image again
+            float_tiff(4096, 4096),
+            4096**2 * 4 * 2,
+        ),
+        "rgba.tif": (rgba_tiff, colour_width * tiff_height * 4 + strip_bytes(rgba_tiff)),
+        "palette.gif": (
+            encode(Image.new("P", (grey_width, grey_height)), "GIF"),
+            grey_width * grey_height,
+        ),
+        "rle.bmp": (rle_bmp(grey_width, grey_height), grey_width * grey_height * 3),
     }
 
 

@@ -169,3 +169,31 @@ def test_images_with_a_side_over_the_cap_are_refused_in_milliseconds(
     reply, cpu_s = cpu_seconds(lambda: invoke(app, http_event(body=body)))
     assert_error(reply, 413, "image_too_large", size, f"{MAX_SIDE:,} pixels")
     assert cpu_s < REFUSAL_CPU_S
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (
+            lambda: encode(Image.new("RGBA", (5792, 5792)), "WEBP", lossless=True),
+            "5792x5792 WEBP image takes 512 MiB",
+        ),
+        (
+            lambda: encode(Image.new("CMYK", (6320, 6320)), "JPEG", progressive=True),
+            "6320x6320 JPEG image takes 307 MiB",
+        ),
+        (lambda: float_tiff(5792, 5792), "5792x5792 TIFF image takes 256 MiB"),
+    ],
+    ids=["lossless WebP", "progressive CMYK JPEG", "one-strip float TIFF"],
+)
+def test_formats_are_counted_at_what_they_cost_to_decode(
+    make: Callable[[], bytes], words: str
+) -> None:
+    """Counted at the image Pillow keeps alone, these grew the handler by 514 MB (libwebp's
+    two canvases and a copy), 310 MB (libjpeg's coefficients) and 256 MB (libtiff's strip
+    buffer): now refused."""
+    data = make()
+    started = time.thread_time()
+    with pytest.raises(ImageTooLarge, match=words):
+        decode_image(data, min_size=80)
+    assert time.thread_time() - started < REFUSAL_CPU_S
