@@ -138,3 +138,16 @@ def test_unreadable_json_is_the_model_format_error(
     if name == "config.json":
         with pytest.raises(ModelFormatError, match=r"config\.json"):
             read_config(model)
+
+
+def test_torch_weights_of_nan_are_refused_at_init_too(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The torch runtime reads weights.safetensors with no manifest: same check, on them."""
+    model = copied(tiny_model_dir, tmp_path)
+    weights = model / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    start = 8 + int.from_bytes(data[:8], "little")  # the tensors, after safetensors' header
+    count = (len(data) - start) // 4
+    data[start : start + count * 4] = np.full(count, np.nan, dtype=np.float32).tobytes()
+    weights.write_bytes(data)
+    with pytest.raises(ModelFormatError, match=r"not finite on a blank image"):
+        load_captioner(model, "torch")
