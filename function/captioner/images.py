@@ -244,7 +244,7 @@ def _check_scans(data: bytes, frame: JpegFrame, width: int, height: int) -> None
         position = found.end() - 2
 
 
-def _decoded_bytes(format: str, image: Image.Image, frame: JpegFrame | None) -> int:
+def _decoded_bytes(format: str, image: ImageFile.ImageFile, frame: JpegFrame | None) -> int:
     """What decoding `image` holds in memory at once, as measured per format: the image
     Pillow keeps, plus what its decoder keeps beside it."""
     pixels = image.width * image.height
