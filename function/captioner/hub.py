@@ -22,7 +22,7 @@ from tokenizers import Tokenizer
 from .config import ModelFormatError
 from .exported import ENCODER_FILE, EXPORT_DIR, STEP_FILE, Manifest, read_manifest, refresh_hint
 from .hub_config import TOKENIZER_FILE, HubConfig, HubPreprocess, read_hub_config
-from .ort import best_candidates, session_options
+from .ort import all_finite, best_candidates, refuse_unless_finite, session_options
 from .search import Caption, Generation, Hypothesis, search, stage_timing, to_caption
 from .threads import thread_count
 
@@ -158,7 +158,17 @@ class HubCaptioner:
                     f"{path} cannot be loaded ({str(error).splitlines()[0]}): "
                     f"{refresh_hint(model_dir)}"
                 ) from None
-        return cls(config, tokenizer, manifest, *sessions)
+        return refuse_unless_finite(cls(config, tokenizer, manifest, *sessions), model_dir)
+
+    def finite_on_blank(self) -> bool:
+        """Whether the encoder and one decoder step give finite numbers for a black image
+        (as `OrtCaptioner.finite_on_blank`: weights of NaN load, run, and caption nothing)."""
+        preprocess = self.config.preprocess
+        blank = to_pixels(Image.new("RGB", (preprocess.width, preprocess.height)), preprocess)
+        keys, values = self.encoder.run(None, {"pixel_values": blank[None]})
+        decoding = HubDecoding(self.step, (keys, values), self.config, beam=1)
+        decoding.step([self.config.generation.prompt[-1]])
+        return all_finite(keys, values, decoding.log_probs, decoding.keys, decoding.values)
 
     @property
     def info(self) -> dict[str, str]:

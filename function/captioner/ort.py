@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import onnxruntime as ort
@@ -85,7 +86,27 @@ class OrtCaptioner:
                     f"{path} cannot be loaded ({str(error).splitlines()[0]}): "
                     f"{refresh_hint(model_dir)}"
                 ) from None
-        return cls(config, vocabulary, manifest, *sessions)
+        return refuse_unless_finite(cls(config, vocabulary, manifest, *sessions), model_dir)
+
+    def finite_on_blank(self) -> bool:
+        """Whether the encoder and one decoder step give finite numbers for a black image.
+
+        Weights of NaN load and run, and their captions are empty strings: refused at init
+        instead, for the cost of one pass (the first caption's set-up, paid early)."""
+        size = self.config.preprocess.image_size
+        blank = to_array(Image.new("RGB", (size, size)), self.config.preprocess)[None]
+        features, projected, hidden, cell = self.encoder.run(None, {"images": blank})
+        log_probs, hidden, cell = self.step.run(
+            None,
+            {
+                "words": np.array([self.vocabulary.start], dtype=np.int64),
+                "hidden": hidden,
+                "cell": cell,
+                "features": features,
+                "projected": projected,
+            },
+        )
+        return all_finite(features, projected, log_probs, hidden, cell)
 
     @property
     def max_steps(self) -> int:
@@ -129,6 +150,29 @@ class OrtCaptioner:
             )
             for hypotheses in results
         ]
+
+
+class BlankCheckable(Protocol):
+    def finite_on_blank(self) -> bool: ...
+
+
+Checked = TypeVar("Checked", bound=BlankCheckable)
+
+
+def refuse_unless_finite(captioner: Checked, model_dir: Path) -> Checked:
+    """`captioner`, unless its export gives numbers that are not finite on a blank image:
+    every ONNX Runtime family (Show-Attend-Tell's export, a Hub import) is refused at
+    init for it, with the command that rewrites the export."""
+    if not captioner.finite_on_blank():
+        raise ModelFormatError(
+            f"{model_dir}'s export gives outputs that are not finite on a blank image "
+            f"(NaN or infinite weights): {refresh_hint(model_dir)}"
+        )
+    return captioner
+
+
+def all_finite(*arrays: np.ndarray) -> bool:
+    return all(bool(np.isfinite(array).all()) for array in arrays)
 
 
 class OrtDecoding:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from captioner.config import CONFIG_FILE, ModelFormatError
+from captioner.config import CONFIG_FILE, ModelFormatError, read_json
 from captioner.exported import (
     DATA_SUFFIX,
     ENCODER_FILE,
@@ -32,6 +32,7 @@ from captioner.exported import (
     MANIFEST_FILE,
     STEP_FILE,
     Manifest,
+    export_files,
     file_digest,
     fingerprint,
     source_digests,
@@ -185,12 +186,12 @@ def _download(repo: str, revision: str | None, *, trust_pickle: bool) -> Source:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise HubImportError(f"{path} is missing (a Hub model directory holds {LAYOUT})")
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise HubImportError(f"{path} is missing (a Hub model directory holds {LAYOUT})") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise HubImportError(f"{path} is not readable JSON: {error}") from None
+        data = read_json(path)
+    except ModelFormatError as error:
+        raise HubImportError(str(error)) from None
     if not isinstance(data, dict):
         raise HubImportError(f"{path} is not a JSON object")
     return data
@@ -542,10 +543,7 @@ def import_model(
             "weights": weights_digest,
         }
         sources = source_digests(target, HUB_SOURCE_FILES)
-        files: dict[str, dict[str, Any]] = {
-            path.name: {"size": path.stat().st_size, "sha256": file_digest(path)}
-            for path in sorted((target / EXPORT_DIR).iterdir())
-        }
+        files = export_files(target / EXPORT_DIR)
         manifest = Manifest(
             quantize=quantize,
             fingerprint=fingerprint(sources, settings),
@@ -558,7 +556,7 @@ def import_model(
         (target / EXPORT_DIR / MANIFEST_FILE).write_text(
             json.dumps(manifest.to_dict(), indent=2) + "\n"
         )
-        sizes = {name: int(entry["size"]) for name, entry in files.items()}
+        sizes = {name: record.bytes for name, record in files.items()}
         _replace_dir(out_dir, target)
     except (OSError, ModelFormatError) as error:
         raise HubImportError(f"could not write {out_dir}: {error}") from None
