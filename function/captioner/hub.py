@@ -20,11 +20,10 @@ from PIL import Image
 from tokenizers import Tokenizer
 
 from .config import ModelFormatError
-from .exported import ENCODER_FILE, EXPORT_DIR, STEP_FILE, Manifest, read_manifest, refresh_hint
+from .exported import Manifest, read_manifest, refresh_hint
 from .hub_config import TOKENIZER_FILE, HubConfig, HubPreprocess, read_hub_config
-from .ort import all_finite, best_candidates, refuse_unless_finite, session_options
+from .ort import all_finite, best_candidates, load_sessions, refuse_unless_finite
 from .search import Caption, Generation, Hypothesis, search, stage_timing, to_caption
-from .threads import thread_count
 
 
 def to_pixels(image: Image.Image, config: HubPreprocess) -> np.ndarray:
@@ -143,21 +142,7 @@ class HubCaptioner:
                 f"{model_dir / TOKENIZER_FILE} cannot be read ({str(error).splitlines()[0]}): "
                 f"{refresh_hint(model_dir)}"
             ) from None
-        options = session_options(threads or thread_count())
-        sessions = []
-        for name in (ENCODER_FILE, STEP_FILE):
-            path = model_dir / EXPORT_DIR / name
-            try:
-                sessions.append(
-                    ort.InferenceSession(
-                        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                )
-            except Exception as error:  # onnxruntime raises its own untyped errors
-                raise ModelFormatError(
-                    f"{path} cannot be loaded ({str(error).splitlines()[0]}): "
-                    f"{refresh_hint(model_dir)}"
-                ) from None
+        sessions = load_sessions(model_dir, threads)
         return refuse_unless_finite(cls(config, tokenizer, manifest, *sessions), model_dir)
 
     def finite_on_blank(self) -> bool:

@@ -71,21 +71,7 @@ class OrtCaptioner:
         config = read_config(model_dir)
         vocabulary = read_vocabulary(model_dir)
         manifest = read_manifest(model_dir)
-        options = session_options(threads or thread_count())
-        sessions = []
-        for name in (ENCODER_FILE, STEP_FILE):
-            path = model_dir / EXPORT_DIR / name
-            try:
-                sessions.append(
-                    ort.InferenceSession(
-                        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                )
-            except Exception as error:  # onnxruntime raises its own untyped errors
-                raise ModelFormatError(
-                    f"{path} cannot be loaded ({str(error).splitlines()[0]}): "
-                    f"{refresh_hint(model_dir)}"
-                ) from None
+        sessions = load_sessions(model_dir, threads)
         return refuse_unless_finite(cls(config, vocabulary, manifest, *sessions), model_dir)
 
     def finite_on_blank(self) -> bool:
@@ -150,6 +136,28 @@ class OrtCaptioner:
             )
             for hypotheses in results
         ]
+
+
+def load_sessions(
+    model_dir: Path, threads: int | None = None
+) -> tuple[ort.InferenceSession, ort.InferenceSession]:
+    """The export's encoder and decoder step sessions (either family's); a graph ONNX
+    Runtime cannot load is the model-format error, with the command that rewrites it."""
+    options = session_options(threads or thread_count())
+    sessions = []
+    for name in (ENCODER_FILE, STEP_FILE):
+        path = model_dir / EXPORT_DIR / name
+        try:
+            sessions.append(
+                ort.InferenceSession(
+                    str(path), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+            )
+        except Exception as error:  # onnxruntime raises its own untyped errors
+            raise ModelFormatError(
+                f"{path} cannot be loaded ({str(error).splitlines()[0]}): {refresh_hint(model_dir)}"
+            ) from None
+    return sessions[0], sessions[1]
 
 
 class BlankCheckable(Protocol):
