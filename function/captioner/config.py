@@ -27,9 +27,6 @@ BACKBONES: dict[str, tuple[str, tuple[int, int, int, int]]] = {
     "resnet152": ("bottleneck", (3, 8, 36, 3)),
 }
 QUANTIZE_MODES = ("none", "int8-dynamic")
-RUNTIMES = ("onnx", "torch")
-"""What runs a model: ONNX Runtime on its export (the default: no torch), or torch on
-its weights."""
 
 
 class ModelFormatError(ValueError):
@@ -206,11 +203,11 @@ class Vocabulary:
 
 
 def read_config(model_dir: Path) -> ModelConfig:
-    return ModelConfig.from_dict(_read_json(model_dir / CONFIG_FILE))
+    return ModelConfig.from_dict(read_json(model_dir / CONFIG_FILE))
 
 
 def read_vocabulary(model_dir: Path) -> Vocabulary:
-    data = _read_json(model_dir / VOCAB_FILE)
+    data = read_json(model_dir / VOCAB_FILE)
     if not isinstance(data, list) or not all(isinstance(w, str) for w in data):
         raise ModelFormatError("vocab.json must be a JSON list of words")
     return Vocabulary(tuple(data))
@@ -222,10 +219,16 @@ def write_model_files(model_dir: Path, config: ModelConfig, vocabulary: Vocabula
     (model_dir / VOCAB_FILE).write_text(json.dumps(list(vocabulary.words), indent=0) + "\n")
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """A model directory's JSON file (either family's); anything unreadable, nested too
+    deeply or not UTF-8 is the model-format error, never a raw exception."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_bytes())
     except FileNotFoundError as error:
         raise ModelFormatError(f"{path} is missing") from error
-    except json.JSONDecodeError as error:
-        raise ModelFormatError(f"{path} is not valid JSON: {error}") from error
+    except OSError as error:
+        raise ModelFormatError(f"{path} is unreadable: {error}") from None
+    except RecursionError:
+        raise ModelFormatError(f"{path} is not valid JSON: nested too deeply") from None
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise ModelFormatError(f"{path} is not valid JSON: {error}") from None

@@ -20,10 +20,9 @@ from PIL import Image
 from tokenizers import Tokenizer
 
 from .config import ModelFormatError
-from .exported import ENCODER_FILE, EXPORT_DIR, STEP_FILE, Manifest, read_manifest, refresh_hint
+from .exported import Manifest, read_manifest, refresh_hint
 from .hub_config import TOKENIZER_FILE, HubConfig, HubPreprocess, read_hub_config
-from .loader import thread_count
-from .ort import best_candidates, session_options
+from .ort import all_finite, best_candidates, load_sessions, refuse_unless_finite
 from .search import Caption, Generation, Hypothesis, search, stage_timing, to_caption
 
 
@@ -143,22 +142,18 @@ class HubCaptioner:
                 f"{model_dir / TOKENIZER_FILE} cannot be read ({str(error).splitlines()[0]}): "
                 f"{refresh_hint(model_dir)}"
             ) from None
-        options = session_options(threads or thread_count())
-        sessions = []
-        for name in (ENCODER_FILE, STEP_FILE):
-            path = model_dir / EXPORT_DIR / name
-            try:
-                sessions.append(
-                    ort.InferenceSession(
-                        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                )
-            except Exception as error:  # onnxruntime raises its own untyped errors
-                raise ModelFormatError(
-                    f"{path} cannot be loaded ({str(error).splitlines()[0]}): "
-                    f"{refresh_hint(model_dir)}"
-                ) from None
-        return cls(config, tokenizer, manifest, *sessions)
+        sessions = load_sessions(model_dir, threads)
+        return refuse_unless_finite(cls(config, tokenizer, manifest, *sessions), model_dir)
+
+    def finite_on_blank(self) -> bool:
+        """Whether the encoder and one decoder step give finite numbers for a black image
+        (as `OrtCaptioner.finite_on_blank`: weights of NaN load, run, and caption nothing)."""
+        preprocess = self.config.preprocess
+        blank = to_pixels(Image.new("RGB", (preprocess.width, preprocess.height)), preprocess)
+        keys, values = self.encoder.run(None, {"pixel_values": blank[None]})
+        decoding = HubDecoding(self.step, (keys, values), self.config, beam=1)
+        decoding.step([self.config.generation.prompt[-1]])
+        return all_finite(keys, values, decoding.log_probs, decoding.keys, decoding.values)
 
     @property
     def info(self) -> dict[str, str]:
@@ -168,6 +163,11 @@ class HubCaptioner:
             "version": self.config.revision,
             "runtime": self.manifest.runtime,
         }
+
+    @property
+    def max_steps(self) -> int:
+        """The most decoding steps a caption takes: `max_length` less the prompt."""
+        return self.rules.steps
 
     @property
     def default_beam(self) -> int:

@@ -7,15 +7,14 @@ without NumPy, ONNX Runtime or torch. `lukewarm import` writes it (`toolkit.hub`
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import CONFIG_FILE, ModelFormatError
+from contract import HUB_MODEL_FORMAT as HUB_FORMAT
 
-HUB_FORMAT = "lukewarm-hub/1"
-"""`config.json`'s `format` in a directory `lukewarm import` wrote."""
+from .config import CONFIG_FILE, ModelFormatError, read_json
+
 TOKENIZER_FILE = "tokenizer.json"
 HUB_FAMILIES = ("vit-gpt2", "blip")
 RESAMPLING = ("nearest", "lanczos", "bilinear", "bicubic", "box", "hamming")
@@ -168,20 +167,11 @@ def _triple(values: Any) -> tuple[float, float, float]:
     return first, second, third
 
 
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ModelFormatError(f"{path} is missing") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise ModelFormatError(f"{path} is not readable JSON: {error}") from None
-
-
 def is_hub_model(model_dir: Path) -> bool:
     """Whether `model_dir` holds an imported Hub model (not a Show-Attend-Tell one)."""
     try:
-        data = json.loads((Path(model_dir) / CONFIG_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
+        data = read_json(Path(model_dir) / CONFIG_FILE)
+    except ModelFormatError:  # not one: the family's own reader says why
         return False
     return isinstance(data, dict) and data.get("format") == HUB_FORMAT
 

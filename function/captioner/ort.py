@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import onnxruntime as ort
@@ -18,9 +19,9 @@ from PIL import Image
 
 from .config import ModelConfig, ModelFormatError, Vocabulary, read_config, read_vocabulary
 from .exported import ENCODER_FILE, EXPORT_DIR, STEP_FILE, Manifest, read_manifest, refresh_hint
-from .loader import thread_count
 from .preprocess import to_array
 from .search import Caption, Generation, Hypothesis, search, stage_timing, to_caption
+from .threads import thread_count
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -70,22 +71,33 @@ class OrtCaptioner:
         config = read_config(model_dir)
         vocabulary = read_vocabulary(model_dir)
         manifest = read_manifest(model_dir)
-        options = session_options(threads or thread_count())
-        sessions = []
-        for name in (ENCODER_FILE, STEP_FILE):
-            path = model_dir / EXPORT_DIR / name
-            try:
-                sessions.append(
-                    ort.InferenceSession(
-                        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                )
-            except Exception as error:  # onnxruntime raises its own untyped errors
-                raise ModelFormatError(
-                    f"{path} cannot be loaded ({str(error).splitlines()[0]}): "
-                    f"{refresh_hint(model_dir)}"
-                ) from None
-        return cls(config, vocabulary, manifest, *sessions)
+        sessions = load_sessions(model_dir, threads)
+        return refuse_unless_finite(cls(config, vocabulary, manifest, *sessions), model_dir)
+
+    def finite_on_blank(self) -> bool:
+        """Whether the encoder and one decoder step give finite numbers for a black image.
+
+        Weights of NaN load and run, and their captions are empty strings: refused at init
+        instead, for the cost of one pass (the first caption's set-up, paid early)."""
+        size = self.config.preprocess.image_size
+        blank = to_array(Image.new("RGB", (size, size)), self.config.preprocess)[None]
+        features, projected, hidden, cell = self.encoder.run(None, {"images": blank})
+        log_probs, hidden, cell = self.step.run(
+            None,
+            {
+                "words": np.array([self.vocabulary.start], dtype=np.int64),
+                "hidden": hidden,
+                "cell": cell,
+                "features": features,
+                "projected": projected,
+            },
+        )
+        return all_finite(features, projected, log_probs, hidden, cell)
+
+    @property
+    def max_steps(self) -> int:
+        """The most decoding steps a caption takes: `max_length` words, then `<end>`."""
+        return self.config.max_length + 1
 
     @property
     def info(self) -> dict[str, str]:
@@ -124,6 +136,51 @@ class OrtCaptioner:
             )
             for hypotheses in results
         ]
+
+
+def load_sessions(
+    model_dir: Path, threads: int | None = None
+) -> tuple[ort.InferenceSession, ort.InferenceSession]:
+    """The export's encoder and decoder step sessions (either family's); a graph ONNX
+    Runtime cannot load is the model-format error, with the command that rewrites it."""
+    options = session_options(threads or thread_count())
+    sessions = []
+    for name in (ENCODER_FILE, STEP_FILE):
+        path = model_dir / EXPORT_DIR / name
+        try:
+            sessions.append(
+                ort.InferenceSession(
+                    str(path), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+            )
+        except Exception as error:  # onnxruntime raises its own untyped errors
+            raise ModelFormatError(
+                f"{path} cannot be loaded ({str(error).splitlines()[0]}): {refresh_hint(model_dir)}"
+            ) from None
+    return sessions[0], sessions[1]
+
+
+class BlankCheckable(Protocol):
+    def finite_on_blank(self) -> bool: ...
+
+
+Checked = TypeVar("Checked", bound=BlankCheckable)
+
+
+def refuse_unless_finite(captioner: Checked, model_dir: Path) -> Checked:
+    """`captioner`, unless its export gives numbers that are not finite on a blank image:
+    every ONNX Runtime family (Show-Attend-Tell's export, a Hub import) is refused at
+    init for it, with the command that rewrites the export."""
+    if not captioner.finite_on_blank():
+        raise ModelFormatError(
+            f"{model_dir}'s export gives outputs that are not finite on a blank image "
+            f"(NaN or infinite weights): {refresh_hint(model_dir)}"
+        )
+    return captioner
+
+
+def all_finite(*arrays: np.ndarray) -> bool:
+    return all(bool(np.isfinite(array).all()) for array in arrays)
 
 
 class OrtDecoding:

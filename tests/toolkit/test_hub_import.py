@@ -22,7 +22,7 @@ from lukewarm.__main__ import main
 from tests.conftest import FUNCTION_DIR, PHOTOS_DIR
 from toolkit.hub import HubImportError, import_model
 from toolkit.hub.random import random_model
-from training.scenes import make_scene
+from toolkit.scenes import make_scene
 
 FAMILIES = ("vit-gpt2", "blip")
 
@@ -285,9 +285,7 @@ print("RESULT", json.dumps({{"info": captioner.info, "blocked": attempts,
 def test_runtime_torch_with_an_imported_model_is_refused_at_preview(imported, monkeypatch):
     """The stack's settings refuse the pair before any resource, naming the key."""
     import infra.settings as settings
-    from captioner.hub_config import HUB_FORMAT
 
-    assert settings.HUB_MODEL_FORMAT == HUB_FORMAT
     root = imported["blip"].parent
     (root / "function").mkdir(exist_ok=True)
     shutil.copytree(imported["blip"], root / "function" / "models" / "blip", dirs_exist_ok=True)
@@ -358,7 +356,7 @@ def test_the_image_build_context_keeps_an_imported_directory(imported) -> None:
 
 
 def test_evaluate_runs_an_imported_model_at_its_own_beam_width(imported, capsys) -> None:
-    from training.evaluate import main as evaluate_main
+    from toolkit.evaluate import main as evaluate_main
 
     assert evaluate_main(["--count", "2", "--seed", "9", "--model-dir", str(imported["blip"])]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -461,8 +459,32 @@ def test_the_image_build_check_hashes_every_export_file(imported, tmp_path) -> N
     data.write_bytes(bytes(flipped))
     tampered = check()
     assert tampered.returncode == 1
-    assert "is not the file the import wrote" in tampered.stderr
+    assert "sha256 is not the one the manifest records" in tampered.stderr
     assert "run `lukewarm import " in tampered.stderr
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_an_import_whose_weights_are_nan_at_the_same_size_is_refused_at_init(
+    family: str, imported, tmp_path
+) -> None:
+    """As a Show-Attend-Tell export (tests/function/test_export_integrity.py): the manifest
+    records each file's size, checked at load, and a blank image's outputs must be finite."""
+    model = tmp_path / family
+    shutil.copytree(imported[family], model)
+    manifest = json.loads((model / "onnx" / "manifest.json").read_text())
+    assert {"encoder.onnx", "decoder_step.onnx"} <= set(manifest["files"])
+    for record in manifest["files"].values():
+        assert set(record) == {"bytes", "sha256"}
+    data = model / "onnx" / "decoder_step.onnx.data"
+    size = data.stat().st_size
+    data.write_bytes(np.full(size // 4, np.nan, dtype=np.float32).tobytes() + bytes(size % 4))
+    with pytest.raises(ModelFormatError, match=r"not finite on a blank image.*lukewarm import"):
+        load_captioner(model, "onnx")
+    data.write_bytes(bytes(size // 2))
+    with pytest.raises(
+        ModelFormatError, match=r"decoder_step.onnx.data is [\d,]+ bytes; the manifest records"
+    ):
+        load_captioner(model, "onnx")
 
 
 @pytest.mark.parametrize("family", FAMILIES)

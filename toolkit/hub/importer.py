@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from captioner.config import CONFIG_FILE, ModelFormatError
+from captioner.config import CONFIG_FILE, ModelFormatError, read_json
 from captioner.exported import (
     DATA_SUFFIX,
     ENCODER_FILE,
@@ -32,6 +32,7 @@ from captioner.exported import (
     MANIFEST_FILE,
     STEP_FILE,
     Manifest,
+    export_files,
     file_digest,
     fingerprint,
     source_digests,
@@ -45,6 +46,10 @@ from captioner.hub_config import (
     HubPreprocess,
 )
 from infra.settings import memory_floor
+
+# `lukewarm export`'s machinery (optimising and saving a graph, replacing a directory,
+# calibration images, caption agreement), shared rather than copied.
+from toolkit import export as sat_export
 
 from .families import ENCODER_INPUTS, ENCODER_OUTPUTS, STEP_INPUTS, STEP_OUTPUTS, Family, family_for
 from .need import MeasureError, measure
@@ -192,12 +197,12 @@ def _download(repo: str, revision: str | None, *, trust_pickle: bool) -> Source:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise HubImportError(f"{path} is missing (a Hub model directory holds {LAYOUT})")
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise HubImportError(f"{path} is missing (a Hub model directory holds {LAYOUT})") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise HubImportError(f"{path} is not readable JSON: {error}") from None
+        data = read_json(path)
+    except ModelFormatError as error:
+        raise HubImportError(str(error)) from None
     if not isinstance(data, dict):
         raise HubImportError(f"{path} is not a JSON object")
     return data
@@ -341,8 +346,6 @@ def _export(
     import onnxruntime as ort
     import torch
 
-    from lukewarm.export import _optimise
-
     encoder, step, shape = family.graphs(model)
     generator = torch.Generator().manual_seed(0)
     pixels = torch.randn(2, 3, preprocess.height, preprocess.width, generator=generator)
@@ -396,7 +399,7 @@ def _export(
     fp32 = out / "fp32"
     fp32.mkdir()
     for name in (ENCODER_FILE, STEP_FILE):
-        _optimise(raw / name, fp32 / name)
+        sat_export._optimise(raw / name, fp32 / name)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     got = ort.InferenceSession(str(fp32 / ENCODER_FILE), options).run(
@@ -427,8 +430,6 @@ def _quantize(raw: Path, out: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from lukewarm.export import _optimise
-
     out.mkdir()
     work = out / "work"
     work.mkdir()
@@ -444,31 +445,27 @@ def _quantize(raw: Path, out: Path) -> None:
                 reduce_range=True,
                 op_types_to_quantize=["MatMul", "Gemm"],
             )
-            _optimise(work / f"q-{name}", out / name)
+            sat_export._optimise(work / f"q-{name}", out / name)
     finally:
         logging.disable(logging.NOTSET)
     shutil.rmtree(work)
 
 
 def _calibration_images(calibration: Path | None) -> tuple[list[Image.Image], list[str]]:
-    from lukewarm.export import CHECK_SEED, ExportError, _folder_images, _scenes
-
     if calibration is not None:
         try:
-            return _folder_images(calibration), []
-        except ExportError as error:
+            return sat_export._folder_images(calibration), []
+        except sat_export.ExportError as error:
             raise HubImportError(str(error)) from None
     note = (
         "int8 was compared with fp32 on generated scenes; judge it on real weights with "
         "--calibration DIR holding photos like the ones it will caption"
     )
-    return _scenes(CHECK_SEED, 16), [note]
+    return sat_export._scenes(sat_export.CHECK_SEED, 16), [note]
 
 
 def _agreement(fp32: HubCaptioner, int8: HubCaptioner, images: list[Image.Image]) -> dict[str, Any]:
-    from lukewarm.export import agreement
-
-    return agreement(fp32, int8, images, beam=fp32.default_beam).to_dict()  # type: ignore[arg-type]
+    return sat_export.agreement(fp32, int8, images, beam=fp32.default_beam).to_dict()  # type: ignore[arg-type]
 
 
 def _captioner(directory: Path, config: HubConfig, tokenizer: str, quantize: str) -> HubCaptioner:
@@ -565,7 +562,7 @@ def import_model(
         source=resolved.name,
         revision=resolved.revision,
         quantize=quantize,
-        files={name: int(entry["size"]) for name, entry in manifest.files.items()},
+        files={name: record.bytes for name, record in manifest.files.items()},
         seconds=time.perf_counter() - started,
         max_difference=difference,
         agreement=agreement,
@@ -586,10 +583,7 @@ def _manifest(
         "weights": weights_digest,
     }
     sources = source_digests(target, HUB_SOURCE_FILES)
-    files: dict[str, dict[str, Any]] = {
-        path.name: {"size": path.stat().st_size, "sha256": file_digest(path)}
-        for path in sorted((target / EXPORT_DIR).iterdir())
-    }
+    files = export_files(target / EXPORT_DIR)
     return Manifest(
         quantize=quantize,
         fingerprint=fingerprint(sources, settings),
@@ -632,6 +626,4 @@ def _check_out_dir(out_dir: Path) -> None:
 def _replace_dir(target: Path, staged: Path) -> None:
     """Move `staged` to `target`; a directory already there is swapped out, not merged.
     Files readable by all: the image runs the function as a non-root user."""
-    from lukewarm.export import _replace
-
-    _replace(target, staged)
+    sat_export._replace(target, staged)

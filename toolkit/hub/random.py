@@ -20,7 +20,7 @@ GENERATION = {"num_beams": 3, "max_length": 14, "length_penalty": 1.0, "early_st
 
 
 def _corpus(count: int = 400) -> list[str]:
-    from training.scenes import make_scene
+    from toolkit.scenes import make_scene
 
     return [make_scene("train", 5, i, size=64).caption for i in range(count)]
 

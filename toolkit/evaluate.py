@@ -1,10 +1,8 @@
-"""Score a model on held-out scenes: `python -m training.evaluate --count 500 --seed 1000003`.
+"""Score a model on held-out scenes: `python -m toolkit.evaluate --count 500 --seed 1000003`.
 
 Scenes come from the "evaluate" split, which no training run draws from, so any seed
-gives unseen scenes. The model is the stack's `modelDir` (`--stack NAME`, else the
-defaults) unless `--model-dir` names another; `--runtime` picks what captions them
-(`onnx`, the function's default, or `torch`; `make agreement` compares the runtimes'
-captions). The last line printed is
+gives unseen scenes. `--runtime` picks what captions them (`onnx`, the function's default,
+or `torch`; `make agreement` compares the runtimes' captions). The last line printed is
 `exact_match=<x> bleu4=<x>`: the share of captions identical to the true one, and
 corpus-level BLEU-4 (sacrebleu) as a fraction.
 """
@@ -21,11 +19,9 @@ from rich.progress import Progress
 from sacrebleu.metrics import BLEU
 
 from captioner import RUNTIMES, ModelFormatError, configure_threads, load_captioner
-from lukewarm.checkout import import_from_checkout
-from training.scenes import make_scene
+from toolkit.scenes import make_scene
 
-FUNCTION_DIR = Path(__file__).resolve().parent.parent / "function"
-DEFAULT_MODEL_DIR = FUNCTION_DIR / "model"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "function" / "model"
 
 
 @dataclass(frozen=True)
@@ -52,8 +48,7 @@ def evaluate(
     runtime: str | None = None,
 ) -> Score:
     """Caption `count` held-out scenes of `seed` with the model in `model_dir`, on
-    `runtime` (None: `LUKEWARM_RUNTIME`, else onnx), `beam` wide (None: the model's own
-    default, as the function's)."""
+    `runtime` (None: `LUKEWARM_RUNTIME`, else onnx)."""
     configure_threads(threads, runtime)
     captioner = load_captioner(model_dir, runtime)
     beam = beam or captioner.default_beam
@@ -81,15 +76,12 @@ def evaluate(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m training.evaluate",
+        prog="python -m toolkit.evaluate",
         description="Exact match and BLEU-4 of a model on held-out generated scenes.",
     )
     parser.add_argument("--count", type=int, required=True, help="how many scenes")
     parser.add_argument("--seed", type=int, required=True, help="which held-out scenes")
-    parser.add_argument("--stack", metavar="NAME", help="use Pulumi.<NAME>.yaml's modelDir")
-    parser.add_argument(
-        "--model-dir", type=Path, help="the model directory (default: the stack's modelDir)"
-    )
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument(
         "--beam", type=int, help="beam width (default: the model's, 3 for Show-Attend-Tell)"
     )
@@ -106,10 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--count must be at least 1")
     if args.beam is not None and not 1 <= args.beam <= 10:
         parser.error("--beam must be 1-10")
-    model_dir = args.model_dir or stack_model_dir(args.stack, parser)
     try:
         score = evaluate(
-            model_dir,
+            args.model_dir,
             count=args.count,
             seed=args.seed,
             beam=args.beam,
@@ -123,16 +114,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"runtime {score.runtime}, beam {score.beam}, {args.count} scenes of seed {args.seed}")
     print(f"exact_match={score.exact_match:.4f} bleu4={score.bleu4:.4f}")
     return 0
-
-
-def stack_model_dir(stack: str | None, parser: argparse.ArgumentParser) -> Path:
-    """function/ + the stack's `modelDir` (the defaults' without a stack), as the image
-    and `lukewarm serve` take it."""
-    settings = import_from_checkout("infra.settings")
-    try:
-        return FUNCTION_DIR / settings.stack_settings(stack).model_dir
-    except settings.SettingsError as error:
-        parser.exit(2, f"error: {error}\n")
 
 
 if __name__ == "__main__":
