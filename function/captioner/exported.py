@@ -145,6 +145,15 @@ def read_manifest(model_dir: Path) -> Manifest:
     return manifest
 
 
+def check_export(model_dir: Path) -> Manifest:
+    """The image build's check of a model directory: its weights are there and its export
+    was made from them (raises `ModelFormatError` saying why not). `lukewarm serve` runs it
+    too, before it says it is serving."""
+    if not (model_dir / WEIGHTS_FILE).exists():
+        raise ModelFormatError(f"{model_dir / WEIGHTS_FILE} is missing: nothing to check")
+    return read_manifest(model_dir)
+
+
 def main(argv: list[str]) -> int:
     """`python -m captioner.exported DIR`: exit 0 if DIR's export is current, else say why."""
     if len(argv) != 1:
@@ -152,9 +161,7 @@ def main(argv: list[str]) -> int:
         return 2
     model_dir = Path(argv[0])
     try:
-        if not (model_dir / WEIGHTS_FILE).exists():
-            raise ModelFormatError(f"{model_dir / WEIGHTS_FILE} is missing: nothing to check")
-        manifest = read_manifest(model_dir)
+        manifest = check_export(model_dir)
     except ModelFormatError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
