@@ -15,7 +15,7 @@ SERVE_STAMP := $(VENV)/.installed-serve
 TOOLKIT_STAMP := $(VENV)/.installed-toolkit
 STAMP := $(VENV)/.installed
 
-.PHONY: help serve toolkit test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference bench-load mutation clean
+.PHONY: help serve preview toolkit test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference bench-load mutation clean
 
 ## List the commands.
 help:
@@ -55,6 +55,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
+
+## What `pulumi up` would create, offline (ARGS="--stack NAME" for a stack's config).
+preview: $(SERVE_STAMP)
+	$(PY) -m lukewarm preview $(ARGS)
 
 ## Train the built-in demo model into function/model (reproducible from the seed).
 demo-model: $(STAMP)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from infra.settings import SettingsError, load_settings
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     DOCKER_IMAGE,
     EVENT_INVOKE_CONFIG,
     FUNCTION,

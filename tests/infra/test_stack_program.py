@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from infra.settings import SettingsError, from_pulumi_config
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     ALIAS,
     DOCKER_IMAGE,
     ECR_LIFECYCLE_POLICY,

@@ -12,7 +12,7 @@ import pytest
 from contract import MAX_KEPT_VERSIONS
 from infra.settings import ROOT, SettingsError, load_settings
 from pruner.handler import parse_event as parse_prune_event
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     ALIAS,
     FUNCTION,
     INVOCATION,
