@@ -2,8 +2,8 @@
 
 What lives here: `settings` (every config key, validated), `schedules` (when warm
 windows fire), then one component a module: `image`, `service` (the function and its
-alias), `helper` (the helper Lambdas), `api`, `warming`, `versions`; and `mocks`, the fake cloud the program runs
-against offline (the tests and `lukewarm preview`).
+alias), `helper` (the helper Lambdas), `api`, `warming`, `versions`; and `mocks`, the
+fake cloud the program runs against offline (the tests and `lukewarm preview`).
 
 What it may import: Pulumi, `contract`, and the standard library; `settings` and
 `schedules` (which the local tools read too) not even Pulumi. Never `lukewarm`,
