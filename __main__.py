@@ -12,10 +12,12 @@ from infra.api import Api, ApiArgs
 from infra.image import Image, ImageArgs
 from infra.service import Service, ServiceArgs
 from infra.settings import from_pulumi_config
+from infra.tags import tag_resources
 from infra.versions import Versions, VersionsArgs
 from infra.warming import Warming, WarmingArgs
 
 settings = from_pulumi_config()
+tag_resources(pulumi.get_project(), pulumi.get_stack(), settings.tags)
 
 image = Image(
     "image",

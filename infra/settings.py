@@ -242,6 +242,31 @@ def _warm_schedule_list(raw: object) -> tuple[WarmSchedule, ...]:
     return tuple(schedules)
 
 
+TAG_KEY = re.compile(r"[\w .:/=+\-@]{1,128}")
+TAG_VALUE = re.compile(r"[\w .:/=+\-@]{0,256}")
+MAX_USER_TAGS = 50 - 3
+"""AWS allows 50 tags a resource; lukewarm's own project, stack and component are 3."""
+
+
+def _tags(raw: object) -> Mapping[str, str]:
+    tags = _structured(raw, "a mapping of tag names to values")
+    if not isinstance(tags, dict):
+        raise _Invalid('must be a mapping of tag names to values, e.g. {"team": "vision"}')
+    problems = []
+    for key, value in tags.items():
+        if not isinstance(value, str) or not TAG_VALUE.fullmatch(value):
+            problems.append(f"{key}: a value is 0-256 letters, digits, spaces or _.:/=+-@")
+        if not TAG_KEY.fullmatch(key):
+            problems.append(f"{key!r}: a name is 1-128 letters, digits, spaces or _.:/=+-@")
+        elif key.lower().startswith(("aws:", "lukewarm:")):
+            problems.append(f"{key}: names starting aws: or lukewarm: are reserved")
+    if len(tags) > MAX_USER_TAGS:
+        problems.append(f"at most {MAX_USER_TAGS} tags (AWS's 50, less lukewarm's own 3)")
+    if problems:
+        raise _Invalid("; ".join(problems))
+    return dict(tags)
+
+
 # --- the settings: one field per config key -------------------------------------------
 
 
@@ -281,6 +306,7 @@ class Settings:
     snap_start_versions: int = setting(
         "snapStartVersions", lambda raw: _integer(raw, 1, MAX_KEPT_VERSIONS)
     )
+    tags: Mapping[str, str] = setting("tags", _tags)
 
     @property
     def platform(self) -> str:

@@ -46,6 +46,7 @@ def test_the_documented_defaults() -> None:
         log_level="INFO",
         snap_start=False,
         snap_start_versions=2,
+        tags={},
     )
 
 
@@ -59,12 +60,13 @@ def test_every_key_in_pulumi_yaml_has_type_or_default_and_description() -> None:
 
 def test_declared_types_fit_their_defaults_as_pulumi_checks_them() -> None:
     # Pulumi rejects a project whose typed default does not match its type; its types
-    # are only these four, so throttleRate (a float) and warmSchedules (objects) are untyped.
+    # are only these four, so throttleRate (a float), warmSchedules (objects) and tags (a
+    # mapping) are untyped.
     python_types = {"integer": int, "boolean": bool, "string": str, "array": list}
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     for key, declaration in declared.items():
         if "type" not in declaration:
-            assert key in {"lukewarm:throttleRate", "lukewarm:warmSchedules"}, key
+            assert key in {"lukewarm:throttleRate", "lukewarm:warmSchedules", "lukewarm:tags"}
             continue
         assert isinstance(declaration["default"], python_types[declaration["type"]]), key
         if declaration["type"] == "array":
