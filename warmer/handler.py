@@ -56,6 +56,12 @@ THROTTLED = "throttled"
 FUNCTION_ERROR = "function_error"
 TIMEOUT = "timeout"
 ERROR = "error"
+MALFORMED = "malformed"
+"""The function said it warmed, in an answer the contract does not allow: counted as an
+error, never as an instance reached (a missing id would otherwise count as one named
+"None", and `"cold_start": "false"` as a cold start)."""
+MAX_INSTANCE_ID_CHARS = 128
+"""Longer than any id the function makes (12 hex digits): a longer one is not an id."""
 
 
 @dataclass(frozen=True)
@@ -152,12 +158,47 @@ def classify_answer(body: bytes) -> InvokeResult:
         answer = None
     if not isinstance(answer, dict) or answer.get("warm") is not True:
         return InvokeResult(ERROR, detail="the function did not answer the warm-up event")
+    try:
+        warmed = parse_warm_answer(answer)
+    except ValueError as problem:
+        return InvokeResult(MALFORMED, detail=f"malformed warm-up answer: {problem}")
     return InvokeResult(
-        OK,
-        instance=str(answer.get("instance")),
-        cold_start=bool(answer.get("cold_start")),
-        restored=bool(answer.get("restored")),
+        OK, instance=warmed.instance, cold_start=warmed.cold_start, restored=warmed.restored
     )
+
+
+@dataclass(frozen=True)
+class WarmAnswer:
+    """What a well-formed answer to a warm-up event says about its instance."""
+
+    instance: str
+    cold_start: bool
+    restored: bool = False
+
+
+def parse_warm_answer(answer: dict[str, Any]) -> WarmAnswer:
+    """The instance an answer with `"warm": true` names, or ValueError saying what is wrong.
+
+    Strict on types (a bool is a JSON `true`/`false`, never a string or a number) because
+    the warmer's counts are only as good as the answers it counts; `restored` may be absent
+    (functions built before SnapStart do not send it). Standard library only.
+    """
+    instance = answer.get("instance")
+    if instance is None or instance == "":
+        raise ValueError("no instance")
+    if not isinstance(instance, str):
+        raise ValueError(f"instance is a {type(instance).__name__}, not a string")
+    if len(instance) > MAX_INSTANCE_ID_CHARS:
+        raise ValueError(f"instance is over {MAX_INSTANCE_ID_CHARS} characters")
+    flags: dict[str, bool] = {}
+    for name, default in (("cold_start", None), ("restored", False)):
+        value = answer.get(name, default)
+        if value is None:
+            raise ValueError(f"{name} is missing")
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} is a {type(value).__name__}, not true or false")
+        flags[name] = value
+    return WarmAnswer(instance, flags["cold_start"], flags["restored"])
 
 
 def _error_summary(body: bytes) -> str:
@@ -237,6 +278,7 @@ def warm(
         "throttled": outcomes[THROTTLED],
         "function_errors": outcomes[FUNCTION_ERROR],
         "timeouts": outcomes[TIMEOUT],
+        "malformed": outcomes[MALFORMED],
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
         "instances": sorted(instances),
         "error_details": details,
