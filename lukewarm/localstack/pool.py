@@ -169,6 +169,15 @@ class Pool:
             return started
         return await self._run(started, event, request_id, cold=started.restore_ms is None)
 
+    def is_saturated(self) -> bool:
+        """Whether an event now would be throttled: no idle instance and no room for one
+        (or the pool is closing). An idle instance found dead frees its place."""
+        if self._closed:
+            return True
+        if any(not instance.busy for instance in self._instances.values()):
+            return False
+        return len(self._instances) + self._starting >= self.options.max_instances
+
     async def _take_live_idle(self) -> Instance | None:
         """An idle instance whose process is running; those found exited are dropped."""
         while (instance := self._take_idle()) is not None:
