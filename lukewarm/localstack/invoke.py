@@ -30,6 +30,7 @@ from aiohttp import web
 from .access import log_request
 from .pool import Invocation, Pool, Throttled
 from .runtime import RESTORE_ERROR
+from .server import BodyCutShort, BodyTimedOut, BodyTooLarge, read_body
 
 log = logging.getLogger("lukewarm.serve")
 
@@ -233,26 +234,55 @@ async def read_invoke(
         raise ServiceError(
             400, "InvalidParameterValueException", f"Invalid InvocationType {invocation_type}"
         )
-    body = await request.read()
-    if len(body) > MAX_PAYLOAD_BYTES:
+    limit = MAX_EVENT_PAYLOAD_BYTES if invocation_type == "Event" else MAX_PAYLOAD_BYTES
+    try:
+        body = await read_body(request, limit)
+    except BodyTooLarge:
+        raise too_large(invocation_type, request.content_length) from None
+    except BodyTimedOut:
         raise ServiceError(
-            413,
-            "RequestTooLargeException",
-            f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the Invoke operation",
-        )
-    if invocation_type == "Event" and len(body) > MAX_EVENT_PAYLOAD_BYTES:
+            408, "RequestTimeoutException", "the request body stalled or took too long to arrive"
+        ) from None
+    except BodyCutShort:
         raise ServiceError(
-            413,
-            "RequestTooLargeException",
-            f"{len(body)} byte payload is too large for the Event invocation type "
-            f"(limit {MAX_EVENT_PAYLOAD_BYTES} bytes)",
-        )
+            400, "InvalidRequestContentException", "the request body ended before it was complete"
+        ) from None
     body = body or b"{}"  # boto3 sends no payload as an empty body; Lambda reads it as {}
     try:
-        event = json.loads(body)
+        # Lambda's JSON has no NaN or Infinity (Python's json module would take them).
+        event = json.loads(body, parse_constant=_refuse_constant)
         json.dumps(event)  # what the instance is sent; as deep as a parser allows, no deeper
     except (ValueError, RecursionError):
         raise ServiceError(
             400, "InvalidRequestContentException", "Could not parse request body into json"
         ) from None
     return body, event, invocation_type
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def too_large(invocation_type: str, size: int | None) -> ServiceError:
+    """Lambda's refusal of a payload over the limit of its invocation type."""
+    if invocation_type == "Event":
+        shown = f"{size} byte payload" if size is not None else "Payload"
+        return ServiceError(
+            413,
+            "RequestTooLargeException",
+            f"{shown} is too large for the Event invocation type "
+            f"(limit {MAX_EVENT_PAYLOAD_BYTES} bytes)",
+        )
+    return ServiceError(
+        413,
+        "RequestTooLargeException",
+        f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the Invoke operation",
+    )
+
+
+def refusal(request: web.Request) -> web.Response | None:
+    """Lambda's answer to a payload announced over its limit (for `Expect: 100-continue`)."""
+    invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+    limit = MAX_EVENT_PAYLOAD_BYTES if invocation_type == "Event" else MAX_PAYLOAD_BYTES
+    size = request.content_length or 0
+    return too_large(invocation_type, size).response() if size > limit else None

@@ -61,6 +61,16 @@ def test_cors_allows_the_configured_origins() -> None:
     assert cors["allowHeaders"] == ["content-type"]
 
 
+def test_the_local_stack_emulates_the_deployed_cors_configuration() -> None:
+    from lukewarm.localstack import cors as local
+
+    deployed = deploy({"corsOrigins": ["https://example.com"]}).one(HTTP_API)["corsConfiguration"]
+
+    assert tuple(deployed["allowMethods"]) == local.ALLOW_METHODS
+    assert tuple(deployed["allowHeaders"]) == local.ALLOW_HEADERS
+    assert deployed["maxAge"] == local.MAX_AGE_S
+
+
 def test_only_this_api_may_invoke_only_the_live_alias() -> None:
     deployment = deploy()
     permission = deployment.one(PERMISSION)

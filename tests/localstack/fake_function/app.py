@@ -52,9 +52,12 @@ def handler(event, context):
         "event": {key: value for key, value in event.items() if key != "body"},
         "body": event.get("body"),
     }
+    headers = {"content-type": "application/json", "x-fake": "yes"}
+    if "cors" in query:  # a function that sets its own CORS header
+        headers["access-control-allow-origin"] = query["cors"]
     return {
         "statusCode": 200,
-        "headers": {"content-type": "application/json", "x-fake": "yes"},
+        "headers": headers,
         "body": json.dumps(answer),
         "cookies": ["a=1", "b=2"],
     }
