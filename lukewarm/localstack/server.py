@@ -29,9 +29,6 @@ from .access import access_logged, log_request
 HEADER_TIMEOUT_S = 10.0
 BODY_IDLE_TIMEOUT_S = 10.0
 BODY_TIMEOUT_S = 60.0
-CHUNK_BYTES = 64 * 1024
-
-log = logging.getLogger("lukewarm.serve")
 
 _refusal: ContextVar[str | None] = ContextVar("lukewarm_refusal", default=None)
 """Why the HTTP server refused the request, when it did."""
