@@ -1,4 +1,5 @@
-"""API Gateway's CORS for an HTTP API, as the deployed stack configures it (infra/api.py).
+"""API Gateway's CORS for an HTTP API, as the deployed stack configures it (infra/api.py,
+with the methods, headers and max age from `contract`).
 
 What API Gateway documents ("Configuring CORS for an HTTP API"): with a CORS configuration
 it answers preflight `OPTIONS` requests itself, even without an OPTIONS route; it adds the
@@ -17,12 +18,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-ALLOW_METHODS = ("GET", "POST")
-"""The methods the deployed API allows cross-origin (infra/api.py)."""
-ALLOW_HEADERS = ("content-type",)
-"""The request headers the deployed API allows cross-origin (infra/api.py)."""
-MAX_AGE_S = 3600
-"""How long a browser may cache a preflight answer (infra/api.py)."""
+from contract import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_S
 
 
 @dataclass(frozen=True)
@@ -57,9 +53,9 @@ class Cors:
             response.headers.update(
                 {
                     "Access-Control-Allow-Origin": origin,
-                    "Access-Control-Allow-Methods": ",".join(ALLOW_METHODS),
-                    "Access-Control-Allow-Headers": ",".join(ALLOW_HEADERS),
-                    "Access-Control-Max-Age": str(MAX_AGE_S),
+                    "Access-Control-Allow-Methods": ",".join(CORS_ALLOW_METHODS),
+                    "Access-Control-Allow-Headers": ",".join(CORS_ALLOW_HEADERS),
+                    "Access-Control-Max-Age": str(CORS_MAX_AGE_S),
                 }
             )
         return response

@@ -27,15 +27,16 @@ from typing import Any
 
 from aiohttp import web
 
+from contract import ALIAS
+
 from .access import log_request
+from .environment import RESTORE_ERROR
 from .pool import Invocation, Pool, Throttled
-from .runtime import RESTORE_ERROR
 from .server import BodyCutShort, BodyTimedOut, BodyTooLarge, read_body
 
 log = logging.getLogger("lukewarm.serve")
 
 PATH = "/2015-03-31/functions/{name}/invocations"
-ALIAS = "live"
 EXECUTED_VERSION = "1"
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 """Lambda's synchronous invoke payload limit (6,291,456 bytes)."""

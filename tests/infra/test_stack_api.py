@@ -62,13 +62,21 @@ def test_cors_allows_the_configured_origins() -> None:
 
 
 def test_the_local_stack_emulates_the_deployed_cors_configuration() -> None:
-    from lukewarm.localstack import cors as local
+    from aiohttp.test_utils import make_mocked_request
+
+    from lukewarm.localstack.cors import Cors
 
     deployed = deploy({"corsOrigins": ["https://example.com"]}).one(HTTP_API)["corsConfiguration"]
+    preflight = make_mocked_request(
+        "OPTIONS",
+        "/caption",
+        headers={"Origin": "https://example.com", "Access-Control-Request-Method": "POST"},
+    )
+    answer = Cors(("https://example.com",)).preflight(preflight).headers
 
-    assert tuple(deployed["allowMethods"]) == local.ALLOW_METHODS
-    assert tuple(deployed["allowHeaders"]) == local.ALLOW_HEADERS
-    assert deployed["maxAge"] == local.MAX_AGE_S
+    assert answer["Access-Control-Allow-Methods"].split(",") == deployed["allowMethods"]
+    assert answer["Access-Control-Allow-Headers"].split(",") == deployed["allowHeaders"]
+    assert int(answer["Access-Control-Max-Age"]) == deployed["maxAge"]
 
 
 def test_only_this_api_may_invoke_only_the_live_alias() -> None:
