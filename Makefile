@@ -7,10 +7,13 @@ ARGS ?=
 
 .PHONY: serve test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference bench-load mutation clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# pulumi-policy pins protobuf ~=5.29, which onnx (6.31+) rules out: its code runs on
+	# protobuf 6 (tests/policy), and `pulumi preview --policy-pack` gives it its own venv.
+	$(PY) -m pip install --quiet --no-deps -r policy/requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
