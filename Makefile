@@ -21,13 +21,15 @@ $(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt pyprojec
 serve: $(STAMP)
 	$(PY) -m lukewarm serve $(ARGS)
 
-## Lint, type-check the Pulumi program, and run the whole test suite.
+## Lint (code, and the CI workflows offline), type-check the Pulumi program, run every test.
 test: lint typecheck
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/zizmor --offline --quiet .github/workflows
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
