@@ -8,15 +8,18 @@ runs once whenever the `live` alias moves to a new version and keeps the newest 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_aws import iam, lambda_
 
 from infra.service import helper_function, lambda_identity
+from infra.settings import ROOT
 
 PRUNER_SOURCE = "pruner"
 """The pruner's source directory (standard library and boto3 only), relative to the project."""
+PRUNER = ROOT / PRUNER_SOURCE / "handler.py"
 PRUNER_MEMORY_MB = 128
 PRUNER_TIMEOUT_S = 60
 
@@ -61,7 +64,11 @@ class Versions(pulumi.ComponentResource):
             f"{name}-pruner",
             description="lukewarm: deletes the captioning function's old versions",
             code=pulumi.AssetArchive(
-                {"handler.py": pulumi.FileAsset(f"{PRUNER_SOURCE}/handler.py")}
+                {
+                    "handler.py": pulumi.FileAsset(
+                        os.path.relpath(ROOT / PRUNER_SOURCE / "handler.py")
+                    )
+                }
             ),
             identity=identity,
             memory_size=PRUNER_MEMORY_MB,

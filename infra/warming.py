@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ WARMER_TIMEOUT_S = 60
 """Room for a cold target's init (up to 10 s), its hold, and a second, longer wave."""
 MAX_EVENT_AGE_S = 60
 """A warm-up that could not be delivered within a minute is stale: drop it, never pile up."""
+MAX_HOLD_MS = 10_000
+"""The longest hold the warmer and the warm-up helpers accept."""
 
 
 def warm_event(concurrency: int, hold_ms: int) -> str:
@@ -29,22 +32,76 @@ def warm_event(concurrency: int, hold_ms: int) -> str:
 
 @dataclass
 class WarmingArgs:
+    """What to keep warm, and when: any Lambda function's alias, not only the captioner's.
+
+    Warm-ups reach the alias's instances whatever the function runs; a Python function
+    that answers them with the `keepwarm` helper also gets its instances counted (the
+    warmer reports the others' pings as unverified).
+    """
+
     function_name: pulumi.Input[str]
+    """The function to keep warm: its name or ARN."""
     alias_name: pulumi.Input[str]
+    """The alias to warm: the one your callers invoke, or the warm instances serve nobody."""
     alias_arn: pulumi.Input[str]
-    """The only thing the warmer may invoke."""
-    alias_version: pulumi.Input[str]
+    """The alias's ARN: the only thing the warmer may invoke."""
+    alias_version: pulumi.Input[str] | None
+    """The version the alias points at; a new one means new, cold instances, and re-runs
+    the pre-warm. None if this program does not know it."""
     function_timeout: int
     """The function's timeout, s: how long one warm-up invoke may take, with its init."""
-    image_uri: pulumi.Input[str]
+    image_uri: pulumi.Input[str] | None
+    """The function's image, if it has one: a new image also re-runs the pre-warm."""
     schedules: Sequence[WarmSchedule]
+    """The warm windows; at least one."""
     hold_ms: int
+    """How long each warm-up holds its instance, ms (0-10000), so concurrent warm-ups land
+    on distinct instances."""
     prewarm_on_deploy: bool
+    """Run the warmer once during the deploy whenever the alias's version or image changes."""
     log_retention_days: int
+    """How long the warmer's own logs are kept, days."""
+
+    @classmethod
+    def for_alias(
+        cls,
+        alias: lambda_.Alias,
+        *,
+        function_timeout: int,
+        schedules: Sequence[WarmSchedule],
+        hold_ms: int = 500,
+        prewarm_on_deploy: bool = True,
+        log_retention_days: int = 14,
+    ) -> WarmingArgs:
+        """Keep-warm for an alias this program has (or looked up with `lambda_.Alias.get`).
+
+        The defaults are lukewarm's own (Pulumi.yaml's warmHoldMs, prewarmOnDeploy and
+        logRetentionDays).
+        """
+        return cls(
+            function_name=alias.function_name,
+            alias_name=alias.name,
+            alias_arn=alias.arn,
+            alias_version=alias.function_version,
+            function_timeout=function_timeout,
+            image_uri=None,
+            schedules=schedules,
+            hold_ms=hold_ms,
+            prewarm_on_deploy=prewarm_on_deploy,
+            log_retention_days=log_retention_days,
+        )
+
+    def __post_init__(self) -> None:
+        if not self.schedules:
+            raise ValueError("schedules: keep-warm needs at least one warm window")
+        if not 0 <= self.hold_ms <= MAX_HOLD_MS:
+            raise ValueError(f"hold_ms must be from 0 to {MAX_HOLD_MS}, got {self.hold_ms}")
 
 
 class Warming(pulumi.ComponentResource):
-    """A warmer Lambda invoking the alias N times at once, on EventBridge Scheduler schedules."""
+    """A warmer Lambda invoking an alias N times at once, on EventBridge Scheduler schedules:
+    its role may invoke that alias and nothing else, the schedules' role may invoke the warmer
+    and nothing else, and neither Lambda nor the Scheduler retries a missed warm-up."""
 
     warmer_name: pulumi.Output[str]
     schedule_names: list[pulumi.Output[str]]
@@ -57,7 +114,7 @@ class Warming(pulumi.ComponentResource):
 
         identity = lambda_identity(
             name,
-            "lukewarm warmer: invokes the live alias, writes its own logs",
+            "lukewarm warmer: invokes one alias, writes its own logs",
             args.log_retention_days,
             child,
         )
@@ -70,7 +127,7 @@ class Warming(pulumi.ComponentResource):
         )
         warmer = helper_function(
             f"{name}-warmer",
-            description="lukewarm: keeps the captioning function warm",
+            description="lukewarm: keeps a function's alias warm",
             code=warmer_code(),
             identity=identity,
             memory_size=WARMER_MEMORY_MB,
@@ -142,7 +199,14 @@ class Warming(pulumi.ComponentResource):
                 input=warm_event(
                     max(window.concurrency for window in args.schedules), args.hold_ms
                 ),
-                triggers={"image_uri": args.image_uri, "alias_version": args.alias_version},
+                triggers={
+                    key: value
+                    for key, value in (
+                        ("image_uri", args.image_uri),
+                        ("alias_version", args.alias_version),
+                    )
+                    if value is not None
+                },
                 # The warmer must be allowed to invoke the alias before its first run.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke_policy]),
             )
@@ -158,7 +222,9 @@ def warmer_code() -> pulumi.AssetArchive:
     """The warmer's Python modules only, so no __pycache__ or editor files reach the zip."""
     return pulumi.AssetArchive(
         {
-            path.name: pulumi.FileAsset(f"{WARMER_SOURCE}/{path.name}")
+            # Relative to the working directory: the project's own under `pulumi up`, another
+            # program's when it imports this component.
+            path.name: pulumi.FileAsset(os.path.relpath(path))
             for path in sorted((ROOT / WARMER_SOURCE).glob("*.py"))
         }
     )
