@@ -77,7 +77,7 @@ def _outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         build = json.dumps(inputs.get("build"), sort_keys=True, default=str)
         return {"repoDigest": f"{repository}@sha256:{hashlib.sha256(build.encode()).hexdigest()}"}
     if typ == LOG_GROUP:
-        return {"arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}"}
+        return {"name": physical, "arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}"}
     if typ == ROLE:
         return {"name": physical, "arn": f"arn:aws:iam::{ACCOUNT}:role/{physical}"}
     if typ == FUNCTION:
