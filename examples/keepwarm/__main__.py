@@ -40,10 +40,10 @@ iam.RolePolicyAttachment(
 function = lambda_.Function(
     "hello",
     runtime="python3.12",
-    handler="handler.handler",
+    handler="app.handler",
     code=pulumi.AssetArchive(
         {
-            "handler.py": pulumi.FileAsset("app/handler.py"),
+            "app.py": pulumi.FileAsset("app/app.py"),
             "keepwarm.py": pulumi.FileAsset(os.path.relpath(keepwarm.__file__)),
         }
     ),

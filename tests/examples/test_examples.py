@@ -25,6 +25,7 @@ from tests.infra.pulumi_mocks import (
     run,
 )
 from tests.policy.crossguard import check
+from tests.test_readme import read_blocks
 
 EXAMPLES = ROOT / "examples"
 
@@ -90,7 +91,8 @@ def test_the_keepwarm_example_warms_the_users_alias(monkeypatch) -> None:
     prewarm = deployment.one(INVOCATION, "hello-warming-prewarm")
     no_retries = deployment.one(EVENT_INVOKE_CONFIG, "hello-warming-no-retries")
 
-    assert sorted(hello["code"].assets) == ["handler.py", "keepwarm.py"]
+    assert sorted(hello["code"].assets) == ["app.py", "keepwarm.py"]
+    assert hello["handler"] == "app.handler"
     assert warmer["environment"]["variables"] == {
         "FUNCTION_NAME": hello["name"],
         "FUNCTION_QUALIFIER": "live",
@@ -149,3 +151,31 @@ def test_for_alias_defaults_are_lukewarms_own() -> None:
 
 def test_the_captioner_args_default_to_the_checkouts_function_dir() -> None:
     assert CaptionerArgs(captioner_settings()).function_dir == ROOT / "function"
+
+
+def readme_python_blocks(section: str) -> list[str]:
+    """The python blocks of one `##` section of the README."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [b.text for b in read_blocks(body) if b.lang == "python"]
+
+
+def code_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    ("section", "files"),
+    [
+        ("Use it from your own program", ["captioner/__main__.py"]),
+        ("Keep your own function warm", ["keepwarm/__main__.py", "keepwarm/app/app.py"]),
+    ],
+)
+def test_the_readmes_code_is_the_examples_code(section: str, files: list[str]) -> None:
+    blocks = readme_python_blocks(section)
+
+    assert len(blocks) == len(files)
+    for block, name in zip(blocks, files, strict=True):
+        example = code_lines((EXAMPLES / name).read_text(encoding="utf-8"))
+        missing = [line for line in code_lines(block) if line not in example]
+        assert missing == [], f"README lines not in examples/{name}"

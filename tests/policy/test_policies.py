@@ -9,6 +9,7 @@ that feeds lukewarm's components values the settings never saw).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -374,7 +375,7 @@ def test_the_pack_starts_as_crossguard_runs_it() -> None:
     # The analyzer runs the pack's __main__.py, which serves the policies over gRPC on
     # 127.0.0.1 and prints the port it listens on as its first line.
     pack = subprocess.Popen(
-        [sys.executable, "-u", "__main__.py"],
+        [os.path.abspath(sys.executable), "-u", "__main__.py"],
         cwd=ROOT / "policy",
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
