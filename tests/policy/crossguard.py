@@ -20,6 +20,8 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+
+# What `args.not_applicable(reason)` raises; the engine reports it as "not applicable".
 from pulumi_policy.policy import _NotApplicableError
 
 from policy.rules import POLICIES
