@@ -47,34 +47,34 @@ MAX_HOLD_MS = 10_000
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
-class WarmUpError(ValueError):
-    """A `lukewarm` event that is not a valid warm-up; the message says what one is."""
+WARM_UP_SHAPE = (
+    f'a warm-up event is {{"{EVENT_KEY}": {{"action": "warm", "hold_ms": <int>}}}} '
+    f"with hold_ms from 0 to {MAX_HOLD_MS}"
+)
 
 
-def parse_warm_up(event: Any) -> int | None:
-    """The warm-up's `hold_ms`, None if `event` is no warm-up at all, or WarmUpError if it
-    claims to be one and is malformed."""
-    if not isinstance(event, dict) or EVENT_KEY not in event:
-        return None
+def _is_warm_up(event: object) -> bool:
+    """Whether the function was invoked with a warm-up event (valid or not)."""
+    return isinstance(event, dict) and EVENT_KEY in event
+
+
+def _parse_warm_up(event: dict[str, Any]) -> int:
+    """The hold of a warm-up event (`is_warm_up` said it is one), or ValueError saying
+    what a warm-up event is."""
     request = event[EVENT_KEY]
     hold_ms = request.get("hold_ms", 0) if isinstance(request, dict) else None
     action = request.get("action") if isinstance(request, dict) else None
-    if (
-        action != "warm"
-        or not isinstance(hold_ms, int)
-        or isinstance(hold_ms, bool)
-        or not 0 <= hold_ms <= MAX_HOLD_MS
-    ):
-        raise WarmUpError(
-            f'a warm-up event is {{"{EVENT_KEY}": {{"action": "warm", "hold_ms": <int>}}}} '
-            f"with hold_ms from 0 to {MAX_HOLD_MS}"
-        )
+    if action != "warm" or not isinstance(hold_ms, int) or isinstance(hold_ms, bool):
+        raise ValueError(WARM_UP_SHAPE)
+    if not 0 <= hold_ms <= MAX_HOLD_MS:
+        raise ValueError(WARM_UP_SHAPE)
     return hold_ms
 
 
-# The one line to change when the shared `contract` module (alias, routes, the warm-up
-# event's build and parse) lands: `from contract import parse_warm_up as parse`.
-parse = parse_warm_up
+# The one line to change when the shared `contract` module (the warm-up event's build and
+# parse, written once for every deployed part) lands:
+# `from contract import is_warm_up, parse_warm_up`.
+is_warm_up, parse_warm_up = _is_warm_up, _parse_warm_up
 
 
 @dataclass
@@ -139,11 +139,13 @@ def answer(event: Any) -> dict[str, Any] | None:
     Call it once per invoke, first thing: it also counts the invoke for this instance.
     """
     instance.begin_invocation()
+    if not is_warm_up(event):
+        return None
     try:
-        hold_ms = parse(event)
-    except WarmUpError as error:
+        hold_ms = parse_warm_up(event)
+    except ValueError as error:
         return {"warm": False, "error": {"code": "bad_warm_event", "message": str(error)}}
-    return None if hold_ms is None else warm_up(hold_ms)
+    return warm_up(hold_ms)
 
 
 def keep_warm(handler: Handler) -> Handler:
