@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.localstack.conftest import http
+from tests.localstack.test_snapstart import wait_for_snapshot
 from warmer import handler as warmer
 
 LOCALSTACK_TESTS = Path(__file__).resolve().parent.parent / "localstack"
@@ -70,3 +71,20 @@ def test_requests_reach_the_function_itself_either_way(stack, request) -> None:
     answer = http(request.getfixturevalue(stack).url + "hello")
 
     assert (answer.status, answer.body) == (200, b"hello from my own function")
+
+
+def test_under_snapstart_the_helper_reports_restored_instances(local_stack_factory) -> None:
+    # Each new instance is forked from one snapshot, as SnapStart restores it; the helper's
+    # after-restore hook gives each its own id, so the warmer still counts them apart.
+    stack = local_stack_factory(
+        task_root=LOCALSTACK_TESTS / "keepwarm_function",
+        no_warmer=True,
+        max_instances=3,
+        snapstart=True,
+    )
+    wait_for_snapshot(stack)
+
+    summary = warm(stack)
+
+    assert (summary["instances_reached"], summary["unverified"]) == (3, 0)
+    assert (summary["restores"], summary["cold_starts"]) == (3, 0)
