@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
+import yaml
 from pulumi_aws import apigatewayv2, cloudwatch, lambda_, scheduler
 
 from infra.settings import ROOT
@@ -388,3 +389,14 @@ def test_the_pack_starts_as_crossguard_runs_it() -> None:
         _, errors = pack.communicate(timeout=30)
 
     assert first_line.strip().isdigit(), errors
+
+
+def test_the_pack_says_its_runtime_and_version_as_crossguard_reads_them() -> None:
+    manifest = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+
+    assert manifest["runtime"] == {
+        "name": "python",
+        "options": {"toolchain": "pip", "virtualenv": "venv"},
+    }
+    assert manifest["version"] == "0.1.0"
+    assert "pulumi-policy==" in (ROOT / "policy" / "requirements.txt").read_text(encoding="utf-8")
