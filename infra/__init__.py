@@ -1,11 +1,19 @@
-"""lukewarm's Pulumi components, for its own program and for yours.
+"""The Pulumi program's components, one concern a module, and the stack's settings.
 
-`Captioner` is the whole captioning service; `Warming` keeps any Lambda function's alias
-warm. Install lukewarm from a checkout (`pip install -e <checkout>`, as `make` does): the
-components build the image and zip the helper Lambdas from the checkout's own directories.
+What lives here: `settings` (every config key, validated) and `schedules` (when warm
+windows fire), then one component a module: `image`, `service` (the function and its
+alias), `helper` (the helper Lambdas), `api`, `warming`, `versions`, and `captioner`
+(all of them as one service, for other programs).
 
-The names below are imported on first use: the local tools read `infra.settings` without
-paying for Pulumi's import.
+What it may import: Pulumi, `contract`, and the standard library; `settings` and
+`schedules` (which the local tools read too) not even Pulumi. Never `lukewarm`,
+`toolkit`, `captioner` or the Lambdas' own code: it deploys them as files.
+
+For your own program: `Captioner` is the whole captioning service; `Warming` keeps any
+Lambda function's alias warm. Install lukewarm from a checkout (`pip install -e
+<checkout>`, as `make` does): the components build the image and zip the helper Lambdas
+from the checkout's own folders. The names below are imported on first use, so that
+reading `infra.settings` never pays for Pulumi's import.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ _WHERE = {
     "captioner_settings": "infra.captioner",
     "Settings": "infra.settings",
     "SettingsError": "infra.settings",
-    "WarmSchedule": "infra.settings",
+    "WarmSchedule": "infra.schedules",
     "Warming": "infra.warming",
     "WarmingArgs": "infra.warming",
 }
@@ -39,7 +47,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from infra.captioner import Captioner, CaptionerArgs, CaptionerParts, captioner_settings
-    from infra.settings import Settings, SettingsError, WarmSchedule
+    from infra.schedules import WarmSchedule
+    from infra.settings import Settings, SettingsError
     from infra.warming import Warming, WarmingArgs
 
 

@@ -21,8 +21,9 @@ import pulumi
 
 from infra.api import Api, ApiArgs
 from infra.image import Image, ImageArgs
+from infra.schedules import WarmSchedule
 from infra.service import Service, ServiceArgs
-from infra.settings import ROOT, Settings, WarmSchedule, load_settings
+from infra.settings import ROOT, Settings, load_settings
 from infra.versions import Versions, VersionsArgs
 from infra.warming import Warming, WarmingArgs
 
@@ -34,17 +35,11 @@ def captioner_settings(**values: object) -> Settings:
     """Settings from code, by `Settings` field name (`memory_size=3008`), over the defaults in
     lukewarm's `Pulumi.yaml`, validated exactly as stack config is: a bad value raises
     `SettingsError` naming the key, the value and what is allowed."""
-    known = {field.name for field in dataclasses.fields(Settings)}
-    unknown = sorted(set(values) - known)
+    keys = {field.name: field.metadata["key"] for field in dataclasses.fields(Settings)}
+    unknown = sorted(set(values) - set(keys))
     if unknown:
-        raise TypeError(f"unknown setting {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return load_settings({_config_key(name): _raw(value) for name, value in values.items()})
-
-
-def _config_key(field_name: str) -> str:
-    """`snap_start_versions` → `snapStartVersions`, the key in Pulumi.yaml."""
-    first, *rest = field_name.split("_")
-    return first + "".join(word.title() for word in rest)
+        raise TypeError(f"unknown setting {', '.join(unknown)}; known: {', '.join(sorted(keys))}")
+    return load_settings({keys[name]: _raw(value) for name, value in values.items()})
 
 
 def _raw(value: object) -> object:

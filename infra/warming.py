@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_aws import get_caller_identity_output, iam, lambda_, scheduler
 
-from infra.service import helper_function, lambda_identity
-from infra.settings import ROOT, WarmSchedule, warm_input
+from contract import MAX_HOLD_MS, WARMER_MEMORY_MB, warmer_input
+from infra.helper import HelperLambda, HelperLambdaArgs
+from infra.schedules import WarmSchedule
 
 WARMER_SOURCE = "warmer"
 """The warmer's source directory (standard library and boto3 only), relative to the project."""
-WARMER_MEMORY_MB = 128
-"""The warmer only waits on invokes; the smallest size is plenty."""
 WARMER_TIMEOUT_S = 60
 """Room for a cold target's init (up to 10 s), its hold, and a second, longer wave."""
 MAX_EVENT_AGE_S = 60
 """A warm-up that could not be delivered within a minute is stale: drop it, never pile up."""
-MAX_HOLD_MS = 10_000
-"""The longest hold the warmer and the warm-up helpers accept."""
 
 
 def warm_event(concurrency: int, hold_ms: int) -> str:
     """The warmer's input, as JSON text for the schedule and the pre-warm."""
-    return json.dumps(warm_input(concurrency, hold_ms))
+    return json.dumps(warmer_input(concurrency, hold_ms))
 
 
 @dataclass
@@ -55,8 +51,8 @@ class WarmingArgs:
     schedules: Sequence[WarmSchedule]
     """The warm windows; at least one."""
     hold_ms: int
-    """How long each warm-up holds its instance, ms (0-10000), so concurrent warm-ups land
-    on distinct instances."""
+    """How long each warm-up holds its instance, ms (0 to MAX_HOLD_MS), so concurrent
+    warm-ups land on distinct instances."""
     prewarm_on_deploy: bool
     """Run the warmer once during the deploy whenever the alias's version or image changes."""
     log_retention_days: int
@@ -112,34 +108,26 @@ class Warming(pulumi.ComponentResource):
         super().__init__("lukewarm:index:Warming", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        identity = lambda_identity(
+        helper = HelperLambda(
             name,
-            "lukewarm warmer: invokes one alias, writes its own logs",
-            args.log_retention_days,
+            HelperLambdaArgs(
+                function_suffix="warmer",
+                source=WARMER_SOURCE,
+                description="lukewarm: keeps a function's alias warm",
+                role_description="lukewarm warmer: invokes one alias, writes its own logs",
+                memory_size=WARMER_MEMORY_MB,
+                timeout=WARMER_TIMEOUT_S,
+                log_retention_days=args.log_retention_days,
+                variables={
+                    "FUNCTION_NAME": args.function_name,
+                    "FUNCTION_QUALIFIER": args.alias_name,
+                    "FUNCTION_TIMEOUT_S": str(args.function_timeout),
+                },
+                policies={"invoke-alias": _invoke_policy(args.alias_arn)},
+            ),
             child,
         )
-        role = identity.role
-        invoke_policy = iam.RolePolicy(
-            f"{name}-invoke-alias",
-            role=role.id,
-            policy=_invoke_policy(args.alias_arn),
-            opts=child,
-        )
-        warmer = helper_function(
-            f"{name}-warmer",
-            description="lukewarm: keeps a function's alias warm",
-            code=warmer_code(),
-            identity=identity,
-            memory_size=WARMER_MEMORY_MB,
-            timeout=WARMER_TIMEOUT_S,
-            variables={
-                "FUNCTION_NAME": args.function_name,
-                "FUNCTION_QUALIFIER": args.alias_name,
-                "FUNCTION_TIMEOUT_S": str(args.function_timeout),
-            },
-            permissions=[invoke_policy],
-            parent=self,
-        )
+        warmer, invoke_policy = helper.function, helper.policies["invoke-alias"]
 
         # The Scheduler invokes the warmer asynchronously, so Lambda's own retries (two, with
         # events kept six hours) would apply on top of the schedule's retry policy.
@@ -216,18 +204,6 @@ class Warming(pulumi.ComponentResource):
         self.register_outputs(
             {"warmer_name": self.warmer_name, "schedule_names": self.schedule_names}
         )
-
-
-def warmer_code() -> pulumi.AssetArchive:
-    """The warmer's Python modules only, so no __pycache__ or editor files reach the zip."""
-    return pulumi.AssetArchive(
-        {
-            # Relative to the working directory: the project's own under `pulumi up`, another
-            # program's when it imports this component.
-            path.name: pulumi.FileAsset(os.path.relpath(path))
-            for path in sorted((ROOT / WARMER_SOURCE).glob("*.py"))
-        }
-    )
 
 
 def _invoke_policy(function_arn: pulumi.Input[str]) -> pulumi.Output[str]:

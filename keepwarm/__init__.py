@@ -114,7 +114,7 @@ def new_instance_id() -> str:
 instance = Instance(new_instance_id())
 
 try:  # Lambda's Python runtimes with SnapStart ship this; elsewhere there is nothing to renew.
-    from snapshot_restore_py import register_after_restore  # type: ignore[import-untyped]
+    from snapshot_restore_py import register_after_restore
 except ImportError:
     pass
 else:
