@@ -22,9 +22,11 @@ With Powertools, as a middleware:
     def handler(event, context):
         ...
 
-Standard library only: install lukewarm into the function's package, or copy this one
-file next to your handler as `keepwarm.py`. A function without it is still warmed, but
-the warmer cannot tell its instances apart and reports those pings as unverified.
+Standard library only, plus lukewarm's `contract` package (the warm-up event, written once
+for every part that sends or answers it): install lukewarm into the function's package, or
+copy this file as `keepwarm.py` and `function/contract/` as `contract/` next to your
+handler. A function without it is still warmed, but the warmer cannot tell its instances
+apart and reports those pings as unverified.
 """
 
 from __future__ import annotations
@@ -37,44 +39,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from contract import is_warm_up, parse_warm_up
+
 IMPORTED = time.perf_counter()
 
-EVENT_KEY = "lukewarm"
-"""A warm-up event is an object with this one key (API Gateway never sends it)."""
-MAX_HOLD_MS = 10_000
-"""Longest a warm-up may hold its instance."""
-
 Handler = TypeVar("Handler", bound=Callable[..., Any])
-
-
-WARM_UP_SHAPE = (
-    f'a warm-up event is {{"{EVENT_KEY}": {{"action": "warm", "hold_ms": <int>}}}} '
-    f"with hold_ms from 0 to {MAX_HOLD_MS}"
-)
-
-
-def _is_warm_up(event: object) -> bool:
-    """Whether the function was invoked with a warm-up event (valid or not)."""
-    return isinstance(event, dict) and EVENT_KEY in event
-
-
-def _parse_warm_up(event: dict[str, Any]) -> int:
-    """The hold of a warm-up event (`is_warm_up` said it is one), or ValueError saying
-    what a warm-up event is."""
-    request = event[EVENT_KEY]
-    hold_ms = request.get("hold_ms", 0) if isinstance(request, dict) else None
-    action = request.get("action") if isinstance(request, dict) else None
-    if action != "warm" or not isinstance(hold_ms, int) or isinstance(hold_ms, bool):
-        raise ValueError(WARM_UP_SHAPE)
-    if not 0 <= hold_ms <= MAX_HOLD_MS:
-        raise ValueError(WARM_UP_SHAPE)
-    return hold_ms
-
-
-# The one line to change when the shared `contract` module (the warm-up event's build and
-# parse, written once for every deployed part) lands:
-# `from contract import is_warm_up, parse_warm_up`.
-is_warm_up, parse_warm_up = _is_warm_up, _parse_warm_up
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 The first half is the function as you may already have it: a small Python zip behind an
 alias, with its own role and log group. The second half is all that keep-warm adds: a
-`Warming` component aimed at that alias. The function ships lukewarm's one-file `keepwarm`
-helper beside its handler, so the warmer can count the instances it reached.
+`Warming` component aimed at that alias. The function ships lukewarm's `keepwarm` helper
+(and the `contract` it reads the warm-up event with) beside its handler, so the warmer can
+count the instances it reached.
 """
 
 import json
@@ -12,6 +13,7 @@ import os
 import pulumi
 from pulumi_aws import cloudwatch, iam, lambda_
 
+import contract
 import keepwarm
 from infra import Warming, WarmingArgs, WarmSchedule
 
@@ -45,6 +47,7 @@ function = lambda_.Function(
         {
             "app.py": pulumi.FileAsset("app/app.py"),
             "keepwarm.py": pulumi.FileAsset(os.path.relpath(keepwarm.__file__)),
+            "contract/__init__.py": pulumi.FileAsset(os.path.relpath(contract.__file__)),
         }
     ),
     role=role.arn,

@@ -91,7 +91,7 @@ def test_the_keepwarm_example_warms_the_users_alias(monkeypatch) -> None:
     prewarm = deployment.one(INVOCATION, "hello-warming-prewarm")
     no_retries = deployment.one(EVENT_INVOKE_CONFIG, "hello-warming-no-retries")
 
-    assert sorted(hello["code"].assets) == ["app.py", "keepwarm.py"]
+    assert sorted(hello["code"].assets) == ["app.py", "contract/__init__.py", "keepwarm.py"]
     assert hello["handler"] == "app.handler"
     assert warmer["environment"]["variables"] == {
         "FUNCTION_NAME": hello["name"],

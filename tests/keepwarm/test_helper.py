@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 
+import contract
 import keepwarm as keepwarm_module
 from tests.function.handler_support import LambdaContext, import_app
 
@@ -181,9 +182,10 @@ def test_the_restore_hook_is_registered_where_snapshots_are_restored(keepwarm) -
     assert (keepwarm.instance.renew, (), {}) in get_after_restore()
 
 
-def test_the_helper_is_one_file_of_standard_library(tmp_path: Path) -> None:
-    # Copied next to a handler as keepwarm.py, with no site-packages at all (-S -I).
+def test_the_helper_and_the_contract_are_all_a_function_needs(tmp_path: Path) -> None:
+    # Copied next to a handler as keepwarm.py and contract/, with no site-packages (-S -I).
     shutil.copy(keepwarm_module.__file__, tmp_path / "keepwarm.py")
+    shutil.copytree(Path(contract.__file__).parent, tmp_path / "contract")
     (tmp_path / "app.py").write_text(
         "import keepwarm\n\n@keepwarm.keep_warm\ndef handler(event, context):\n    return 'mine'\n"
     )
