@@ -32,7 +32,14 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from contract import ALIAS, INIT_CAP_S, MAX_HOLD_MS, parse_warmer_input, warm_up_event
+from contract import (
+    ALIAS,
+    INIT_CAP_S,
+    MAX_HOLD_MS,
+    parse_warm_answer,
+    parse_warmer_input,
+    warm_up_event,
+)
 
 SECOND_WAVE_HOLD_FACTOR = 3
 CONNECT_TIMEOUT_S = 2.0
@@ -56,6 +63,10 @@ TIMEOUT = "timeout"
 ERROR = "error"
 UNVERIFIED = "unverified"
 """The function ran the warm-up but did not answer it (no keepwarm helper): warm, uncounted."""
+MALFORMED = "malformed"
+"""The function said it warmed, in an answer the contract does not allow: counted as an
+error, never as an instance reached (a missing id would otherwise count as one named
+"None", and `"cold_start": "false"` as a cold start)."""
 
 
 @dataclass(frozen=True)
@@ -137,11 +148,12 @@ def classify_answer(body: bytes) -> InvokeResult:
         # A handler that does not know the warm-up event ran it as any other event: its
         # instance is warm, but which instance it was cannot be known, so it is not counted.
         return InvokeResult(UNVERIFIED, detail="answered without lukewarm's warm-up helper")
+    try:
+        warmed = parse_warm_answer(answer)
+    except ValueError as problem:
+        return InvokeResult(MALFORMED, detail=f"malformed warm-up answer: {problem}")
     return InvokeResult(
-        OK,
-        instance=str(answer.get("instance")),
-        cold_start=bool(answer.get("cold_start")),
-        restored=bool(answer.get("restored")),
+        OK, instance=warmed.instance, cold_start=warmed.cold_start, restored=warmed.restored
     )
 
 
@@ -225,6 +237,7 @@ def warm(
         "throttled": outcomes[THROTTLED],
         "function_errors": outcomes[FUNCTION_ERROR],
         "timeouts": outcomes[TIMEOUT],
+        "malformed": outcomes[MALFORMED],
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
         "instances": sorted(instances),
         "error_details": details,

@@ -205,3 +205,15 @@ def test_the_helper_and_the_contract_are_all_a_function_needs(tmp_path: Path) ->
 
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == ["mine", True]
+
+
+def test_the_warmer_counts_the_helpers_answer(keepwarm) -> None:
+    answer = keepwarm.keep_warm(Recorder())(WARM_UP, None)
+
+    warmed = contract.parse_warm_answer(answer)
+
+    assert (warmed.instance, warmed.cold_start, warmed.restored) == (
+        keepwarm.instance.id,
+        True,
+        False,
+    )
