@@ -34,8 +34,11 @@ $(TOOLKIT_STAMP): $(SERVE_STAMP) requirements-toolkit.txt
 	$(PIP) install -r requirements-toolkit.txt
 	touch $@
 
-$(STAMP): $(TOOLKIT_STAMP) requirements-dev.txt
+$(STAMP): $(TOOLKIT_STAMP) requirements-dev.txt policy/requirements.txt
 	$(PIP) install -r requirements-dev.txt
+	# pulumi-policy pins protobuf ~=5.29, which onnx (6.31+) rules out: its code runs on
+	# protobuf 6 (tests/policy), and `pulumi preview --policy-pack` gives it its own venv.
+	$(PIP) install --no-deps -r policy/requirements.txt
 	touch $@
 
 ## Install the torch toolkit (train, evaluate, convert, export, import; the torch runtime).
@@ -45,13 +48,15 @@ toolkit: $(TOOLKIT_STAMP)
 serve: $(SERVE_STAMP)
 	$(PY) -m lukewarm serve $(ARGS)
 
-## Lint, type-check the Pulumi program, and run the whole test suite.
+## Lint (code, and the CI workflows offline), type-check the Pulumi program, run every test.
 test: lint typecheck
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/zizmor --offline --quiet .github/workflows
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

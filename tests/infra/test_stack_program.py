@@ -7,7 +7,6 @@ import json
 import pulumi
 import pytest
 
-from infra.settings import SettingsError, from_pulumi_config
 from infra.mocks import (
     ALIAS,
     DOCKER_IMAGE,
@@ -28,6 +27,7 @@ from infra.mocks import (
     LukewarmMocks,
     deploy,
 )
+from infra.settings import SettingsError, from_pulumi_config
 
 HELPER_LAMBDA = "lukewarm:index:HelperLambda"
 COMPONENTS = {

@@ -10,8 +10,6 @@ import pulumi
 import pytest
 
 from contract import MAX_KEPT_VERSIONS
-from infra.settings import ROOT, SettingsError, load_settings
-from pruner.handler import parse_event as parse_prune_event
 from infra.mocks import (
     ALIAS,
     FUNCTION,
@@ -19,6 +17,8 @@ from infra.mocks import (
     PROVISIONED_CONCURRENCY,
     deploy,
 )
+from infra.settings import ROOT, SettingsError, load_settings
+from pruner.handler import parse_event as parse_prune_event
 
 
 def test_snapstart_is_off_by_default() -> None:

@@ -70,13 +70,14 @@ def test_a_warm_run_reaches_n_distinct_instances_and_logs_emf(stack, lambda_env,
         "WarmInstancesReached": "Count",
         "WarmColdStarts": "Count",
         "WarmRestores": "Count",
+        "WarmUnverified": "Count",
         "WarmErrors": "Count",
         "WarmThrottles": "Count",
         "WarmDuration": "Milliseconds",
     }
     assert document["WarmTargets"] == 3
     assert document["WarmInstancesReached"] == 3
-    assert document["WarmErrors"] == document["WarmThrottles"] == 0
+    assert document["WarmErrors"] == document["WarmThrottles"] == document["WarmUnverified"] == 0
     assert document["WarmColdStarts"] == summary["cold_starts"]
     assert document["WarmDuration"] == summary["duration_ms"]
     assert document["function"] == "lukewarm:live"
@@ -258,21 +259,21 @@ def answered(payload: bytes, function_error: str | None = None) -> Any:
             b'{"statusCode": 200, "body": "{}"}',
             None,
             warmer.InvokeResult(
-                warmer.ERROR, detail="the function did not answer the warm-up event"
+                warmer.UNVERIFIED, detail="answered without lukewarm's warm-up helper"
             ),
         ),
         (
             b"[true]",
             None,
             warmer.InvokeResult(
-                warmer.ERROR, detail="the function did not answer the warm-up event"
+                warmer.UNVERIFIED, detail="answered without lukewarm's warm-up helper"
             ),
         ),
         (
             b"null",
             None,
             warmer.InvokeResult(
-                warmer.ERROR, detail="the function did not answer the warm-up event"
+                warmer.UNVERIFIED, detail="answered without lukewarm's warm-up helper"
             ),
         ),
         (
