@@ -52,6 +52,9 @@ api = Api(
         throttle_rate=settings.throttle_rate,
         throttle_burst=settings.throttle_burst,
         cors_origins=settings.cors_origins,
+        auth=settings.auth,
+        jwt_issuer=settings.jwt_issuer,
+        jwt_audience=settings.jwt_audience,
     ),
 )
 warming = None
@@ -91,6 +94,8 @@ pulumi.export("caption_url", api.caption_url)
 pulumi.export("function_name", service.function_name)
 pulumi.export("alias_arn", service.alias_arn)
 pulumi.export("image_uri", image.image_uri)
+if api.invoke_policy_arn is not None:
+    pulumi.export("invoke_policy_arn", api.invoke_policy_arn)
 pulumi.export("warmer_name", warming.warmer_name if warming else None)
 pulumi.export(
     "warm_schedules",
