@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from lukewarm.checkout import FUNCTION_DIR, import_from_checkout
 from lukewarm.localstack.stack import LocalStack, StackOptions
@@ -99,6 +100,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="start new instances from one snapshot, as SnapStart does (default: snapStart)",
     )
     parser.add_argument(
+        "--auth",
+        choices=import_from_checkout("infra.settings").AUTH_MODES,
+        type=str.lower,
+        help=(
+            "who may call POST /caption: none, iam (SigV4 with credentials printed at start) or "
+            "jwt (needs --jwks) (default: the stack's auth)"
+        ),
+    )
+    parser.add_argument(
+        "--jwks",
+        type=Path,
+        metavar="FILE",
+        help="with --auth jwt: the issuer's JSON Web Key Set (what its jwks_uri serves)",
+    )
+    parser.add_argument(
+        "--issuer",
+        metavar="URL",
+        help="with --auth jwt: the iss a token must have (default: the stack's jwtIssuer)",
+    )
+    parser.add_argument(
+        "--audience",
+        metavar="AUD",
+        help="with --auth jwt: the aud (or client_id) a token must have (default: jwtAudience)",
+    )
+    parser.add_argument(
         "--task-root",
         type=Path,
         metavar="DIR",
@@ -146,6 +172,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        authorizer, auth_lines = build_authorizer(args, settings)
+    except ValueError as error:
+        print(f"lukewarm serve: {error}", file=sys.stderr)
+        return 2
     options = StackOptions(
         host=args.host,
         port=args.port,
@@ -162,16 +193,69 @@ def run(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         snapstart=settings.snap_start if args.snapstart is None else args.snapstart,
         log_level=args.log_level or settings.log_level,
+        authorizer=authorizer,
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
     if not args.function_logs:
         logging.getLogger("lukewarm.function").setLevel(logging.WARNING)
-    return asyncio.run(serve(LocalStack(options)))
+    return asyncio.run(serve(LocalStack(options), auth_lines))
 
 
-async def serve(stack: LocalStack) -> int:
+def build_authorizer(args: argparse.Namespace, settings: Any) -> tuple[Any, list[str]]:
+    """The authorizer `--auth` (or the stack's `auth`) asks for, and what to print about it.
+
+    Raises ValueError saying what is missing or unreadable.
+    """
+    mode = args.auth or settings.auth
+    if mode == "none":
+        for flag in ("jwks", "issuer", "audience"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag} is used only with --auth jwt")
+        return None, []
+    # Imported only here: a stack without auth never pays for botocore's signer or PyJWT.
+    from lukewarm.localstack.auth import (
+        AuthSetupError,
+        IamAuthorizer,
+        JwtAuthorizer,
+        LocalCredentials,
+    )
+    from lukewarm.localstack.stack import REGION
+
+    if mode == "iam":
+        credentials = LocalCredentials.generate()
+        return IamAuthorizer(credentials, REGION), [
+            f"lukewarm: auth iam: POST /caption needs a SigV4 signature (service execute-api, "
+            f"region {REGION}) by this stack's own credentials, new at every start:",
+            f"lukewarm:   AWS_ACCESS_KEY_ID={credentials.access_key_id}",
+            f"lukewarm:   AWS_SECRET_ACCESS_KEY={credentials.secret_access_key}",
+            f"lukewarm:   AWS_DEFAULT_REGION={REGION}",
+        ]
+    issuer = args.issuer or settings.jwt_issuer
+    audience = args.audience or settings.jwt_audience
+    missing = [
+        flag
+        for flag, value in (("--jwks FILE", args.jwks), ("--issuer URL", issuer),
+                            ("--audience AUD", audience))
+        if not value
+    ]  # fmt: skip
+    if missing:
+        raise ValueError(
+            f"--auth jwt needs {', '.join(missing)} (issuer and audience default to the "
+            "stack's jwtIssuer and jwtAudience; the key set is what the issuer's jwks_uri serves)"
+        )
+    try:
+        authorizer = JwtAuthorizer.from_file(args.jwks, issuer, audience)
+    except AuthSetupError as error:
+        raise ValueError(str(error)) from None
+    return authorizer, [
+        f"lukewarm: auth jwt: POST /caption needs a bearer token from {issuer} for {audience}, "
+        f"signed by a key in {args.jwks}"
+    ]
+
+
+async def serve(stack: LocalStack, auth_lines: list[str] | None = None) -> int:
     """Serve until SIGINT or SIGTERM, then stop every instance before returning."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -195,6 +279,8 @@ async def serve(stack: LocalStack) -> int:
     snapstart = ", SnapStart (instances restored from a snapshot)" if options.snapstart else ""
     print(f"lukewarm: upload page {url}", flush=True)
     print(f"lukewarm: Lambda invoke endpoint {stack.invoke_url}", flush=True)
+    for line in auth_lines or []:
+        print(line, flush=True)
     if options.runtime is not None:
         print(f"lukewarm: runtime {options.runtime}", flush=True)
     print(

@@ -20,13 +20,17 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from .access import log_request
 from .invoke import MAX_PAYLOAD_BYTES
 from .pool import Invocation, Pool, Throttled
+
+if TYPE_CHECKING:
+    # Only `serve --auth iam|jwt` pays for botocore's signer and PyJWT.
+    from .auth import Authorizer
 
 # The deployed API's named routes (infra/api.py); any other request has routeKey $default.
 ROUTES = ("POST /caption", "GET /", "GET /health")
@@ -166,8 +170,10 @@ def json_size(event: dict[str, Any]) -> int:
 class HttpApi:
     """API Gateway's HTTP API in front of the function's instance pool."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, authorizer: Authorizer | None = None) -> None:
         self.pool = pool
+        self.authorizer = authorizer
+        """With `lukewarm:auth` iam or jwt, what the protected routes check first."""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Every request that is not for the invoke endpoint: route it as HTTP API would."""
@@ -178,6 +184,10 @@ class HttpApi:
         event = None if body is None else api_event(request, body, request_id)
         if event is None:
             response = gateway_error(*TOO_LARGE)
+        elif self.authorizer is not None and (
+            refusal := self.authorizer.refuse(request, body or b"")
+        ):
+            response = refusal
         elif json_size(event) > MAX_PAYLOAD_BYTES:
             response = gateway_error(*INTERNAL_ERROR)  # Lambda refused the invocation
         else:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -23,8 +23,14 @@ from . import front, invoke
 from .pool import Pool, PoolOptions
 from .scheduler import Schedule, StackClock, WarmScheduler
 
+if TYPE_CHECKING:
+    # Only `serve --auth iam|jwt` pays for botocore's signer and PyJWT.
+    from .auth import Authorizer
+
 log = logging.getLogger("lukewarm.serve")
 
+REGION = "us-east-1"
+"""The region the local stack plays: its functions' AWS_REGION, and what SigV4 callers sign for."""
 # Lambda's init phase cap; a slower init is re-run inside the first invoke, which the
 # function timeout then bounds.
 INIT_CAP_S = 10.0
@@ -56,6 +62,8 @@ class StackOptions:
     """Restore new instances from one initialised snapshot (forked), as SnapStart does."""
     log_level: str = "INFO"
     """The function's application log level, as the deployed logging config sets it."""
+    authorizer: Authorizer | None = None
+    """What `lukewarm:auth` iam or jwt checks before the protected routes; None for none."""
 
 
 class LocalStack:
@@ -67,8 +75,8 @@ class LocalStack:
             "AWS_LAMBDA_FUNCTION_NAME": options.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": invoke.EXECUTED_VERSION,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(options.memory_size),
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
             # One thread each, like a small Lambda; many instances share this machine.
             "LUKEWARM_THREADS": os.environ.get("LUKEWARM_THREADS", "1"),
             # What Lambda sets from the logging config's application level; Powertools
@@ -100,7 +108,9 @@ class LocalStack:
         app = web.Application(client_max_size=front.MAX_BODY_BYTES)
         lambda_api = invoke.LambdaApi(self.pool, self.function_name, self.events)
         app.router.add_post(invoke.PATH, lambda_api.handle)
-        app.router.add_route("*", "/{path:.*}", front.HttpApi(self.pool).handle)
+        app.router.add_route(
+            "*", "/{path:.*}", front.HttpApi(self.pool, self.options.authorizer).handle
+        )
         return app
 
     async def start(self) -> str:
