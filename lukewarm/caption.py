@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lukewarm import auth
 from lukewarm.http import CaptionError, caption_url, post_image, read_image
 
 MAX_IMAGE_BYTES = 4_700_000
@@ -119,12 +120,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait per image (default 60)"
     )
+    auth.configure(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         endpoint = caption_url(args.url)
-    except CaptionError as error:
+        request_auth = auth.from_args(args, endpoint)
+    except (CaptionError, auth.AuthError) as error:
         print(f"lukewarm caption: {error}", file=sys.stderr)
         return 2
     failures = 0
@@ -140,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
                 beam=args.beam,
                 alternatives=args.alternatives,
                 timeout=args.timeout,
+                auth=request_auth,
             )
         except CaptionError as error:
             failures += 1
