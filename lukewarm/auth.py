@@ -19,6 +19,7 @@ import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lukewarm.checkout import ROOT, import_from_checkout
@@ -162,15 +163,18 @@ def _sigv4(region: str | None) -> SigV4:
 
 
 def _stack(name: str) -> tuple[str, str | None]:
-    """A stack's `lukewarm:auth` and `aws:region`, from its stack file."""
+    """A stack's `lukewarm:auth` and `aws:region`, from its stack file (in the current
+    directory when it is a Pulumi project, as `pulumi` finds it, else the checkout)."""
     import yaml  # type: ignore[import-untyped]
 
+    project_dir = Path.cwd() if (Path.cwd() / "Pulumi.yaml").is_file() else ROOT
     settings_module = import_from_checkout("infra.settings")
     try:
-        settings = settings_module.stack_settings(name)
+        settings = settings_module.stack_settings(name, project_dir=project_dir)
     except settings_module.SettingsError as error:
         raise AuthError(str(error)) from None
-    document = yaml.safe_load((ROOT / f"Pulumi.{name}.yaml").read_text(encoding="utf-8")) or {}
+    stack_file = project_dir / f"Pulumi.{name}.yaml"
+    document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
     region = (document.get("config") or {}).get("aws:region")
     return settings.auth, region if isinstance(region, str) else None
 
