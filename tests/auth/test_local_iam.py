@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 
 from lukewarm.localstack.process import StackProcess
 from tests.auth.conftest import REGION, printed_credentials, sign
-from tests.localstack.conftest import http, invoke, lambda_client
+from tests.conftest import ROOT
+from tests.localstack.conftest import FAKE_FUNCTION, http, invoke, lambda_client
 
 FORBIDDEN = b'{"message":"Forbidden"}'
 
@@ -165,3 +167,17 @@ def test_warm_pings_invoke_the_function_directly_and_are_unaffected(
     answer, _ = invoke(client, {"lukewarm": {"action": "warm", "hold_ms": 0}})
 
     assert answer["warm"] is True, json.dumps(answer)
+
+
+def test_serve_takes_auth_from_the_stack_file(local_stack_factory) -> None:
+    name = f"auth-test-{os.getpid()}"
+    stack_file = ROOT / f"Pulumi.{name}.yaml"
+    stack_file.write_text("config:\n  lukewarm:auth: iam\n")
+    try:
+        stack = local_stack_factory(task_root=FAKE_FUNCTION, stack=name)
+    finally:
+        stack_file.unlink()
+
+    assert "AWS_SECRET_ACCESS_KEY" in printed_credentials(stack)
+    answer = http(stack.url + "caption", data=b"x", headers={"Content-Type": "image/png"})
+    assert (answer.status, answer.body) == (403, FORBIDDEN)

@@ -78,6 +78,10 @@ def test_any_other_request_that_would_run_the_function_needs_the_token_too(
         401,
         UNAUTHORIZED,
     )
+    # Near misses of the caption route reach $default: no way around the authorizer.
+    for path in ("caption/", "Caption", "caption%2F"):
+        assert post(jwt_stack, b"x", None, path).status == 401, path
+    assert http(jwt_stack.url + "health", method="HEAD").status == 401
     allowed = http(jwt_stack.url + "nowhere", headers={"Authorization": f"Bearer {issuer.token()}"})
     assert allowed.json()["error"]["code"] == "not_found"
 
