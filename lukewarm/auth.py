@@ -60,9 +60,14 @@ class SigV4:
     @property
     def identity(self) -> str:
         """Which credentials sign, for messages: the access key id and where it came from."""
-        frozen = self.credentials.get_frozen_credentials()
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            key_id = self.credentials.access_key  # a refreshable one may refresh, and fail
+        except BotoCoreError:
+            key_id = "?"
         source = getattr(self.credentials, "method", None)
-        return f"access key {frozen.access_key}" + (f" (from {source})" if source else "")
+        return f"access key {key_id}" + (f" (from {source})" if source else "")
 
     def headers(
         self, method: str, url: str, body: bytes, headers: Mapping[str, str]
@@ -70,9 +75,17 @@ class SigV4:
         """`headers` plus X-Amz-Date, Authorization (and X-Amz-Security-Token), signed."""
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
+        from botocore.exceptions import BotoCoreError
 
         request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
-        SigV4Auth(self.credentials.get_frozen_credentials(), SERVICE, self.region).add_auth(request)
+        try:
+            # Refreshable credentials (SSO, assumed roles) may need renewing here.
+            credentials = self.credentials.get_frozen_credentials()
+        except BotoCoreError as error:
+            raise AuthError(
+                f"cannot sign: the AWS credentials could not be read ({error})"
+            ) from None
+        SigV4Auth(credentials, SERVICE, self.region).add_auth(request)
         return dict(request.headers.items())
 
 
@@ -121,8 +134,14 @@ def from_args(args: argparse.Namespace, url: str) -> RequestAuth | None:
                 f"auth jwt needs a token: pass --token JWT or set {TOKEN_VARIABLE} "
                 "(an access or ID token from the stack's jwtIssuer, for its jwtAudience)"
             )
+        token = token.strip()
         if token.lower().startswith("bearer "):
             token = token[7:].strip()
+        if not token or any(character.isspace() for character in token):
+            raise AuthError(
+                "the token must be one word (a JWT is three base64url parts joined by dots); "
+                f"check --token or {TOKEN_VARIABLE}"
+            )
         return BearerToken(token)
     if args.token:
         raise AuthError("--token is for auth jwt; auth iam signs with your AWS credentials")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lukewarm.auth import refusal_message
+from lukewarm.auth import AuthError, refusal_message
 
 if TYPE_CHECKING:
     from lukewarm.auth import RequestAuth
@@ -108,7 +108,10 @@ def post_image(
     url = f"{endpoint}?{urllib.parse.urlencode(query)}" if query else endpoint
     headers = {"Content-Type": content_type, "Accept": "application/json"}
     if auth is not None:
-        headers = {**headers, **auth.headers("POST", url, data, headers)}
+        try:
+            headers = {**headers, **auth.headers("POST", url, data, headers)}
+        except AuthError as error:
+            raise CaptionError(str(error)) from None
     request = urllib.request.Request(  # noqa: S310 (caption_url admits only http and https)
         url, data=data, method="POST", headers=headers
     )

@@ -250,3 +250,42 @@ def test_probe_refused_at_its_first_request_stops_before_the_wait(
     )
     assert not (tmp_path / "out" / "report.json").exists()
     assert AUDIENCE not in err
+
+
+def test_a_token_with_whitespace_in_it_is_refused_before_sending(
+    aws_env, jwt_stack, photos, capsys
+) -> None:
+    aws_env.setenv("LUKEWARM_TOKEN", "aaa.bbb\nccc")
+    code, _, err = caption(capsys, jwt_stack.url, str(photos["coffee"]))
+
+    assert code == 2
+    assert err == (
+        "lukewarm caption: the token must be one word (a JWT is three base64url parts joined "
+        "by dots); check --token or LUKEWARM_TOKEN\n"
+    )
+
+
+def test_credentials_that_fail_to_refresh_are_one_line_not_a_traceback(jwt_stack, photos) -> None:
+    from botocore.exceptions import TokenRetrievalError
+
+    from lukewarm.http import CaptionError, post_image
+
+    class ExpiredSso:
+        method = "sso"
+
+        def get_frozen_credentials(self) -> None:
+            raise TokenRetrievalError(provider="sso", error_msg="the SSO session has expired")
+
+        @property
+        def access_key(self) -> str:
+            raise TokenRetrievalError(provider="sso", error_msg="the SSO session has expired")
+
+    signer = auth.SigV4(ExpiredSso(), "us-east-1")
+    with pytest.raises(CaptionError) as refused:
+        post_image(jwt_stack.url + "caption", b"x", "image/png", auth=signer)
+
+    assert str(refused.value) == (
+        "cannot sign: the AWS credentials could not be read (Error when retrieving token from "
+        "sso: the SSO session has expired)"
+    )
+    assert signer.identity == "access key ? (from sso)"
