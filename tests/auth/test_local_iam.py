@@ -181,3 +181,38 @@ def test_serve_takes_auth_from_the_stack_file(local_stack_factory) -> None:
     assert "AWS_SECRET_ACCESS_KEY" in printed_credentials(stack)
     answer = http(stack.url + "caption", data=b"x", headers={"Content-Type": "image/png"})
     assert (answer.status, answer.body) == (403, FORBIDDEN)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "AWS4-HMAC-SHA256"},
+        {"Authorization": "Bearer abc.def.ghi"},
+        {
+            "Authorization": "AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request, "
+            "SignedHeaders=host, Signature=0"
+        },
+        {
+            "Authorization": "AWS4-HMAC-SHA256 Credential=\u00fc/20261201/us-east-1/execute-api/"
+            "aws4_request, SignedHeaders=host;x-amz-date, Signature=\u00fc\u00fc",
+            "X-Amz-Date": "not a date",
+        },
+        {
+            "Authorization": "AWS4-HMAC-SHA256 Credential={key}/20261201/us-east-1/execute-api/"
+            "aws4_request, SignedHeaders=host;x-amz-date;X-Nope, Signature=\u00fc",
+            "X-Amz-Date": "20261201T000000Z",
+        },
+    ],
+    ids=["algorithm alone", "bearer", "short scope", "non-ascii", "missing signed header"],
+)
+def test_junk_authorization_is_forbidden_never_a_server_error(
+    iam_stack: StackProcess, headers: dict[str, str]
+) -> None:
+    key = printed_credentials(iam_stack)["AWS_ACCESS_KEY_ID"]
+    sent = {name: value.replace("{key}", key) for name, value in headers.items()}
+    answer = http(
+        iam_stack.url + "caption", data=b"x", headers={"Content-Type": "image/png", **sent}
+    )
+
+    assert (answer.status, answer.body) == (403, FORBIDDEN)
+    assert "Traceback" not in iam_stack.log()
