@@ -209,10 +209,11 @@ def build_authorizer(args: argparse.Namespace, settings: Any) -> tuple[Any, list
     Raises ValueError saying what is missing or unreadable.
     """
     mode = args.auth or settings.auth
-    if mode == "none":
+    if mode != "jwt":
         for flag in ("jwks", "issuer", "audience"):
             if getattr(args, flag) is not None:
-                raise ValueError(f"--{flag} is used only with --auth jwt")
+                raise ValueError(f"--{flag} is used only with --auth jwt (auth is {mode})")
+    if mode == "none":
         return None, []
     # Imported only here: a stack without auth never pays for botocore's signer or PyJWT.
     from lukewarm.localstack.auth import (

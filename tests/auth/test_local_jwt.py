@@ -177,7 +177,14 @@ def serve(*arguments: str) -> subprocess.CompletedProcess[str]:
             "lukewarm serve: --auth jwt needs --jwks FILE",
         ),
         (["--auth", "jwt", "--jwks", "{jwks}"], "--auth jwt needs --issuer URL, --audience AUD"),
-        (["--jwks", "{jwks}"], "lukewarm serve: --jwks is used only with --auth jwt"),
+        (
+            ["--jwks", "{jwks}"],
+            "lukewarm serve: --jwks is used only with --auth jwt (auth is none)",
+        ),
+        (
+            ["--auth", "iam", "--issuer", ISSUER],
+            "lukewarm serve: --issuer is used only with --auth jwt (auth is iam)",
+        ),
         (
             ["--auth", "jwt", "--jwks", "{not_json}", "--issuer", ISSUER, "--audience", AUDIENCE],
             "is not JSON",
