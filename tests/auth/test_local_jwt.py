@@ -92,6 +92,10 @@ REFUSED_TOKENS = {
         lambda i: i.token(nbf=int(time.time()) + 600),
         "the token is not valid yet",
     ),
+    "issued in the future": (
+        lambda i: i.token(iat=int(time.time()) + 600),
+        "the token is not valid yet",
+    ),
     "wrong audience": (
         lambda i: i.token(aud="someone-else"),
         "the token does not have a valid audience",
