@@ -8,11 +8,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import apigatewayv2, iam, lambda_
 
-ROUTES = ("POST /caption", "GET /", "GET /health")
-PUBLIC_ROUTES = ("GET /", "GET /health")
-"""The upload page and the health check stay open under every auth mode. The caption
-route and `$default` (any other request, which also runs the function) take the auth."""
-CAPTION_ROUTE = "POST /caption"
+from contract import CAPTION_ROUTE, PUBLIC_ROUTES, ROUTES
+
 JWT_IDENTITY_SOURCE = "$request.header.Authorization"
 ROUTE_AUTHORIZATION = {"none": "NONE", "iam": "AWS_IAM", "jwt": "JWT"}
 INTEGRATION_TIMEOUT_MS = 30_000

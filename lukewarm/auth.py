@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lukewarm.checkout import ROOT, import_from_checkout
+from infra import settings as stack_settings
+from lukewarm.checkout import ROOT
 
 TOKEN_VARIABLE = "LUKEWARM_TOKEN"  # noqa: S105 (the name of the variable, not a token)
-MODES = ("none", "iam", "jwt")
+MODES = stack_settings.AUTH_MODES
 SERVICE = "execute-api"
 _EXECUTE_API_HOST = re.compile(r"[a-z0-9]+\.execute-api\.(?P<region>[a-z0-9-]+)\.amazonaws\.com")
 
@@ -187,10 +188,9 @@ def _stack(name: str) -> tuple[str, str | None]:
     import yaml  # type: ignore[import-untyped]
 
     project_dir = Path.cwd() if (Path.cwd() / "Pulumi.yaml").is_file() else ROOT
-    settings_module = import_from_checkout("infra.settings")
     try:
-        settings = settings_module.stack_settings(name, project_dir=project_dir)
-    except settings_module.SettingsError as error:
+        settings = stack_settings.stack_settings(name, project_dir=project_dir)
+    except stack_settings.SettingsError as error:
         raise AuthError(str(error)) from None
     stack_file = project_dir / f"Pulumi.{name}.yaml"
     document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}

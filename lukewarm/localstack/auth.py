@@ -2,11 +2,11 @@
 
 `lukewarm:auth` guards `POST /caption` and `$default` (every other request that would run
 the function); the upload page and the health check stay public, as on the deployed API
-(infra/api.py). A refusal is API Gateway's own answer, never the function's: with `iam`
-403 `{"message":"Forbidden"}`, with `jwt` 401 `{"message":"Unauthorized"}` and a
-`www-authenticate` header saying what was wrong with the token, as API Gateway's JWT
-authorizer sends it. Each refusal is logged with its reason, never with the token or the
-signature.
+(both read `contract.PUBLIC_ROUTES`). A refusal is API Gateway's own answer, never the
+function's: with `iam` 403 `{"message":"Forbidden"}`, with `jwt` 401
+`{"message":"Unauthorized"}` and a `www-authenticate` header saying what was wrong with the
+token, as API Gateway's JWT authorizer sends it. Each refusal is logged with its reason,
+never with the token or the signature.
 
 SigV4 is verified by recomputing the signature with botocore's own signer over the request
 as received (method, path, query, the signed headers, the hash of the body as received)
@@ -36,10 +36,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
+from contract import PUBLIC_ROUTES
+
 log = logging.getLogger("lukewarm.serve")
 
-PUBLIC_ROUTES = ("GET /", "GET /health")
-"""As on the deployed API (infra/api.py): open under every auth mode."""
 UNAUTHORIZED = (401, "Unauthorized")
 FORBIDDEN = (403, "Forbidden")
 SERVICE = "execute-api"

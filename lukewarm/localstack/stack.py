@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from contract import INIT_CAP_S, RUNTIME_VARIABLE
 from lukewarm.checkout import FUNCTION_DIR
 
 from . import front, invoke
@@ -31,9 +32,6 @@ log = logging.getLogger("lukewarm.serve")
 
 REGION = "us-east-1"
 """The region the local stack plays: its functions' AWS_REGION, and what SigV4 callers sign for."""
-# Lambda's init phase cap; a slower init is re-run inside the first invoke, which the
-# function timeout then bounds.
-INIT_CAP_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ class LocalStack:
         if options.model_dir is not None:
             env["LUKEWARM_MODEL_DIR"] = str(Path(options.model_dir).resolve())
         if options.runtime is not None:
-            env["LUKEWARM_RUNTIME"] = options.runtime
+            env[RUNTIME_VARIABLE] = options.runtime
         self.pool = Pool(
             PoolOptions(
                 task_root=Path(options.task_root).resolve(),

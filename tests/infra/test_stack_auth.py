@@ -230,10 +230,3 @@ def test_cors_lets_other_origins_send_what_the_auth_reads(auth: str, headers: li
     cors = deploy(config).one(HTTP_API)["corsConfiguration"]
 
     assert cors["allowHeaders"] == headers
-
-
-def test_the_local_stack_keeps_the_same_routes_public() -> None:
-    from infra.api import PUBLIC_ROUTES
-    from lukewarm.localstack.auth import PUBLIC_ROUTES as LOCAL_PUBLIC_ROUTES
-
-    assert LOCAL_PUBLIC_ROUTES == PUBLIC_ROUTES == ("GET /", "GET /health")
