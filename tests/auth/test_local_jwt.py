@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,8 +15,7 @@ from tests.auth.conftest import (
     hs256_with_public_key,
     unsigned_token,
 )
-from tests.conftest import ROOT
-from tests.localstack.conftest import http
+from tests.localstack.conftest import http, serve_once
 
 UNAUTHORIZED = b'{"message":"Unauthorized"}'
 
@@ -162,17 +159,6 @@ def test_refusals_are_logged_without_the_token(jwt_stack, issuer: Issuer, image:
         assert part not in log
 
 
-def serve(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lukewarm", "serve", "--port", "0", *arguments],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -214,7 +200,7 @@ def test_serve_refuses_an_incomplete_jwt_setup_before_starting(
     }
     files["not_json"].write_text("keys: []")
     files["no_rsa"].write_text('{"keys": [{"kty": "oct", "kid": "k", "k": "c2VjcmV0"}]}')
-    finished = serve(*(argument.format(**files) for argument in arguments))
+    finished = serve_once(*(argument.format(**files) for argument in arguments))
 
     assert finished.returncode == 2
     assert message in finished.stderr
