@@ -12,12 +12,15 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from contract import RUNTIMES
 from infra import settings as stack_settings
 from lukewarm.checkout import FUNCTION_DIR
 from lukewarm.localstack.stack import LocalStack, StackOptions
+
+if TYPE_CHECKING:
+    from lukewarm.localstack.auth import Authorizer
 
 DEFAULT_MAX_INSTANCES = 5
 """Instances at once when the stack reserves no concurrency: AWS's cap is then the account's
@@ -204,7 +207,9 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(serve(LocalStack(options), auth_lines))
 
 
-def build_authorizer(args: argparse.Namespace, settings: Any) -> tuple[Any, list[str]]:
+def build_authorizer(
+    args: argparse.Namespace, settings: stack_settings.Settings
+) -> tuple[Authorizer | None, list[str]]:
     """The authorizer `--auth` (or the stack's `auth`) asks for, and what to print about it.
 
     Raises ValueError saying what is missing or unreadable.
@@ -242,7 +247,7 @@ def build_authorizer(args: argparse.Namespace, settings: Any) -> tuple[Any, list
                             ("--audience AUD", audience))
         if not value
     ]  # fmt: skip
-    if missing:
+    if missing or not (issuer and audience):
         raise ValueError(
             f"--auth jwt needs {', '.join(missing)} (issuer and audience default to the "
             "stack's jwtIssuer and jwtAudience; the key set is what the issuer's jwks_uri serves)"
