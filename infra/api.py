@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import apigatewayv2, iam, lambda_
 
-from contract import CAPTION_ROUTE, PUBLIC_ROUTES, ROUTES
+from contract import (
+    CAPTION_ROUTE,
+    CORS_ALLOW_METHODS,
+    CORS_MAX_AGE_S,
+    PUBLIC_ROUTES,
+    ROUTES,
+    cors_allow_headers,
+)
 
 JWT_IDENTITY_SOURCE = "$request.header.Authorization"
 ROUTE_AUTHORIZATION = {"none": "NONE", "iam": "AWS_IAM", "jwt": "JWT"}
@@ -50,9 +57,9 @@ class Api(pulumi.ComponentResource):
         if args.cors_origins:
             cors = apigatewayv2.ApiCorsConfigurationArgs(
                 allow_origins=list(args.cors_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=list(_cors_headers(args.auth)),
-                max_age=3600,
+                allow_methods=list(CORS_ALLOW_METHODS),
+                allow_headers=list(cors_allow_headers(args.auth)),
+                max_age=CORS_MAX_AGE_S,
             )
         api = apigatewayv2.Api(
             f"{name}-http",
@@ -155,21 +162,6 @@ def invoke_policy_document(execution_arn: pulumi.Input[str]) -> pulumi.Output[st
             ],
         }
     )
-
-
-def _cors_headers(auth: str) -> tuple[str, ...]:
-    """What a browser on another origin may send: the content type, and what the auth reads."""
-    if auth == "jwt":
-        return ("content-type", "authorization")
-    if auth == "iam":
-        return (
-            "content-type",
-            "authorization",
-            "x-amz-date",
-            "x-amz-security-token",
-            "x-amz-content-sha256",
-        )
-    return ("content-type",)
 
 
 def _slug(route_key: str) -> str:

@@ -130,6 +130,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="with --auth jwt: the aud (or client_id) a token must have (default: jwtAudience)",
     )
     parser.add_argument(
+        "--cors-origins",
+        metavar="ORIGINS",
+        help=(
+            "comma-separated origins whose browsers may call the API, or * for any "
+            "(default: the stack's corsOrigins)"
+        ),
+    )
+    parser.add_argument(
         "--task-root",
         type=Path,
         metavar="DIR",
@@ -164,6 +172,14 @@ def run(args: argparse.Namespace) -> int:
     except stack_settings.SettingsError as error:
         print(f"lukewarm serve: {error}", file=sys.stderr)
         return 2
+    cors_origins = settings.cors_origins
+    if args.cors_origins is not None:
+        origins = [origin.strip() for origin in args.cors_origins.split(",") if origin.strip()]
+        try:
+            cors_origins = stack_settings.load_settings({"corsOrigins": origins}).cors_origins
+        except stack_settings.SettingsError as error:
+            print(f"lukewarm serve: --cors-origins: {error}", file=sys.stderr)
+            return 2
     task_root = args.task_root or FUNCTION_DIR
     model_dir = args.model_dir or (FUNCTION_DIR / settings.model_dir)
     if not task_root.joinpath("app.py").is_file():
@@ -198,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
         snapstart=settings.snap_start if args.snapstart is None else args.snapstart,
         log_level=args.log_level or settings.log_level,
         authorizer=authorizer,
+        cors_origins=cors_origins,
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from contract import INIT_CAP_S, RUNTIME_VARIABLE
+from contract import INIT_CAP_S, RUNTIME_VARIABLE, cors_allow_headers
 from lukewarm.checkout import FUNCTION_DIR
 
-from . import front, invoke
+from . import front, invoke, server
+from .cors import Cors
 from .pool import Pool, PoolOptions
 from .scheduler import Schedule, StackClock, WarmScheduler
 
@@ -62,6 +63,8 @@ class StackOptions:
     """The function's application log level, as the deployed logging config sets it."""
     authorizer: Authorizer | None = None
     """What `lukewarm:auth` iam or jwt checks before the protected routes; None for none."""
+    cors_origins: Sequence[str] = ()
+    """The API's `corsOrigins`: preflights answered and CORS headers set as API Gateway does."""
 
 
 class LocalStack:
@@ -102,19 +105,42 @@ class LocalStack:
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    @property
+    def auth_mode(self) -> str:
+        """`lukewarm:auth` as this stack enforces it."""
+        return self.options.authorizer.mode if self.options.authorizer else "none"
+
     def application(self) -> web.Application:
         app = web.Application(client_max_size=front.MAX_BODY_BYTES)
         lambda_api = invoke.LambdaApi(self.pool, self.function_name, self.events)
-        app.router.add_post(invoke.PATH, lambda_api.handle)
+        http_api = front.HttpApi(
+            self.pool,
+            Cors(tuple(self.options.cors_origins), cors_allow_headers(self.auth_mode)),
+            self.options.authorizer,
+        )
+        app.router.add_post(
+            invoke.PATH, lambda_api.handle, expect_handler=server.expect_handler(invoke.refusal)
+        )
         app.router.add_route(
-            "*", "/{path:.*}", front.HttpApi(self.pool, self.options.authorizer).handle
+            "*",
+            "/{path:.*}",
+            http_api.handle,
+            expect_handler=server.expect_handler(http_api.refusal),
         )
         return app
 
     async def start(self) -> str:
         """Serve; returns the base URL (ending in `/`)."""
+        server.install_refusal_filter()
         self._runner = web.AppRunner(
-            self.application(), access_log=None, shutdown_timeout=1.0, handle_signals=False
+            self.application(),
+            # Handlers log their own lines; this one logs what the server refused itself.
+            access_log=log,
+            access_log_class=server.AccessLog,
+            # A connection sends its headers within this, or is closed (server.py says why).
+            keepalive_timeout=server.HEADER_TIMEOUT_S,
+            shutdown_timeout=1.0,
+            handle_signals=False,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port)
