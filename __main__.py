@@ -13,8 +13,10 @@ import pulumi
 
 from infra.captioner import CaptionerArgs, captioner_parts
 from infra.settings import from_pulumi_config
+from infra.tags import tag_resources
 
 settings = from_pulumi_config()
+tag_resources(pulumi.get_project(), pulumi.get_stack(), settings.tags)
 parts = captioner_parts(CaptionerArgs(settings))
 
 pulumi.export("url", parts.api.url)
