@@ -7,8 +7,7 @@ import warnings
 
 import pytest
 
-from infra.settings import SettingsError, load_settings
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     ACCOUNT,
     API_ID,
     AUTHORIZER,
@@ -18,6 +17,7 @@ from tests.infra.pulumi_mocks import (
     ROUTE,
     deploy,
 )
+from infra.settings import SettingsError, load_settings
 
 ISSUER = "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_AbCdEf123"
 AUDIENCE = "4k2example9clientid"
