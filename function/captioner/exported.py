@@ -237,6 +237,19 @@ def check_files(model_dir: Path, manifest: Manifest, *, hashes: bool) -> None:
             )
 
 
+def check_export(model_dir: Path) -> Manifest:
+    """The image build's check of a model directory (either family's): its weights are
+    there (Show-Attend-Tell's; an import's stay in the Hub cache), its export was made from
+    its sources, and every export file is whole (raises `ModelFormatError` saying why
+    not). `lukewarm serve` runs it
+    too, before it says it is serving."""
+    if not is_hub_model(model_dir) and not (model_dir / WEIGHTS_FILE).exists():
+        raise ModelFormatError(f"{model_dir / WEIGHTS_FILE} is missing: nothing to check")
+    manifest = read_manifest(model_dir)
+    check_files(model_dir, manifest, hashes=True)
+    return manifest
+
+
 def main(argv: list[str]) -> int:
     """`python -m captioner.exported DIR`: exit 0 if DIR's export is current and every
     export file has the hash its manifest records, else say why."""
@@ -245,11 +258,7 @@ def main(argv: list[str]) -> int:
         return 2
     model_dir = Path(argv[0])
     try:
-        hub = is_hub_model(model_dir)
-        if not hub and not (model_dir / WEIGHTS_FILE).exists():
-            raise ModelFormatError(f"{model_dir / WEIGHTS_FILE} is missing: nothing to check")
-        manifest = read_manifest(model_dir)
-        check_files(model_dir, manifest, hashes=True)
+        manifest = check_export(model_dir)
     except ModelFormatError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ import pulumi
 import pytest
 
 import infra.settings as settings
-from tests.infra.pulumi_mocks import FUNCTION, deploy
+from infra.mocks import FUNCTION, deploy
 
 
 def imported(root: Path, name: str, measured: object) -> str:
