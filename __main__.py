@@ -2,8 +2,8 @@
 
 Builds the function's image from function/ and pushes it to ECR, deploys it by digest
 behind the `live` alias, puts an HTTP API in front of the alias, and, unless the stack
-has no warm windows, schedules the warmer from warmer/ to keep instances warm. With
-SnapStart, the pruner from pruner/ deletes old versions after each deploy.
+has no warm windows, schedules the warmer from warmer/ to keep instances warm. The pruner
+from pruner/ deletes old versions after each deploy.
 """
 
 import pulumi
@@ -71,20 +71,18 @@ if settings.warm_schedules:
             log_retention_days=settings.log_retention_days,
         ),
     )
-if settings.snap_start:
-    # Each SnapStart version keeps a billed snapshot: delete all but the newest few.
-    Versions(
-        "versions",
-        VersionsArgs(
-            function_name=service.function_name,
-            function_arn=service.function_arn,
-            alias_name=service.alias_name,
-            alias_arn=service.alias_arn,
-            alias_version=service.alias_version,
-            keep=settings.snap_start_versions,
-            log_retention_days=settings.log_retention_days,
-        ),
-    )
+# Every deploy publishes a version; one published under SnapStart keeps a snapshot billed
+# until the version is deleted, even after SnapStart is off: delete all but the newest few.
+Versions(
+    "versions",
+    VersionsArgs(
+        function_name=service.function_name,
+        function_arn=service.function_arn,
+        alias_version=service.alias_version,
+        keep=settings.snap_start_versions,
+        log_retention_days=settings.log_retention_days,
+    ),
+)
 
 pulumi.export("url", api.url)
 pulumi.export("caption_url", api.caption_url)

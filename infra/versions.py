@@ -1,13 +1,14 @@
-"""Bounding SnapStart's bill: a small Lambda that deletes old versions after each deploy.
+"""Bounding the bill of old versions: a small Lambda that deletes them after each deploy.
 
-With SnapStart every published version keeps a snapshot, billed for as long as it is
-cached; nothing else ever deletes the versions earlier deploys published. The pruner
-runs once whenever the `live` alias moves to a new version and keeps the newest few.
+Every deploy publishes a version, and nothing else ever deletes the versions earlier
+deploys published. A version published under SnapStart keeps a snapshot billed until the
+version is deleted, even after SnapStart is turned off (AWS deletes idle snapshots only for
+Java), so the pruner runs on every stack. It runs once whenever the `live` alias moves to
+a new version and keeps the newest few.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -26,9 +27,8 @@ class VersionsArgs:
     function_name: pulumi.Input[str]
     function_arn: pulumi.Input[str]
     """The unqualified ARN: the pruner may list and delete this function's versions only."""
-    alias_name: pulumi.Input[str]
-    alias_arn: pulumi.Input[str]
     alias_version: pulumi.Input[str]
+    """The version `live` points at, passed to the pruner: it needs no right to read aliases."""
     keep: int
     """Versions kept published, the one the alias points at among them."""
     log_retention_days: int
@@ -54,7 +54,7 @@ class Versions(pulumi.ComponentResource):
         prune_policy = iam.RolePolicy(
             f"{name}-prune-versions",
             role=identity.role.id,
-            policy=pruning_policy(args.function_arn, args.alias_arn),
+            policy=pruning_policy(args.function_arn),
             opts=child,
         )
         pruner = helper_function(
@@ -66,15 +66,16 @@ class Versions(pulumi.ComponentResource):
             identity=identity,
             memory_size=PRUNER_MEMORY_MB,
             timeout=PRUNER_TIMEOUT_S,
-            variables={"FUNCTION_NAME": args.function_name, "FUNCTION_QUALIFIER": args.alias_name},
+            variables={"FUNCTION_NAME": args.function_name},
             permissions=[prune_policy],
             parent=self,
         )
         # Runs again whenever the alias moves: after the new version is live, never before.
+        # The input names that version, so the pruner keeps it without asking Lambda.
         lambda_.Invocation(
             f"{name}-prune",
             function_name=pruner.name,
-            input=json.dumps({"keep": args.keep}),
+            input=pulumi.Output.json_dumps({"keep": args.keep, "live": args.alias_version}),
             triggers={"alias_version": args.alias_version},
             opts=child,
         )
@@ -83,10 +84,8 @@ class Versions(pulumi.ComponentResource):
         self.register_outputs({"pruner_name": self.pruner_name})
 
 
-def pruning_policy(
-    function_arn: pulumi.Input[str], alias_arn: pulumi.Input[str]
-) -> pulumi.Output[str]:
-    """Read the alias, list the versions, delete versions (`function:name:N`): that is all.
+def pruning_policy(function_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """List the versions, delete versions (`function:name:N`): that is all.
 
     Deleting the whole function needs its unqualified ARN, which no statement allows, and
     Lambda refuses to delete a version that an alias points at.
@@ -95,7 +94,6 @@ def pruning_policy(
         {
             "Version": "2012-10-17",
             "Statement": [
-                {"Effect": "Allow", "Action": "lambda:GetAlias", "Resource": alias_arn},
                 {
                     "Effect": "Allow",
                     "Action": "lambda:ListVersionsByFunction",

@@ -34,6 +34,7 @@ COMPONENTS = {
     "lukewarm:index:Service",
     "lukewarm:index:Api",
     "lukewarm:index:Warming",
+    "lukewarm:index:Versions",
 }
 
 
@@ -47,10 +48,10 @@ def test_default_stack_creates_each_piece_once() -> None:
         ECR_REPOSITORY: 1,
         ECR_LIFECYCLE_POLICY: 1,
         DOCKER_IMAGE: 1,
-        LOG_GROUP: 2,
-        ROLE: 3,
-        ROLE_POLICY: 4,
-        FUNCTION: 2,
+        LOG_GROUP: 3,
+        ROLE: 4,
+        ROLE_POLICY: 6,
+        FUNCTION: 3,
         ALIAS: 1,
         HTTP_API: 1,
         INTEGRATION: 1,
@@ -58,7 +59,7 @@ def test_default_stack_creates_each_piece_once() -> None:
         STAGE: 1,
         PERMISSION: 1,
         SCHEDULE: 1,
-        INVOCATION: 1,
+        INVOCATION: 2,
         EVENT_INVOKE_CONFIG: 1,
     }
 

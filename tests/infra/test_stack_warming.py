@@ -121,7 +121,7 @@ def test_scheduler_role_is_for_this_accounts_schedules_and_invokes_only_the_warm
 
 def test_prewarm_runs_the_warmer_again_whenever_the_image_or_version_changes() -> None:
     deployment = deploy({"warmSchedules": WINDOWS, "warmHoldMs": 800})
-    prewarm = deployment.one(INVOCATION)
+    prewarm = deployment.one(INVOCATION, "warming-prewarm")
 
     assert prewarm["functionName"] == deployment.outputs["warmer_name"]
     assert json.loads(prewarm["input"]) == {"concurrency": 3, "hold_ms": 800}
@@ -133,7 +133,7 @@ def test_prewarm_runs_the_warmer_again_whenever_the_image_or_version_changes() -
 
 def test_no_prewarm_when_turned_off() -> None:
     deployment = deploy({"prewarmOnDeploy": False})
-    assert deployment.of_type(INVOCATION) == []
+    assert [r.name for r in deployment.of_type(INVOCATION)] == ["versions-prune"]
     assert len(deployment.of_type(SCHEDULE)) == 1
 
 
@@ -142,7 +142,7 @@ def test_no_warming_resources_at_all_without_warm_windows() -> None:
 
     assert [r.name for r in deployment.resources if r.name.startswith("warming")] == []
     assert deployment.of_type(SCHEDULE) == []
-    assert deployment.of_type(INVOCATION) == []
-    assert [r.name for r in deployment.of_type(FUNCTION)] == ["service-function"]
+    assert [r.name for r in deployment.of_type(INVOCATION)] == ["versions-prune"]
+    assert {r.name for r in deployment.of_type(FUNCTION)} == {"service-function", "versions-pruner"}
     assert deployment.outputs["warmer_name"] is None
     assert deployment.outputs["warm_schedules"] == []
