@@ -60,6 +60,7 @@ if settings.warm_schedules:
         "warming",
         WarmingArgs(
             function_name=service.function_name,
+            function_arn=service.function_arn,
             alias_name=service.alias_name,
             alias_arn=service.alias_arn,
             alias_version=service.alias_version,

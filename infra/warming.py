@@ -16,20 +16,24 @@ WARMER_SOURCE = "warmer"
 """The warmer's source directory (standard library and boto3 only), relative to the project."""
 WARMER_MEMORY_MB = 128
 """The warmer only waits on invokes; the smallest size is plenty."""
-WARMER_TIMEOUT_S = 60
-"""Room for a cold target's init (up to 10 s), its hold, and a second, longer wave."""
+WARMER_TIMEOUT_S = 300
+"""Room for a deploy's pre-warm to wait for its version to become Active (up to 210 s: a
+first SnapStart version is Pending while Lambda snapshots it), then a cold target's init
+(up to 10 s), its hold, and a second, longer wave. A scheduled run sends two waves at most."""
 MAX_EVENT_AGE_S = 60
 """A warm-up that could not be delivered within a minute is stale: drop it, never pile up."""
 
 
 def warm_event(concurrency: int, hold_ms: int) -> str:
-    """The warmer's input, as JSON text for the schedule and the pre-warm."""
+    """The warmer's input, as JSON text for a schedule."""
     return json.dumps(warm_input(concurrency, hold_ms))
 
 
 @dataclass
 class WarmingArgs:
     function_name: pulumi.Input[str]
+    function_arn: pulumi.Input[str]
+    """Unqualified: the pre-warm may read the state of this function's versions."""
     alias_name: pulumi.Input[str]
     alias_arn: pulumi.Input[str]
     """The only thing the warmer may invoke."""
@@ -68,6 +72,17 @@ class Warming(pulumi.ComponentResource):
             policy=_invoke_policy(args.alias_arn),
             opts=child,
         )
+        # Only a deploy's pre-warm asks whether its version is Active yet.
+        permissions: list[pulumi.Resource] = [invoke_policy]
+        if args.prewarm_on_deploy:
+            permissions.append(
+                iam.RolePolicy(
+                    f"{name}-read-version-state",
+                    role=role.id,
+                    policy=_version_state_policy(args.function_arn),
+                    opts=child,
+                )
+            )
         warmer = helper_function(
             f"{name}-warmer",
             description="lukewarm: keeps the captioning function warm",
@@ -80,7 +95,7 @@ class Warming(pulumi.ComponentResource):
                 "FUNCTION_QUALIFIER": args.alias_name,
                 "FUNCTION_TIMEOUT_S": str(args.function_timeout),
             },
-            permissions=[invoke_policy],
+            permissions=permissions,
             parent=self,
         )
 
@@ -135,17 +150,25 @@ class Warming(pulumi.ComponentResource):
         ]
         if args.prewarm_on_deploy:
             # Runs again whenever the image or the alias's version changes: both mean
-            # new, cold instances behind the alias.
-            lambda_.Invocation(
+            # new, cold instances behind the alias. The provider does not wait for a new
+            # version to be Active (terraform-provider-aws #42693): the input names the
+            # version, and the warmer waits for it before warming.
+            prewarm = lambda_.Invocation(
                 f"{name}-prewarm",
                 function_name=warmer.name,
-                input=warm_event(
-                    max(window.concurrency for window in args.schedules), args.hold_ms
+                input=pulumi.Output.json_dumps(
+                    {
+                        **warm_input(
+                            max(window.concurrency for window in args.schedules), args.hold_ms
+                        ),
+                        "version": args.alias_version,
+                    }
                 ),
                 triggers={"image_uri": args.image_uri, "alias_version": args.alias_version},
-                # The warmer must be allowed to invoke the alias before its first run.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke_policy]),
+                # The warmer must be allowed to ask and to invoke before its first run.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=permissions),
             )
+            prewarm.result.apply(lambda result: report_prewarm(result, prewarm))
 
         self.warmer_name = warmer.name
         self.schedule_names = [schedule.name for schedule in schedules]
@@ -160,6 +183,34 @@ def warmer_code() -> pulumi.AssetArchive:
         {
             path.name: pulumi.FileAsset(f"{WARMER_SOURCE}/{path.name}")
             for path in sorted((ROOT / WARMER_SOURCE).glob("*.py"))
+        }
+    )
+
+
+def report_prewarm(result: str, prewarm: pulumi.Resource) -> None:
+    """Say in the deploy's own log when the pre-warm found the new version not servable."""
+    try:
+        summary = json.loads(result)
+    except (TypeError, ValueError):
+        return
+    readiness = summary.get("version_state") if isinstance(summary, dict) else None
+    if isinstance(readiness, dict) and readiness.get("active") is False:
+        details = summary.get("error_details") or ["the new version is not Active"]
+        pulumi.log.warn(f"pre-warm: {details[0]}", resource=prewarm)
+
+
+def _version_state_policy(function_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Read a version's configuration (its State), qualified ARNs of this function only."""
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "lambda:GetFunctionConfiguration",
+                    "Resource": pulumi.Output.concat(function_arn, ":*"),
+                }
+            ],
         }
     )
 

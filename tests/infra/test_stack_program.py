@@ -50,7 +50,7 @@ def test_default_stack_creates_each_piece_once() -> None:
         DOCKER_IMAGE: 1,
         LOG_GROUP: 3,
         ROLE: 4,
-        ROLE_POLICY: 6,
+        ROLE_POLICY: 7,
         FUNCTION: 3,
         ALIAS: 1,
         HTTP_API: 1,
