@@ -122,3 +122,7 @@ def test_the_image_is_built_on_a_base_image_that_runs_snapstart_hooks() -> None:
     base = re.search(r"^ARG BASE_IMAGE=public\.ecr\.aws/lambda/python:3\.(\d+)", dockerfile, re.M)
     assert base is not None and int(base[1]) >= 12
     assert re.search(r"^FROM \$\{BASE_IMAGE\}", dockerfile, re.M)
+    # Whoever changes BASE_IMAGE is told, beside it, what SnapStart then needs.
+    comment = dockerfile[: dockerfile.index("ARG BASE_IMAGE=")]
+    assert "must stay an AWS Python >= 3.12 base image" in comment
+    assert 'LABEL com.amazonaws.lambda.feature.snapstart="Allow"' in comment
