@@ -366,8 +366,8 @@ def test_each_bad_part_of_a_schedule_list_is_reported_where_it_is() -> None:
     problems = raised.value.problems
     assert problems == (
         "lukewarm:warmSchedules[0].concurrency = 0: must be an integer from 1 to 50",
-        'lukewarm:warmSchedules[0].timezone = "Mars/Olympus": must be a tz database name'
-        " such as UTC or Europe/Berlin",
+        'lukewarm:warmSchedules[0].timezone = "Mars/Olympus": must be an IANA time zone'
+        " name, Area/Location such as Europe/Berlin, or UTC",
         'lukewarm:warmSchedules[1] = "rate(5 minutes)": must be a mapping'
         " {schedule, concurrency, timezone}",
         'lukewarm:warmSchedules[2] = {"schedule": "rate(5 minutes)", "every": 2}: unknown field'
@@ -497,7 +497,8 @@ def test_a_warm_schedule_built_in_code_is_validated_too() -> None:
     assert str(raised.value) == (
         "schedule: a rate needs a whole number of at least 1; "
         "concurrency: must be an integer from 1 to 50; "
-        "timezone: must be a tz database name such as UTC or Europe/Berlin"
+        "timezone: must be an IANA time zone name, Area/Location such as Europe/Berlin,"
+        " or UTC; nearest: Europe/Berlin"
     )
 
 
@@ -593,3 +594,41 @@ def test_stack_settings_take_their_defaults_from_that_project(project: Path) -> 
     settings = stack_settings("dev", project)
 
     assert (settings.memory_size, settings.timeout) == (1769, 12)
+
+
+@pytest.mark.parametrize(
+    ("timezone", "nearest"),
+    [
+        # Files of the tz database that Python's zoneinfo lists among its zones.
+        ("Factory", "Factory is a file of the tz database, not a zone; nearest: UTC"),
+        ("localtime", "localtime is a file of the tz database, not a zone; nearest: UTC"),
+        ("posixrules", "posixrules is a file of the tz database, not a zone; nearest: UTC"),
+        # Legacy aliases: the region name with the same zone data.
+        ("US/Eastern", "nearest: America/New_York"),
+        ("Japan", "nearest: Asia/Tokyo"),
+        # Misspelt, or a city alone.
+        ("Europe/Berln", "nearest: Europe/Berlin"),
+        ("new york", "nearest: America/New_York"),
+    ],
+)
+def test_a_name_outside_the_tz_regions_is_refused_with_the_nearest_valid_names(
+    timezone: str, nearest: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"warmSchedules": [{"schedule": "rate(5 minutes)", "timezone": timezone}]})
+
+    (problem,) = raised.value.problems
+    assert problem.startswith(
+        f'lukewarm:warmSchedules[0].timezone = "{timezone}": must be an IANA time zone name'
+    )
+    assert nearest in problem
+
+
+@pytest.mark.parametrize(
+    "timezone", ["UTC", "Europe/Berlin", "America/Argentina/Salta", "Etc/GMT+5"]
+)
+def test_region_names_and_utc_are_accepted(timezone: str) -> None:
+    (window,) = load_settings(
+        {"warmSchedules": [{"schedule": "rate(5 minutes)", "timezone": timezone}]}
+    ).warm_schedules
+    assert window.timezone == timezone
