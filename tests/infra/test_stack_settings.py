@@ -58,6 +58,17 @@ def test_every_key_in_pulumi_yaml_has_type_or_default_and_description() -> None:
         assert "default" in declaration, key
 
 
+@pytest.mark.parametrize("key", ["reservedConcurrency", "provisionedConcurrency"])
+def test_the_concurrency_keys_name_the_accounts_real_unreserved_floor(key: str) -> None:
+    """The floor AWS keeps unreserved is 10 on a new account and 10, 50 or 100 elsewhere;
+    a description that promises 100 sends a new account's user the wrong way."""
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    description = " ".join(declared[f"lukewarm:{key}"]["description"].split())
+    assert "10 on a new account" in description
+    assert "10, 50 or 100 elsewhere" in description
+    assert "100 by AWS's docs" not in description
+
+
 def test_declared_types_fit_their_defaults_as_pulumi_checks_them() -> None:
     # Pulumi rejects a project whose typed default does not match its type; its types
     # are only these four, so throttleRate (a float) and warmSchedules (objects) are untyped.
