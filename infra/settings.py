@@ -579,6 +579,14 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
             f"({fields['provisioned_concurrency']}); AWS allows one or the other: "
             "set provisionedConcurrency to 0 or snapStart to false",
         )
+    if fields["snap_start_versions"] > fields["keep_images"]:
+        # A kept version whose image the lifecycle policy deleted can never run again.
+        yield _problem(
+            "snapStartVersions",
+            fields["snap_start_versions"],
+            f"must be at most keepImages ({fields['keep_images']}): a version whose image"
+            " was deleted cannot run, but its snapshot would still be billed",
+        )
     for index, schedule in enumerate(fields["warm_schedules"]):
         if reserved is not None and schedule.concurrency > reserved:
             yield _problem(

@@ -46,7 +46,7 @@ def test_the_documented_defaults() -> None:
         provisioned_concurrency=0,
         log_level="INFO",
         snap_start=False,
-        snap_start_versions=2,
+        snap_start_versions=1,
     )
 
 

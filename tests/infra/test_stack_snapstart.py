@@ -105,7 +105,17 @@ def test_the_pruner_may_delete_versions_of_the_captioner_and_nothing_else() -> N
         # Qualified ARNs only: deleting the function itself needs the unqualified one.
         {"Effect": "Allow", "Action": "lambda:DeleteFunction", "Resource": f"{function_arn}:*"},
     ]
-    assert load_settings({"snapStart": True}).snap_start_versions == 2
+
+
+def test_one_version_is_kept_by_default_and_never_more_than_images() -> None:
+    """A rollback redeploys an earlier commit, whose image ECR still keeps: the live version
+    is all a stack needs, and a version whose image is gone can never run again."""
+    assert load_settings({"snapStart": True}).snap_start_versions == 1
+    assert load_settings({"snapStartVersions": 3, "keepImages": 3}).snap_start_versions == 3
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"snapStartVersions": 4, "keepImages": 3})
+    (problem,) = raised.value.problems
+    assert problem.startswith("lukewarm:snapStartVersions = 4: must be at most keepImages (3)")
 
 
 @pytest.mark.parametrize("value", [0, 101, "two"])

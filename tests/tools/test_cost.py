@@ -280,7 +280,7 @@ def test_comparison_shows_restores_where_snapstart_replaces_cold_starts(capsys) 
         "SnapStart + warmer": (0, 0),
         "provisioned concurrency": (0, 0),
     }
-    cache = 2 * 2_592_000 * 0.0000015046  # the stack's 2 kept versions, 1 GB, 30 days
+    cache = 1 * 2_592_000 * 0.0000015046  # the stack's 1 kept version, 1 GB, 30 days
     assert rows["SnapStart + warmer"]["total_usd"] == usd(rows["warmer"]["total_usd"] + cache)
     # SnapStart trades 5,000 billed 8 s inits for restores and a cache
     no_warming_init = 5000 * 8 * 0.0000166667
