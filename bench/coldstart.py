@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         f"cold: median of {args.runs} fresh processes; warm: {args.calls} calls in one fresh "
         "process per runtime"
     )
-    write_results(args, variants, cold, warm, load, argv)
+    write_results(args, variants, cold, warm, load, sys.argv[1:] if argv is None else argv)
     return 0
 
 

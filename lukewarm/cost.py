@@ -4,11 +4,22 @@ A month is 30 days. Prices come from `prices.json` beside this module (source an
 inside; figures that could not be verified are flagged there and in the output).
 
 The model, per month:
-- Lambda compute: requests x duration x memory (GB) at the on-demand GB-s price, or at the
-  reduced duration price of provisioned concurrency when that is on.
-- Lambda init: the init phase is billed, so requests x cold fraction x init seconds x
-  memory. With a warmer or provisioned concurrency, requests are counted as never cold
-  (the best case each is bought for).
+- Traffic: requests above what the stack lets through (the API stage's `throttleRate`
+  a second, and `reservedConcurrency` instances at once when set) are refused, not priced.
+  The served ones arrive steadily, at random (lukewarm/traffic.py), so how many instances
+  are busy at once follows from requests x duration.
+- Times: a request's duration and what a cold start adds come from the last `make bench`
+  of the stack's runtime and model (bench/results/coldstart.json, lukewarm/measured.py),
+  at the stack's memory, unless a flag or a probe report says otherwise.
+- Lambda compute: requests x duration x memory (GB) at the on-demand GB-s price. With
+  provisioned concurrency, the share its instances serve (busy instances up to N) at the
+  reduced duration price, and the rest, which spills over to on-demand instances, at the
+  on-demand price.
+- Lambda init: the init phase is billed, so each cold start costs init seconds x memory.
+  Cold starts come from what warming really covers (lukewarm/traffic.py): the share of
+  the month inside warm windows, the requests beyond the warmed instances, and Lambda
+  recycling instances every few hours; the instances the warmer itself starts pay an init
+  too. Two figures AWS does not document are assumptions, printed as such.
 - Lambda requests, API Gateway (HTTP or REST API), ECR storage of the image.
 - Warm invokes: every warm run invokes the function `concurrency` times, each billed for
   the hold the deployed warmer asks for (`infra.settings.warm_input`: `hold_ms` when a
@@ -18,11 +29,13 @@ The model, per month:
   each schedule through 30 days from Monday 1 June 2026 00:00 UTC (no daylight-saving
   change in that month).
 - Provisioned concurrency: instances x memory x the month's seconds.
-- SnapStart: the snapshot cache, memory x the month's seconds for each version whose
-  snapshot is cached (`--snapstart-versions`, by default the stack's `snapStartVersions`,
-  which the deployed pruner keeps), and one restore of the memory for every new
-  instance, that is every request that would have been cold.
-  A restore replaces the billed init. Free tiers do not cover either charge.
+- SnapStart: the snapshot cache, for each version whose snapshot is cached
+  (`--snapstart-versions`, by default the stack's `snapStartVersions`, which the deployed
+  pruner keeps) for the whole month, and one restore for every new instance, in place of
+  its init. AWS's Price List weighs both "by memory and disk": both are priced on the
+  memory plus the 512 MB of ephemeral storage every lukewarm function has (whether "disk"
+  means the storage configured or the part written, AWS does not say; this is the
+  larger). Free tiers do not cover either charge.
 - CloudWatch Logs: `--log-kb` per invocation of either function.
 - Free tier (`--free-tier`, the default): the allowances that never expire, as negative
   lines: Lambda 1M requests and 400,000 GB-s (account-wide; none for a function with
@@ -41,10 +54,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lukewarm import measured, traffic
 from lukewarm.checkout import ROOT, import_from_checkout
 
 if TYPE_CHECKING:
@@ -58,6 +73,12 @@ WARMER_ARCHITECTURE = "arm64"
 WARMER_OVERHEAD_MS = 150.0
 """The warmer's own time around the hold: starting the invokes and collecting answers."""
 LOG_KB_PER_INVOKE = 1.0
+EPHEMERAL_STORAGE_MB = 512
+"""The function's /tmp: Lambda's default, which lukewarm never changes (SnapStart allows no
+more). SnapStart's charges count it with the memory."""
+DEFAULT_DURATION_S = 1.0
+DEFAULT_INIT_S = 0.0
+"""Only when no benchmark measured the stack's runtime and model, and no flag says."""
 DEFAULT_REGION = "us-east-1"
 """Where an estimate without --region or a stack's `aws:region` is priced."""
 
@@ -76,6 +97,12 @@ class Schedule:
     timezone: str
     runs_per_month: int
     hold_ms: float
+    run_offsets_s: tuple[float, ...] = field(default=(), compare=False, repr=False)
+    """When each run fires, seconds from the reference month's start."""
+
+    @property
+    def window(self) -> traffic.Window:
+        return traffic.Window(self.run_offsets_s, self.concurrency)
 
 
 @dataclass(frozen=True)
@@ -94,28 +121,77 @@ class Inputs:
     provisioned: int
     free_tier: bool
     init_s: float
-    cold_fraction: float
+    cold_fraction: float | None
+    """Share of the instances a request needs that are cold, as measured (`lukewarm probe`);
+    None: from the traffic and the assumed idle reclaim (lukewarm/traffic.py)."""
     log_kb: float = LOG_KB_PER_INVOKE
     snapstart: bool = False
     snapstart_versions: int = 1
     """Versions whose snapshot is cached (and billed) at once."""
+    throttle_rps: float | None = None
+    """The API stage's steady rate: requests beyond it a month are refused."""
+    reserved: int = 0
+    """Instances reserved (0: none): the most that run at once."""
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
-    def new_instance_fraction(self) -> float:
-        """Share of requests that start a new instance: none once warming of either kind
-        is bought (the best case each is bought for)."""
-        return 0.0 if self.provisioned or self.schedules else self.cold_fraction
+    def capacity(self) -> float:
+        """The most requests a month the stack lets through."""
+        limits = [math.inf]
+        if self.throttle_rps is not None:
+            limits.append(self.throttle_rps * MONTH_S)
+        if self.reserved and self.duration_s > 0:
+            limits.append(self.reserved * MONTH_S / self.duration_s)
+        return min(limits)
 
     @property
-    def requests_cold_fraction(self) -> float:
-        """Share of requests that pay an init: SnapStart restores those instances instead."""
-        return 0.0 if self.snapstart else self.new_instance_fraction
+    def served(self) -> float:
+        return min(self.requests, self.capacity)
+
+    @property
+    def refused(self) -> float:
+        return self.requests - self.served
+
+    @property
+    def snapshot_gb(self) -> float:
+        """What SnapStart charges weigh: memory and disk (the 512 MB of ephemeral storage)."""
+        return (self.memory_mb + EPHEMERAL_STORAGE_MB) / 1024
+
+    @cached_property
+    def coverage(self) -> traffic.Coverage:
+        """How many served requests meet a cold start, with this warming."""
+        return traffic.coverage(
+            [s.window for s in self.schedules],
+            requests=self.served,
+            duration_s=self.duration_s,
+            month_s=MONTH_S,
+            cold_fraction=self.cold_fraction,
+            always_warm=self.provisioned,
+        )
+
+    @property
+    def new_instances(self) -> float:
+        """Instances started a month: for users' requests, and by the warmer."""
+        coverage = self.coverage
+        return self.served * coverage.cold_share + coverage.warmer_starts
+
+    @property
+    def cold_starts(self) -> float:
+        """New instances that run the init: none under SnapStart, which restores them."""
+        return 0.0 if self.snapstart else self.new_instances
 
     @property
     def restores(self) -> float:
         """Restores a month: SnapStart's new instances."""
-        return self.requests * self.new_instance_fraction if self.snapstart else 0.0
+        return self.new_instances if self.snapstart else 0.0
+
+    @property
+    def provisioned_share(self) -> float:
+        """Share of the compute that the provisioned instances serve; the rest spills over."""
+        busy = self.coverage.busy
+        if not self.provisioned or busy <= 0:
+            return 0.0
+        return traffic.expected_min(self.provisioned, busy) / busy
 
 
 @dataclass(frozen=True)
@@ -135,15 +211,20 @@ def load_prices() -> dict[str, Any]:
     return json.loads(text)
 
 
-def runs_per_month(schedule: WarmSchedule) -> int:
-    """How often a schedule fires in the reference 30-day month."""
+def run_offsets(schedule: WarmSchedule) -> tuple[float, ...]:
+    """When a schedule fires in the reference 30-day month, seconds from its start."""
     end = MONTH_START + timedelta(seconds=MONTH_S)
     when = MONTH_START - timedelta(microseconds=1)
-    runs = 0
+    offsets = []
     while (following := schedule.next_run(when)) is not None and following < end:
-        runs += 1
+        offsets.append((following - MONTH_START).total_seconds())
         when = following
-    return runs
+    return tuple(offsets)
+
+
+def runs_per_month(schedule: WarmSchedule) -> int:
+    """How often a schedule fires in the reference 30-day month."""
+    return len(run_offsets(schedule))
 
 
 def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
@@ -153,12 +234,13 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
     free = prices["free_tier"]
     gb = inputs.memory_mb / 1024
     provisioned = inputs.provisioned > 0
-    duration_price = lam["provisioned_duration_gb_second"] if provisioned else lam["gb_second"]
     per_request = lam["requests_per_million"] / 1e6
     warmer_price = region["lambda"][WARMER_ARCHITECTURE]["gb_second"]
 
-    compute_gbs = inputs.requests * inputs.duration_s * gb
-    init_gbs = inputs.requests * inputs.requests_cold_fraction * inputs.init_s * gb
+    served = inputs.served
+    compute_gbs = served * inputs.duration_s * gb
+    on_provisioned_gbs = compute_gbs * inputs.provisioned_share
+    init_gbs = inputs.cold_starts * inputs.init_s * gb
     warm_invokes = sum(s.runs_per_month * s.concurrency for s in inputs.schedules)
     warm_gbs = sum(s.runs_per_month * s.concurrency * s.hold_ms for s in inputs.schedules)
     warm_gbs *= gb / 1000
@@ -168,35 +250,40 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
     ) * (WARMER_MEMORY_MB / 1024 / 1000)
     holds = sorted({s.hold_ms for s in inputs.schedules}) or [0.0]
     hold = f"{holds[0]:g} ms" if len(holds) == 1 else f"{holds[0]:g}-{holds[-1]:g} ms"
-    invocations = inputs.requests + warm_invokes + warmer_runs
+    invocations = served + warm_invokes + warmer_runs
     log_gb = invocations * inputs.log_kb / 1024**2
     api_price = region["api_gateway"][f"{inputs.api}_per_million"] / 1e6
 
     items: list[tuple[str, float]] = [
-        ("Lambda compute", compute_gbs * duration_price),
+        ("Lambda compute", (compute_gbs - on_provisioned_gbs) * lam["gb_second"]),
         ("Lambda init (billed cold starts)", init_gbs * lam["gb_second"]),
-        ("Lambda requests", inputs.requests * per_request),
-        (f"API Gateway ({inputs.api.upper()} API)", inputs.requests * api_price),
+        ("Lambda requests", served * per_request),
+        (f"API Gateway ({inputs.api.upper()} API)", served * api_price),
         ("ECR image storage", inputs.image_gb * region["ecr_storage_gb_month"]),
     ]
     if provisioned:
-        items.append(
+        items += [
+            (
+                f"Lambda compute on provisioned instances ({inputs.provisioned_share:.0%})",
+                on_provisioned_gbs * lam["provisioned_duration_gb_second"],
+            ),
             (
                 f"Provisioned concurrency ({inputs.provisioned} x {inputs.memory_mb} MB)",
                 inputs.provisioned * gb * MONTH_S * lam["provisioned_gb_second"],
-            )
-        )
+            ),
+        ]
     if inputs.snapstart:
         snapstart = region["snapstart"]
         versions = inputs.snapstart_versions
+        snapshot_mb = inputs.memory_mb + EPHEMERAL_STORAGE_MB
         items += [
             (
-                f"SnapStart cache ({versions} version(s) x {inputs.memory_mb} MB)",
-                versions * gb * MONTH_S * snapstart["cache_gb_second"],
+                f"SnapStart cache ({versions} version(s) x {snapshot_mb} MB, memory + /tmp)",
+                versions * inputs.snapshot_gb * MONTH_S * snapstart["cache_gb_second"],
             ),
             (
-                f"SnapStart restores ({inputs.restores:,.0f} x {inputs.memory_mb} MB)",
-                inputs.restores * gb * snapstart["restore_gb"],
+                f"SnapStart restores ({inputs.restores:,.0f} x {snapshot_mb} MB)",
+                inputs.restores * inputs.snapshot_gb * snapstart["restore_gb"],
             ),
         ]
     if inputs.schedules:
@@ -218,7 +305,7 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
         function_gbs = warm_gbs + (0 if provisioned else compute_gbs + init_gbs)
         free_function_gbs = min(function_gbs, free["lambda_gb_seconds"])
         free_warmer_gbs = min(warmer_gbs, free["lambda_gb_seconds"] - free_function_gbs)
-        eligible_requests = warm_invokes + warmer_runs + (0 if provisioned else inputs.requests)
+        eligible_requests = warm_invokes + warmer_runs + (0 if provisioned else served)
         lambda_free = (
             free_function_gbs * lam["gb_second"]
             + free_warmer_gbs * warmer_price
@@ -266,13 +353,18 @@ def comparison(
             details.append(f"{scenario.snapstart_versions} cached version(s)")
         if scenario.provisioned:
             details.append(f"{scenario.provisioned} instance(s) always on")
+        coverage = scenario.coverage
         rows.append(
             {
                 "scenario": name,
                 "total_usd": round(estimate(scenario, prices).total_usd, 6),
-                "cold_starts_per_month": round(inputs.requests * scenario.requests_cold_fraction),
+                # What users wait for: the warmer's own starts are billed, never waited on.
+                "cold_starts_per_month": 0
+                if scenario.snapstart
+                else round(scenario.served * coverage.cold_share),
                 "restores_per_month": round(scenario.restores),
-                "detail": "; ".join(details) or f"cold fraction {inputs.cold_fraction:g}",
+                "warmed_share_of_month": round(coverage.covered_share, 4),
+                "detail": "; ".join(details) or "nothing kept warm",
             }
         )
     return rows
@@ -307,7 +399,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--duration",
         type=_number(0),
         metavar="S",
-        help="seconds per request (default 1, or the probe report's)",
+        help="seconds per request (default: the probe report's, else the last make bench's)",
     )
     parser.add_argument(
         "--probe-report", type=Path, metavar="PATH", help="report.json from `lukewarm probe`"
@@ -384,13 +476,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--init-seconds",
         type=_number(0),
         metavar="S",
-        help="billed init per cold start, s (default 0)",
+        help="billed time a cold start adds, s (default: the last make bench's, at --memory)",
     )
     parser.add_argument(
         "--cold-fraction",
         type=_number(0, high=1),
         metavar="F",
-        help="share of requests that are cold without warming (default 1)",
+        help="share of the instances requests need that are cold, as measured (default: from"
+        " the traffic and the assumed idle reclaim)",
+    )
+    parser.add_argument(
+        "--throttle-rate",
+        type=_number(0),
+        metavar="RPS",
+        help="requests a second the API stage lets through (default: the stack's throttleRate)",
     )
     parser.add_argument(
         "--log-kb",
@@ -452,6 +551,20 @@ def _probe_inputs(path: Path) -> dict[str, Any]:
     return values
 
 
+def _bench_times(stack: Any, memory_mb: int) -> tuple[float, float, str]:
+    """A request's seconds, a cold start's added seconds, and where both come from: the
+    last `make bench` of the stack's runtime and model at its memory, else constants."""
+    bench = measured.for_stack(stack.runtime, stack.model_dir, memory_mb)
+    if bench is not None:
+        return bench.duration_s, bench.init_s, bench.source
+    return (
+        DEFAULT_DURATION_S,
+        DEFAULT_INIT_S,
+        f"default: no make bench figures of the {stack.runtime} runtime for model"
+        f" {stack.model_dir} (run make bench, or pass --duration and --init-seconds)",
+    )
+
+
 def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
     """Inputs from flags over probe report over stack over defaults, with their sources."""
     settings_module, stack = _settings(args.stack)
@@ -468,23 +581,27 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
     probe = _probe_inputs(args.probe_report) if args.probe_report else {}
     from_probe = f"probe report {args.probe_report}"
     requests = pick("requests", args.requests, 10_000, "default")
+    memory = pick("memory_mb", args.memory, stack.memory_size, origin)
+    bench_duration, bench_init, from_bench = _bench_times(stack, int(memory))
     duration = pick(
         "duration_s",
         args.duration,
-        probe.get("duration_s", 1.0),
-        from_probe if probe else "default",
+        probe.get("duration_s", bench_duration),
+        from_probe if probe else from_bench,
     )
     init_s = pick(
         "init_s",
         args.init_seconds,
-        probe.get("init_s") or 0.0,
-        from_probe if probe.get("init_s") is not None else "default",
+        probe["init_s"] if probe.get("init_s") is not None else bench_init,
+        from_probe if probe.get("init_s") is not None else from_bench,
     )
     cold_fraction = pick(
         "cold_fraction",
         args.cold_fraction,
-        probe["cold_fraction"] if probe.get("cold_fraction") is not None else 1.0,
-        from_probe if probe.get("cold_fraction") is not None else "default",
+        probe.get("cold_fraction"),
+        from_probe
+        if probe.get("cold_fraction") is not None
+        else "the traffic, with the assumed idle reclaim (see assumptions)",
     )
     stack_region = (
         _stack_region(args.stack, sorted(load_prices()["regions"])) if args.stack else None
@@ -492,7 +609,6 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
     region = pick(
         "region", args.region, stack_region or DEFAULT_REGION, origin if stack_region else "default"
     )
-    memory = pick("memory_mb", args.memory, stack.memory_size, origin)
     architecture = pick("architecture", args.arch, stack.architecture, origin)
     hold = pick("warm_hold_ms", args.warm_hold_ms, stack.warm_hold_ms, origin)
     provisioned = pick("provisioned", args.provisioned, stack.provisioned_concurrency, origin)
@@ -500,21 +616,27 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
     versions = pick(
         "snapstart_versions", args.snapstart_versions, stack.snap_start_versions, origin
     )
+    throttle = pick("throttle_rps", args.throttle_rate, stack.throttle_rate, origin)
+    reserved = pick("reserved", None, stack.reserved_concurrency, origin)
     if snapstart and provisioned:
         raise CostError("SnapStart cannot be used with provisioned concurrency (AWS refuses both)")
 
     def reduce(windows: Sequence[Any]) -> tuple[Schedule, ...]:
         # The hold the deployed warmer really asks for, by the program's own rule.
-        return tuple(
-            Schedule(
-                w.schedule,
-                w.concurrency,
-                w.timezone,
-                runs_per_month(w),
-                settings_module.warm_input(w.concurrency, int(hold))["hold_ms"],
+        schedules = []
+        for w in windows:
+            offsets = run_offsets(w)
+            schedules.append(
+                Schedule(
+                    w.schedule,
+                    w.concurrency,
+                    w.timezone,
+                    len(offsets),
+                    settings_module.warm_input(w.concurrency, int(hold))["hold_ms"],
+                    offsets,
+                )
             )
-            for w in windows
-        )
+        return tuple(schedules)
 
     defaults = reduce(settings_module.load_settings().warm_schedules)
     if args.no_warming and args.warm_schedule:
@@ -552,10 +674,12 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
         provisioned=int(provisioned),
         free_tier=args.free_tier,
         init_s=float(init_s),
-        cold_fraction=float(cold_fraction),
+        cold_fraction=None if cold_fraction is None else float(cold_fraction),
         log_kb=args.log_kb,
         snapstart=bool(snapstart),
         snapstart_versions=int(versions),
+        throttle_rps=float(throttle),
+        reserved=int(reserved or 0),
         sources=sources,
     )
     return inputs, defaults
@@ -587,7 +711,35 @@ def _report(
         )
         if isinstance(entry, dict) and entry.get("unverified")
     ]
+    coverage = inputs.coverage
+    lam = region["lambda"][inputs.architecture]
     return {
+        "traffic": {
+            "requests": inputs.requests,
+            "served": round(inputs.served),
+            "refused": round(inputs.refused),
+            "capacity": None if math.isinf(inputs.capacity) else round(inputs.capacity),
+            "busy_instances": round(coverage.busy, 4),
+        },
+        "warming": {
+            "warmed_share_of_month": round(coverage.covered_share, 4),
+            "beyond_warmed_share": round(coverage.beyond_warmed_share, 4),
+            "cold_share": round(coverage.cold_share, 6),
+            "recycled_share": round(coverage.recycled_share, 6),
+            "cold_starts": round(inputs.served * coverage.cold_share),
+            "warmer_starts": round(coverage.warmer_starts),
+            "billed_inits": round(inputs.cold_starts),
+            "restores": round(inputs.restores),
+        },
+        "init_usd_per_cold_start": round(
+            inputs.init_s * inputs.memory_mb / 1024 * lam["gb_second"], 9
+        ),
+        "assumptions": {
+            "idle_reclaim_s": traffic.ASSUMED_IDLE_S,
+            "environment_lifetime_s": traffic.ASSUMED_LIFETIME_S,
+            "note": "AWS documents neither how long Lambda keeps an idle instance nor how"
+            " long one lives; these are assumptions, not measurements",
+        },
         "inputs": {
             "region": inputs.region,
             "architecture": inputs.architecture,
@@ -614,6 +766,8 @@ def _report(
             "log_kb": inputs.log_kb,
             "snapstart": inputs.snapstart,
             "snapstart_versions": inputs.snapstart_versions,
+            "throttle_rps": inputs.throttle_rps,
+            "reserved": inputs.reserved,
             "sources": inputs.sources,
         },
         "line_items": [{"item": item, "usd": round(usd, 6)} for item, usd in result.line_items],
@@ -646,14 +800,37 @@ def run(args: argparse.Namespace) -> int:
         )
         or "none"
     )
+    t, w, a = report["traffic"], report["warming"], report["assumptions"]
+    cold = i["cold_fraction"]
     console.print(
-        f"{i['requests']:,.0f} requests/month x {i['duration_s']:g} s at {i['memory_mb']} MB "
+        f"{i['requests']:,.0f} requests/month x {i['duration_s']:.3g} s at {i['memory_mb']} MB "
         f"{i['architecture']} in {i['region']}, {i['api'].upper()} API, "
         f"{i['image_gb']:g} GB image\n"
         f"warming: {warming}; provisioned: {i['provisioned']}; "
         f"SnapStart: {'on' if i['snapstart'] else 'off'}; "
-        f"init {i['init_s']:g} s x cold fraction {i['cold_fraction']:g}; "
+        f"a cold start adds {i['init_s']:.3g} s ({_money(report['init_usd_per_cold_start'])}"
+        f" each); cold fraction {'from the traffic' if cold is None else f'{cold:g}'}; "
         f"free tier {'on' if i['free_tier'] else 'off'}"
+    )
+    for name, key in (("times", "duration_s"), ("cold starts", "init_s")):
+        console.print(f"{name}: {i['sources'][key]}", soft_wrap=True)
+    if t["refused"]:
+        console.print(
+            f"[yellow]refused[/] {t['refused']:,} requests a month: above the stack's"
+            f" {t['capacity']:,} (throttleRate {i['throttle_rps']:g}/s"
+            + (f", reservedConcurrency {i['reserved']}" if i["reserved"] else "")
+            + "); priced: the served ones only"
+        )
+    console.print(
+        f"traffic: {t['busy_instances']:.3g} instance(s) busy at once on average; "
+        f"warm windows cover {w['warmed_share_of_month']:.1%} of the month; "
+        f"{w['beyond_warmed_share']:.1%} of requests arrive with every warmed instance busy; "
+        f"{w['cold_starts']:,} cold starts ({w['cold_share']:.2%} of requests, "
+        f"{w['recycled_share']:.2%} from recycling), {w['warmer_starts']:,} started by the warmer"
+    )
+    console.print(
+        f"assumption: Lambda keeps an idle instance {a['idle_reclaim_s'] / 60:g} min and"
+        f" recycles each after {a['environment_lifetime_s'] / 3600:g} h ({a['note']})"
     )
     table = Table(title="monthly cost", title_justify="left")
     table.add_column("item")

@@ -20,6 +20,7 @@ figures are assumptions, printed as such beside the result.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -56,6 +57,8 @@ class Coverage:
     """Share of requests that meet a cold start, recycled instances included."""
     recycled_share: float
     """Of those, the share that meets an instance Lambda recycled (ASSUMED_LIFETIME_S)."""
+    warmer_starts: float = 0.0
+    """Instances the warmer itself starts a month (billed inits no user waits for)."""
 
 
 def at_least(n: int, busy: float) -> float:
@@ -158,12 +161,14 @@ def coverage(
     share = {level: seconds / month_s for level, seconds in levels.items()} if month_s else {}
     cold = sum(part * cold_beyond(level) for level, part in share.items())
     # Lambda recycles what is alive: the on-demand instances busy beyond the warmed ones
-    # (a user meets each replacement) and the warmed ones (until the next warm run).
+    # (a user meets each replacement; a measured cold fraction has them already) and the
+    # warmed ones (until the next warm run).
     on_demand = sum(
         part * max(0.0, busy - expected_min(level, busy)) for level, part in share.items()
     )
-    recycled = on_demand * month_s / lifetime_s
-    recycled += _recycled_warmed(windows, busy, rate, month_s, lifetime_s)
+    recycled = on_demand * month_s / lifetime_s if cold_fraction is None else 0.0
+    recycled_warmed, warmer_starts = _recycled_warmed(windows, busy, rate, month_s, lifetime_s)
+    recycled += recycled_warmed
     recycled_share = min(1.0, recycled / requests) if requests else 0.0
     return Coverage(
         busy=busy,
@@ -173,6 +178,7 @@ def coverage(
         ),
         cold_share=min(1.0, cold + recycled_share),
         recycled_share=recycled_share,
+        warmer_starts=warmer_starts,
     )
 
 
@@ -184,21 +190,32 @@ def poisson(n: int, mean: float) -> float:
 
 
 def _recycled_warmed(
-    windows: Sequence[Window], busy: float, rate: float, month_s: float, lifetime_s: float
-) -> float:
-    """Requests a month that meet a warmed instance recycled since the last warm run.
+    windows: Sequence[Window],
+    busy: float,
+    rate: float,
+    month_s: float,
+    lifetime_s: float,
+    idle_s: float = ASSUMED_IDLE_S,
+) -> tuple[float, float]:
+    """Requests a month that meet a warmed instance recycled since the last warm run, and
+    the instances the warmer starts itself.
 
     Each warmed instance is recycled once per `lifetime_s` of warm time. Until the next run
     (half a run interval on average), the next request that finds no other warmed instance
-    free starts a new one: at most one cold start per recycle.
+    free starts a new one: at most one cold start per recycle; otherwise the next run does.
+    The warmer also starts its instances at every run that follows a gap longer than
+    `idle_s` (the month's first run among them).
     """
-    cold = 0.0
+    users, warmer = 0.0, 0.0
     for window in windows:
         spans = covered_seconds(window, month_s)
         if not spans or not sum(spans):
             continue
+        offsets = sorted(window.run_offsets_s)
+        after_gaps = 1 + sum(1 for a, b in itertools.pairwise(offsets) if b - a > idle_s)
         gap = sum(spans) / len(spans) / 2
         recycles = window.concurrency * sum(spans) / lifetime_s
-        arrives = 1.0 - math.exp(-rate * gap)
-        cold += recycles * arrives * at_least(window.concurrency - 1, busy)
-    return cold
+        user_first = (1.0 - math.exp(-rate * gap)) * at_least(window.concurrency - 1, busy)
+        users += recycles * user_first
+        warmer += recycles * (1 - user_first) + window.concurrency * after_gaps
+    return users, warmer
