@@ -696,6 +696,14 @@ def _money(usd: float) -> str:
     return f"{sign}${f'{value:.3g}'.ljust(len('0.00'), '0')}"
 
 
+def _per_event(usd: float) -> str:
+    """Dollars for one event (a cold start): fixed-point, three significant digits."""
+    if usd <= 0:
+        return "$0"
+    digits = max(2, 2 - math.floor(math.log10(usd)))
+    return f"${usd:.{digits}f}"
+
+
 def _report(
     inputs: Inputs, prices: dict[str, Any], defaults: tuple[Schedule, ...]
 ) -> dict[str, Any]:
@@ -808,7 +816,7 @@ def run(args: argparse.Namespace) -> int:
         f"{i['image_gb']:g} GB image\n"
         f"warming: {warming}; provisioned: {i['provisioned']}; "
         f"SnapStart: {'on' if i['snapstart'] else 'off'}; "
-        f"a cold start adds {i['init_s']:.3g} s ({_money(report['init_usd_per_cold_start'])}"
+        f"a cold start adds {i['init_s']:.3g} s ({_per_event(report['init_usd_per_cold_start'])}"
         f" each); cold fraction {'from the traffic' if cold is None else f'{cold:g}'}; "
         f"free tier {'on' if i['free_tier'] else 'off'}"
     )

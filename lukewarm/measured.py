@@ -53,17 +53,17 @@ def at_memory(seconds: float, cpu_share: float, memory_mb: int) -> float:
     return seconds * min(1.0, max(0.0, cpu_share)) * cpu_stretch(memory_mb)
 
 
-def load(path: Path = RESULTS) -> dict[str, Any] | None:
+def load(path: Path | None = None) -> dict[str, Any] | None:
     """The last `make bench` results, or None if there are none (or they are unreadable)."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads((path or RESULTS).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     return document if isinstance(document, dict) else None
 
 
 def for_stack(
-    runtime: str, model_dir: str, memory_mb: int, path: Path = RESULTS
+    runtime: str, model_dir: str, memory_mb: int, path: Path | None = None
 ) -> Measured | None:
     """The figures of `runtime` for the model in function/`model_dir`, at `memory_mb`, if
     the last benchmark measured them (another model's figures would not be this stack's)."""
