@@ -816,12 +816,12 @@ def run(args: argparse.Namespace) -> int:
         f"{i['image_gb']:g} GB image\n"
         f"warming: {warming}; provisioned: {i['provisioned']}; "
         f"SnapStart: {'on' if i['snapstart'] else 'off'}; "
+        f"free tier {'on' if i['free_tier'] else 'off'}\n"
         f"a cold start adds {i['init_s']:.3g} s ({_per_event(report['init_usd_per_cold_start'])}"
-        f" each); cold fraction {'from the traffic' if cold is None else f'{cold:g}'}; "
-        f"free tier {'on' if i['free_tier'] else 'off'}"
+        f" each); cold fraction {'from the traffic' if cold is None else f'{cold:g}'}"
     )
-    for name, key in (("times", "duration_s"), ("cold starts", "init_s")):
-        console.print(f"{name}: {i['sources'][key]}", soft_wrap=True)
+    for name, key in (("request time", "duration_s"), ("cold-start time", "init_s")):
+        console.print(f"{name} from: {i['sources'][key]}", soft_wrap=True)
     if t["refused"]:
         console.print(
             f"[yellow]refused[/] {t['refused']:,} requests a month: above the stack's"
@@ -829,16 +829,20 @@ def run(args: argparse.Namespace) -> int:
             + (f", reservedConcurrency {i['reserved']}" if i["reserved"] else "")
             + "); priced: the served ones only"
         )
+    console.print(f"traffic: {t['busy_instances']:.3g} instance(s) busy at once on average")
     console.print(
-        f"traffic: {t['busy_instances']:.3g} instance(s) busy at once on average; "
-        f"warm windows cover {w['warmed_share_of_month']:.1%} of the month; "
-        f"{w['beyond_warmed_share']:.1%} of requests arrive with every warmed instance busy; "
-        f"{w['cold_starts']:,} cold starts ({w['cold_share']:.2%} of requests, "
-        f"{w['recycled_share']:.2%} from recycling), {w['warmer_starts']:,} started by the warmer"
+        f"warm windows cover {w['warmed_share_of_month']:.1%} of the month;"
+        f" {w['beyond_warmed_share']:.1%} of requests arrive with every warmed instance busy"
+    )
+    console.print(
+        f"cold starts: {w['cold_starts']:,} a month ({w['cold_share']:.2%} of requests,"
+        f" {w['recycled_share']:.2%} from recycling); the warmer starts"
+        f" {w['warmer_starts']:,} itself"
     )
     console.print(
         f"assumption: Lambda keeps an idle instance {a['idle_reclaim_s'] / 60:g} min and"
-        f" recycles each after {a['environment_lifetime_s'] / 3600:g} h ({a['note']})"
+        f" recycles each after {a['environment_lifetime_s'] / 3600:g} h (not documented by"
+        " AWS, not measured)"
     )
     table = Table(title="monthly cost", title_justify="left")
     table.add_column("item")

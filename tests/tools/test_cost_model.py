@@ -192,6 +192,10 @@ def test_the_human_output_shows_the_figures_their_date_and_the_init_charge(capsy
     out = " ".join(capsys.readouterr().out.split())
     document = measured.load()
     assert document is not None
-    assert f"times: make bench of {document['date']}" in out
+    assert f"request time from: make bench of {document['date']}" in out
+    assert f"cold-start time from: make bench of {document['date']}" in out
     assert "a cold start adds" in out and " each);" in out
-    assert "assumption: Lambda keeps an idle instance 10 min and recycles each after 2 h" in out
+    assert (
+        "assumption: Lambda keeps an idle instance 10 min and recycles each after 2 h"
+        " (not documented by AWS, not measured)" in out
+    )
