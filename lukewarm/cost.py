@@ -346,18 +346,28 @@ def comparison(
         details = []
         if scenario.schedules:
             details.append(
-                f"{max(s.concurrency for s in scenario.schedules)} instance(s) warmed, "
+                f"{max(s.concurrency for s in scenario.schedules)} warmed, "
                 f"{sum(s.runs_per_month for s in scenario.schedules):,} runs"
             )
         if scenario.snapstart:
-            details.append(f"{scenario.snapstart_versions} cached version(s)")
+            details.append(f"{scenario.snapstart_versions} version(s) cached")
         if scenario.provisioned:
-            details.append(f"{scenario.provisioned} instance(s) always on")
+            details.append(f"{scenario.provisioned} always on")
         coverage = scenario.coverage
+        bill = estimate(scenario, prices)
         rows.append(
             {
                 "scenario": name,
-                "total_usd": round(estimate(scenario, prices).total_usd, 6),
+                "total_usd": round(bill.total_usd, 6),
+                # What new instances cost: billed inits, or SnapStart's restores.
+                "start_ups_usd": round(
+                    sum(
+                        usd
+                        for item, usd in bill.line_items
+                        if item.startswith(("Lambda init", "SnapStart restores"))
+                    ),
+                    6,
+                ),
                 # What users wait for: the warmer's own starts are billed, never waited on.
                 "cold_starts_per_month": 0
                 if scenario.snapstart
@@ -853,12 +863,21 @@ def run(args: argparse.Namespace) -> int:
     table.add_row("[bold]total", f"[bold]{_money(report['total_usd'])}")
     console.print(table)
     compare = Table(title="the same traffic, five ways", title_justify="left")
-    for column in ("scenario", "USD/month", "cold starts/month", "restores/month", "detail"):
+    columns = (
+        "scenario",
+        "USD/month",
+        "start-ups, before free tier",
+        "cold starts/month",
+        "restores/month",
+        "detail",
+    )
+    for column in columns:
         compare.add_column(column, justify="left" if column in ("scenario", "detail") else "right")
     for row in report["comparison"]:
         compare.add_row(
             row["scenario"],
             _money(row["total_usd"]),
+            _money(row["start_ups_usd"]),
             f"{row['cold_starts_per_month']:,}",
             f"{row['restores_per_month']:,}",
             row["detail"],

@@ -199,3 +199,15 @@ def test_the_human_output_shows_the_figures_their_date_and_the_init_charge(capsy
         "assumption: Lambda keeps an idle instance 10 min and recycles each after 2 h"
         " (not documented by AWS, not measured)" in out
     )
+
+
+def test_the_comparison_shows_what_start_ups_cost_in_each_strategy(capsys) -> None:
+    """What warming saves in dollars, beside what it saves in cold starts."""
+    report = cost(capsys, *QUIET, "--init-seconds", "2", "--cold-fraction", "0.5")
+    rows = comparison(report)
+    per_start = 2 * 1.0 * 0.0000166667  # 2 s at 1 GB
+    assert report["init_usd_per_cold_start"] == pytest.approx(per_start, abs=1e-9)
+    assert rows["no warming"]["start_ups_usd"] == pytest.approx(5000 * per_start, abs=1e-6)
+    # SnapStart's new instances are restores of memory + /tmp (1.5 GB), not inits.
+    assert rows["SnapStart"]["start_ups_usd"] == pytest.approx(5000 * 1.5 * 0.0001397998, abs=1e-6)
+    assert rows["warmer"]["start_ups_usd"] < rows["no warming"]["start_ups_usd"]

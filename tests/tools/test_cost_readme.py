@@ -46,6 +46,7 @@ def test_a_strategy_table_is_what_lukewarm_cost_prints(capsys, flags: str, table
         [
             row["scenario"],
             _money(row["total_usd"]),
+            _money(row["start_ups_usd"]),
             f"{row['cold_starts_per_month']:,}",
             f"{row['restores_per_month']:,}",
             row["detail"],
