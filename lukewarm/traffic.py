@@ -15,7 +15,10 @@ Three things decide how many requests meet a cold start once a warmer runs:
   warm run pays its cold start.
 
 AWS documents neither how long an idle instance is kept nor how long one lives: both
-figures are assumptions, printed as such beside the result.
+figures are assumptions, printed as such beside the result. The model is an
+approximation: real traffic comes in bursts and daily cycles, and which idle instance
+Lambda hands a request to is not documented either. `lukewarm probe` measures the cold
+fraction of real traffic; `lukewarm cost --probe-report` uses it instead.
 """
 
 from __future__ import annotations
