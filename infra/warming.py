@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import get_caller_identity_output, iam, lambda_, scheduler
 
-from infra.service import helper_function, lambda_identity
-from infra.settings import ROOT, WarmSchedule, warm_input
+from contract import WARMER_MEMORY_MB, prewarm_input, warmer_input
+from infra.helper import HelperLambda, HelperLambdaArgs
+from infra.schedules import WarmSchedule
 
 WARMER_SOURCE = "warmer"
-"""The warmer's source directory (standard library and boto3 only), relative to the project."""
-WARMER_MEMORY_MB = 128
-"""The warmer only waits on invokes; the smallest size is plenty."""
+"""The warmer's source directory (standard library, boto3 and `contract` only), relative to
+the project."""
 WARMER_TIMEOUT_S = 300
 """Room for a deploy's pre-warm to wait for its version to become Active (up to 210 s: a
 first SnapStart version is Pending while Lambda snapshots it), then a cold target's init
@@ -25,8 +25,8 @@ MAX_EVENT_AGE_S = 60
 
 
 def warm_event(concurrency: int, hold_ms: int) -> str:
-    """The warmer's input, as JSON text for a schedule."""
-    return json.dumps(warm_input(concurrency, hold_ms))
+    """The warmer's input, as JSON text for a schedule (the pre-warm also names its version)."""
+    return json.dumps(warmer_input(concurrency, hold_ms))
 
 
 @dataclass
@@ -59,45 +59,30 @@ class Warming(pulumi.ComponentResource):
         super().__init__("lukewarm:index:Warming", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        identity = lambda_identity(
+        policies = {"invoke-alias": _invoke_policy(args.alias_arn)}
+        if args.prewarm_on_deploy:
+            # Only a deploy's pre-warm asks whether its version is Active yet.
+            policies["read-version-state"] = _version_state_policy(args.function_arn)
+        helper = HelperLambda(
             name,
-            "lukewarm warmer: invokes the live alias, writes its own logs",
-            args.log_retention_days,
+            HelperLambdaArgs(
+                function_suffix="warmer",
+                source=WARMER_SOURCE,
+                description="lukewarm: keeps the captioning function warm",
+                role_description="lukewarm warmer: invokes the live alias, writes its own logs",
+                memory_size=WARMER_MEMORY_MB,
+                timeout=WARMER_TIMEOUT_S,
+                log_retention_days=args.log_retention_days,
+                variables={
+                    "FUNCTION_NAME": args.function_name,
+                    "FUNCTION_QUALIFIER": args.alias_name,
+                    "FUNCTION_TIMEOUT_S": str(args.function_timeout),
+                },
+                policies=policies,
+            ),
             child,
         )
-        role = identity.role
-        invoke_policy = iam.RolePolicy(
-            f"{name}-invoke-alias",
-            role=role.id,
-            policy=_invoke_policy(args.alias_arn),
-            opts=child,
-        )
-        # Only a deploy's pre-warm asks whether its version is Active yet.
-        permissions: list[pulumi.Resource] = [invoke_policy]
-        if args.prewarm_on_deploy:
-            permissions.append(
-                iam.RolePolicy(
-                    f"{name}-read-version-state",
-                    role=role.id,
-                    policy=_version_state_policy(args.function_arn),
-                    opts=child,
-                )
-            )
-        warmer = helper_function(
-            f"{name}-warmer",
-            description="lukewarm: keeps the captioning function warm",
-            code=warmer_code(),
-            identity=identity,
-            memory_size=WARMER_MEMORY_MB,
-            timeout=WARMER_TIMEOUT_S,
-            variables={
-                "FUNCTION_NAME": args.function_name,
-                "FUNCTION_QUALIFIER": args.alias_name,
-                "FUNCTION_TIMEOUT_S": str(args.function_timeout),
-            },
-            permissions=permissions,
-            parent=self,
-        )
+        warmer = helper.function
 
         # The Scheduler invokes the warmer asynchronously, so Lambda's own retries (two, with
         # events kept six hours) would apply on top of the schedule's retry policy.
@@ -156,17 +141,18 @@ class Warming(pulumi.ComponentResource):
             prewarm = lambda_.Invocation(
                 f"{name}-prewarm",
                 function_name=warmer.name,
-                input=pulumi.Output.json_dumps(
-                    {
-                        **warm_input(
-                            max(window.concurrency for window in args.schedules), args.hold_ms
-                        ),
-                        "version": args.alias_version,
-                    }
+                input=pulumi.Output.from_input(args.alias_version).apply(
+                    lambda version: json.dumps(
+                        prewarm_input(
+                            max(window.concurrency for window in args.schedules),
+                            args.hold_ms,
+                            version,
+                        )
+                    )
                 ),
                 triggers={"image_uri": args.image_uri, "alias_version": args.alias_version},
                 # The warmer must be allowed to ask and to invoke before its first run.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=permissions),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(helper.policies.values())),
             )
             prewarm.result.apply(lambda result: report_prewarm(result, prewarm))
 
@@ -175,16 +161,6 @@ class Warming(pulumi.ComponentResource):
         self.register_outputs(
             {"warmer_name": self.warmer_name, "schedule_names": self.schedule_names}
         )
-
-
-def warmer_code() -> pulumi.AssetArchive:
-    """The warmer's Python modules only, so no __pycache__ or editor files reach the zip."""
-    return pulumi.AssetArchive(
-        {
-            path.name: pulumi.FileAsset(f"{WARMER_SOURCE}/{path.name}")
-            for path in sorted((ROOT / WARMER_SOURCE).glob("*.py"))
-        }
-    )
 
 
 def report_prewarm(result: str, prewarm: pulumi.Resource) -> None:

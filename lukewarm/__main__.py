@@ -16,8 +16,8 @@ COMMANDS = {
     "caption": ("lukewarm.caption", "caption images with a deployed or local lukewarm"),
     "probe": ("lukewarm.probe", "measure cold, luke-warm and warm latency over time"),
     "cost": ("lukewarm.cost", "estimate the monthly AWS bill"),
-    "convert": ("lukewarm.convert", "convert a Show-Attend-Tell checkpoint to a model directory"),
-    "export": ("lukewarm.export", "export a model directory to ONNX for the function's runtime"),
+    "convert": ("toolkit.convert", "convert a Show-Attend-Tell checkpoint to a model directory"),
+    "export": ("toolkit.export", "export a model directory to ONNX for the function's runtime"),
 }
 
 

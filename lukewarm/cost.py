@@ -1,46 +1,8 @@
 """`lukewarm cost`: the monthly AWS bill of a lukewarm deployment, line by line.
 
-A month is 30 days. Prices come from `prices.json` beside this module (source and date
-inside; figures that could not be verified are flagged there and in the output).
-
-The model, per month:
-- Traffic: requests above what the stack lets through (the API stage's `throttleRate`
-  a second, and `reservedConcurrency` instances at once when set) are refused, not priced.
-  The served ones arrive steadily, at random (lukewarm/traffic.py), so how many instances
-  are busy at once follows from requests x duration.
-- Times: a request's duration and what a cold start adds come from the last `make bench`
-  of the stack's runtime and model (bench/results/coldstart.json, lukewarm/measured.py),
-  at the stack's memory, unless a flag or a probe report says otherwise.
-- Lambda compute: requests x duration x memory (GB) at the on-demand GB-s price. With
-  provisioned concurrency, the share its instances serve (busy instances up to N) at the
-  reduced duration price, and the rest, which spills over to on-demand instances, at the
-  on-demand price.
-- Lambda init: the init phase is billed, so each cold start costs init seconds x memory.
-  Cold starts come from what warming really covers (lukewarm/traffic.py): the share of
-  the month inside warm windows, the requests beyond the warmed instances, and Lambda
-  recycling instances every few hours; the instances the warmer itself starts pay an init
-  too. Two figures AWS does not document are assumptions, printed as such.
-- Lambda requests, API Gateway (HTTP or REST API), ECR storage of the image.
-- Warm invokes: every warm run invokes the function `concurrency` times, each billed for
-  the hold the deployed warmer asks for (`infra.settings.warm_input`: `hold_ms` when a
-  window warms several instances, none for one), plus a request each. The warmer itself
-  (128 MB arm64, as infra/warming.py deploys it): one invoke per run lasting that hold +
-  150 ms. EventBridge Scheduler: one invocation per run. Runs are counted by stepping
-  each schedule through 30 days from Monday 1 June 2026 00:00 UTC (no daylight-saving
-  change in that month).
-- Provisioned concurrency: instances x memory x the month's seconds.
-- SnapStart: the snapshot cache, for each version whose snapshot is cached
-  (`--snapstart-versions`, by default the stack's `snapStartVersions`, which the deployed
-  pruner keeps) for the whole month, and one restore for every new instance, in place of
-  its init. AWS's Price List weighs both "by memory and disk": both are priced on the
-  memory plus the 512 MB of ephemeral storage every lukewarm function has (whether "disk"
-  means the storage configured or the part written, AWS does not say; this is the
-  larger). Free tiers do not cover either charge.
-- CloudWatch Logs: `--log-kb` per invocation of either function.
-- Free tier (`--free-tier`, the default): the allowances that never expire, as negative
-  lines: Lambda 1M requests and 400,000 GB-s (account-wide; none for a function with
-  provisioned concurrency), Scheduler 14M invocations, Logs 5 GB. The 12-month
-  allowances of new accounts are not applied.
+The command resolves its inputs (flags over a stack's settings over a probe report) and
+prints what `lukewarm.pricing` makes of them; the model and its assumptions are described
+there.
 """
 
 # infra.settings (YAML, cron) and rich load only when an estimate runs.
@@ -52,332 +14,34 @@ import json
 import math
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from functools import cached_property
-from importlib import resources
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from contract import warmer_input
 from lukewarm import measured, traffic
-from lukewarm.checkout import ROOT, import_from_checkout
+from lukewarm.checkout import ROOT
+from lukewarm.pricing import (
+    DEFAULT_REGION,
+    LOG_KB_PER_INVOKE,
+    Inputs,
+    Schedule,
+    comparison,
+    estimate,
+    load_prices,
+    run_offsets,
+)
 
 if TYPE_CHECKING:
-    from infra.settings import WarmSchedule
+    from infra.schedules import WarmSchedule
 
-MONTH_S = 30 * 24 * 3600
-MONTH_START = datetime(2026, 6, 1, tzinfo=UTC)
-# The warmer as infra/warming.py deploys it: a 128 MB arm64 zip that only waits on invokes.
-WARMER_MEMORY_MB = 128
-WARMER_ARCHITECTURE = "arm64"
-WARMER_OVERHEAD_MS = 150.0
-"""The warmer's own time around the hold: starting the invokes and collecting answers."""
-LOG_KB_PER_INVOKE = 1.0
-EPHEMERAL_STORAGE_MB = 512
-"""The function's /tmp: Lambda's default, which lukewarm never changes (SnapStart allows no
-more). SnapStart's charges count it with the memory."""
 DEFAULT_DURATION_S = 1.0
 DEFAULT_INIT_S = 0.0
 """Only when no benchmark measured the stack's runtime and model, and no flag says."""
-DEFAULT_REGION = "us-east-1"
-"""Where an estimate without --region or a stack's `aws:region` is priced."""
 
 
 class CostError(Exception):
     """Inputs the estimate cannot use; the message is one line for the user."""
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """A warm window reduced to what it costs: runs a month, instances per run, and how
-    long the warmer asks each warm invoke to hold (`infra.settings.warm_input`)."""
-
-    expression: str
-    concurrency: int
-    timezone: str
-    runs_per_month: int
-    hold_ms: float
-    run_offsets_s: tuple[float, ...] = field(default=(), compare=False, repr=False)
-    """When each run fires, seconds from the reference month's start."""
-
-    @property
-    def window(self) -> traffic.Window:
-        return traffic.Window(self.run_offsets_s, self.concurrency)
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """Everything an estimate depends on, resolved from flags, stack and probe report."""
-
-    region: str
-    architecture: str
-    memory_mb: int
-    requests: float
-    duration_s: float
-    api: str
-    image_gb: float
-    schedules: tuple[Schedule, ...]
-    warm_hold_ms: float
-    provisioned: int
-    free_tier: bool
-    init_s: float
-    cold_fraction: float | None
-    """Share of the instances a request needs that are cold, as measured (`lukewarm probe`);
-    None: from the traffic and the assumed idle reclaim (lukewarm/traffic.py)."""
-    log_kb: float = LOG_KB_PER_INVOKE
-    snapstart: bool = False
-    snapstart_versions: int = 1
-    """Versions whose snapshot is cached (and billed) at once."""
-    throttle_rps: float | None = None
-    """The API stage's steady rate: requests beyond it a month are refused."""
-    reserved: int = 0
-    """Instances reserved (0: none): the most that run at once."""
-    sources: dict[str, str] = field(default_factory=dict, compare=False)
-
-    @property
-    def capacity(self) -> float:
-        """The most requests a month the stack lets through."""
-        limits = [math.inf]
-        if self.throttle_rps is not None:
-            limits.append(self.throttle_rps * MONTH_S)
-        if self.reserved and self.duration_s > 0:
-            limits.append(self.reserved * MONTH_S / self.duration_s)
-        return min(limits)
-
-    @property
-    def served(self) -> float:
-        return min(self.requests, self.capacity)
-
-    @property
-    def refused(self) -> float:
-        return self.requests - self.served
-
-    @property
-    def snapshot_gb(self) -> float:
-        """What SnapStart charges weigh: memory and disk (the 512 MB of ephemeral storage)."""
-        return (self.memory_mb + EPHEMERAL_STORAGE_MB) / 1024
-
-    @cached_property
-    def coverage(self) -> traffic.Coverage:
-        """How many served requests meet a cold start, with this warming."""
-        return traffic.coverage(
-            [s.window for s in self.schedules],
-            requests=self.served,
-            duration_s=self.duration_s,
-            month_s=MONTH_S,
-            cold_fraction=self.cold_fraction,
-            always_warm=self.provisioned,
-        )
-
-    @property
-    def new_instances(self) -> float:
-        """Instances started a month: for users' requests, and by the warmer."""
-        coverage = self.coverage
-        return self.served * coverage.cold_share + coverage.warmer_starts
-
-    @property
-    def cold_starts(self) -> float:
-        """New instances that run the init: none under SnapStart, which restores them."""
-        return 0.0 if self.snapstart else self.new_instances
-
-    @property
-    def restores(self) -> float:
-        """Restores a month: SnapStart's new instances."""
-        return self.new_instances if self.snapstart else 0.0
-
-    @property
-    def provisioned_share(self) -> float:
-        """Share of the compute that the provisioned instances serve; the rest spills over."""
-        busy = self.coverage.busy
-        if not self.provisioned or busy <= 0:
-            return 0.0
-        return traffic.expected_min(self.provisioned, busy) / busy
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A month's line items (item, USD); free tiers are negative items."""
-
-    line_items: list[tuple[str, float]]
-
-    @property
-    def total_usd(self) -> float:
-        return sum(usd for _, usd in self.line_items)
-
-
-def load_prices() -> dict[str, Any]:
-    """The price file shipped with the package."""
-    text = resources.files("lukewarm").joinpath("prices.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-def run_offsets(schedule: WarmSchedule) -> tuple[float, ...]:
-    """When a schedule fires in the reference 30-day month, seconds from its start."""
-    end = MONTH_START + timedelta(seconds=MONTH_S)
-    when = MONTH_START - timedelta(microseconds=1)
-    offsets = []
-    while (following := schedule.next_run(when)) is not None and following < end:
-        offsets.append((following - MONTH_START).total_seconds())
-        when = following
-    return tuple(offsets)
-
-
-def runs_per_month(schedule: WarmSchedule) -> int:
-    """How often a schedule fires in the reference 30-day month."""
-    return len(run_offsets(schedule))
-
-
-def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
-    """The monthly line items for one configuration."""
-    region = prices["regions"][inputs.region]
-    lam = region["lambda"][inputs.architecture]
-    free = prices["free_tier"]
-    gb = inputs.memory_mb / 1024
-    provisioned = inputs.provisioned > 0
-    per_request = lam["requests_per_million"] / 1e6
-    warmer_price = region["lambda"][WARMER_ARCHITECTURE]["gb_second"]
-
-    served = inputs.served
-    compute_gbs = served * inputs.duration_s * gb
-    on_provisioned_gbs = compute_gbs * inputs.provisioned_share
-    init_gbs = inputs.cold_starts * inputs.init_s * gb
-    warm_invokes = sum(s.runs_per_month * s.concurrency for s in inputs.schedules)
-    warm_gbs = sum(s.runs_per_month * s.concurrency * s.hold_ms for s in inputs.schedules)
-    warm_gbs *= gb / 1000
-    warmer_runs = sum(s.runs_per_month for s in inputs.schedules)
-    warmer_gbs = sum(
-        s.runs_per_month * (s.hold_ms + WARMER_OVERHEAD_MS) for s in inputs.schedules
-    ) * (WARMER_MEMORY_MB / 1024 / 1000)
-    holds = sorted({s.hold_ms for s in inputs.schedules}) or [0.0]
-    hold = f"{holds[0]:g} ms" if len(holds) == 1 else f"{holds[0]:g}-{holds[-1]:g} ms"
-    invocations = served + warm_invokes + warmer_runs
-    log_gb = invocations * inputs.log_kb / 1024**2
-    api_price = region["api_gateway"][f"{inputs.api}_per_million"] / 1e6
-
-    items: list[tuple[str, float]] = [
-        ("Lambda compute", (compute_gbs - on_provisioned_gbs) * lam["gb_second"]),
-        ("Lambda init (billed cold starts)", init_gbs * lam["gb_second"]),
-        ("Lambda requests", served * per_request),
-        (f"API Gateway ({inputs.api.upper()} API)", served * api_price),
-        ("ECR image storage", inputs.image_gb * region["ecr_storage_gb_month"]),
-    ]
-    if provisioned:
-        items += [
-            (
-                f"Lambda compute on provisioned instances ({inputs.provisioned_share:.0%})",
-                on_provisioned_gbs * lam["provisioned_duration_gb_second"],
-            ),
-            (
-                f"Provisioned concurrency ({inputs.provisioned} x {inputs.memory_mb} MB)",
-                inputs.provisioned * gb * MONTH_S * lam["provisioned_gb_second"],
-            ),
-        ]
-    if inputs.snapstart:
-        snapstart = region["snapstart"]
-        versions = inputs.snapstart_versions
-        snapshot_mb = inputs.memory_mb + EPHEMERAL_STORAGE_MB
-        items += [
-            (
-                f"SnapStart cache ({versions} version(s) x {snapshot_mb} MB, memory + /tmp)",
-                versions * inputs.snapshot_gb * MONTH_S * snapstart["cache_gb_second"],
-            ),
-            (
-                f"SnapStart restores ({inputs.restores:,.0f} x {snapshot_mb} MB)",
-                inputs.restores * inputs.snapshot_gb * snapstart["restore_gb"],
-            ),
-        ]
-    if inputs.schedules:
-        items += [
-            (
-                f"Warm invokes ({warm_invokes:,} x {hold})",
-                warm_gbs * lam["gb_second"] + warm_invokes * per_request,
-            ),
-            (
-                f"Warmer function ({warmer_runs:,} runs)",
-                warmer_gbs * warmer_price + warmer_runs * per_request,
-            ),
-            ("EventBridge Scheduler", warmer_runs * region["scheduler_per_million"] / 1e6),
-        ]
-    items.append(("CloudWatch Logs ingestion", log_gb * region["logs_ingestion_gb"]))
-
-    if inputs.free_tier:
-        # The free tier is account-wide; a function with provisioned concurrency gets none.
-        function_gbs = warm_gbs + (0 if provisioned else compute_gbs + init_gbs)
-        free_function_gbs = min(function_gbs, free["lambda_gb_seconds"])
-        free_warmer_gbs = min(warmer_gbs, free["lambda_gb_seconds"] - free_function_gbs)
-        eligible_requests = warm_invokes + warmer_runs + (0 if provisioned else served)
-        lambda_free = (
-            free_function_gbs * lam["gb_second"]
-            + free_warmer_gbs * warmer_price
-            + min(eligible_requests, free["lambda_requests"]) * per_request
-        )
-        items += [
-            ("Free tier: Lambda", -lambda_free),
-            (
-                "Free tier: EventBridge Scheduler",
-                -min(warmer_runs, free["scheduler_invocations"])
-                * region["scheduler_per_million"]
-                / 1e6,
-            ),
-            (
-                "Free tier: CloudWatch Logs",
-                -min(log_gb, free["logs_ingested_gb"]) * region["logs_ingestion_gb"],
-            ),
-        ]
-    return Estimate([(item, usd) for item, usd in items if usd != 0 or not item.startswith("Free")])
-
-
-def comparison(
-    inputs: Inputs, prices: dict[str, Any], default_schedules: tuple[Schedule, ...]
-) -> list[dict[str, Any]]:
-    """The same traffic kept warm five ways: not at all, the warmer, SnapStart, both, and
-    provisioned concurrency (which SnapStart excludes)."""
-    warm = inputs.schedules or default_schedules
-    off = replace(inputs, schedules=(), provisioned=0, snapstart=False)
-    scenarios = [
-        ("no warming", off),
-        ("warmer", replace(off, schedules=warm)),
-        ("SnapStart", replace(off, snapstart=True)),
-        ("SnapStart + warmer", replace(off, schedules=warm, snapstart=True)),
-        ("provisioned concurrency", replace(off, provisioned=inputs.provisioned or 1)),
-    ]
-    rows = []
-    for name, scenario in scenarios:
-        details = []
-        if scenario.schedules:
-            details.append(
-                f"{max(s.concurrency for s in scenario.schedules)} warmed, "
-                f"{sum(s.runs_per_month for s in scenario.schedules):,} runs"
-            )
-        if scenario.snapstart:
-            details.append(f"{scenario.snapstart_versions} version(s) cached")
-        if scenario.provisioned:
-            details.append(f"{scenario.provisioned} always on")
-        coverage = scenario.coverage
-        bill = estimate(scenario, prices)
-        rows.append(
-            {
-                "scenario": name,
-                "total_usd": round(bill.total_usd, 6),
-                # What new instances cost: billed inits, or SnapStart's restores.
-                "start_ups_usd": round(
-                    sum(
-                        usd
-                        for item, usd in bill.line_items
-                        if item.startswith(("Lambda init", "SnapStart restores"))
-                    ),
-                    6,
-                ),
-                # What users wait for: the warmer's own starts are billed, never waited on.
-                "cold_starts_per_month": 0
-                if scenario.snapstart
-                else round(scenario.served * coverage.cold_share),
-                "restores_per_month": round(scenario.restores),
-                "warmed_share_of_month": round(coverage.covered_share, 4),
-                "detail": "; ".join(details) or "nothing kept warm",
-            }
-        )
-    return rows
 
 
 # --- command line ------------------------------------------------------------------------
@@ -518,10 +182,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _settings(stack: str | None) -> tuple[Any, Any]:
     """infra.settings and the stack's settings (the project's defaults without a stack)."""
-    try:
-        settings = import_from_checkout("infra.settings")
-    except ImportError:
-        raise CostError(f"no infra/settings.py in {ROOT}: run from a lukewarm checkout") from None
+    from infra import settings
+
     try:
         return settings, settings.stack_settings(stack, project_dir=_project_dir())
     except settings.SettingsError as error:
@@ -575,24 +237,28 @@ def _bench_times(stack: Any, memory_mb: int) -> tuple[float, float, str]:
     )
 
 
-def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
-    """Inputs from flags over probe report over stack over defaults, with their sources."""
-    settings_module, stack = _settings(args.stack)
-    origin = f"stack {args.stack}" if args.stack else "Pulumi.yaml default"
-    sources: dict[str, str] = {}
+class _Picker:
+    """Takes each input from the first place that gives it, and remembers which."""
 
-    def pick(name: str, flag: Any, fallback: Any, fallback_source: str) -> Any:
+    def __init__(self) -> None:
+        self.sources: dict[str, str] = {}
+
+    def __call__(self, name: str, flag: Any, fallback: Any, fallback_source: str) -> Any:
         if flag is not None:
-            sources[name] = "flag"
+            self.sources[name] = "flag"
             return flag
-        sources[name] = fallback_source
+        self.sources[name] = fallback_source
         return fallback
 
+
+def _times(
+    args: argparse.Namespace, stack: Any, memory_mb: int, pick: _Picker
+) -> tuple[float, float, float | None]:
+    """A request's seconds, a cold start's added seconds and the cold fraction: flag over
+    probe report over the last `make bench` (the fraction then comes from the traffic)."""
     probe = _probe_inputs(args.probe_report) if args.probe_report else {}
     from_probe = f"probe report {args.probe_report}"
-    requests = pick("requests", args.requests, 10_000, "default")
-    memory = pick("memory_mb", args.memory, stack.memory_size, origin)
-    bench_duration, bench_init, from_bench = _bench_times(stack, int(memory))
+    bench_duration, bench_init, from_bench = _bench_times(stack, memory_mb)
     duration = pick(
         "duration_s",
         args.duration,
@@ -613,14 +279,86 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
         if probe.get("cold_fraction") is not None
         else "the traffic, with the assumed idle reclaim (see assumptions)",
     )
+    return (
+        float(duration),
+        float(init_s),
+        None if cold_fraction is None else float(cold_fraction),
+    )
+
+
+def _region(args: argparse.Namespace, pick: _Picker, origin: str) -> str:
+    """The flag's region, else the stack's `aws:region`, else the default."""
     stack_region = (
         _stack_region(args.stack, sorted(load_prices()["regions"])) if args.stack else None
     )
-    region = pick(
-        "region", args.region, stack_region or DEFAULT_REGION, origin if stack_region else "default"
+    return str(
+        pick(
+            "region",
+            args.region,
+            stack_region or DEFAULT_REGION,
+            origin if stack_region else "default",
+        )
     )
+
+
+def reduce_windows(windows: Sequence[WarmSchedule], hold_ms: int) -> tuple[Schedule, ...]:
+    """Warm windows as what they cost: when each runs in the month, and the hold the
+    deployed warmer really asks for, by the program's own rule (`contract.warmer_input`)."""
+    schedules = []
+    for window in windows:
+        offsets = run_offsets(window)
+        schedules.append(
+            Schedule(
+                window.schedule,
+                window.concurrency,
+                window.timezone,
+                len(offsets),
+                warmer_input(window.concurrency, hold_ms)["hold_ms"],
+                offsets,
+            )
+        )
+    return tuple(schedules)
+
+
+def _windows(
+    args: argparse.Namespace, stack: Any, pick: _Picker, origin: str
+) -> Sequence[WarmSchedule]:
+    """The warm windows: none with --no-warming, the --warm-schedule flags, or the stack's."""
+    from infra.schedules import WarmSchedule
+
+    if args.no_warming and args.warm_schedule:
+        raise CostError("--no-warming and --warm-schedule contradict each other")
+    if args.no_warming:
+        return pick("warm_schedules", (), None, "")
+    if args.warm_schedule:
+        windows = []
+        for expression in args.warm_schedule:
+            try:
+                windows.append(
+                    WarmSchedule(expression, args.warm_concurrency or 1, args.warm_timezone)
+                )
+            except ValueError as error:
+                raise CostError(f"--warm-schedule {expression!r}: {error}") from None
+        return pick("warm_schedules", windows, None, "")
+    windows = list(stack.warm_schedules)
+    if args.warm_concurrency is not None:
+        windows = [replace(w, concurrency=args.warm_concurrency) for w in windows]
+    return pick("warm_schedules", None, windows, origin)
+
+
+def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
+    """Inputs from flags over probe report over stack over defaults, with their sources,
+    and the project's default warm windows (what the comparison warms with when the
+    inputs have none)."""
+    settings_module, stack = _settings(args.stack)
+    origin = f"stack {args.stack}" if args.stack else "Pulumi.yaml default"
+    pick = _Picker()
+    requests = pick("requests", args.requests, 10_000, "default")
+    memory = int(pick("memory_mb", args.memory, stack.memory_size, origin))
+    duration, init_s, cold_fraction = _times(args, stack, memory, pick)
+    region = _region(args, pick, origin)
     architecture = pick("architecture", args.arch, stack.architecture, origin)
-    hold = pick("warm_hold_ms", args.warm_hold_ms, stack.warm_hold_ms, origin)
+    hold = int(pick("warm_hold_ms", args.warm_hold_ms, stack.warm_hold_ms, origin))
     provisioned = pick("provisioned", args.provisioned, stack.provisioned_concurrency, origin)
     snapstart = pick("snapstart", args.snapstart, stack.snap_start, origin)
     versions = pick(
@@ -630,67 +368,28 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
     reserved = pick("reserved", None, stack.reserved_concurrency, origin)
     if snapstart and provisioned:
         raise CostError("SnapStart cannot be used with provisioned concurrency (AWS refuses both)")
-
-    def reduce(windows: Sequence[Any]) -> tuple[Schedule, ...]:
-        # The hold the deployed warmer really asks for, by the program's own rule.
-        schedules = []
-        for w in windows:
-            offsets = run_offsets(w)
-            schedules.append(
-                Schedule(
-                    w.schedule,
-                    w.concurrency,
-                    w.timezone,
-                    len(offsets),
-                    settings_module.warm_input(w.concurrency, int(hold))["hold_ms"],
-                    offsets,
-                )
-            )
-        return tuple(schedules)
-
-    defaults = reduce(settings_module.load_settings().warm_schedules)
-    if args.no_warming and args.warm_schedule:
-        raise CostError("--no-warming and --warm-schedule contradict each other")
-    if args.no_warming:
-        windows: Sequence[Any] = ()
-        sources["warm_schedules"] = "flag"
-    elif args.warm_schedule:
-        windows = []
-        for expression in args.warm_schedule:
-            try:
-                windows.append(
-                    settings_module.WarmSchedule(
-                        expression, args.warm_concurrency or 1, args.warm_timezone
-                    )
-                )
-            except ValueError as error:
-                raise CostError(f"--warm-schedule {expression!r}: {error}") from None
-        sources["warm_schedules"] = "flag"
-    else:
-        windows = stack.warm_schedules
-        if args.warm_concurrency is not None:
-            windows = [replace(w, concurrency=args.warm_concurrency) for w in windows]
-        sources["warm_schedules"] = origin
+    windows = _windows(args, stack, pick, origin)
+    defaults = reduce_windows(settings_module.load_settings().warm_schedules, hold)
     inputs = Inputs(
         region=region,
         architecture=architecture,
-        memory_mb=int(memory),
+        memory_mb=memory,
         requests=float(requests),
-        duration_s=float(duration),
+        duration_s=duration,
         api=args.api,
         image_gb=args.image_gb,
-        schedules=reduce(windows),
+        schedules=reduce_windows(windows, hold),
         warm_hold_ms=float(hold),
         provisioned=int(provisioned),
         free_tier=args.free_tier,
-        init_s=float(init_s),
-        cold_fraction=None if cold_fraction is None else float(cold_fraction),
+        init_s=init_s,
+        cold_fraction=cold_fraction,
         log_kb=args.log_kb,
         snapstart=bool(snapstart),
         snapstart_versions=int(versions),
         throttle_rps=float(throttle),
         reserved=int(reserved or 0),
-        sources=sources,
+        sources=pick.sources,
     )
     return inputs, defaults
 

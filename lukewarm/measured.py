@@ -74,6 +74,8 @@ def for_stack(
     if Path(measured_dir).name != Path(model_dir).name:
         return None
     figures = (document.get("runtimes") or {}).get(VARIANT.get(runtime, runtime))
+    if not isinstance(figures, dict):
+        return None
     try:
         warm = at_memory(float(figures["warm_s"]), float(figures["warm_cpu_share"]), memory_mb)
         share = float(figures["cold_cpu_share"])

@@ -11,12 +11,13 @@ is reported and left.
 Housekeeping never fails a deploy (`lambda.Invocation` fails the update whenever the
 invoked function returns an error): AWS errors are retried for a bounded time (on a first
 deploy the pruner's IAM policy is seconds old, and IAM is eventually consistent), then
-reported in the summary, and the handler returns. Standard library and boto3 only, so it
-deploys as a small zip.
+reported in the summary, and the handler returns. Standard library, boto3 and `contract`
+only, so it deploys as a small zip.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -27,7 +28,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-MAX_KEEP = 100
+from contract import parse_pruner_input
+
 # How long AWS errors are retried before the pruner reports and returns. Its own timeout is
 # 60 s (infra/versions.py); a fresh IAM policy usually takes effect within seconds.
 RETRY_BUDGET_S = 40.0
@@ -47,23 +49,6 @@ class PruneError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
-
-
-def parse_event(event: Any) -> tuple[int, str]:
-    """`(keep, live)` from the deploy's input, or ValueError saying what is wrong."""
-    keep = event.get("keep") if isinstance(event, dict) else None
-    live = event.get("live") if isinstance(event, dict) else None
-    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= MAX_KEEP:
-        raise ValueError(
-            f'the event must be {{"keep": <int from 1 to {MAX_KEEP}>, "live": "<version>"}},'
-            f" got {event!r}"
-        )
-    if not isinstance(live, str) or not (live.isdigit() or live == "$LATEST"):
-        raise ValueError(
-            f'the event\'s "live" must be the version the alias points at ("7" or "$LATEST"),'
-            f" got {live!r}"
-        )
-    return keep, live
 
 
 def error_code(error: Exception) -> str:
@@ -109,7 +94,7 @@ def published_versions(client: Any, function_name: str, retrying: Retrying) -> l
         request: dict[str, Any] = {"FunctionName": function_name}
         if marker:
             request["Marker"] = marker
-        page = retrying(lambda request=request: client.list_versions_by_function(**request))
+        page = retrying(functools.partial(client.list_versions_by_function, **request))
         versions.extend(
             int(version["Version"])
             for version in page.get("Versions", [])
@@ -140,8 +125,8 @@ def prune(
     for version in (v for v in published if v not in kept):
         try:
             retrying(
-                lambda version=version: client.delete_function(
-                    FunctionName=function_name, Qualifier=str(version)
+                functools.partial(
+                    client.delete_function, FunctionName=function_name, Qualifier=str(version)
                 )
             )
         except ClientError as error:
@@ -161,7 +146,7 @@ def prune(
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point: prune FUNCTION_NAME's versions; report, never raise."""
     try:
-        keep, live = parse_event(event)
+        keep, live = parse_pruner_input(event)
     except ValueError as error:
         summary: dict[str, Any] = {"error": str(error)}
     else:

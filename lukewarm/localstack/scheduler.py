@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from lukewarm.checkout import import_from_checkout
+from contract import ALIAS, parse_warmer_input, warmer_input
+from warmer import handler as warmer
 
 log = logging.getLogger("lukewarm.warmer")
 
@@ -33,8 +34,10 @@ LOCAL_CLIENT = {
 
 
 class Schedule(Protocol):
-    schedule: str
-    concurrency: int
+    @property
+    def schedule(self) -> str: ...
+    @property
+    def concurrency(self) -> int: ...
 
     def next_run(self, after: datetime) -> datetime | None: ...
 
@@ -66,12 +69,11 @@ def run_warmer(
     The schedule's input is built by the same rule as the deployed schedules' and read
     by the warmer's own parser.
     """
-    warmer = import_from_checkout("warmer.handler")
-    event = import_from_checkout("infra.settings").warm_input(concurrency, hold_ms)
-    concurrency, hold_ms = warmer.parse_event(event)
+    event = warmer_input(concurrency, hold_ms)
+    concurrency, hold_ms = parse_warmer_input(event)
     return warmer.warm(
         function_name,
-        "live",
+        ALIAS,
         concurrency,
         hold_ms,
         budget_s=WARMER_BUDGET_S,

@@ -10,8 +10,8 @@ import re
 import pulumi
 import pytest
 
-from infra.settings import MAX_SNAPSTART_VERSIONS, ROOT, SettingsError, load_settings
-from pruner.handler import MAX_KEEP
+from contract import MAX_KEPT_VERSIONS, parse_pruner_input
+from infra.settings import ROOT, SettingsError, load_settings
 from tests.infra.pulumi_mocks import (
     ALIAS,
     FUNCTION,
@@ -84,6 +84,7 @@ def test_each_deploy_prunes_all_but_the_newest_versions(snap_start: bool) -> Non
     assert pruner["runtime"] == "python3.12" and pruner["handler"] == "handler.handler"
     assert isinstance(pruner["code"], pulumi.AssetArchive)
     assert pruner["code"].assets["handler.py"].path == "pruner/handler.py"
+    assert pruner["code"].assets["contract/__init__.py"].path == "function/contract/__init__.py"
     assert pruner["environment"]["variables"] == {"FUNCTION_NAME": service["name"]}
     assert "snapStart" not in pruner
     # Run once per deploy that moves the alias, after it moved, keeping the configured count
@@ -122,7 +123,12 @@ def test_one_version_is_kept_by_default_and_never_more_than_images() -> None:
 def test_snapstart_versions_outside_1_to_100_are_refused(value: object) -> None:
     with pytest.raises(SettingsError, match=r"lukewarm:snapStartVersions = .*: must be an integer"):
         load_settings({"snapStartVersions": value})
-    assert MAX_SNAPSTART_VERSIONS == MAX_KEEP  # the pruner's own limit
+    # The most the settings accept is what the pruner accepts (with as many images kept).
+    most = {"snapStartVersions": MAX_KEPT_VERSIONS, "keepImages": MAX_KEPT_VERSIONS}
+    assert load_settings(most).snap_start_versions == 100
+    assert parse_pruner_input({"keep": MAX_KEPT_VERSIONS, "live": "7"}) == (100, "7")
+    with pytest.raises(ValueError, match="from 1 to 100"):
+        parse_pruner_input({"keep": MAX_KEPT_VERSIONS + 1, "live": "7"})
 
 
 def test_the_image_is_built_on_a_base_image_that_runs_snapstart_hooks() -> None:

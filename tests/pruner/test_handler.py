@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from contract import parse_pruner_input
 from pruner import handler as pruner
 
 FUNCTION = "service-function-1a2b3c"
@@ -256,13 +257,13 @@ def test_nothing_to_delete_deletes_nothing(lambda_api) -> None:
 )
 def test_an_event_without_a_valid_keep_is_refused(event: object) -> None:
     with pytest.raises(ValueError, match=r'"keep": <int from 1 to 100>'):
-        pruner.parse_event(event)
+        parse_pruner_input(event)
 
 
 @pytest.mark.parametrize("live", [None, 3, "", "live", "3a", "-1"])
 def test_an_event_without_a_valid_live_version_is_refused(live: object) -> None:
     with pytest.raises(ValueError, match=r'"live" must be the version the alias points at'):
-        pruner.parse_event({"keep": 2, "live": live})
+        parse_pruner_input({"keep": 2, "live": live})
 
 
 def test_a_bad_event_is_reported_not_raised(monkeypatch, capsys) -> None:

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from contract import parse_prewarm_version
 from tests.localstack.conftest import FAKE_FUNCTION
 from warmer import handler as warmer
 
@@ -154,4 +155,4 @@ def test_a_scheduled_run_names_no_version_and_asks_nothing(stack, lambda_state, 
 @pytest.mark.parametrize("version", [7, "", "live", "$LATEST", "7a"])
 def test_a_version_that_is_not_a_published_number_is_refused(version: object) -> None:
     with pytest.raises(ValueError, match="version must be a published version number"):
-        warmer.deploy_version({"concurrency": 1, "version": version})
+        parse_prewarm_version({"concurrency": 1, "version": version})
