@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from contract import RUNTIME_VARIABLE
+from lukewarm.measured import LAMBDA_MB_PER_VCPU, RESULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = ROOT / "function"
@@ -46,9 +47,6 @@ REFERENCE_WARM_S = 4.8
 """The 2022 hand-built deployment at 1024 MB (DESIGN.md)."""
 
 MARKER = "BENCH-RESULT "
-RESULTS = ROOT / "bench" / "results" / "coldstart.json"
-LAMBDA_MB_PER_VCPU = 1769
-"""What one thread here stands for: Lambda gives a function one vCPU at 1,769 MB."""
 
 VARIANTS = {"onnx": "onnx", "onnx-int8": "onnx", "torch": "torch"}
 """Each benchmarked variant and the runtime (`LUKEWARM_RUNTIME`) it runs on."""

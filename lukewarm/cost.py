@@ -413,6 +413,18 @@ def _per_event(usd: float) -> str:
     return f"${usd:.{digits}f}"
 
 
+def comparison_cells(row: dict[str, Any]) -> list[str]:
+    """One row of the printed comparison, cell by cell, as the README's tables quote it."""
+    return [
+        row["scenario"],
+        _money(row["total_usd"]),
+        _money(row["start_ups_usd"]),
+        f"{row['cold_starts_per_month']:,}",
+        f"{row['restores_per_month']:,}",
+        row["detail"],
+    ]
+
+
 def _report(
     inputs: Inputs, prices: dict[str, Any], defaults: tuple[Schedule, ...]
 ) -> dict[str, Any]:
@@ -573,14 +585,7 @@ def run(args: argparse.Namespace) -> int:
     for column in columns:
         compare.add_column(column, justify="left" if column in ("scenario", "detail") else "right")
     for row in report["comparison"]:
-        compare.add_row(
-            row["scenario"],
-            _money(row["total_usd"]),
-            _money(row["start_ups_usd"]),
-            f"{row['cold_starts_per_month']:,}",
-            f"{row['restores_per_month']:,}",
-            row["detail"],
-        )
+        compare.add_row(*comparison_cells(row))
     console.print(compare)
     console.print(f"prices checked {report['prices']['checked']} (lukewarm/prices.json)")
     for note in report["prices"]["unverified"]:

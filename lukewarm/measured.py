@@ -25,8 +25,10 @@ from typing import Any
 from lukewarm.checkout import ROOT
 
 RESULTS = ROOT / "bench" / "results" / "coldstart.json"
+"""What `make bench` (bench/coldstart.py) writes and this module reads."""
 LAMBDA_MB_PER_VCPU = 1769
-"""Lambda's documented CPU share: one vCPU at 1,769 MB of memory."""
+"""Lambda's documented CPU share: one vCPU at 1,769 MB of memory (what one benchmark
+thread stands for)."""
 VARIANT = {"onnx": "onnx", "torch": "torch"}
 """The `make bench` column that runs what a stack's `runtime` deploys."""
 

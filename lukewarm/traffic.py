@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 ASSUMED_IDLE_S = 10 * 60.0
@@ -64,32 +64,29 @@ class Coverage:
     """Instances the warmer itself starts a month (billed inits no user waits for)."""
 
 
+def _poisson_below(n: int, busy: float) -> Iterator[tuple[int, float]]:
+    """(k, P(K = k)) for k from 0 to n - 1, K ~ Poisson(busy)."""
+    term = math.exp(-busy)
+    for k in range(n):
+        if k:
+            term *= busy / k
+        yield k, term
+
+
 def at_least(n: int, busy: float) -> float:
     """P(K >= n) for K ~ Poisson(busy): the chance a request finds n others in flight."""
     if n <= 0:
         return 1.0
     if busy <= 0:
         return 0.0
-    term = math.exp(-busy)
-    below = 0.0
-    for k in range(n):
-        if k:
-            term *= busy / k
-        below += term
-    return max(0.0, 1.0 - below)
+    return max(0.0, 1.0 - sum(p for _, p in _poisson_below(n, busy)))
 
 
 def expected_min(n: int, busy: float) -> float:
     """E[min(K, n)] for K ~ Poisson(busy): instances of n kept busy on average."""
     if n <= 0 or busy <= 0:
         return 0.0
-    term = math.exp(-busy)
-    short = 0.0
-    for k in range(n):
-        if k:
-            term *= busy / k
-        short += (n - k) * term
-    return n - short
+    return n - sum((n - k) * p for k, p in _poisson_below(n, busy))
 
 
 def covered_seconds(window: Window, month_s: float, idle_s: float = ASSUMED_IDLE_S) -> list[float]:

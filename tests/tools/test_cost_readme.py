@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lukewarm.__main__ import main
-from lukewarm.cost import _money
+from lukewarm.cost import comparison_cells
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TABLE = re.compile(
@@ -42,15 +42,5 @@ def test_a_strategy_table_is_what_lukewarm_cost_prints(capsys, flags: str, table
         [cell.strip() for cell in line.strip().strip("|").split("|")]
         for line in table.strip().splitlines()[2:]
     ]
-    printed = [
-        [
-            row["scenario"],
-            _money(row["total_usd"]),
-            _money(row["start_ups_usd"]),
-            f"{row['cold_starts_per_month']:,}",
-            f"{row['restores_per_month']:,}",
-            row["detail"],
-        ]
-        for row in report["comparison"]
-    ]
+    printed = [comparison_cells(row) for row in report["comparison"]]
     assert rows == printed
