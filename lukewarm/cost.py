@@ -425,12 +425,9 @@ def comparison_cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def _report(
-    inputs: Inputs, prices: dict[str, Any], defaults: tuple[Schedule, ...]
-) -> dict[str, Any]:
-    result = estimate(inputs, prices)
-    region = prices["regions"][inputs.region]
-    unverified = [
+def _unverified(region: dict[str, Any]) -> list[str]:
+    """The price file's warnings for the region: figures that could not be checked."""
+    return [
         f"{part}: {entry['unverified']}"
         for part, entry in (
             ("lambda", region["lambda"]),
@@ -440,26 +437,78 @@ def _report(
         )
         if isinstance(entry, dict) and entry.get("unverified")
     ]
+
+
+def _traffic_report(inputs: Inputs) -> dict[str, Any]:
+    """What the stack lets through, and how busy that keeps it."""
+    return {
+        "requests": inputs.requests,
+        "served": round(inputs.served),
+        "refused": round(inputs.refused),
+        "capacity": None if math.isinf(inputs.capacity) else round(inputs.capacity),
+        "busy_instances": round(inputs.coverage.busy, 4),
+    }
+
+
+def _warming_report(inputs: Inputs) -> dict[str, Any]:
+    """What the warming covers, and the cold starts, inits and restores left over."""
     coverage = inputs.coverage
+    return {
+        "warmed_share_of_month": round(coverage.covered_share, 4),
+        "beyond_warmed_share": round(coverage.beyond_warmed_share, 4),
+        "cold_share": round(coverage.cold_share, 6),
+        "recycled_share": round(coverage.recycled_share, 6),
+        "cold_starts": round(inputs.served * coverage.cold_share),
+        "warmer_starts": round(coverage.warmer_starts),
+        "billed_inits": round(inputs.cold_starts),
+        "restores": round(inputs.restores),
+    }
+
+
+def _inputs_report(inputs: Inputs) -> dict[str, Any]:
+    """The resolved inputs, each with where it came from."""
+    return {
+        "region": inputs.region,
+        "architecture": inputs.architecture,
+        "memory_mb": inputs.memory_mb,
+        "requests": inputs.requests,
+        "duration_s": inputs.duration_s,
+        "api": inputs.api,
+        "image_gb": inputs.image_gb,
+        "warm_schedules": [
+            {
+                "schedule": s.expression,
+                "concurrency": s.concurrency,
+                "timezone": s.timezone,
+                "runs_per_month": s.runs_per_month,
+                "hold_ms": s.hold_ms,
+            }
+            for s in inputs.schedules
+        ],
+        "warm_hold_ms": inputs.warm_hold_ms,
+        "provisioned": inputs.provisioned,
+        "free_tier": inputs.free_tier,
+        "init_s": inputs.init_s,
+        "cold_fraction": inputs.cold_fraction,
+        "log_kb": inputs.log_kb,
+        "snapstart": inputs.snapstart,
+        "snapstart_versions": inputs.snapstart_versions,
+        "throttle_rps": inputs.throttle_rps,
+        "reserved": inputs.reserved,
+        "sources": inputs.sources,
+    }
+
+
+def _report(
+    inputs: Inputs, prices: dict[str, Any], defaults: tuple[Schedule, ...]
+) -> dict[str, Any]:
+    """Everything `--json` prints, and the tables are made from."""
+    result = estimate(inputs, prices)
+    region = prices["regions"][inputs.region]
     lam = region["lambda"][inputs.architecture]
     return {
-        "traffic": {
-            "requests": inputs.requests,
-            "served": round(inputs.served),
-            "refused": round(inputs.refused),
-            "capacity": None if math.isinf(inputs.capacity) else round(inputs.capacity),
-            "busy_instances": round(coverage.busy, 4),
-        },
-        "warming": {
-            "warmed_share_of_month": round(coverage.covered_share, 4),
-            "beyond_warmed_share": round(coverage.beyond_warmed_share, 4),
-            "cold_share": round(coverage.cold_share, 6),
-            "recycled_share": round(coverage.recycled_share, 6),
-            "cold_starts": round(inputs.served * coverage.cold_share),
-            "warmer_starts": round(coverage.warmer_starts),
-            "billed_inits": round(inputs.cold_starts),
-            "restores": round(inputs.restores),
-        },
+        "traffic": _traffic_report(inputs),
+        "warming": _warming_report(inputs),
         "init_usd_per_cold_start": round(
             inputs.init_s * inputs.memory_mb / 1024 * lam["gb_second"], 9
         ),
@@ -469,40 +518,11 @@ def _report(
             "note": "AWS documents neither how long Lambda keeps an idle instance nor how"
             " long one lives; these are assumptions, not measurements",
         },
-        "inputs": {
-            "region": inputs.region,
-            "architecture": inputs.architecture,
-            "memory_mb": inputs.memory_mb,
-            "requests": inputs.requests,
-            "duration_s": inputs.duration_s,
-            "api": inputs.api,
-            "image_gb": inputs.image_gb,
-            "warm_schedules": [
-                {
-                    "schedule": s.expression,
-                    "concurrency": s.concurrency,
-                    "timezone": s.timezone,
-                    "runs_per_month": s.runs_per_month,
-                    "hold_ms": s.hold_ms,
-                }
-                for s in inputs.schedules
-            ],
-            "warm_hold_ms": inputs.warm_hold_ms,
-            "provisioned": inputs.provisioned,
-            "free_tier": inputs.free_tier,
-            "init_s": inputs.init_s,
-            "cold_fraction": inputs.cold_fraction,
-            "log_kb": inputs.log_kb,
-            "snapstart": inputs.snapstart,
-            "snapstart_versions": inputs.snapstart_versions,
-            "throttle_rps": inputs.throttle_rps,
-            "reserved": inputs.reserved,
-            "sources": inputs.sources,
-        },
+        "inputs": _inputs_report(inputs),
         "line_items": [{"item": item, "usd": round(usd, 6)} for item, usd in result.line_items],
         "total_usd": round(result.total_usd, 6),
         "comparison": comparison(inputs, prices, defaults),
-        "prices": {"checked": prices["checked"], "unverified": unverified},
+        "prices": {"checked": prices["checked"], "unverified": _unverified(region)},
     }
 
 
@@ -518,9 +538,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
+    _print_summary(console, report)
+    _print_tables(console, report)
+    console.print(f"prices checked {report['prices']['checked']} (lukewarm/prices.json)")
+    for note in report["prices"]["unverified"]:
+        console.print(f"[yellow]unverified[/] {note}")
+    return 0
+
+
+def _print_summary(console: Any, report: dict[str, Any]) -> None:
+    """The inputs and where the times come from, the traffic, the warming's coverage and
+    the assumptions it rests on."""
     i = report["inputs"]
     warming = (
         ", ".join(
@@ -565,6 +595,12 @@ def run(args: argparse.Namespace) -> int:
         f" recycles each after {a['environment_lifetime_s'] / 3600:g} h (not documented by"
         " AWS, not measured)"
     )
+
+
+def _print_tables(console: Any, report: dict[str, Any]) -> None:
+    """The month's line items, then the same traffic kept warm five ways."""
+    from rich.table import Table
+
     table = Table(title="monthly cost", title_justify="left")
     table.add_column("item")
     table.add_column("USD", justify="right")
@@ -587,7 +623,3 @@ def run(args: argparse.Namespace) -> int:
     for row in report["comparison"]:
         compare.add_row(*comparison_cells(row))
     console.print(compare)
-    console.print(f"prices checked {report['prices']['checked']} (lukewarm/prices.json)")
-    for note in report["prices"]["unverified"]:
-        console.print(f"[yellow]unverified[/] {note}")
-    return 0
