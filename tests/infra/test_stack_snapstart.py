@@ -11,14 +11,14 @@ import pulumi
 import pytest
 
 from contract import MAX_KEPT_VERSIONS, parse_pruner_input
-from infra.settings import ROOT, SettingsError, load_settings
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     ALIAS,
     FUNCTION,
     INVOCATION,
     PROVISIONED_CONCURRENCY,
     deploy,
 )
+from infra.settings import ROOT, SettingsError, load_settings
 
 
 def test_snapstart_is_off_by_default() -> None:

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 from pulumi.runtime import MockResourceArgs
 
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     ACCOUNT,
     ALIAS,
     FUNCTION,
