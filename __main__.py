@@ -24,6 +24,8 @@ pulumi.export("caption_url", parts.api.caption_url)
 pulumi.export("function_name", parts.service.function_name)
 pulumi.export("alias_arn", parts.service.alias_arn)
 pulumi.export("image_uri", parts.image.image_uri)
+if parts.api.invoke_policy_arn is not None:
+    pulumi.export("invoke_policy_arn", parts.api.invoke_policy_arn)
 pulumi.export("warmer_name", parts.warming.warmer_name if parts.warming else None)
 pulumi.export(
     "warm_schedules",

@@ -16,6 +16,7 @@ import difflib
 import json
 import re
 import sys
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, fields
@@ -46,6 +47,9 @@ LOG_RETENTION_DAYS = (
 ARCHITECTURES = ("x86_64", "arm64")
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 """Application log levels that both Lambda's logging config and Python's logging know."""
+AUTH_MODES = ("none", "iam", "jwt")
+"""Who may call the caption route: anyone (throttled), SigV4-signed IAM principals, or
+holders of a JWT from one issuer for one of the audiences."""
 MAX_API_RATE = 10_000.0
 MAX_API_BURST = 5_000
 """API Gateway's default account-level throttle per region."""
@@ -185,6 +189,45 @@ def _cors_origins(raw: object) -> tuple[str, ...]:
     return origins
 
 
+def _auth(raw: object) -> str:
+    allowed = "none, iam or jwt"
+    value = _string(raw, allowed).lower()
+    if value not in AUTH_MODES:
+        raise _Invalid(f"must be {allowed}")
+    return value
+
+
+def _jwt_issuer(raw: object) -> str | None:
+    """An OIDC issuer URL, exactly as its tokens' `iss` says it; "" for none."""
+    if raw is None or raw == "":
+        return None
+    allowed = (
+        "must be the issuer's https:// URL, exactly as its tokens' iss claim says it "
+        "(e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID), or empty"
+    )
+    if not isinstance(raw, str):
+        raise _Invalid(allowed)
+    parts = urllib.parse.urlsplit(raw)
+    if (
+        parts.scheme != "https"
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or any(character.isspace() for character in raw)
+    ):
+        raise _Invalid(allowed)
+    return raw
+
+
+def _jwt_audience(raw: object) -> str | None:
+    """The audience a token must be for (an app client id, an API identifier); "" for none."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str) or raw != raw.strip() or any(c.isspace() for c in raw):
+        raise _Invalid("must be the audience a token is for (such as an app client id), or empty")
+    return raw
+
+
 def _log_retention(raw: object) -> int:
     days = ", ".join(str(day) for day in LOG_RETENTION_DAYS)
     try:
@@ -306,6 +349,9 @@ class Settings:
     snap_start_versions: int = setting(
         "snapStartVersions", lambda raw: _integer(raw, 1, MAX_KEPT_VERSIONS)
     )
+    auth: str = setting("auth", _auth)
+    jwt_issuer: str | None = setting("jwtIssuer", _jwt_issuer)
+    jwt_audience: str | None = setting("jwtAudience", _jwt_audience)
     tags: Mapping[str, str] = setting("tags", _tags)
 
     @property
@@ -419,12 +465,31 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
                 schedule.concurrency,
                 f"must be at most reservedConcurrency ({reserved}); more would be throttled",
             )
+    yield from _auth_checks(fields)
     if fields["warm_schedules"] and fields["warm_hold_ms"] >= fields["timeout"] * 1000:
         yield _problem(
             "warmHoldMs",
             fields["warm_hold_ms"],
             f"must be shorter than the function timeout ({fields['timeout']} s)",
         )
+
+
+def _auth_checks(fields: Mapping[str, Any]) -> Iterator[str]:
+    """A JWT authorizer needs both its issuer and its audience; no other mode uses them, and
+    setting them without `auth: jwt` would leave the API public while looking protected."""
+    for key, value in (
+        ("jwtIssuer", fields["jwt_issuer"]),
+        ("jwtAudience", fields["jwt_audience"]),
+    ):
+        if fields["auth"] == "jwt" and not value:
+            yield _problem(key, value or "", "must be set when lukewarm:auth is jwt")
+        elif fields["auth"] != "jwt" and value:
+            yield _problem(
+                key,
+                value,
+                f"is used only with lukewarm:auth jwt (auth is {fields['auth']}): "
+                "set auth to jwt, or remove this key",
+            )
 
 
 def stack_settings(

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from contract import MAX_IMAGE_BYTES, MAX_PIXELS, MAX_SIDE
+from lukewarm import auth
 from lukewarm.http import CaptionError, caption_url, post_image, read_image
 
 LIMIT = f"{MAX_IMAGE_BYTES:,} (4.48 MiB)"
@@ -146,6 +147,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", default="60", metavar="S", help="seconds to wait per image (default 60)"
     )
+    auth.configure(parser)
 
 
 def parse_timeout(text: str) -> float | None:
@@ -188,7 +190,8 @@ def caption_lines(body: dict[str, Any]) -> tuple[str, list[tuple[str, float]]]:
 def run(args: argparse.Namespace) -> int:
     try:
         endpoint = caption_url(args.url)
-    except CaptionError as error:
+        request_auth = auth.from_args(args, endpoint)
+    except (CaptionError, auth.AuthError) as error:
         print(f"lukewarm caption: {error}", file=sys.stderr)
         return 2
     timeout = parse_timeout(args.timeout)
@@ -212,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
                 beam=args.beam,
                 alternatives=args.alternatives,
                 timeout=timeout,
+                auth=request_auth,
             )
             if not args.json:
                 try:

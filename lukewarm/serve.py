@@ -14,11 +14,15 @@ import math
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contract import RUNTIMES
 from infra import settings as stack_settings
 from lukewarm.checkout import FUNCTION_DIR
 from lukewarm.localstack.stack import LocalStack, StackOptions
+
+if TYPE_CHECKING:
+    from lukewarm.localstack.auth import Authorizer
 
 DEFAULT_MAX_INSTANCES = 5
 """Instances at once when the stack reserves no concurrency: AWS's cap is then the account's
@@ -107,6 +111,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="start new instances from one snapshot, as SnapStart does (default: snapStart)",
     )
     parser.add_argument(
+        "--auth",
+        choices=stack_settings.AUTH_MODES,
+        type=str.lower,
+        help=(
+            "who may call POST /caption: none, iam (SigV4 with credentials printed at start) or "
+            "jwt (needs --jwks) (default: the stack's auth)"
+        ),
+    )
+    parser.add_argument(
+        "--jwks",
+        type=Path,
+        metavar="FILE",
+        help="with --auth jwt: the issuer's JSON Web Key Set (what its jwks_uri serves)",
+    )
+    parser.add_argument(
+        "--issuer",
+        metavar="URL",
+        help="with --auth jwt: the iss a token must have (default: the stack's jwtIssuer)",
+    )
+    parser.add_argument(
+        "--audience",
+        metavar="AUD",
+        help="with --auth jwt: the aud (or client_id) a token must have (default: jwtAudience)",
+    )
+    parser.add_argument(
         "--cors-origins",
         metavar="ORIGINS",
         help=(
@@ -185,20 +214,15 @@ def run(args: argparse.Namespace) -> int:
             return 2
     task_root = args.task_root or FUNCTION_DIR
     model_dir = args.model_dir or (FUNCTION_DIR / settings.model_dir)
-    if not task_root.joinpath("app.py").is_file():
-        print(f"lukewarm serve: no app.py in {task_root}", file=sys.stderr)
-        return 2
-    if args.task_root is None and not model_dir.is_dir():
-        print(
-            f"lukewarm serve: no model directory {model_dir} "
-            "(train the demo model with `make demo-model`, or pass --model-dir)",
-            file=sys.stderr,
-        )
-        return 2
     runtime = args.runtime or settings.runtime
-    problem = model_dir_problem(model_dir, runtime) if args.task_root is None else None
+    problem = function_problem(task_root, model_dir, runtime, own_task_root=args.task_root)
     if problem:
         print(f"lukewarm serve: {problem}", file=sys.stderr)
+        return 2
+    try:
+        authorizer, auth_lines = build_authorizer(args, settings)
+    except ValueError as error:
+        print(f"lukewarm serve: {error}", file=sys.stderr)
         return 2
     options = StackOptions(
         host=args.host,
@@ -216,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         snapstart=settings.snap_start if args.snapstart is None else args.snapstart,
         log_level=args.log_level or settings.log_level,
+        authorizer=authorizer,
         cors_origins=cors_origins,
     )
     logging.basicConfig(
@@ -223,7 +248,79 @@ def run(args: argparse.Namespace) -> int:
     )
     if not args.function_logs:
         logging.getLogger("lukewarm.function").setLevel(logging.WARNING)
-    return asyncio.run(serve(LocalStack(options)))
+    return asyncio.run(serve(LocalStack(options), auth_lines))
+
+
+def build_authorizer(
+    args: argparse.Namespace, settings: stack_settings.Settings
+) -> tuple[Authorizer | None, list[str]]:
+    """The authorizer `--auth` (or the stack's `auth`) asks for, and what to print about it.
+
+    Raises ValueError saying what is missing or unreadable.
+    """
+    mode = args.auth or settings.auth
+    if mode != "jwt":
+        for flag in ("jwks", "issuer", "audience"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag} is used only with --auth jwt (auth is {mode})")
+    if mode == "none":
+        return None, []
+    # Imported only here: a stack without auth never pays for botocore's signer or PyJWT.
+    from lukewarm.localstack.auth import (
+        AuthSetupError,
+        IamAuthorizer,
+        JwtAuthorizer,
+        LocalCredentials,
+    )
+    from lukewarm.localstack.stack import REGION
+
+    if mode == "iam":
+        credentials = LocalCredentials.generate()
+        return IamAuthorizer(credentials, REGION), [
+            f"lukewarm: auth iam: POST /caption needs a SigV4 signature (service execute-api, "
+            f"region {REGION}) by this stack's own credentials, new at every start:",
+            f"lukewarm:   AWS_ACCESS_KEY_ID={credentials.access_key_id}",
+            f"lukewarm:   AWS_SECRET_ACCESS_KEY={credentials.secret_access_key}",
+            f"lukewarm:   AWS_DEFAULT_REGION={REGION}",
+        ]
+    issuer = args.issuer or settings.jwt_issuer
+    audience = args.audience or settings.jwt_audience
+    missing = [
+        flag
+        for flag, value in (("--jwks FILE", args.jwks), ("--issuer URL", issuer),
+                            ("--audience AUD", audience))
+        if not value
+    ]  # fmt: skip
+    if missing or not (issuer and audience):
+        raise ValueError(
+            f"--auth jwt needs {', '.join(missing)} (issuer and audience default to the "
+            "stack's jwtIssuer and jwtAudience; the key set is what the issuer's jwks_uri serves)"
+        )
+    try:
+        authorizer = JwtAuthorizer.from_file(args.jwks, issuer, audience)
+    except AuthSetupError as error:
+        raise ValueError(str(error)) from None
+    return authorizer, [
+        f"lukewarm: auth jwt: POST /caption needs a bearer token from {issuer} for {audience}, "
+        f"signed by a key in {args.jwks}"
+    ]
+
+
+def function_problem(
+    task_root: Path, model_dir: Path, runtime: str, own_task_root: Path | None
+) -> str | None:
+    """Why the function at `task_root` could not serve `model_dir`, or None. A task root of
+    one's own (`--task-root`, a test's fake function) brings its own model, if any."""
+    if not task_root.joinpath("app.py").is_file():
+        return f"no app.py in {task_root}"
+    if own_task_root is not None:
+        return None
+    if not model_dir.is_dir():
+        return (
+            f"no model directory {model_dir} "
+            "(train the demo model with `make demo-model`, or pass --model-dir)"
+        )
+    return model_dir_problem(model_dir, runtime)
 
 
 def model_dir_problem(model_dir: Path, runtime: str) -> str | None:
@@ -245,7 +342,7 @@ def model_dir_problem(model_dir: Path, runtime: str) -> str | None:
     return None
 
 
-async def serve(stack: LocalStack) -> int:
+async def serve(stack: LocalStack, auth_lines: list[str] | None = None) -> int:
     """Serve until SIGINT or SIGTERM, then stop every instance before returning."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -269,6 +366,8 @@ async def serve(stack: LocalStack) -> int:
     snapstart = ", SnapStart (instances restored from a snapshot)" if options.snapstart else ""
     print(f"lukewarm: upload page {url}", flush=True)
     print(f"lukewarm: Lambda invoke endpoint {stack.invoke_url}", flush=True)
+    for line in auth_lines or []:
+        print(line, flush=True)
     if options.runtime is not None:
         print(f"lukewarm: runtime {options.runtime}", flush=True)
     print(

@@ -16,14 +16,39 @@ ALIAS = "live"
 """The qualifier the API and the warmer both invoke, so warm-ups warm what users hit."""
 ROUTES = ("POST /caption", "GET /", "GET /health")
 """The HTTP API's routes; anything else is the function's 404 or 405."""
+CAPTION_ROUTE = "POST /caption"
+"""The route that runs the model: the one `lukewarm:auth` protects and the IAM invoke
+policy grants."""
+PUBLIC_ROUTES = ("GET /", "GET /health")
+"""The upload page and the health check stay open under every auth mode, in the deployed
+API and the local stack alike. The caption route and `$default` (any other request, which
+also runs the function) take the auth."""
 
 CORS_ALLOW_METHODS = ("GET", "POST")
 """The methods the API allows cross-origin when `corsOrigins` names any: the stack
 configures API Gateway with them and the local stack answers preflights with them."""
 CORS_ALLOW_HEADERS = ("content-type",)
-"""The request headers the API allows cross-origin (as `CORS_ALLOW_METHODS`)."""
+"""The request headers the API allows cross-origin (as `CORS_ALLOW_METHODS`), before what
+`lukewarm:auth` adds (`cors_allow_headers`)."""
 CORS_MAX_AGE_S = 3600
 """How long a browser may cache a preflight answer (as `CORS_ALLOW_METHODS`)."""
+
+
+def cors_allow_headers(auth: str) -> tuple[str, ...]:
+    """What a browser on another origin may send under `lukewarm:auth` `auth`: the content
+    type, and what the auth reads (a bearer token; a SigV4 signature and its headers)."""
+    if auth == "jwt":
+        return (*CORS_ALLOW_HEADERS, "authorization")
+    if auth == "iam":
+        return (
+            *CORS_ALLOW_HEADERS,
+            "authorization",
+            "x-amz-date",
+            "x-amz-security-token",
+            "x-amz-content-sha256",
+        )
+    return CORS_ALLOW_HEADERS
+
 
 RUNTIMES = ("onnx", "torch")
 """What the function runs the model with: ONNX Runtime on NumPy (no torch), or torch. The

@@ -25,7 +25,7 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -36,6 +36,10 @@ from .cors import Cors
 from .invoke import MAX_PAYLOAD_BYTES
 from .pool import Invocation, Pool, Throttled
 from .server import BodyCutShort, BodyTimedOut, BodyTooLarge, read_body
+
+if TYPE_CHECKING:
+    # Only `serve --auth iam|jwt` pays for botocore's signer and PyJWT.
+    from .auth import Authorizer
 
 # The deployed API's named routes are contract.ROUTES; any other request has routeKey $default.
 # HTTP API's payload limit; the function enforces its own, smaller image limit.
@@ -164,9 +168,14 @@ def json_size(event: dict[str, Any]) -> int:
 class HttpApi:
     """API Gateway's HTTP API in front of the function's instance pool."""
 
-    def __init__(self, pool: Pool, cors: Cors | None = None) -> None:
+    def __init__(
+        self, pool: Pool, cors: Cors | None = None, authorizer: Authorizer | None = None
+    ) -> None:
         self.pool = pool
         self.cors = cors or Cors(())
+        self.authorizer = authorizer
+        """With `lukewarm:auth` iam or jwt, what the protected routes check first (after
+        preflights, which API Gateway answers itself without any auth)."""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Every request that is not for the invoke endpoint: route it as HTTP API would."""
@@ -200,6 +209,8 @@ class HttpApi:
             response = gateway_error(*(TIMED_OUT if isinstance(error, BodyTimedOut) else CUT_SHORT))
             response.force_close()  # the rest of the body is never read
             return response, None
+        if self.authorizer is not None and (refusal := self.authorizer.refuse(request, body)):
+            return refusal, None
         event = api_event(request, body, request_id)
         size = json_size(event)
         if size > MAX_PAYLOAD_BYTES:

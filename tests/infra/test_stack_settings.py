@@ -46,6 +46,9 @@ def test_the_documented_defaults() -> None:
         log_level="INFO",
         snap_start=False,
         snap_start_versions=1,
+        auth="none",
+        jwt_issuer=None,
+        jwt_audience=None,
         tags={},
     )
 
