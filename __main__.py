@@ -3,17 +3,21 @@
 Builds the function's image from function/ and pushes it to ECR, deploys it by digest
 behind the `live` alias, puts an HTTP API in front of the alias, and, unless the stack
 has no warm windows, schedules the warmer from warmer/ to keep instances warm. With
-SnapStart, the pruner from pruner/ deletes old versions after each deploy.
+SnapStart, the pruner from pruner/ deletes old versions after each deploy. Unless
+monitoring is off, a CloudWatch dashboard watches it all (and with `alarms`, alarms
+notify an SNS topic).
 """
 
 import pulumi
 
 from infra.api import Api, ApiArgs
 from infra.image import Image, ImageArgs
-from infra.service import Service, ServiceArgs
+from infra.monitoring import AlarmThresholds, Monitoring, MonitoringArgs
+from infra.service import ALIAS, Service, ServiceArgs
 from infra.settings import from_pulumi_config
 from infra.versions import Versions, VersionsArgs
 from infra.warming import Warming, WarmingArgs
+from lukewarm.cost import load_prices
 
 settings = from_pulumi_config()
 
@@ -85,6 +89,28 @@ if settings.snap_start:
             log_retention_days=settings.log_retention_days,
         ),
     )
+monitoring = None
+if settings.monitoring != "off":
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            function_name=service.function_name,
+            alias_name=ALIAS,
+            api_id=api.api_id,
+            function_log_group=service.log_group_name,
+            timeout_s=settings.timeout,
+            memory_size=settings.memory_size,
+            architecture=settings.architecture,
+            reserved_concurrency=settings.reserved_concurrency,
+            provisioned_concurrency=settings.provisioned_concurrency,
+            warm_schedules=settings.warm_schedules,
+            alarms=AlarmThresholds(cold_start_rate_percent=settings.cold_start_alarm)
+            if settings.monitoring == "alarms"
+            else None,
+            alarm_email=settings.alarm_email,
+            prices=load_prices(),
+        ),
+    )
 
 pulumi.export("url", api.url)
 pulumi.export("caption_url", api.caption_url)
@@ -106,3 +132,5 @@ pulumi.export(
         )
     ],
 )
+pulumi.export("dashboard_url", monitoring.dashboard_url if monitoring else None)
+pulumi.export("alarm_topic_arn", monitoring.topic_arn if monitoring else None)

@@ -84,6 +84,9 @@ def log_json(record: dict[str, Any]) -> str:
 
 logger = Logger(service="lukewarm", json_serializer=log_json)
 metrics = Metrics(namespace="lukewarm", service="lukewarm")
+# Every series also names its function, so that two stacks in one account never share one
+# (infra/telemetry.py: the dashboard and the alarms read these dimensions).
+metrics.set_default_dimensions(function_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "lukewarm"))
 # The page and health checks publish no metric of their own; that is not worth a warning.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 

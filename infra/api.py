@@ -30,6 +30,8 @@ class Api(pulumi.ComponentResource):
     url: pulumi.Output[str]
     caption_url: pulumi.Output[str]
     execution_arn: pulumi.Output[str]
+    api_id: pulumi.Output[str]
+    """The API's id: its CloudWatch metrics' `ApiId` dimension."""
 
     def __init__(
         self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions | None = None
@@ -96,6 +98,7 @@ class Api(pulumi.ComponentResource):
         )
 
         self.execution_arn = api.execution_arn
+        self.api_id = api.id
         self.url = pulumi.Output.concat(api.api_endpoint, "/")
         self.caption_url = pulumi.Output.concat(api.api_endpoint, "/caption")
         self.register_outputs({"url": self.url, "caption_url": self.caption_url})

@@ -50,6 +50,7 @@ MAX_SNAPSTART_VERSIONS = 100
 MAX_API_RATE = 10_000.0
 MAX_API_BURST = 5_000
 """API Gateway's default account-level throttle per region."""
+MONITORING_MODES = ("off", "dashboard", "alarms")
 
 _RATE = re.compile(r"rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)")
 _CRON = re.compile(r"cron\((?P<fields>[^()]*)\)")
@@ -58,6 +59,7 @@ _ORIGIN = re.compile(
     r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)(:\d{1,5})?"
 )
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SCHEDULE_FIELDS = ("schedule", "concurrency", "timezone")
 
 SCHEDULE_FORMS = (
@@ -211,6 +213,10 @@ class Settings:
     log_level: str
     snap_start: bool
     snap_start_versions: int
+    monitoring: str
+    alarm_email: str | None
+    cold_start_alarm: float
+    """Percent of requests that may wait for an instance start before the alarm fires."""
 
     @property
     def platform(self) -> str:
@@ -309,6 +315,23 @@ def _model_dir(raw: object) -> str:
     return path.as_posix()
 
 
+def _monitoring(raw: object) -> str:
+    allowed = "off, dashboard or alarms (the dashboard, alarms and their SNS topic)"
+    value = _string(raw, allowed).lower()
+    if value not in MONITORING_MODES:
+        raise _Invalid(f"must be {allowed}")
+    return value
+
+
+def _alarm_email(raw: object) -> str | None:
+    """An address for the alarm topic, or none ("")."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str) or not _EMAIL.fullmatch(raw.strip()):
+        raise _Invalid('must be an e-mail address such as ops@example.com, or "" for none')
+    return raw.strip()
+
+
 def _cors_origins(raw: object) -> tuple[str, ...]:
     allowed = 'must be a list of origins scheme://host[:port] (http or https, no path), or ["*"]'
     value = _structured(raw, "a list of origins")
@@ -387,6 +410,9 @@ _KEYS: dict[str, str] = {
     "logLevel": "log_level",
     "snapStart": "snap_start",
     "snapStartVersions": "snap_start_versions",
+    "monitoring": "monitoring",
+    "alarmEmail": "alarm_email",
+    "coldStartAlarm": "cold_start_alarm",
 }
 """Config key (as in `Pulumi.yaml`, without `lukewarm:`) → `Settings` field."""
 
@@ -410,6 +436,9 @@ _SIMPLE: dict[str, Callable[[object], Any]] = {
     "logLevel": _log_level,
     "snapStart": _boolean,
     "snapStartVersions": lambda raw: _integer(raw, 1, MAX_SNAPSTART_VERSIONS),
+    "monitoring": _monitoring,
+    "alarmEmail": _alarm_email,
+    "coldStartAlarm": lambda raw: _number(raw, 0, 100),
 }
 
 
@@ -509,6 +538,13 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
                 schedule.concurrency,
                 f"must be at most reservedConcurrency ({reserved}); more would be throttled",
             )
+    if fields["alarm_email"] and fields["monitoring"] != "alarms":
+        yield _problem(
+            "alarmEmail",
+            fields["alarm_email"],
+            f"needs lukewarm:monitoring = alarms (it is {fields['monitoring']}): "
+            "only alarms send mail",
+        )
     if fields["warm_schedules"] and fields["warm_hold_ms"] >= fields["timeout"] * 1000:
         yield _problem(
             "warmHoldMs",

@@ -47,6 +47,9 @@ def test_the_documented_defaults() -> None:
         log_level="INFO",
         snap_start=False,
         snap_start_versions=2,
+        monitoring="dashboard",
+        alarm_email=None,
+        cold_start_alarm=15.0,
     )
 
 
@@ -65,7 +68,7 @@ def test_declared_types_fit_their_defaults_as_pulumi_checks_them() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     for key, declaration in declared.items():
         if "type" not in declaration:
-            assert key in {"lukewarm:throttleRate", "lukewarm:warmSchedules"}, key
+            assert key in {"lukewarm:throttleRate", "lukewarm:warmSchedules", "lukewarm:coldStartAlarm"}, key
             continue
         assert isinstance(declaration["default"], python_types[declaration["type"]]), key
         if declaration["type"] == "array":
