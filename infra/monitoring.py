@@ -355,8 +355,8 @@ def _cost_widget(
     gb = view.memory_size / 1024
     per_gb_ms = view.prices["gb_second"] * gb / 1000
     usd = (
-        f"duration * {per_gb_ms!r} + invocations * {view.prices['request']!r}"
-        f" + api * {view.prices['api_request']!r}"
+        f"duration * {per_gb_ms:.6g} + invocations * {view.prices['request']:.6g}"
+        f" + api * {view.prices['api_request']:.6g}"
     )
     return _widget(
         "Estimated cost per 1,000 captions, USD (compute, requests, API; no init, no free tier)",
@@ -485,9 +485,7 @@ class Monitoring(pulumi.ComponentResource):
         if args.alarms is not None:
             # No KMS key: CloudWatch cannot publish to a topic encrypted with the AWS-managed
             # SNS key, and the alarms carry no secret.
-            topic = sns.Topic(
-                f"{name}-alarms", display_name="lukewarm alarms", opts=child
-            )
+            topic = sns.Topic(f"{name}-alarms", display_name="lukewarm alarms", opts=child)
             if args.alarm_email:
                 sns.TopicSubscription(
                     f"{name}-alarm-email",
@@ -560,9 +558,7 @@ class Monitoring(pulumi.ComponentResource):
         warmer = {"function": pulumi.Output.concat(args.function_name, ":", args.alias_name)}
         own = {"function_name": args.function_name, "service": telemetry.SERVICE}
 
-        def simple(
-            family: str, threshold: float | None, description: str, **metric: Any
-        ) -> None:
+        def simple(family: str, threshold: float | None, description: str, **metric: Any) -> None:
             if family not in families or threshold is None:
                 return
             make.add(
@@ -695,7 +691,7 @@ class Monitoring(pulumi.ComponentResource):
             runs = thresholds.warmer_error_runs
             make.add(
                 "warmer-errors",
-                f"Warm-up invokes failed (throttled, errored or timed out) in {runs} runs in a row.",
+                f"Warm-up invokes failed (throttled, errored, timed out) in {runs} runs in a row.",
                 namespace=telemetry.NAMESPACE,
                 metric_name="WarmErrors",
                 dimensions=warmer,

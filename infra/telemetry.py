@@ -33,6 +33,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def warm_gap_s(schedules: Sequence[WarmSchedule], start: datetime | None = None)
     if times[-1] < end - timedelta(days=1):
         return None  # the runs stop: nothing to wait for
     edges = [now, *times]
-    return max((later - earlier).total_seconds() for earlier, later in zip(edges, edges[1:]))
+    return max((later - earlier).total_seconds() for earlier, later in pairwise(edges))
 
 
 def alarm_period_s(seconds: float) -> int:

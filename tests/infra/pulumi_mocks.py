@@ -110,7 +110,9 @@ def _outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
             "arn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{physical}",
         }
     if typ == DASHBOARD:
-        return {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{inputs['dashboardName']}"}
+        return {
+            "dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{inputs['dashboardName']}"
+        }
     if typ == METRIC_ALARM:
         return {"name": physical, "arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}"}
     if typ == TOPIC:

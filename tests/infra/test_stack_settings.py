@@ -68,7 +68,11 @@ def test_declared_types_fit_their_defaults_as_pulumi_checks_them() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     for key, declaration in declared.items():
         if "type" not in declaration:
-            assert key in {"lukewarm:throttleRate", "lukewarm:warmSchedules", "lukewarm:coldStartAlarm"}, key
+            assert key in {
+                "lukewarm:throttleRate",
+                "lukewarm:warmSchedules",
+                "lukewarm:coldStartAlarm",
+            }, key
             continue
         assert isinstance(declaration["default"], python_types[declaration["type"]]), key
         if declaration["type"] == "array":
