@@ -13,9 +13,12 @@ import signal
 import sys
 from pathlib import Path
 
-from lukewarm.checkout import FUNCTION_DIR, import_from_checkout
+from lukewarm.checkout import FUNCTION_DIR, ROOT, import_from_checkout
+from lukewarm.localstack.logs import LOG_FORMATS
 from lukewarm.localstack.stack import LocalStack, StackOptions
 
+DEFAULT_LOG_FILE = ROOT / ".lukewarm" / "logs.jsonl"
+"""Where the stack keeps its log events unless told otherwise (`lukewarm report --local`)."""
 DEFAULT_MAX_INSTANCES = 5
 """Instances at once when the stack reserves no concurrency: AWS's cap is then the account's
 unreserved pool, which this machine could not run anyway."""
@@ -99,6 +102,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="start new instances from one snapshot, as SnapStart does (default: snapStart)",
     )
     parser.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="PATH",
+        default=DEFAULT_LOG_FILE,
+        help="append the function's and the warmer's log events, Lambda's platform lines "
+        "included, to this file, as CloudWatch Logs keeps them (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=LOG_FORMATS[0],
+        help="Lambda's log format for the platform lines (default: JSON, as deployed)",
+    )
+    parser.add_argument(
         "--task-root",
         type=Path,
         metavar="DIR",
@@ -162,13 +179,22 @@ def run(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         snapstart=settings.snap_start if args.snapstart is None else args.snapstart,
         log_level=args.log_level or settings.log_level,
+        log_file=args.log_file,
+        log_format=args.log_format,
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
     if not args.function_logs:
         logging.getLogger("lukewarm.function").setLevel(logging.WARNING)
-    return asyncio.run(serve(LocalStack(options)))
+    try:
+        stack = LocalStack(options)
+    except OSError as error:
+        print(
+            f"lukewarm serve: cannot write the log file {args.log_file}: {error}", file=sys.stderr
+        )
+        return 2
+    return asyncio.run(serve(stack))
 
 
 async def serve(stack: LocalStack) -> int:
@@ -195,6 +221,8 @@ async def serve(stack: LocalStack) -> int:
     snapstart = ", SnapStart (instances restored from a snapshot)" if options.snapstart else ""
     print(f"lukewarm: upload page {url}", flush=True)
     print(f"lukewarm: Lambda invoke endpoint {stack.invoke_url}", flush=True)
+    if options.log_file is not None:
+        print(f"lukewarm: log events in {options.log_file}", flush=True)
     if options.runtime is not None:
         print(f"lukewarm: runtime {options.runtime}", flush=True)
     print(

@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 from lukewarm.checkout import import_from_checkout
 
+from .logs import LogGroups
+
 log = logging.getLogger("lukewarm.warmer")
 
 # The warmer Lambda's own timeout; infra/warming.py gives it the same budget.
@@ -91,8 +93,10 @@ class WarmScheduler:
         hold_ms: int,
         function_timeout_s: float,
         clock: StackClock,
+        logs: LogGroups | None = None,
     ) -> None:
         self.schedules = schedules
+        self.logs = logs or LogGroups(None)
         self.endpoint_url = endpoint_url
         self.function_name = function_name
         self.hold_ms = hold_ms
@@ -111,6 +115,8 @@ class WarmScheduler:
             self.function_timeout_s,
         )
         log.info("warm run (%s): %s", reason, json.dumps(summary, separators=(",", ":")))
+        # What the deployed warmer prints: its summary as one EMF line, in its log group.
+        self.logs.warmer(import_from_checkout("warmer.handler").emf_line(summary))
         return summary
 
     async def follow(self, schedule: Schedule, runs: asyncio.TaskGroup) -> None:

@@ -20,6 +20,7 @@ from aiohttp import web
 from lukewarm.checkout import FUNCTION_DIR
 
 from . import front, invoke
+from .logs import JSON, LogGroups
 from .pool import Pool, PoolOptions
 from .scheduler import Schedule, StackClock, WarmScheduler
 
@@ -56,6 +57,10 @@ class StackOptions:
     """Restore new instances from one initialised snapshot (forked), as SnapStart does."""
     log_level: str = "INFO"
     """The function's application log level, as the deployed logging config sets it."""
+    log_file: Path | None = None
+    """Where the function's and the warmer's log events go (`lukewarm report --local`)."""
+    log_format: str = JSON
+    """Lambda's log format for the platform lines: JSON (as deployed) or Text."""
 
 
 class LocalStack:
@@ -80,6 +85,12 @@ class LocalStack:
             env["LUKEWARM_MODEL_DIR"] = str(Path(options.model_dir).resolve())
         if options.runtime is not None:
             env["LUKEWARM_RUNTIME"] = options.runtime
+        self.logs = LogGroups(
+            options.log_file,
+            log_format=options.log_format,
+            memory_mb=options.memory_size,
+            version=invoke.EXECUTED_VERSION,
+        )
         self.pool = Pool(
             PoolOptions(
                 task_root=Path(options.task_root).resolve(),
@@ -89,6 +100,7 @@ class LocalStack:
                 timeout_s=options.timeout_s,
                 init_timeout_s=INIT_CAP_S + options.timeout_s,
                 snapstart=options.snapstart,
+                logs=self.logs,
             )
         )
         self.events = invoke.EventQueue(self.pool, options.time_scale)
@@ -125,6 +137,7 @@ class LocalStack:
                 hold_ms=self.options.warm_hold_ms,
                 function_timeout_s=self.options.timeout_s,
                 clock=self.clock,
+                logs=self.logs,
             )
             self.run_in_background(scheduler.run(prewarm=self.options.prewarm))
         return self.url
@@ -153,3 +166,4 @@ class LocalStack:
         await self.pool.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        self.logs.close()
