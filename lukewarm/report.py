@@ -434,6 +434,13 @@ class InsightsSource:
     """Windows (epoch s) whose matches were more than one query could return."""
 
     def events(self, start_s: int, end_s: int) -> list[LogEvent]:
+        """Every matching event from `start_s` to `end_s` (epoch seconds, both included)."""
+        found: dict[LogEvent, None] = {}
+        for event in self._window(start_s, end_s):
+            found.setdefault(event)  # the halves share their middle second
+        return list(found)
+
+    def _window(self, start_s: int, end_s: int) -> list[LogEvent]:
         rows, matched = self._query(start_s, end_s)
         if matched <= len(rows):
             return rows
@@ -441,7 +448,7 @@ class InsightsSource:
         if middle <= start_s or self.queries + 2 > self.max_queries:
             self.truncated.append((start_s, end_s))
             return rows
-        return self.events(start_s, middle) + self.events(middle + 1, end_s)
+        return self._window(start_s, middle) + self._window(middle, end_s)
 
     def _query(self, start_s: int, end_s: int) -> tuple[list[LogEvent], int]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -540,15 +547,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _stack_config(stack: str | None) -> tuple[Any, str | None]:
     """The stack's settings and its `aws:region` (the defaults and None without a stack)."""
     settings_module = import_from_checkout("infra.settings")
+    path = settings_module.ROOT / f"Pulumi.{stack}.yaml"
+    # A stack deployed from another checkout has no file here: its logs are still readable,
+    # priced with the project's defaults in the region boto3 is configured for.
+    known = stack is not None and path.is_file()
     try:
-        settings = settings_module.stack_settings(stack)
+        settings = settings_module.stack_settings(stack if known else None)
     except settings_module.SettingsError as error:
         raise ReportError(str(error).replace("\n", " ")) from None
     region = None
-    if stack is not None:
+    if known:
         import yaml  # type: ignore[import-untyped]
 
-        path = settings_module.ROOT / f"Pulumi.{stack}.yaml"
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         region = (document.get("config") or {}).get("aws:region")
     return settings, region
@@ -574,11 +584,12 @@ def gather(args: argparse.Namespace, now: datetime | None = None) -> tuple[Recor
         client = boto3.client("logs", region_name=region)
     except BotoCoreError as error:
         raise ReportError(f"cannot make a CloudWatch Logs client: {error}") from None
-    source = InsightsSource(client, groups)
+    source = InsightsSource(client, groups, max_queries=MAX_QUERIES)
     events = source.events(int(start.timestamp()), int(now.timestamp()))
     where = {
         "source": f"CloudWatch Logs Insights ({client.meta.region_name}): {', '.join(groups)}",
         "queries": source.queries,
+        "region": client.meta.region_name,
     }
     if source.truncated:
         where["incomplete"] = [
@@ -594,8 +605,10 @@ def report(args: argparse.Namespace, now: datetime | None = None) -> tuple[dict[
     now = now or datetime.now(UTC)
     records, where = gather(args, now)
     settings, stack_region = _stack_config(args.stack)
-    region = args.region or stack_region or import_from_checkout("lukewarm.cost").DEFAULT_REGION
-    prices = import_from_checkout("lukewarm.cost").load_prices()
+    cost = import_from_checkout("lukewarm.cost")
+    # The region the logs were read in prices them; locally, the stack's or the default.
+    region = where.pop("region", None) or args.region or stack_region or cost.DEFAULT_REGION
+    prices = cost.load_prices()
     summary = summarise(records, Pricing(region, settings.architecture), prices)
     period = {
         "from": (now - args.since).isoformat(timespec="seconds"),
