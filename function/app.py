@@ -141,7 +141,8 @@ class Instance:
     """This execution environment: an id for the warmer to count, and whether the
     invocation being served is its first (the one that paid for the init), or the first
     after a SnapStart restore (which paid for a restore instead; `init_ms` is then the
-    snapshot's init)."""
+    snapshot's init). This is the one definition of cold and restored (infra/telemetry.py
+    states it; Lambda's REPORT line agrees: Init Duration, or Restore Duration)."""
 
     id: str
     init_ms: float
