@@ -124,12 +124,32 @@ HORIZON = timedelta(days=8)
 """How far ahead the warm schedules are stepped to find their longest gap: a week and a day."""
 
 
+ALARM_METRICS = {
+    "api-5xx": 1,
+    "function-errors": 1,
+    "throttles": 1,
+    "duration-p99": 1,
+    "cold-start-rate": 8,
+    "warm-reach": 2,
+    "warmer-errors": 1,
+    "warmer-stopped": 1,
+    "provisioned-spillover": 1,
+}
+"""The metrics each alarm family reads: CloudWatch bills a standard alarm per metric it
+reads, so a metric-math alarm costs one alarm metric per metric in its expression."""
+
+
 @dataclass(frozen=True)
 class AlarmPlan:
     """Which alarm families a stack gets, and why one it would want cannot be made."""
 
     families: tuple[str, ...]
     skipped: tuple[str, ...] = ()
+
+    @property
+    def alarm_metrics(self) -> int:
+        """What CloudWatch bills these alarms as: one alarm metric per metric read."""
+        return sum(ALARM_METRICS[family] for family in self.families)
 
 
 def warm_gap_s(schedules: Sequence[WarmSchedule], start: datetime | None = None) -> float | None:

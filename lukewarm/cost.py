@@ -24,9 +24,13 @@ The model, per month:
   instance, that is every request that would have been cold.
   A restore replaces the billed init. Free tiers do not cover either charge.
 - CloudWatch Logs: `--log-kb` per invocation of either function.
+- Monitoring (`lukewarm:monitoring`, or `--monitoring`): the dashboard, $3 a month, and with
+  `alarms` each alarm metric at $0.10 a month (a metric-math alarm is billed for every
+  metric it reads; `infra.telemetry.alarm_plan` says which alarms the stack gets).
 - Free tier (`--free-tier`, the default): the allowances that never expire, as negative
   lines: Lambda 1M requests and 400,000 GB-s (account-wide; none for a function with
-  provisioned concurrency), Scheduler 14M invocations, Logs 5 GB. The 12-month
+  provisioned concurrency), Scheduler 14M invocations, Logs 5 GB, CloudWatch 3 dashboards
+  and 10 alarm metrics (all assumed unused by anything else in the account). The 12-month
   allowances of new accounts are not applied.
 """
 
@@ -99,6 +103,10 @@ class Inputs:
     snapstart: bool = False
     snapstart_versions: int = 1
     """Versions whose snapshot is cached (and billed) at once."""
+    monitoring: str = "off"
+    """`lukewarm:monitoring`: off, dashboard or alarms."""
+    alarm_metrics: int = 0
+    """What the stack's alarms are billed as: one alarm metric per metric each reads."""
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -212,6 +220,7 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
             ("EventBridge Scheduler", warmer_runs * region["scheduler_per_million"] / 1e6),
         ]
     items.append(("CloudWatch Logs ingestion", log_gb * region["logs_ingestion_gb"]))
+    items += monitoring_items(inputs, prices)
 
     if inputs.free_tier:
         # The free tier is account-wide; a function with provisioned concurrency gets none.
@@ -237,7 +246,33 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
                 -min(log_gb, free["logs_ingested_gb"]) * region["logs_ingestion_gb"],
             ),
         ]
+        if inputs.monitoring != "off":
+            cloudwatch = prices["cloudwatch"]
+            items.append(
+                (
+                    "Free tier: CloudWatch dashboard and alarms",
+                    -min(1, free["cloudwatch_dashboards"]) * cloudwatch["dashboard_month"]
+                    - min(inputs.alarm_metrics, free["cloudwatch_alarm_metrics"])
+                    * cloudwatch["alarm_metric_month"],
+                )
+            )
     return Estimate([(item, usd) for item, usd in items if usd != 0 or not item.startswith("Free")])
+
+
+def monitoring_items(inputs: Inputs, prices: dict[str, Any]) -> list[tuple[str, float]]:
+    """The dashboard and the alarms `lukewarm:monitoring` deploys, a month."""
+    if inputs.monitoring == "off":
+        return []
+    cloudwatch = prices["cloudwatch"]
+    items = [("CloudWatch dashboard", cloudwatch["dashboard_month"])]
+    if inputs.alarm_metrics:
+        items.append(
+            (
+                f"CloudWatch alarms ({inputs.alarm_metrics} alarm metrics)",
+                inputs.alarm_metrics * cloudwatch["alarm_metric_month"],
+            )
+        )
+    return items
 
 
 def comparison(
@@ -375,6 +410,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="versions whose snapshot is cached at once (default: the stack's snapStartVersions)",
     )
     parser.add_argument(
+        "--monitoring",
+        choices=("off", "dashboard", "alarms"),
+        help="what watches the stack: no dashboard, a dashboard, or a dashboard and alarms "
+        "(default: the stack's monitoring)",
+    )
+    parser.add_argument(
         "--free-tier",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -502,6 +543,7 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
     )
     if snapstart and provisioned:
         raise CostError("SnapStart cannot be used with provisioned concurrency (AWS refuses both)")
+    monitoring = pick("monitoring", args.monitoring, stack.monitoring, origin)
 
     def reduce(windows: Sequence[Any]) -> tuple[Schedule, ...]:
         # The hold the deployed warmer really asks for, by the program's own rule.
@@ -556,6 +598,15 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
         log_kb=args.log_kb,
         snapstart=bool(snapstart),
         snapstart_versions=int(versions),
+        monitoring=monitoring,
+        alarm_metrics=import_from_checkout("infra.telemetry")
+        .alarm_plan(
+            monitoring=monitoring,
+            warm_schedules=windows,
+            provisioned_concurrency=int(provisioned),
+            start=MONTH_START,
+        )
+        .alarm_metrics,
         sources=sources,
     )
     return inputs, defaults
@@ -583,6 +634,7 @@ def _report(
             ("lambda", region["lambda"]),
             ("api_gateway", region["api_gateway"]),
             ("snapstart", region["snapstart"]),
+            ("cloudwatch", prices["cloudwatch"] if inputs.monitoring != "off" else {}),
             ("region", region),
         )
         if isinstance(entry, dict) and entry.get("unverified")
@@ -614,6 +666,8 @@ def _report(
             "log_kb": inputs.log_kb,
             "snapstart": inputs.snapstart,
             "snapstart_versions": inputs.snapstart_versions,
+            "monitoring": inputs.monitoring,
+            "alarm_metrics": inputs.alarm_metrics,
             "sources": inputs.sources,
         },
         "line_items": [{"item": item, "usd": round(usd, 6)} for item, usd in result.line_items],
@@ -653,7 +707,7 @@ def run(args: argparse.Namespace) -> int:
         f"warming: {warming}; provisioned: {i['provisioned']}; "
         f"SnapStart: {'on' if i['snapstart'] else 'off'}; "
         f"init {i['init_s']:g} s x cold fraction {i['cold_fraction']:g}; "
-        f"free tier {'on' if i['free_tier'] else 'off'}"
+        f"monitoring: {i['monitoring']}; free tier {'on' if i['free_tier'] else 'off'}"
     )
     table = Table(title="monthly cost", title_justify="left")
     table.add_column("item")

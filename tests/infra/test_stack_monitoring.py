@@ -332,3 +332,26 @@ def test_monitoring_settings_are_refused_with_what_is_allowed(
     with pytest.raises(SettingsError) as raised:
         load_settings(config)
     assert raised.value.problems == (problem,)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"monitoring": "alarms"},
+        {"monitoring": "alarms", "provisionedConcurrency": 1, "warmSchedules": []},
+    ],
+)
+def test_what_lukewarm_cost_bills_is_what_the_alarms_read(config: dict[str, Any]) -> None:
+    # CloudWatch bills an alarm per metric it reads: the cost estimate's count must be the
+    # component's own.
+    created = alarms(deploy(config))
+    for family, alarm in created.items():
+        read = len([q for q in alarm.get("metricQueries", []) if "metric" in q]) or 1
+        assert telemetry.ALARM_METRICS[family] == read, family
+    settings = load_settings(config)
+    plan = telemetry.alarm_plan(
+        monitoring="alarms",
+        warm_schedules=settings.warm_schedules,
+        provisioned_concurrency=settings.provisioned_concurrency,
+    )
+    assert set(plan.families) == set(created)
