@@ -129,7 +129,7 @@ ALARM_METRICS = {
     "function-errors": 1,
     "throttles": 1,
     "duration-p99": 1,
-    "cold-start-rate": 8,
+    "cold-start-rate": 7,
     "warm-reach": 2,
     "warmer-errors": 1,
     "warmer-stopped": 1,

@@ -302,9 +302,9 @@ def test_monitoring_prices_the_dashboard_and_each_alarm_metric(capsys) -> None:
     assert dashboard["CloudWatch dashboard"] == usd(3.00)
     assert set(dashboard) - set(off) == {"CloudWatch dashboard"}
     # The default warm window's alarms: four on the function and the API, and the warmer's
-    # four, the cold-start rate reading eight metrics and warm reach two: 16 alarm metrics.
-    assert alarms["inputs"]["alarm_metrics"] == 16
-    assert items(alarms)["CloudWatch alarms (16 alarm metrics)"] == usd(1.60)
+    # four, the cold-start rate reading seven metrics and warm reach two: 15 alarm metrics.
+    assert alarms["inputs"]["alarm_metrics"] == 15
+    assert items(alarms)["CloudWatch alarms (15 alarm metrics)"] == usd(1.50)
 
 
 def test_the_free_tier_covers_one_dashboard_and_ten_alarm_metrics(capsys) -> None:
