@@ -346,7 +346,7 @@ def _cost(
                 concurrency=max(1, round(sum(run.targets for run in runs) / len(runs))),
                 timezone="UTC",
                 runs_per_month=len(runs),
-                hold_ms=statistics.fmean(hold_ms) if hold_ms else 0.0,
+                hold_ms=round(statistics.fmean(hold_ms), 1) if hold_ms else 0.0,
             ),
         )
         if runs
