@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import re
 import statistics
 import sys
@@ -413,6 +414,14 @@ def local_events(path: Path, since_ms: int) -> Iterator[LogEvent]:
                 yield event
 
 
+def _shown(path: Path) -> str:
+    """A path as a person would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _insights_time(value: str) -> int:
     """Logs Insights' `@timestamp` (`2026-12-01 10:00:00.123`, UTC) as epoch ms."""
     moment = datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
@@ -570,7 +579,7 @@ def gather(args: argparse.Namespace, now: datetime | None = None) -> tuple[Recor
     start = now - args.since
     if args.local is not None:
         events = local_events(args.local, int(start.timestamp() * 1000))
-        return collect(events), {"source": str(args.local)}
+        return collect(events), {"source": _shown(args.local)}
     if args.stack is None:
         raise ReportError("name the deployed stack (--stack NAME), or read the local one (--local)")
     _, stack_region = _stack_config(args.stack)
@@ -717,7 +726,12 @@ def run(args: argparse.Namespace) -> int:
     except ReportError as error:
         print(f"lukewarm report: {error}", file=sys.stderr)
         return 1
-    print(json.dumps(figures, indent=2) if args.json else render(figures))
-    if args.plot is not None and not args.json:
-        print(f"plot: {args.plot}")
+    try:
+        print(json.dumps(figures, indent=2) if args.json else render(figures))
+        if args.plot is not None and not args.json:
+            print(f"plot: {args.plot}")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) has what it wanted; Python's exit flush must not complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
