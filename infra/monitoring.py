@@ -49,9 +49,9 @@ class AlarmThresholds:
     cold_start_min_requests: int = 10
     """Hours with fewer requests than this are not judged: one cold start in two requests
     is 50 %, and says nothing."""
-    warm_reach_runs: int | None = 3
+    warm_reach_runs: int | None = telemetry.WARM_REACH_RUNS
     """Warm runs in a row that reached fewer instances than they asked for."""
-    warmer_error_runs: int | None = 2
+    warmer_error_runs: int | None = telemetry.WARMER_ERROR_RUNS
     """Warm runs in a row with failed warm-up invokes (throttled, failed or timed out)."""
     warmer_stopped: bool = True
     """No warm run for twice the longest gap between scheduled runs. Missing data is
@@ -471,10 +471,13 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("lukewarm:index:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         region = get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        thresholds = args.alarms or AlarmThresholds()
         plan = telemetry.alarm_plan(
             monitoring="alarms" if args.alarms is not None else "dashboard",
             warm_schedules=args.warm_schedules,
             provisioned_concurrency=args.provisioned_concurrency,
+            warm_reach_runs=thresholds.warm_reach_runs or telemetry.WARM_REACH_RUNS,
+            warmer_error_runs=thresholds.warmer_error_runs or telemetry.WARMER_ERROR_RUNS,
         )
         self.skipped_alarms = plan.skipped
         for reason in plan.skipped:
@@ -495,7 +498,7 @@ class Monitoring(pulumi.ComponentResource):
                     opts=child,
                 )
             self.topic_arn = topic.arn
-            alarms = self._alarms(name, args, args.alarms, set(plan.families), topic.arn)
+            alarms = self._alarms(name, args, args.alarms, plan, topic.arn)
 
         dashboard_name = pulumi.Output.concat("lukewarm-", pulumi.get_stack())
         body = pulumi.Output.all(
@@ -549,9 +552,10 @@ class Monitoring(pulumi.ComponentResource):
         name: str,
         args: MonitoringArgs,
         thresholds: AlarmThresholds,
-        families: set[str],
+        plan: telemetry.AlarmPlan,
         topic_arn: pulumi.Output[str],
     ) -> list[cloudwatch.MetricAlarm]:
+        families = set(plan.families)
         make = _AlarmMaker(name, topic_arn, self)
         function = {"FunctionName": args.function_name}
         api = {"ApiId": args.api_id}
@@ -627,8 +631,7 @@ class Monitoring(pulumi.ComponentResource):
             statistic="Sum",
         )
 
-        gap = telemetry.warm_gap_s(args.warm_schedules)
-        warm_period = telemetry.alarm_period_s(gap or PERIOD_S)
+        warm_period = plan.warm_period_s or PERIOD_S
         if "cold-start-rate" in families and thresholds.cold_start_rate_percent is not None:
             hour = COLD_START_PERIOD_S
             requests = "(FILL(invocations, 0) - FILL(warm_ups, 0))"
@@ -703,7 +706,7 @@ class Monitoring(pulumi.ComponentResource):
                 comparison_operator="GreaterThanOrEqualToThreshold",
                 treat_missing_data=MISSING_OK,
             )
-        if "warmer-stopped" in families and thresholds.warmer_stopped and gap is not None:
+        if "warmer-stopped" in families and thresholds.warmer_stopped and plan.stopped_period_s:
             make.add(
                 "warmer-stopped",
                 "No warm run for twice the longest gap between scheduled runs: the warmer or "
@@ -712,7 +715,7 @@ class Monitoring(pulumi.ComponentResource):
                 metric_name="WarmTargets",
                 dimensions=warmer,
                 statistic="SampleCount",
-                period=telemetry.alarm_period_s(2 * gap),
+                period=plan.stopped_period_s,
                 evaluation_periods=1,
                 datapoints_to_alarm=1,
                 threshold=1,

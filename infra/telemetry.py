@@ -30,6 +30,7 @@ instance is the warmer doing its job.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -97,15 +98,6 @@ WARMER_METRICS = (
 """What warmer/handler.py publishes once per warm run, under `WARMER_DIMENSIONS`."""
 
 
-@dataclass(frozen=True)
-class MetricRef:
-    """One metric series a dashboard or an alarm names: namespace, name, dimension names."""
-
-    namespace: str
-    name: str
-    dimensions: tuple[str, ...]
-
-
 def function_dimensions(function_name: str) -> dict[str, str]:
     return {"function_name": function_name, "service": SERVICE}
 
@@ -121,7 +113,7 @@ DEFAULT_COLD_START_ALARM_PERCENT = 15.0
 MAX_ALARM_PERIOD_S = 86_400
 """CloudWatch evaluates an alarm over at most a day of periods (period x evaluations)."""
 HORIZON = timedelta(days=8)
-"""How far ahead the warm schedules are stepped to find their longest gap: a week and a day."""
+"""How far ahead the warm schedules are stepped to find their cadence: a week and a day."""
 
 
 ALARM_METRICS = {
@@ -139,12 +131,23 @@ ALARM_METRICS = {
 reads, so a metric-math alarm costs one alarm metric per metric in its expression."""
 
 
+WARM_REACH_RUNS = 3
+"""Warm runs in a row that must fall short before `warm-reach` fires."""
+WARMER_ERROR_RUNS = 2
+"""Warm runs in a row that must have failed warm-ups before `warmer-errors` fires."""
+
+
 @dataclass(frozen=True)
 class AlarmPlan:
-    """Which alarm families a stack gets, and why one it would want cannot be made."""
+    """Which alarm families a stack gets, their warm-run periods, and why one it would want
+    cannot be made."""
 
     families: tuple[str, ...]
     skipped: tuple[str, ...] = ()
+    warm_period_s: int | None = None
+    """The period of the per-run warm alarms: one scheduled interval between runs."""
+    stopped_period_s: int | None = None
+    """How long `warmer-stopped` waits for a run: twice the longest gap between runs."""
 
     @property
     def alarm_metrics(self) -> int:
@@ -152,9 +155,19 @@ class AlarmPlan:
         return sum(ALARM_METRICS[family] for family in self.families)
 
 
-def warm_gap_s(schedules: Sequence[WarmSchedule], start: datetime | None = None) -> float | None:
-    """The longest time between two warm runs of all schedules together, stepped over the
-    next eight days; None when they stop firing within that time (an `at(...)` window)."""
+@dataclass(frozen=True)
+class WarmCadence:
+    """How often warm runs come: the usual interval and the longest gap between two."""
+
+    interval_s: float
+    longest_gap_s: float
+
+
+def warm_cadence(
+    schedules: Sequence[WarmSchedule], start: datetime | None = None
+) -> WarmCadence | None:
+    """The schedules' runs stepped over the next eight days (a whole week and a day, so
+    weekends count); None when they stop within that time (an `at(...)` window)."""
     if not schedules:
         return None
     now = start or datetime.now(UTC)
@@ -167,13 +180,11 @@ def warm_gap_s(schedules: Sequence[WarmSchedule], start: datetime | None = None)
             when = following
             if len(times) > 100_000:
                 break
-    if not times:
-        return None
     times.sort()
-    if times[-1] < end - timedelta(days=1):
+    if len(times) < 2 or times[-1] < end - timedelta(days=1):
         return None  # the runs stop: nothing to wait for
-    edges = [now, *times]
-    return max((later - earlier).total_seconds() for earlier, later in pairwise(edges))
+    gaps = [(later - earlier).total_seconds() for earlier, later in pairwise([now, *times])]
+    return WarmCadence(statistics.median(gaps[1:]), max(gaps))
 
 
 def alarm_period_s(seconds: float) -> int:
@@ -187,22 +198,44 @@ def alarm_plan(
     warm_schedules: Sequence[WarmSchedule],
     provisioned_concurrency: int,
     start: datetime | None = None,
+    warm_reach_runs: int = WARM_REACH_RUNS,
+    warmer_error_runs: int = WARMER_ERROR_RUNS,
 ) -> AlarmPlan:
-    """The alarm families a stack's settings call for (`lukewarm cost` prices them)."""
+    """The alarm families a stack's settings call for (`lukewarm cost` prices them).
+
+    An alarm waits at most a day (period x evaluations): warm runs too far apart for that
+    get no per-run alarm, and the reason is in `skipped`."""
     if monitoring != "alarms":
         return AlarmPlan(())
     families = ["api-5xx", "function-errors", "throttles", "duration-p99"]
     skipped = []
+    warm_period = stopped_period = None
     if warm_schedules:
-        families += ["cold-start-rate", "warm-reach", "warmer-errors"]
-        gap = warm_gap_s(warm_schedules, start)
-        if gap is not None and alarm_period_s(2 * gap) <= MAX_ALARM_PERIOD_S:
-            families.append("warmer-stopped")
+        families.append("cold-start-rate")
+        cadence = warm_cadence(warm_schedules, start)
+        if cadence is None:
+            skipped.append("warm-reach, warmer-errors, warmer-stopped: the warm schedules stop")
         else:
-            skipped.append(
-                "warmer-stopped: the warm schedules leave more than half a day between runs "
-                "(or stop), longer than a CloudWatch alarm can wait for the next one"
-            )
+            warm_period = alarm_period_s(cadence.interval_s)
+            for family, runs in (
+                ("warm-reach", warm_reach_runs),
+                ("warmer-errors", warmer_error_runs),
+            ):
+                if warm_period * runs <= MAX_ALARM_PERIOD_S:
+                    families.append(family)
+                else:
+                    skipped.append(
+                        f"{family}: {runs} warm runs {warm_period} s apart take longer than "
+                        "the day a CloudWatch alarm can look back"
+                    )
+            stopped_period = alarm_period_s(2 * cadence.longest_gap_s)
+            if stopped_period <= MAX_ALARM_PERIOD_S:
+                families.append("warmer-stopped")
+            else:
+                skipped.append(
+                    "warmer-stopped: the warm schedules leave more than half a day between "
+                    "runs, longer than a CloudWatch alarm can wait for the next one"
+                )
     if provisioned_concurrency > 0:
         families.append("provisioned-spillover")
-    return AlarmPlan(tuple(families), tuple(skipped))
+    return AlarmPlan(tuple(families), tuple(skipped), warm_period, stopped_period)

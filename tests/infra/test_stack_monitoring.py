@@ -13,8 +13,10 @@ import pytest
 from infra import telemetry
 from infra.settings import SettingsError, WarmSchedule, load_settings
 from tests.infra.dashboard_schema import DASHBOARD_BODY, metric_entry_problems
+from lukewarm.localstack.logs import function_group, warmer_group
 from tests.infra.pulumi_mocks import (
     DASHBOARD,
+    LOG_GROUP,
     METRIC_ALARM,
     REGION,
     TOPIC,
@@ -290,12 +292,47 @@ def test_office_hours_warming_gets_no_stopped_alarm_it_could_not_keep() -> None:
     assert {"cold-start-rate", "warm-reach", "warmer-errors"} <= set(created)
 
 
-def test_the_longest_gap_between_warm_runs() -> None:
+def test_the_warm_cadence_interval_and_longest_gap() -> None:
     monday = datetime(2026, 6, 1, tzinfo=UTC)
-    assert telemetry.warm_gap_s([WarmSchedule("rate(5 minutes)")], monday) == 300
+    assert telemetry.warm_cadence([WarmSchedule("rate(5 minutes)")], monday) == (
+        telemetry.WarmCadence(300, 300)
+    )
     both = [WarmSchedule("rate(1 hour)"), WarmSchedule("cron(30 * * * ? *)")]
-    assert telemetry.warm_gap_s(both, monday) == 1800
-    assert telemetry.warm_gap_s([WarmSchedule("at(2026-06-02T10:00:00)")], monday) is None
+    assert telemetry.warm_cadence(both, monday) == telemetry.WarmCadence(1800, 1800)
+    office = telemetry.warm_cadence([WarmSchedule("cron(*/5 8-17 ? * MON-FRI *)")], monday)
+    assert office is not None and office.interval_s == 300
+    assert office.longest_gap_s == (62 * 3600 + 5 * 60)  # Friday 17:55 to Monday 08:00
+    assert telemetry.warm_cadence([WarmSchedule("at(2026-06-02T10:00:00)")], monday) is None
+
+
+@pytest.mark.parametrize(
+    "windows",
+    [
+        [{"schedule": "rate(5 minutes)"}],
+        [{"schedule": "cron(*/5 8-17 ? * MON-FRI *)"}],
+        [{"schedule": "rate(12 hours)"}],
+        [{"schedule": "rate(1 day)"}],
+    ],
+    ids=["rate-5m", "office-hours", "rate-12h", "rate-1d"],
+)
+def test_no_alarm_looks_back_further_than_cloudwatch_allows(windows: list[dict[str, str]]) -> None:
+    created = alarms(deploy({"monitoring": "alarms", "warmSchedules": windows}))
+    for name, alarm in created.items():
+        periods = [alarm.get("period")] + [
+            query["metric"]["period"]
+            for query in alarm.get("metricQueries", [])
+            if "metric" in query
+        ]
+        longest = max(period for period in periods if period)
+        assert longest * alarm["evaluationPeriods"] <= 86_400, name
+
+
+def test_office_hours_warm_alarms_judge_each_run_not_the_weekend() -> None:
+    windows = [{"schedule": "cron(*/5 8-17 ? * MON-FRI *)"}]
+    created = alarms(deploy({"monitoring": "alarms", "warmSchedules": windows}))
+    assert created["warmer-errors"]["period"] == 300
+    reach = {q["id"]: q for q in created["warm-reach"]["metricQueries"]}
+    assert reach["targets"]["metric"]["period"] == 300
 
 
 @pytest.mark.parametrize(
@@ -355,3 +392,8 @@ def test_what_lukewarm_cost_bills_is_what_the_alarms_read(config: dict[str, Any]
         provisioned_concurrency=settings.provisioned_concurrency,
     )
     assert set(plan.families) == set(created)
+
+
+def test_lukewarm_report_reads_the_log_groups_the_stack_creates() -> None:
+    names = {resource.inputs["name"] for resource in deploy().of_type(LOG_GROUP)}
+    assert {function_group("test"), warmer_group("test")} <= names
