@@ -12,8 +12,8 @@ import pytest
 
 from infra import telemetry
 from infra.settings import SettingsError, WarmSchedule, load_settings
-from tests.infra.dashboard_schema import DASHBOARD_BODY, metric_entry_problems
 from lukewarm.localstack.logs import function_group, warmer_group
+from tests.infra.dashboard_schema import DASHBOARD_BODY, metric_entry_problems
 from tests.infra.pulumi_mocks import (
     DASHBOARD,
     LOG_GROUP,
