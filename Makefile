@@ -31,15 +31,15 @@ typecheck: $(STAMP)
 
 ## Train the built-in demo model into function/model (reproducible from the seed).
 demo-model: $(STAMP)
-	$(PY) -m training.train --seed 0 --out function/model $(ARGS)
+	$(PY) -m toolkit.train --seed 0 --out function/model $(ARGS)
 
 ## Score a model on 500 held-out scenes.
 evaluate: $(STAMP)
-	$(PY) -m training.evaluate --count 500 --seed 1000003 $(ARGS)
+	$(PY) -m toolkit.evaluate --count 500 --seed 1000003 $(ARGS)
 
 ## Do torch, ONNX fp32 and ONNX int8 caption the 500 held-out scenes alike?
 agreement: $(STAMP)
-	$(PY) -m training.agreement --count 500 --seed 1000003 $(ARGS)
+	$(PY) -m toolkit.agreement --count 500 --seed 1000003 $(ARGS)
 
 ## Cold start, warm caption latency and peak memory of the demo model per runtime, 1 thread.
 bench: $(STAMP)

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from contract import RUNTIME_VARIABLE
+
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = ROOT / "function"
 CACHE = ROOT / ".bench"
@@ -135,7 +137,7 @@ def child_env(model_dir: Path, runtime: str) -> dict[str, str]:
     return {
         **os.environ,
         "LUKEWARM_MODEL_DIR": str(model_dir),
-        "LUKEWARM_RUNTIME": runtime,
+        RUNTIME_VARIABLE: runtime,
         "LUKEWARM_THREADS": "1",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
@@ -262,9 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=FUNCTION_DIR / "model")
     parser.add_argument(
         "--runtime",
+        dest="variants",
         action="append",
         choices=tuple(VARIANTS),
-        help="measure this runtime (repeatable; default: all of them)",
+        help="measure this variant (repeatable; default: all of them)",
     )
     parser.add_argument("--photo", type=Path, default=DEFAULT_PHOTO)
     parser.add_argument("--runs", type=int, default=5, help="fresh processes (default 5)")
@@ -277,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1 or args.calls < 2:
         parser.error("--runs must be at least 1 and --calls at least 2")
     photo = args.photo.read_bytes()
-    variants = list(dict.fromkeys(args.runtime or VARIANTS))
+    variants = list(dict.fromkeys(args.variants or VARIANTS))
     model_dirs = {
         name: int8_model(args.model_dir) if name == "onnx-int8" else args.model_dir
         for name in variants

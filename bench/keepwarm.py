@@ -28,7 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lukewarm.checkout import FUNCTION_DIR, import_from_checkout
+from infra.settings import stack_settings
+from lukewarm.checkout import FUNCTION_DIR
 from lukewarm.http import CaptionError, caption_url, post_image, read_image
 from lukewarm.localstack.process import StackProcess
 from lukewarm.serve import default_max_instances
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photo", type=Path, default=PHOTO)
     args = parser.parse_args(argv)
 
-    settings = import_from_checkout("infra.settings").stack_settings()
+    settings = stack_settings()
     model_dir = args.model_dir or FUNCTION_DIR / settings.model_dir
     if not (model_dir / "weights.safetensors").is_file():
         print(f"bench-warm: no model in {model_dir} (make demo-model)", file=sys.stderr)

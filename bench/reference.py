@@ -67,7 +67,7 @@ REQUIREMENTS = {"onnx": "requirements-onnx.txt", "torch": "requirements-torch.tx
 """The function's requirements file for each runtime (function/Dockerfile's RUNTIME)."""
 VARIANTS = {"onnx": "onnx", "onnx-int8": "onnx", "torch": "torch"}
 """Each benchmarked variant (its model directory's name) and the runtime it loads with."""
-TARGETS = {
+TARGETS: dict[str, dict[str, float]] = {
     "onnx": {"cold": 5, "warm": 3.5, "rss": 3, "size": 15},
     "onnx-int8": {"cold": 7, "warm": 5, "rss": 4},
     "torch": {"cold": 4, "warm": 5, "rss": 3, "size": 3},
@@ -280,8 +280,8 @@ def _models(steps: int) -> Path:
     """The same seeded random weights as a joblib pickle (original) and as lukewarm model
     directories, one per variant (fp32 and int8 exports, torch), made once per step count,
     in a process of its own."""
-    key = hashlib.sha256(f"{VOCAB_SIZE}-{SEED}-{steps}-v3".encode() + exporter_digest())
-    key = key.hexdigest()[:12]
+    digest = hashlib.sha256(f"{VOCAB_SIZE}-{SEED}-{steps}-v3".encode() + exporter_digest())
+    key = digest.hexdigest()[:12]
     models = CACHE / "reference" / key
     if not (models / "done").exists():
         print(f"building the ResNet-101 / {VOCAB_SIZE:,}-word model in {models}", flush=True)
@@ -293,7 +293,7 @@ def _models(steps: int) -> Path:
 def exporter_digest() -> bytes:
     """What the model directories are made with: a change to the converter or the exporter
     makes them again (the function would refuse an export older than its format)."""
-    sources = ("lukewarm/convert.py", "lukewarm/export.py", "function/captioner/exported.py")
+    sources = ("toolkit/convert.py", "toolkit/export.py", "function/captioner/exported.py")
     return hashlib.sha256(b"".join((ROOT / path).read_bytes() for path in sources)).digest()
 
 
@@ -302,9 +302,9 @@ def build_models(directory: str, steps: str) -> None:
     import torch
 
     from bench.original.models import DecoderWithAttention, Encoder
-    from lukewarm.convert import convert, write_model
-    from lukewarm.export import export_model
-    from training.scenes import make_scene
+    from toolkit.convert import convert, write_model
+    from toolkit.export import export_model
+    from toolkit.scenes import make_scene
 
     torch.manual_seed(SEED)
     encoder = Encoder(14)
@@ -427,7 +427,7 @@ def _size(python: Path, dists: tuple[str, ...], files: list[Path]) -> dict[str, 
 def _compare_captions(sides: list[Side], scenes: int, beam: int) -> dict[str, Any]:
     """Each lukewarm side's top captions of the real photos and `scenes` held-out scenes
     (the demo model's evaluation split), greedy and at `beam`, each in its own process."""
-    from training.scenes import make_scene
+    from toolkit.scenes import make_scene
 
     captions: dict[str, dict[int, dict[str, str]]] = {}
     with tempfile.TemporaryDirectory() as workdir:
@@ -459,15 +459,13 @@ def _compare_captions(sides: list[Side], scenes: int, beam: int) -> dict[str, An
 
 
 def agreement(these: dict[str, str], those: dict[str, str]) -> dict[str, Any]:
-    """How alike two runtimes' captions of the same images are: the share of word positions
-    that agree, and how many captions are identical."""
-    agreeing = total = identical = 0
-    for name, caption in these.items():
-        a, b = caption.split(), those[name].split()
-        agreeing += sum(x == y for x, y in zip(a, b, strict=False))
-        total += max(len(a), len(b), 1)
-        identical += a == b
-    return {"images": len(these), "tokens": agreeing / max(total, 1), "identical": identical}
+    """How alike two runtimes' captions of the same images are (`toolkit.alike`): the share
+    of word positions that agree, and how many captions are identical."""
+    from toolkit.alike import compare_captions
+
+    names = list(these)
+    alike = compare_captions([those[name] for name in names], [these[name] for name in names])
+    return {"images": alike.images, "tokens": alike.word_share, "identical": alike.identical}
 
 
 # --- the report ---------------------------------------------------------------------------

@@ -45,8 +45,8 @@ def save_graphs(model_dir: Path, scratch: Path) -> None:
     import onnxruntime as ort
 
     from captioner.exported import ENCODER_FILE, STEP_FILE
-    from captioner.runtime import Captioner
-    from lukewarm import export
+    from captioner.pytorch import Captioner
+    from toolkit import export
 
     captioner = Captioner.load(model_dir)
     export._export_graphs(captioner, model_dir, scratch / "raw", export._scenes(0, 2))

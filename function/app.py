@@ -3,6 +3,10 @@
 Module scope is Lambda's init phase and runs once per instance: logging, metrics,
 routes, thread count and the model. `handler` then serves API Gateway events
 (payload format 2.0, and 1.0 from REST APIs) and the warmer's direct invokes.
+
+`function/` is the image's task root: this module (routes, the error table, the handler),
+`uploads.py` and `events.py` beside it, `contract/`, `captioner/`, the model and the page.
+They may import `contract`, `captioner`, Powertools and python-multipart; never a tool.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import time
 
 INIT_STARTED = time.perf_counter()
 
-import base64
 import json
 import os
 import random
@@ -34,14 +37,20 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from PIL import Image
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
 
 from captioner import configure_threads, load_captioner
 from captioner.images import ImageTooLarge, UnreadableImage, UnsupportedImage, decode_image
+from contract import WARM_UP_KEY, is_warm_up, parse_warm_up
+from events import HTTP_API_EVENT, REST_API_EVENT, shape_problem
+from uploads import (
+    BadRequest,
+    PayloadTooLarge,
+    RequestError,
+    UnsupportedMediaType,
+    read_image_bytes,
+)
 
 try:
     from snapshot_restore_py import register_after_restore, register_before_snapshot
@@ -53,22 +62,7 @@ except ImportError:  # hooks only run where snapshots are restored, and those ru
     register_after_restore = register_before_snapshot
 
 if TYPE_CHECKING:
-    from python_multipart.multipart import MultipartCallbacks
-
-MAX_IMAGE_BYTES = 4_700_000
-"""The largest image accepted: base64-encoded (6,266,668 bytes) it leaves 24 KB of Lambda's
-6 MiB invoke payload for the rest of API Gateway's event (headers, request context)."""
-MAX_BODY_BYTES = 6_291_456
-"""Lambda's synchronous payload limit; larger bodies are refused before any parsing."""
-MAX_FORM_PARTS = 16
-"""Parts a multipart/form-data body may have (the upload page sends one): thousands of
-tiny parts would otherwise hold the instance for seconds."""
-MAX_PART_HEADERS = 8
-"""Header lines a part may have (a browser sends two)."""
-MAX_PART_HEADER_BYTES = 1024
-"""Longest header line of a part (a long file name fits)."""
-MAX_HOLD_MS = 10_000
-"""Longest a warm-up invoke may hold its instance."""
+    pass
 
 FUNCTION_DIR = Path(__file__).resolve().parent
 MODEL_DIR = Path(os.environ.get("LUKEWARM_MODEL_DIR") or FUNCTION_DIR / "model")
@@ -89,22 +83,6 @@ metrics = Metrics(namespace="lukewarm", service="lukewarm")
 metrics.set_default_dimensions(function_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "lukewarm"))
 # The page and health checks publish no metric of their own; that is not worth a warning.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-
-
-class RequestError(Exception):
-    """A request the API refuses; the message tells the client what to change."""
-
-
-class BadRequest(RequestError):
-    pass
-
-
-class PayloadTooLarge(RequestError):
-    pass
-
-
-class UnsupportedMediaType(RequestError):
-    pass
 
 
 class MethodNotAllowed(RequestError):
@@ -311,157 +289,6 @@ def _int_parameter(query: Mapping[str, str], name: str, default: int, low: int, 
     return int(value)
 
 
-def read_image_bytes(event: BaseProxyEvent) -> bytes:
-    """The uploaded image from a raw, multipart or JSON body."""
-    content_type = event.headers.get("content-type") or ""
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    body = _body_bytes(event)
-    if media_type == "multipart/form-data":
-        data = _image_from_multipart(body, content_type)
-    elif media_type == "application/json":
-        data = _image_from_json(body)
-    elif media_type in ("", "application/octet-stream") or media_type.startswith("image/"):
-        data = body
-    else:
-        raise UnsupportedMediaType(
-            f"Content-Type {media_type} is not accepted; send the image as image/*, "
-            "application/octet-stream, multipart/form-data (field 'image') or "
-            'application/json ({"image": "<base64>"})'
-        )
-    if not data:
-        raise BadRequest("the request carries no image")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise PayloadTooLarge(
-            f"the image is {len(data):,} bytes; at most {MAX_IMAGE_BYTES:,} bytes (4.48 MiB) "
-            "are accepted, what fits Lambda's 6 MiB invoke payload"
-        )
-    return data
-
-
-def _body_bytes(event: BaseProxyEvent) -> bytes:
-    body = event.body or ""
-    if len(body) > MAX_BODY_BYTES * (4 / 3 if event.is_base64_encoded else 1):
-        raise PayloadTooLarge(f"the request body is over {MAX_BODY_BYTES:,} bytes")
-    if not event.is_base64_encoded:
-        return body.encode("utf-8", "surrogatepass")
-    try:
-        return base64.b64decode(body, validate=True)
-    except ValueError as error:  # binascii.Error, or non-ASCII characters
-        raise BadRequest("the body is marked as base64 but is not valid base64") from error
-
-
-class _Form:
-    """The callbacks of a streaming multipart/form-data parse that keeps only the first
-    part named `image`, refusing too many parts as soon as they appear."""
-
-    def __init__(self) -> None:
-        self.parts = 0
-        self.ended = False
-        self.image: list[bytes] | None = None
-        self._header_field = b""
-        self._disposition = b""
-        self._chunks: list[bytes] | None = None
-
-    def callbacks(self) -> MultipartCallbacks:
-        return {
-            "on_part_begin": self.part_begin,
-            "on_header_field": self.header_field,
-            "on_header_value": self.header_value,
-            "on_header_end": self.header_end,
-            "on_headers_finished": self.headers_finished,
-            "on_part_data": self.part_data,
-            "on_part_end": self.part_end,
-            "on_end": self.end,
-        }
-
-    def part_begin(self) -> None:
-        self.parts += 1
-        if self.parts > MAX_FORM_PARTS:
-            raise BadRequest(
-                f"the multipart/form-data body has over {MAX_FORM_PARTS} parts; "
-                "send the image alone, in a file field named 'image'"
-            )
-        self._header_field = self._disposition = b""
-        self._chunks = None
-
-    def header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_field += data[start:end]
-
-    def header_value(self, data: bytes, start: int, end: int) -> None:
-        if self._header_field.lower() == b"content-disposition":
-            self._disposition += data[start:end]
-
-    def header_end(self) -> None:
-        self._header_field = b""
-
-    def headers_finished(self) -> None:
-        _, parameters = parse_options_header(self._disposition)
-        if self.image is None and parameters.get(b"name") == b"image":
-            self._chunks = []
-
-    def part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._chunks is not None:
-            self._chunks.append(data[start:end])
-
-    def part_end(self) -> None:
-        if self._chunks is not None:
-            self.image, self._chunks = self._chunks, None
-
-    def end(self) -> None:
-        self.ended = True
-
-
-def _image_from_multipart(body: bytes, content_type: str) -> bytes:
-    """The file field `image` of a multipart/form-data body (RFC 7578).
-
-    python-multipart parses it as a stream: no recursion into nested parts, and the
-    part count and header sizes are capped while parsing, so no body holds the
-    instance for long.
-    """
-    _, parameters = parse_options_header(content_type.encode("utf-8", "surrogateescape"))
-    boundary = parameters.get(b"boundary")
-    if not boundary:
-        raise BadRequest("a multipart/form-data Content-Type needs a boundary parameter")
-    form = _Form()
-    try:
-        parser = MultipartParser(
-            boundary,
-            form.callbacks(),
-            max_header_count=MAX_PART_HEADERS,
-            max_header_size=MAX_PART_HEADER_BYTES,
-        )
-        parser.write(body)
-    except FormParserError as error:
-        raise BadRequest(
-            f"the multipart/form-data body is malformed ({error}; check the boundary)"
-        ) from error
-    if not form.ended:
-        raise BadRequest(
-            "the multipart/form-data body does not end with its closing boundary "
-            "(check the boundary)"
-        )
-    if form.image is None:
-        raise BadRequest("the multipart/form-data body has no file field named 'image'")
-    return b"".join(form.image)
-
-
-def _image_from_json(body: bytes) -> bytes:
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError) as error:
-        reason = "nested too deeply" if isinstance(error, RecursionError) else error
-        raise BadRequest(f"the body is not valid JSON ({reason})") from error
-    encoded = document.get("image") if isinstance(document, dict) else None
-    if not isinstance(encoded, str):
-        raise BadRequest('a JSON body must be an object {"image": "<base64>"}')
-    # Tolerate a data URL (what a browser's FileReader produces) and line breaks.
-    encoded = re.sub(r"^data:[\w.+/-]*;base64,", "", encoded.strip())
-    try:
-        return base64.b64decode("".join(encoded.split()), validate=True)
-    except ValueError as error:  # binascii.Error, or non-ASCII characters
-        raise BadRequest('"image" is not valid base64') from error
-
-
 def _error(
     status: HTTPStatus, code: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
@@ -510,19 +337,14 @@ rest_api = APIGatewayRestResolver()
 rest_api.include_router(router)
 
 
-def warm_up(request: Any) -> dict[str, Any]:
+def warm_up(event: dict[str, Any]) -> dict[str, Any]:
     """Hold this instance for `hold_ms` so concurrent warm invokes land on distinct
     instances; the model is already loaded (init did it)."""
-    hold_ms = request.get("hold_ms", 0) if isinstance(request, dict) else None
-    action = request.get("action") if isinstance(request, dict) else None
-    valid_hold = isinstance(hold_ms, int) and not isinstance(hold_ms, bool)
-    if action != "warm" or not valid_hold or not 0 <= hold_ms <= MAX_HOLD_MS:
-        message = (
-            'a warm-up event is {"lukewarm": {"action": "warm", "hold_ms": <int>}} '
-            f"with hold_ms from 0 to {MAX_HOLD_MS}"
-        )
-        logger.warning("invalid warm-up event", extra={"warm_event": _shown(request)})
-        return {"warm": False, "error": {"code": "bad_warm_event", "message": message}}
+    try:
+        hold_ms = parse_warm_up(event)
+    except ValueError as error:
+        logger.warning("invalid warm-up event", extra={"warm_event": _shown(event[WARM_UP_KEY])})
+        return {"warm": False, "error": {"code": "bad_warm_event", "message": str(error)}}
     time.sleep(hold_ms / 1000)
     metrics.add_metric("WarmUps", MetricUnit.Count, 1)
     logger.info("warmed", extra={"hold_ms": hold_ms})
@@ -533,61 +355,6 @@ def warm_up(request: Any) -> dict[str, Any]:
         "restored": instance.restored,
         "init_ms": instance.init_ms,
     }
-
-
-MISSING = object()
-"""An event field that is absent (or under a level that is not an object)."""
-
-
-def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda value: value is MISSING or value is None or check(value)
-
-
-def _is_str(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def _str_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-
-
-def _str_list_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(v, list) and all(isinstance(item, str) for item in v) for v in value.values()
-    )
-
-
-def _str_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-# What the handler and Powertools read from each event, and the type each must have.
-HTTP_API_EVENT: dict[str, Callable[[Any], bool]] = {
-    "rawPath": _is_str,
-    "requestContext.http.method": _is_str,
-    "requestContext.stage": _optional(_is_str),
-    "headers": _optional(_str_map),
-    "queryStringParameters": _optional(_str_map),
-    "cookies": _optional(_str_list),
-    "body": _optional(_is_str),
-    "isBase64Encoded": _optional(_is_bool),
-}
-REST_API_EVENT: dict[str, Callable[[Any], bool]] = {
-    "path": _is_str,
-    "httpMethod": _is_str,
-    "requestContext": _optional(lambda value: isinstance(value, dict)),
-    "requestContext.stage": _optional(_is_str),
-    "headers": _optional(_str_map),
-    "multiValueHeaders": _optional(_str_list_map),
-    "queryStringParameters": _optional(_str_map),
-    "multiValueQueryStringParameters": _optional(_str_list_map),
-    "body": _optional(_is_str),
-    "isBase64Encoded": _optional(_is_bool),
-}
 
 
 @metrics.log_metrics
@@ -605,8 +372,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric("Restores", MetricUnit.Count, 1)
     if not isinstance(event, dict):
         return _unknown_event()
-    if "lukewarm" in event:
-        return warm_up(event["lukewarm"])
+    if is_warm_up(event):
+        return warm_up(event)
     if event.get("version") == "2.0" and "requestContext" in event:
         return _serve(http_api, event, context, HTTP_API_EVENT)
     if "httpMethod" in event:
@@ -621,7 +388,7 @@ def _serve(
     shape: Mapping[str, Callable[[Any], bool]],
 ) -> dict[str, Any]:
     """Resolve an API Gateway event, or answer a malformed one with the JSON error."""
-    problem = next((path for path, valid in shape.items() if not valid(_field(event, path))), None)
+    problem = shape_problem(event, shape)
     if problem is not None:
         return _malformed_event(api, f"{problem} has the wrong type or is missing")
     try:
@@ -636,33 +403,17 @@ def _serve(
     return response
 
 
-def _field(event: Mapping[str, Any], path: str) -> Any:
-    """`event["a"]["b"]` for "a.b"; `MISSING` where a level is absent or not an object."""
-    value: Any = event
-    for key in path.split("."):
-        if not isinstance(value, dict) or key not in value:
-            return MISSING
-        value = value[key]
-    return value
-
-
 def _malformed_event(
     api: APIGatewayHttpResolver | APIGatewayRestResolver, reason: str
 ) -> dict[str, Any]:
-    error = MalformedEvent(f"{reason}; expected an API Gateway proxy event")
-    status, code = ERRORS[MalformedEvent]
-    metrics.add_metric("ClientErrors", MetricUnit.Count, 1)
-    logger.info("refused", extra={"status": status.value, "code": code, "reason": str(error)})
-    body = json.dumps({"error": {"code": code, "message": str(error)}})
-    headers = {"Content-Type": "application/json"}
+    """The refusal `refused` renders, as the proxy response the API's payload format wants
+    (Powertools cannot resolve the event, so it cannot build the response either)."""
+    response = refused(MalformedEvent(f"{reason}; expected an API Gateway proxy event"))
+    headers = response.headers
+    answer = {"statusCode": response.status_code, "body": response.body, "isBase64Encoded": False}
     if api is rest_api:
-        return {
-            "statusCode": status.value,
-            "multiValueHeaders": {name: [value] for name, value in headers.items()},
-            "body": body,
-            "isBase64Encoded": False,
-        }
-    return {"statusCode": status.value, "headers": headers, "body": body, "isBase64Encoded": False}
+        return {**answer, "multiValueHeaders": {name: [value] for name, value in headers.items()}}
+    return {**answer, "headers": headers}
 
 
 def _shown(value: Any) -> str:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import apigatewayv2, lambda_
 
-ROUTES = ("POST /caption", "GET /", "GET /health")
+from contract import ROUTES
+
 INTEGRATION_TIMEOUT_MS = 30_000
 """HTTP API's hard maximum; the function's own timeout is never longer (see settings)."""
 

@@ -19,7 +19,7 @@ import pulumi
 from pulumi_aws import cloudwatch, get_region_output, sns
 
 from infra import telemetry
-from infra.settings import WarmSchedule
+from infra.schedules import WarmSchedule
 
 PERIOD_S = 300
 """The dashboard's and the request alarms' period: five minutes."""

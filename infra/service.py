@@ -1,4 +1,8 @@
-"""The captioning function: its role, its log group, the function, and the `live` alias."""
+"""The captioning function: its role, its log group, the function, and the `live` alias.
+
+`lambda_identity` (a Lambda's own log group and a role that may write to it) is shared
+with the helper Lambdas' component, `infra.helper`.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import cloudwatch, iam, lambda_
 
-ALIAS = "live"
-"""The qualifier the API and the warmer both invoke, so warm-ups warm what users hit."""
+from contract import ALIAS, RUNTIME_VARIABLE
+
 METRICS_NAMESPACE = "lukewarm"
 UNRESERVED = -1
 """`reserved_concurrent_executions` for a function that shares the account's unreserved pool."""
@@ -84,46 +88,14 @@ def lambda_identity(
     return LambdaIdentity(log_group, role, logs_policy)
 
 
-def helper_function(
-    name: str,
-    *,
-    description: str,
-    code: pulumi.Archive,
-    identity: LambdaIdentity,
-    memory_size: int,
-    timeout: int,
-    variables: dict[str, pulumi.Input[str]],
-    permissions: list[pulumi.Resource],
-    parent: pulumi.Resource,
-) -> lambda_.Function:
-    """One of the stack's small helper Lambdas (the warmer, the version pruner): standard
-    library and boto3 only, zipped, on arm64 (cheaper per GB-second), logging JSON to its
-    own group. It is created once its role may write logs and do its job (`permissions`)."""
-    return lambda_.Function(
-        name,
-        description=description,
-        runtime="python3.12",
-        handler="handler.handler",
-        code=code,
-        architectures=["arm64"],
-        memory_size=memory_size,
-        timeout=timeout,
-        role=identity.role.arn,
-        logging_config=lambda_.FunctionLoggingConfigArgs(
-            log_format="JSON", log_group=identity.log_group.name
-        ),
-        environment=lambda_.FunctionEnvironmentArgs(variables=variables),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[identity.logs_policy, *permissions]),
-    )
-
-
 @dataclass
 class ServiceArgs:
     image_uri: pulumi.Input[str]
     """The image by digest, `repository@sha256:...`."""
     architecture: str
     runtime: str
-    """`onnx` or `torch`: what the function loads the model with (the image's RUNTIME)."""
+    """`onnx` or `torch`: what the function loads the model with, passed to it as
+    `LUKEWARM_RUNTIME` (the image was built for the same one)."""
     memory_size: int
     timeout: int
     reserved_concurrency: int
@@ -187,7 +159,7 @@ class Service(pulumi.ComponentResource):
                     "LOG_LEVEL": args.log_level,
                     "POWERTOOLS_SERVICE_NAME": "lukewarm",
                     "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                    "LUKEWARM_RUNTIME": args.runtime,
+                    RUNTIME_VARIABLE: args.runtime,
                 }
             ),
             # Every change publishes a version, and the alias follows it.

@@ -4,6 +4,10 @@ The defaults live in `Pulumi.yaml` and nowhere else, so `pulumi up`, the Pulumi 
 (where Pulumi applies no defaults), `lukewarm serve --stack` and `lukewarm cost --stack`
 all see the same values. Every value is checked before any resource exists, and all the
 problems are reported together, each naming the key, the value and what is allowed.
+
+A key is one `setting(key, parser)` field of `Settings` (its parser says what is allowed)
+plus its declaration in `Pulumi.yaml` (default and description): adding one is that edit
+and its test. When warm windows fire is `infra.schedules`'.
 """
 
 from __future__ import annotations
@@ -12,15 +16,15 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
 
 import yaml  # type: ignore[import-untyped]
-from aws_croniter import AwsCroniter  # type: ignore[import-untyped]
+
+from contract import MAX_HOLD_MS, MAX_KEPT_VERSIONS, RUNTIMES
+from infra.schedules import SCHEDULE_FORMS, WarmSchedule, schedule_problems
 
 PROJECT = "lukewarm"
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,9 +34,6 @@ MEMORY_MB = (128, 10240)
 API_TIMEOUT_S = 30
 """HTTP API's integration timeout (hard). Every caption request comes through the API, so
 a longer function timeout would only bill for answers nobody receives."""
-MAX_HOLD_MS = 10_000
-MAX_WARM_CONCURRENCY = 50
-"""The warmer's own limits (warmer/handler.py) on one warm-up's hold and instance count."""
 # fmt: off
 LOG_RETENTION_DAYS = (
     0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -41,32 +42,19 @@ LOG_RETENTION_DAYS = (
 # fmt: on
 """What CloudWatch Logs accepts; 0 means never expire."""
 ARCHITECTURES = ("x86_64", "arm64")
-RUNTIMES = ("onnx", "torch")
-"""What the function runs the model with: ONNX Runtime on numpy (no torch), or torch."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 """Application log levels that both Lambda's logging config and Python's logging know."""
-MAX_SNAPSTART_VERSIONS = 100
-"""The version pruner's own limit (pruner/handler.py) on versions kept."""
 MAX_API_RATE = 10_000.0
 MAX_API_BURST = 5_000
 """API Gateway's default account-level throttle per region."""
 MONITORING_MODES = ("off", "dashboard", "alarms")
 
-_RATE = re.compile(r"rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)")
-_CRON = re.compile(r"cron\((?P<fields>[^()]*)\)")
-_AT = re.compile(r"at\((?P<when>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)")
 _ORIGIN = re.compile(
     r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)(:\d{1,5})?"
 )
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SCHEDULE_FIELDS = ("schedule", "concurrency", "timezone")
-
-SCHEDULE_FORMS = (
-    "rate(N minute|minutes|hour|hours|day|days) (singular for 1), "
-    "cron(minutes hours day-of-month month day-of-week year) with six AWS fields and "
-    "'?' in day-of-month or day-of-week, or at(yyyy-mm-ddThh:mm:ss)"
-)
 
 
 class SettingsError(ValueError):
@@ -82,153 +70,19 @@ class SettingsError(ValueError):
         super().__init__(message)
 
 
-@cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-@dataclass(frozen=True)
-class WarmSchedule:
-    """One warm window: when the warmer runs, how many instances it warms, in which zone.
-
-    The expression is what EventBridge Scheduler takes (`rate(...)`, `cron(...)`, `at(...)`)
-    and is evaluated in `timezone`, as the Scheduler does.
-    """
-
-    schedule: str
-    concurrency: int = 1
-    timezone: str = "UTC"
-    _next: Callable[[datetime], datetime | None] = field(
-        init=False, repr=False, compare=False, hash=False
-    )
-
-    def __post_init__(self) -> None:
-        problems = _schedule_problems(self.schedule, self.concurrency, self.timezone)
-        if problems:
-            raise ValueError("; ".join(f"{name}: {problem}" for name, problem in problems.items()))
-        object.__setattr__(self, "_next", _schedule_clock(self.schedule, ZoneInfo(self.timezone)))
-
-    def next_run(self, after: datetime) -> datetime | None:
-        """The first time (in UTC) this schedule fires strictly after `after`; None if never.
-
-        `rate(...)` counts from `after` (the Scheduler counts from when the schedule was
-        created, which only it knows); `cron(...)` and `at(...)` are wall-clock times in
-        `timezone`: a time skipped by a daylight-saving change does not fire, and a repeated
-        hour fires once, as EventBridge Scheduler does.
-        """
-        if after.tzinfo is None or after.utcoffset() is None:
-            raise ValueError(f"`after` must be timezone-aware, got {after!r}")
-        return self._next(after)
-
-
-def warm_input(concurrency: int, hold_ms: int) -> dict[str, int]:
-    """The warmer's event: how many instances to reach, how long each holds its instance.
-
-    Holding only keeps concurrent warm-ups on distinct instances; a lone warm-up has
-    nothing to keep apart from, so it does not hold (and is not billed for holding).
-    """
-    return {"concurrency": concurrency, "hold_ms": hold_ms if concurrency > 1 else 0}
-
-
-def _schedule_problems(schedule: object, concurrency: object, timezone: object) -> dict[str, str]:
-    """What is wrong with each field of a warm window, by field name."""
-    problems = {}
-    try:
-        _schedule_clock(schedule, ZoneInfo("UTC"))
-    except ValueError as error:
-        problems["schedule"] = str(error)
-    if (
-        isinstance(concurrency, bool)
-        or not isinstance(concurrency, int)
-        or not 1 <= concurrency <= MAX_WARM_CONCURRENCY
-    ):
-        problems["concurrency"] = f"must be an integer from 1 to {MAX_WARM_CONCURRENCY}"
-    if not isinstance(timezone, str) or timezone not in _time_zones():
-        problems["timezone"] = "must be a tz database name such as UTC or Europe/Berlin"
-    return problems
-
-
-def _schedule_clock(expression: object, zone: ZoneInfo) -> Callable[[datetime], datetime | None]:
-    """Parse a Scheduler expression into a function from a time to the next fire time."""
-    if not isinstance(expression, str):
-        raise ValueError(f"must be a string: {SCHEDULE_FORMS}")
-    if rate := _RATE.fullmatch(expression):
-        count, unit = int(rate["value"]), rate["unit"]
-        if count < 1:
-            raise ValueError("a rate needs a whole number of at least 1")
-        if (count == 1) != (not unit.endswith("s")):
-            raise ValueError("a rate of 1 takes a singular unit (minute), any other a plural")
-        interval = timedelta(**{unit.rstrip("s") + "s": count})
-        return lambda after: (after + interval).astimezone(UTC)
-    if cron := _CRON.fullmatch(expression):
-        try:
-            parsed = AwsCroniter(cron["fields"])
-        except ValueError as error:
-            raise ValueError(f"{error} Allowed: {SCHEDULE_FORMS}") from None
-        return lambda after: _next_cron(parsed, zone, after)
-    if at := _AT.fullmatch(expression):
-        try:
-            when = datetime.fromisoformat(at["when"]).replace(tzinfo=zone)
-        except ValueError as error:
-            raise ValueError(f"not a real date and time ({error})") from None
-        return lambda after: when.astimezone(UTC) if when > after else None
-    raise ValueError(f"must be {SCHEDULE_FORMS}")
-
-
-def _next_cron(cron: AwsCroniter, zone: ZoneInfo, after: datetime) -> datetime | None:
-    # aws-croniter computes in UTC only; a cron in another zone is a wall-clock pattern,
-    # so step through wall-clock times (labelled UTC for the library) and map each back.
-    wall = after.astimezone(zone).replace(tzinfo=None)
-    for _ in range(10_000):
-        (candidate,) = cron.get_next(wall.replace(tzinfo=UTC))
-        if candidate is None:
-            return None
-        wall = candidate.replace(tzinfo=None)
-        local = wall.replace(tzinfo=zone)
-        exists = local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall
-        if exists and local > after:
-            return local.astimezone(UTC)
-    return None
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything the stack is configured with, validated (see `Pulumi.yaml` for meanings)."""
-
-    memory_size: int
-    timeout: int
-    architecture: str
-    runtime: str
-    model_dir: str
-    reserved_concurrency: int
-    throttle_rate: float
-    throttle_burst: int
-    cors_origins: tuple[str, ...]
-    log_retention_days: int
-    keep_images: int
-    warm_schedules: tuple[WarmSchedule, ...]
-    warm_hold_ms: int
-    prewarm_on_deploy: bool
-    provisioned_concurrency: int
-    log_level: str
-    snap_start: bool
-    snap_start_versions: int
-    monitoring: str
-    alarm_email: str | None
-    cold_start_alarm: float
-    """Percent of requests that may wait for an instance start before the alarm fires."""
-
-    @property
-    def platform(self) -> str:
-        """The Docker build platform whose binaries run on `architecture`."""
-        return "linux/arm64" if self.architecture == "arm64" else "linux/amd64"
-
-
 # --- reading raw values -------------------------------------------------------------------
 
 
 class _Invalid(Exception):
     """A raw value that does not fit; the message says what is allowed."""
+
+
+class _InvalidParts(Exception):
+    """A structured value with bad parts: (sub-key, value, what is allowed) for each."""
+
+    def __init__(self, parts: Sequence[tuple[str, object, str]]) -> None:
+        super().__init__(parts)
+        self.parts = tuple(parts)
 
 
 def _integer(raw: object, low: int, high: int | None = None, unit: str = "") -> int:
@@ -384,61 +238,81 @@ def _warm_schedules(raw: object) -> Iterator[tuple[str, object, str] | WarmSched
         }
         with suppress(_Invalid):
             fields["concurrency"] = _integer(fields["concurrency"], 1)
-        problems = _schedule_problems(**fields)
+        problems = schedule_problems(**fields)
         for name, problem in problems.items():
             yield f"{where}.{name}", fields[name], problem
         if not problems:
             yield WarmSchedule(**fields)
 
 
-_KEYS: dict[str, str] = {
-    "memorySize": "memory_size",
-    "timeout": "timeout",
-    "architecture": "architecture",
-    "runtime": "runtime",
-    "modelDir": "model_dir",
-    "reservedConcurrency": "reserved_concurrency",
-    "throttleRate": "throttle_rate",
-    "throttleBurst": "throttle_burst",
-    "corsOrigins": "cors_origins",
-    "logRetentionDays": "log_retention_days",
-    "keepImages": "keep_images",
-    "warmSchedules": "warm_schedules",
-    "warmHoldMs": "warm_hold_ms",
-    "prewarmOnDeploy": "prewarm_on_deploy",
-    "provisionedConcurrency": "provisioned_concurrency",
-    "logLevel": "log_level",
-    "snapStart": "snap_start",
-    "snapStartVersions": "snap_start_versions",
-    "monitoring": "monitoring",
-    "alarmEmail": "alarm_email",
-    "coldStartAlarm": "cold_start_alarm",
-}
-"""Config key (as in `Pulumi.yaml`, without `lukewarm:`) → `Settings` field."""
+def _warm_schedule_list(raw: object) -> tuple[WarmSchedule, ...]:
+    """Every window, or `_InvalidParts` naming each bad part of each bad one."""
+    schedules: list[WarmSchedule] = []
+    parts: list[tuple[str, object, str]] = []
+    for item in _warm_schedules(raw):
+        if isinstance(item, WarmSchedule):
+            schedules.append(item)
+        else:
+            parts.append(item)
+    if parts:
+        raise _InvalidParts(parts)
+    return tuple(schedules)
 
-_SIMPLE: dict[str, Callable[[object], Any]] = {
-    "memorySize": lambda raw: _integer(raw, *MEMORY_MB, unit="(MB)"),
-    "timeout": lambda raw: _integer(
-        raw, 1, API_TIMEOUT_S, "(seconds; the HTTP API gives up at 30)"
-    ),
-    "architecture": _architecture,
-    "runtime": _runtime,
-    "modelDir": _model_dir,
-    "reservedConcurrency": lambda raw: _integer(raw, 0, unit="(0 = no reservation)"),
-    "throttleRate": lambda raw: _number(raw, 0, MAX_API_RATE),
-    "throttleBurst": lambda raw: _integer(raw, 1, MAX_API_BURST),
-    "corsOrigins": _cors_origins,
-    "logRetentionDays": _log_retention,
-    "keepImages": lambda raw: _integer(raw, 1),
-    "warmHoldMs": lambda raw: _integer(raw, 0, MAX_HOLD_MS, "(ms)"),
-    "prewarmOnDeploy": _boolean,
-    "provisionedConcurrency": lambda raw: _integer(raw, 0),
-    "logLevel": _log_level,
-    "snapStart": _boolean,
-    "snapStartVersions": lambda raw: _integer(raw, 1, MAX_SNAPSTART_VERSIONS),
-    "monitoring": _monitoring,
-    "alarmEmail": _alarm_email,
-    "coldStartAlarm": lambda raw: _number(raw, 0, 100),
+
+# --- the settings: one field per config key -------------------------------------------
+
+
+def setting(key: str, parse: Callable[[object], Any]) -> Any:
+    """A `Settings` field read from `lukewarm:<key>` by `parse` (which raises `_Invalid`
+    saying what is allowed). The key's default and description are declared in
+    `Pulumi.yaml`, and nowhere else."""
+    return field(metadata={"key": key, "parse": parse})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the stack is configured with, validated (see `Pulumi.yaml` for meanings)."""
+
+    memory_size: int = setting("memorySize", lambda raw: _integer(raw, *MEMORY_MB, unit="(MB)"))
+    timeout: int = setting(
+        "timeout",
+        lambda raw: _integer(raw, 1, API_TIMEOUT_S, "(seconds; the HTTP API gives up at 30)"),
+    )
+    architecture: str = setting("architecture", _architecture)
+    runtime: str = setting("runtime", _runtime)
+    model_dir: str = setting("modelDir", _model_dir)
+    reserved_concurrency: int = setting(
+        "reservedConcurrency", lambda raw: _integer(raw, 0, unit="(0 = no reservation)")
+    )
+    throttle_rate: float = setting("throttleRate", lambda raw: _number(raw, 0, MAX_API_RATE))
+    throttle_burst: int = setting("throttleBurst", lambda raw: _integer(raw, 1, MAX_API_BURST))
+    cors_origins: tuple[str, ...] = setting("corsOrigins", _cors_origins)
+    log_retention_days: int = setting("logRetentionDays", _log_retention)
+    keep_images: int = setting("keepImages", lambda raw: _integer(raw, 1))
+    warm_schedules: tuple[WarmSchedule, ...] = setting("warmSchedules", _warm_schedule_list)
+    warm_hold_ms: int = setting("warmHoldMs", lambda raw: _integer(raw, 0, MAX_HOLD_MS, "(ms)"))
+    prewarm_on_deploy: bool = setting("prewarmOnDeploy", _boolean)
+    provisioned_concurrency: int = setting("provisionedConcurrency", lambda raw: _integer(raw, 0))
+    log_level: str = setting("logLevel", _log_level)
+    snap_start: bool = setting("snapStart", _boolean)
+    snap_start_versions: int = setting(
+        "snapStartVersions", lambda raw: _integer(raw, 1, MAX_KEPT_VERSIONS)
+    )
+    monitoring: str = setting("monitoring", _monitoring)
+    alarm_email: str | None = setting("alarmEmail", _alarm_email)
+    cold_start_alarm: float = setting("coldStartAlarm", lambda raw: _number(raw, 0, 100))
+    """Percent of requests that may wait for an instance start before the alarm fires."""
+
+    @property
+    def platform(self) -> str:
+        """The Docker build platform whose binaries run on `architecture`."""
+        return "linux/arm64" if self.architecture == "arm64" else "linux/amd64"
+
+
+_KEYS: dict[str, str] = {f.metadata["key"]: f.name for f in fields(Settings)}
+"""Config key (as in `Pulumi.yaml`, without `lukewarm:`) → `Settings` field."""
+_PARSERS: dict[str, Callable[[object], Any]] = {
+    f.metadata["key"]: f.metadata["parse"] for f in fields(Settings)
 }
 
 
@@ -488,28 +362,22 @@ def load_settings(values: Mapping[str, object] | None = None, project_dir: Path 
         elif raw is not None:
             merged[name] = raw
 
-    fields: dict[str, Any] = {}
-    for name, parse in _SIMPLE.items():
+    values_read: dict[str, Any] = {}
+    # The bad parts of a list come after the bad single values, each under its sub-key.
+    part_problems: list[str] = []
+    for name, parse in _PARSERS.items():
         try:
-            fields[_KEYS[name]] = parse(merged[name])
+            values_read[_KEYS[name]] = parse(merged[name])
         except _Invalid as error:
             problems.append(_problem(name, merged[name], str(error)))
-    schedules: list[WarmSchedule] = []
-    try:
-        for item in _warm_schedules(merged["warmSchedules"]):
-            if isinstance(item, WarmSchedule):
-                schedules.append(item)
-            else:
-                where, value, allowed = item
-                problems.append(_problem(f"warmSchedules{where}", value, allowed))
-    except _Invalid as error:
-        problems.append(_problem("warmSchedules", merged["warmSchedules"], str(error)))
-    fields["warm_schedules"] = tuple(schedules)
+        except _InvalidParts as error:
+            part_problems += [_problem(f"{name}{where}", v, a) for where, v, a in error.parts]
+    problems += part_problems
     if not problems:
-        problems.extend(_cross_checks(fields))
+        problems.extend(_cross_checks(values_read))
     if problems:
         raise SettingsError(problems)
-    return Settings(**fields)
+    return Settings(**values_read)
 
 
 def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:

@@ -38,7 +38,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from infra.settings import WarmSchedule
+    from infra.schedules import WarmSchedule
 
 COLD = "cold"
 RESTORED = "restored"

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_aws import iam, lambda_
+from pulumi_aws import lambda_
 
-from infra.service import helper_function, lambda_identity
+from infra.helper import HelperLambda, HelperLambdaArgs
 
 PRUNER_SOURCE = "pruner"
 """The pruner's source directory (standard library and boto3 only), relative to the project."""
@@ -45,31 +45,27 @@ class Versions(pulumi.ComponentResource):
         super().__init__("lukewarm:index:Versions", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        identity = lambda_identity(
+        pruner = HelperLambda(
             name,
-            "lukewarm version pruner: deletes the captioner's old versions, writes its own logs",
-            args.log_retention_days,
-            child,
-        )
-        prune_policy = iam.RolePolicy(
-            f"{name}-prune-versions",
-            role=identity.role.id,
-            policy=pruning_policy(args.function_arn, args.alias_arn),
-            opts=child,
-        )
-        pruner = helper_function(
-            f"{name}-pruner",
-            description="lukewarm: deletes the captioning function's old versions",
-            code=pulumi.AssetArchive(
-                {"handler.py": pulumi.FileAsset(f"{PRUNER_SOURCE}/handler.py")}
+            HelperLambdaArgs(
+                function_suffix="pruner",
+                source=PRUNER_SOURCE,
+                description="lukewarm: deletes the captioning function's old versions",
+                role_description=(
+                    "lukewarm version pruner: deletes the captioner's old versions, "
+                    "writes its own logs"
+                ),
+                memory_size=PRUNER_MEMORY_MB,
+                timeout=PRUNER_TIMEOUT_S,
+                log_retention_days=args.log_retention_days,
+                variables={
+                    "FUNCTION_NAME": args.function_name,
+                    "FUNCTION_QUALIFIER": args.alias_name,
+                },
+                policies={"prune-versions": pruning_policy(args.function_arn, args.alias_arn)},
             ),
-            identity=identity,
-            memory_size=PRUNER_MEMORY_MB,
-            timeout=PRUNER_TIMEOUT_S,
-            variables={"FUNCTION_NAME": args.function_name, "FUNCTION_QUALIFIER": args.alias_name},
-            permissions=[prune_policy],
-            parent=self,
-        )
+            child,
+        ).function
         # Runs again whenever the alias moves: after the new version is live, never before.
         lambda_.Invocation(
             f"{name}-prune",

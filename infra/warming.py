@@ -9,13 +9,12 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import get_caller_identity_output, iam, lambda_, scheduler
 
-from infra.service import helper_function, lambda_identity
-from infra.settings import ROOT, WarmSchedule, warm_input
+from contract import WARMER_MEMORY_MB, warmer_input
+from infra.helper import HelperLambda, HelperLambdaArgs
+from infra.schedules import WarmSchedule
 
 WARMER_SOURCE = "warmer"
 """The warmer's source directory (standard library and boto3 only), relative to the project."""
-WARMER_MEMORY_MB = 128
-"""The warmer only waits on invokes; the smallest size is plenty."""
 WARMER_TIMEOUT_S = 60
 """Room for a cold target's init (up to 10 s), its hold, and a second, longer wave."""
 MAX_EVENT_AGE_S = 60
@@ -24,7 +23,7 @@ MAX_EVENT_AGE_S = 60
 
 def warm_event(concurrency: int, hold_ms: int) -> str:
     """The warmer's input, as JSON text for the schedule and the pre-warm."""
-    return json.dumps(warm_input(concurrency, hold_ms))
+    return json.dumps(warmer_input(concurrency, hold_ms))
 
 
 @dataclass
@@ -55,34 +54,26 @@ class Warming(pulumi.ComponentResource):
         super().__init__("lukewarm:index:Warming", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        identity = lambda_identity(
+        helper = HelperLambda(
             name,
-            "lukewarm warmer: invokes the live alias, writes its own logs",
-            args.log_retention_days,
+            HelperLambdaArgs(
+                function_suffix="warmer",
+                source=WARMER_SOURCE,
+                description="lukewarm: keeps the captioning function warm",
+                role_description="lukewarm warmer: invokes the live alias, writes its own logs",
+                memory_size=WARMER_MEMORY_MB,
+                timeout=WARMER_TIMEOUT_S,
+                log_retention_days=args.log_retention_days,
+                variables={
+                    "FUNCTION_NAME": args.function_name,
+                    "FUNCTION_QUALIFIER": args.alias_name,
+                    "FUNCTION_TIMEOUT_S": str(args.function_timeout),
+                },
+                policies={"invoke-alias": _invoke_policy(args.alias_arn)},
+            ),
             child,
         )
-        role = identity.role
-        invoke_policy = iam.RolePolicy(
-            f"{name}-invoke-alias",
-            role=role.id,
-            policy=_invoke_policy(args.alias_arn),
-            opts=child,
-        )
-        warmer = helper_function(
-            f"{name}-warmer",
-            description="lukewarm: keeps the captioning function warm",
-            code=warmer_code(),
-            identity=identity,
-            memory_size=WARMER_MEMORY_MB,
-            timeout=WARMER_TIMEOUT_S,
-            variables={
-                "FUNCTION_NAME": args.function_name,
-                "FUNCTION_QUALIFIER": args.alias_name,
-                "FUNCTION_TIMEOUT_S": str(args.function_timeout),
-            },
-            permissions=[invoke_policy],
-            parent=self,
-        )
+        warmer, invoke_policy = helper.function, helper.policies["invoke-alias"]
 
         # The Scheduler invokes the warmer asynchronously, so Lambda's own retries (two, with
         # events kept six hours) would apply on top of the schedule's retry policy.
@@ -152,16 +143,6 @@ class Warming(pulumi.ComponentResource):
         self.register_outputs(
             {"warmer_name": self.warmer_name, "schedule_names": self.schedule_names}
         )
-
-
-def warmer_code() -> pulumi.AssetArchive:
-    """The warmer's Python modules only, so no __pycache__ or editor files reach the zip."""
-    return pulumi.AssetArchive(
-        {
-            path.name: pulumi.FileAsset(f"{WARMER_SOURCE}/{path.name}")
-            for path in sorted((ROOT / WARMER_SOURCE).glob("*.py"))
-        }
-    )
 
 
 def _invoke_policy(function_arn: pulumi.Input[str]) -> pulumi.Output[str]:

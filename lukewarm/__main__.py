@@ -17,8 +17,8 @@ COMMANDS = {
     "probe": ("lukewarm.probe", "measure cold, luke-warm and warm latency over time"),
     "cost": ("lukewarm.cost", "estimate the monthly AWS bill"),
     "report": ("lukewarm.report", "what a deployed or local stack did: cold starts, errors, cost"),
-    "convert": ("lukewarm.convert", "convert a Show-Attend-Tell checkpoint to a model directory"),
-    "export": ("lukewarm.export", "export a model directory to ONNX for the function's runtime"),
+    "convert": ("toolkit.convert", "convert a Show-Attend-Tell checkpoint to a model directory"),
+    "export": ("toolkit.export", "export a model directory to ONNX for the function's runtime"),
 }
 
 

@@ -40,11 +40,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lukewarm.checkout import import_from_checkout
-from lukewarm.http import CaptionError, caption_url, post_image, read_image
-
 # The one definition of a cold start and a restore, shared with report, dashboard and alarms.
-telemetry = import_from_checkout("infra.telemetry")
+from infra import telemetry
+from lukewarm.http import CaptionError, caption_url, post_image, read_image
 
 CLASSES = ("cold", "restored", "luke-warm", "warm", "error")
 COLOURS = {

@@ -42,7 +42,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lukewarm.checkout import ROOT, import_from_checkout
+from infra import telemetry
+from lukewarm import pricing as pricing_model
+from lukewarm.checkout import ROOT
+from lukewarm.localstack import logs
 
 DEFAULT_LOCAL_LOG = ROOT / ".lukewarm" / "logs.jsonl"
 QUERY_LIMIT = 10_000
@@ -79,10 +82,6 @@ class ReportError(Exception):
     """Something the report cannot do; the message is for the user."""
 
 
-def _telemetry() -> Any:
-    return import_from_checkout("infra.telemetry")
-
-
 # --- records -----------------------------------------------------------------------------
 
 
@@ -112,7 +111,7 @@ class PlatformReport:
     @property
     def kind(self) -> str:
         """cold, restored or warm, by the one definition (infra/telemetry.py)."""
-        return str(_telemetry().platform_start_kind(self.init_ms, self.restore_ms))
+        return str(telemetry.platform_start_kind(self.init_ms, self.restore_ms))
 
 
 def parse_report(message: str, timestamp_ms: int) -> PlatformReport | None:
@@ -240,7 +239,6 @@ def summarise(
     records: Records, pricing: Pricing | None, prices: dict[str, Any] | None
 ) -> dict[str, Any]:
     """The report's figures, as `--json` prints them."""
-    telemetry = _telemetry()
     reports = list(records.reports.values())
     requests = [r for r in reports if r.request_id not in records.warm_ups]
     warm_ups = [r for r in reports if r.request_id in records.warm_ups]
@@ -314,7 +312,6 @@ def _cost(
     restored_gb: float,
 ) -> dict[str, Any]:
     """The period's traffic-driven charges, and `lukewarm cost`'s estimate of the same."""
-    cost = import_from_checkout("lukewarm.cost")
     if pricing.region not in prices["regions"]:
         raise ReportError(
             f"no prices for {pricing.region} in lukewarm/prices.json "
@@ -342,7 +339,7 @@ def _cost(
     runs = records.warm_runs
     schedules = (
         (
-            cost.Schedule(
+            pricing_model.Schedule(
                 expression="observed",
                 concurrency=max(1, round(sum(run.targets for run in runs) / len(runs))),
                 timezone="UTC",
@@ -354,7 +351,7 @@ def _cost(
         else ()
     )
     starts = summary["cold_starts"] + summary["restores"]
-    inputs = cost.Inputs(
+    inputs = pricing_model.Inputs(
         region=pricing.region,
         architecture=pricing.architecture,
         memory_mb=memory_mb,
@@ -372,7 +369,7 @@ def _cost(
     )
     estimated = [
         (item, usd)
-        for item, usd in cost.estimate(inputs, prices).line_items
+        for item, usd in pricing_model.estimate(inputs, prices).line_items
         if item.startswith(TRAFFIC_CHARGES)
     ]
     return {
@@ -555,7 +552,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _stack_config(stack: str | None) -> tuple[Any, str | None]:
     """The stack's settings and its `aws:region` (the defaults and None without a stack)."""
-    settings_module = import_from_checkout("infra.settings")
+    from infra import settings as settings_module  # YAML and cron: only when a report runs
+
     path = settings_module.ROOT / f"Pulumi.{stack}.yaml"
     # A stack deployed from another checkout has no file here: its logs are still readable,
     # priced with the project's defaults in the region boto3 is configured for.
@@ -578,13 +576,12 @@ def gather(args: argparse.Namespace, now: datetime | None = None) -> tuple[Recor
     now = now or datetime.now(UTC)
     start = now - args.since
     if args.local is not None:
-        events = local_events(args.local, int(start.timestamp() * 1000))
-        return collect(events), {"source": _shown(args.local)}
+        records = collect(local_events(args.local, int(start.timestamp() * 1000)))
+        return records, {"source": _shown(args.local)}
     if args.stack is None:
         raise ReportError("name the deployed stack (--stack NAME), or read the local one (--local)")
     _, stack_region = _stack_config(args.stack)
     region = args.region or stack_region
-    logs = import_from_checkout("lukewarm.localstack.logs")
     groups = [logs.function_group(args.stack), logs.warmer_group(args.stack)]
     import boto3
     from botocore.exceptions import BotoCoreError
@@ -614,10 +611,11 @@ def report(args: argparse.Namespace, now: datetime | None = None) -> tuple[dict[
     now = now or datetime.now(UTC)
     records, where = gather(args, now)
     settings, stack_region = _stack_config(args.stack)
-    cost = import_from_checkout("lukewarm.cost")
     # The region the logs were read in prices them; locally, the stack's or the default.
-    region = where.pop("region", None) or args.region or stack_region or cost.DEFAULT_REGION
-    prices = cost.load_prices()
+    region = (
+        where.pop("region", None) or args.region or stack_region or pricing_model.DEFAULT_REGION
+    )
+    prices = pricing_model.load_prices()
     summary = summarise(records, Pricing(region, settings.architecture), prices)
     period = {
         "from": (now - args.since).isoformat(timespec="seconds"),
@@ -678,7 +676,6 @@ def plot(records: Records, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    telemetry = _telemetry()
     requests = sorted(
         (r for r in records.reports.values() if r.request_id not in records.warm_ups),
         key=lambda r: r.timestamp_ms,

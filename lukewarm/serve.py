@@ -13,7 +13,9 @@ import signal
 import sys
 from pathlib import Path
 
-from lukewarm.checkout import FUNCTION_DIR, ROOT, import_from_checkout
+from contract import RUNTIMES
+from infra import settings as stack_settings
+from lukewarm.checkout import FUNCTION_DIR, ROOT
 from lukewarm.localstack.logs import LOG_FORMATS
 from lukewarm.localstack.stack import LocalStack, StackOptions
 
@@ -45,7 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--runtime",
-        choices=import_from_checkout("infra.settings").RUNTIMES,
+        choices=RUNTIMES,
         help="what the function runs the model with (default: the stack's runtime)",
     )
     parser.add_argument(
@@ -91,7 +93,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--log-level",
-        choices=import_from_checkout("infra.settings").LOG_LEVELS,
+        choices=stack_settings.LOG_LEVELS,
         type=str.upper,
         help="the function's application log level (default: the stack's logLevel)",
     )
@@ -145,10 +147,9 @@ def positive_float(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings_module = import_from_checkout("infra.settings")
     try:
-        settings = settings_module.stack_settings(args.stack)
-    except settings_module.SettingsError as error:
+        settings = stack_settings.stack_settings(args.stack)
+    except stack_settings.SettingsError as error:
         print(f"lukewarm serve: {error}", file=sys.stderr)
         return 2
     task_root = args.task_root or FUNCTION_DIR

@@ -5,7 +5,7 @@ published version keeps a snapshot that is billed for as long as it is cached. R
 per deploy (after the `live` alias has moved), this deletes all but the newest `keep`
 versions, always keeping the one `live` points at. Lambda itself refuses to delete a
 version an alias points at, so a version that another alias uses is reported and kept.
-Standard library and boto3 only, so it deploys as a small zip.
+Standard library, boto3 and `contract` only, so it deploys as a small zip.
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-MAX_KEEP = 100
+from contract import MAX_KEPT_VERSIONS
 
 
 def parse_event(event: Any) -> int:
     """`keep` from the deploy's input, or ValueError saying what is wrong."""
     keep = event.get("keep") if isinstance(event, dict) else None
-    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= MAX_KEEP:
-        raise ValueError(f'the event must be {{"keep": <int from 1 to {MAX_KEEP}>}}, got {event!r}')
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= MAX_KEPT_VERSIONS:
+        raise ValueError(
+            f'the event must be {{"keep": <int from 1 to {MAX_KEPT_VERSIONS}>}}, got {event!r}'
+        )
     return keep
 
 

@@ -35,7 +35,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from captioner import CaptionModel, ModelConfig, Vocabulary, save_model
     from captioner.config import DecoderConfig, EncoderConfig, PreprocessConfig
-    from lukewarm.export import export_model
+    from toolkit.export import export_model
 
     torch.manual_seed(0)
     words = ("<pad>", "<start>", "<end>", "<unk>", "a", "red", "blue", "circle", "square")

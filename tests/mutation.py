@@ -59,9 +59,6 @@ MODULES = {
         "warmer/handler.py",
         "warmer",
         ("tests/warmer/test_handler.py",),
-        (
-            "tests/warmer/test_handler.py::test_the_warmer_needs_only_the_standard_library_and_boto3",
-        ),
     ),
     "settings": Module(
         "infra/settings.py",
@@ -74,14 +71,17 @@ MODULES = {
 # Dockerfile) but is not on the import path, so `app` and `captioner` are the mutated ones.
 LAYOUT = {
     "app.py": "function/app.py",
+    "uploads.py": "function/uploads.py",
+    "events.py": "function/events.py",
     "captioner": "function/captioner",
+    "contract": "function/contract",
     "static": "function/static",
     "function": "function",
     "warmer": "warmer",
     "pruner": "pruner",
     "infra": "infra",
     "lukewarm": "lukewarm",
-    "training": "training",
+    "toolkit": "toolkit",
     "data": "data",
     "tests": "tests",
     "__main__.py": "__main__.py",

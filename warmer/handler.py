@@ -9,7 +9,7 @@ JSON summary and CloudWatch embedded metrics (EMF).
 
 A throttled, failing or slow function is counted and reported, never raised, and the
 SDK never retries: a struggling function gets no retry storm from its own warmer.
-Standard library and boto3 only, so it deploys as a small zip.
+Standard library, boto3 and `contract` only, so it deploys as a small zip.
 """
 
 from __future__ import annotations
@@ -32,16 +32,14 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-MAX_CONCURRENCY = 50
-MAX_HOLD_MS = 10_000
-DEFAULT_HOLD_MS = 500
+from contract import ALIAS, INIT_CAP_S, MAX_HOLD_MS, parse_warmer_input, warm_up_event
+
 SECOND_WAVE_HOLD_FACTOR = 3
 CONNECT_TIMEOUT_S = 2.0
-# A cold instance loads the model before it answers. Lambda caps the init phase at 10 s
-# and re-runs a longer init inside the invoke, which the function timeout bounds: the
-# very first warm-up of a new image can take this cap plus the function timeout.
-INIT_CAP_S = 10.0
-# On top of that, for the network and Lambda's own overhead.
+# A cold instance loads the model before it answers, within INIT_CAP_S, or re-runs a longer
+# init inside the invoke, which the function timeout bounds: the very first warm-up of a
+# new image can take that cap plus the function timeout. On top of that, for the network
+# and Lambda's own overhead.
 NETWORK_ALLOWANCE_S = 2.0
 # The function timeout when FUNCTION_TIMEOUT_S does not say: the longest a stack allows.
 DEFAULT_FUNCTION_TIMEOUT_S = 30.0
@@ -68,25 +66,6 @@ class InvokeResult:
     restored: bool = False
     """SnapStart restored the instance for this warm-up (instead of a cold start)."""
     detail: str = ""
-
-
-def parse_event(event: Any) -> tuple[int, int]:
-    """`(concurrency, hold_ms)` from the schedule's input, or ValueError saying what is wrong."""
-    if not isinstance(event, dict):
-        raise ValueError(f"warm event must be an object, got {type(event).__name__}")
-    concurrency = event.get("concurrency", 1)
-    hold_ms = event.get("hold_ms", DEFAULT_HOLD_MS)
-    if not _is_int(concurrency) or not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise ValueError(
-            f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}, got {concurrency!r}"
-        )
-    if not _is_int(hold_ms) or not 0 <= hold_ms <= MAX_HOLD_MS:
-        raise ValueError(f"hold_ms must be an integer from 0 to {MAX_HOLD_MS}, got {hold_ms!r}")
-    return concurrency, hold_ms
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def client_config(concurrency: int, read_timeout_s: float) -> Config:
@@ -120,7 +99,7 @@ def lambda_client(
 
 def invoke_once(client: Any, function_name: str, qualifier: str, hold_ms: int) -> InvokeResult:
     """One synchronous warm-up invoke, classified; never raises for the function's faults."""
-    payload = json.dumps({"lukewarm": {"action": "warm", "hold_ms": hold_ms}})
+    payload = json.dumps(warm_up_event(hold_ms))
     try:
         response = client.invoke(
             FunctionName=function_name,
@@ -288,12 +267,12 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
     FUNCTION_TIMEOUT_S is the target's timeout (infra/warming.py sets it).
     """
-    concurrency, hold_ms = parse_event(event)
+    concurrency, hold_ms = parse_warmer_input(event)
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     budget_s = remaining_ms() / 1000 if callable(remaining_ms) else DEFAULT_BUDGET_S
     summary = warm(
         os.environ["FUNCTION_NAME"],
-        os.environ.get("FUNCTION_QUALIFIER", "live"),
+        os.environ.get("FUNCTION_QUALIFIER", ALIAS),
         concurrency,
         hold_ms,
         budget_s=budget_s,

@@ -47,7 +47,7 @@ def caption_image_beam_search(
     num_pixels = encoder_out.size(1)
     encoder_out = encoder_out.expand(k, num_pixels, encoder_dim)
 
-    k_prev_words = torch.LongTensor([[word_map["<start>"]]] * k)
+    k_prev_words = torch.tensor([[word_map["<start>"]]] * k, dtype=torch.long)
     seqs = k_prev_words
     top_k_scores = torch.zeros(k, 1)
     complete_seqs: list[list[int]] = []

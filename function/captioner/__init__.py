@@ -3,8 +3,11 @@
 `load_captioner(model_dir)` loads a model directory with the runtime that
 `LUKEWARM_RUNTIME` names: `onnx` (the default: its ONNX export on ONNX Runtime and
 NumPy, see `ort.py`) or `torch` (`config.json`, `vocab.json` and `weights.safetensors`
-in torch, see `runtime.py`); `captioner.caption(image)` captions an RGB PIL image.
+in torch, see `pytorch.py`); `captioner.caption(image)` captions an RGB PIL image.
 Importing this package imports neither: the torch names below load torch on first use.
+
+What it may import: `contract`, the standard library, NumPy and Pillow, and its backend's
+library (ONNX Runtime or torch) when a model is loaded with it. Never a tool.
 """
 
 import warnings
@@ -16,19 +19,22 @@ from typing import TYPE_CHECKING, Any
 # every cold start.
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
 
-from .config import RUNTIMES, ModelConfig, ModelFormatError, Vocabulary, read_config  # noqa: E402
-from .loader import configure_threads, load_captioner, usable_cpus  # noqa: E402
+from contract import RUNTIMES  # noqa: E402
+
+from .config import ModelConfig, ModelFormatError, Vocabulary, read_config  # noqa: E402
+from .loader import configure_threads, load_captioner  # noqa: E402
 from .search import Alternative, Caption  # noqa: E402
+from .threads import usable_cpus  # noqa: E402
 
 if TYPE_CHECKING:
     from .model import CaptionModel
-    from .runtime import Captioner, build_model, save_model
+    from .pytorch import Captioner, build_model, save_model
 
 _TORCH_NAMES = {
     "CaptionModel": "model",
-    "Captioner": "runtime",
-    "build_model": "runtime",
-    "save_model": "runtime",
+    "Captioner": "pytorch",
+    "build_model": "pytorch",
+    "save_model": "pytorch",
 }
 
 

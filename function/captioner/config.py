@@ -27,9 +27,6 @@ BACKBONES: dict[str, tuple[str, tuple[int, int, int, int]]] = {
     "resnet152": ("bottleneck", (3, 8, 36, 3)),
 }
 QUANTIZE_MODES = ("none", "int8-dynamic")
-RUNTIMES = ("onnx", "torch")
-"""What runs a model: ONNX Runtime on its export (the default: no torch), or torch on
-its weights."""
 
 
 class ModelFormatError(ValueError):

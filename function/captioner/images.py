@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import math
 import struct
+from typing import cast
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
@@ -193,7 +194,8 @@ def _grey_range(image: Image.Image) -> tuple[float, float]:
     """
     if image.mode.startswith("I;16"):
         return 0.0, 65535.0
-    low, high = (float(value) for value in image.getextrema())
+    # One band here (the modes `decode` converts), so the extrema are one (low, high) pair.
+    low, high = (float(value) for value in cast("tuple[float, float]", image.getextrema()))
     if low >= 0:
         tops = ((1.0,) if image.mode == "F" else ()) + (255.0, 65535.0)
         top = next((top for top in tops if high <= top), None)

@@ -1,42 +1,25 @@
-"""Choosing a backend: which runtime loads a model directory, on how many threads.
+"""Choosing a backend: which runtime loads a model directory, and whose threads to set.
 
 Nothing here imports torch or ONNX Runtime: each backend is imported only when a model
-is loaded with it, so the ONNX image never pays for torch (and has none).
+is loaded with it, so the ONNX image never pays for torch (and has none). The thread
+count itself lives in `threads.py`, which the backends read.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import RUNTIMES, ModelFormatError
+from contract import RUNTIME_VARIABLE, RUNTIMES
+
+from .config import ModelFormatError
+from .threads import requested_threads, set_thread_count
 
 if TYPE_CHECKING:
     from .ort import OrtCaptioner
-    from .runtime import Captioner
-
-RUNTIME_VARIABLE = "LUKEWARM_RUNTIME"
-THREADS_VARIABLE = "LUKEWARM_THREADS"
-
-_configured: dict[str, int] = {}
-"""`threads`: the intra-op thread count set by `configure_threads`, for sessions made
-after it."""
-
-
-def usable_cpus() -> int:
-    """CPUs this process may really use: its affinity, capped by a cgroup CPU quota
-    (containers and Lambda report more cores than they are allowed to keep busy)."""
-    cpus = len(os.sched_getaffinity(0))
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return cpus
+    from .pytorch import Captioner
 
 
 def chosen_runtime(runtime: str | None = None) -> str:
@@ -53,18 +36,13 @@ def configure_threads(threads: int | None = None, runtime: str | None = None) ->
     usable CPUs) and return the count. ONNX Runtime's applies to the sessions of
     captioners loaded afterwards; torch's is process-wide, and set whenever torch is
     already imported, whichever runtime is named (torch is never imported for onnx)."""
-    count = threads or int(os.environ.get(THREADS_VARIABLE, "0")) or usable_cpus()
+    count = requested_threads(threads)
     if chosen_runtime(runtime) == "torch" or "torch" in sys.modules:
         import torch
 
         torch.set_num_threads(count)
-    _configured["threads"] = count
+    set_thread_count(count)
     return count
-
-
-def thread_count() -> int:
-    """The intra-op threads a new ONNX Runtime session gets."""
-    return _configured.get("threads") or int(os.environ.get(THREADS_VARIABLE, "0")) or usable_cpus()
 
 
 def load_captioner(model_dir: str | Path, runtime: str | None = None) -> OrtCaptioner | Captioner:
@@ -74,7 +52,7 @@ def load_captioner(model_dir: str | Path, runtime: str | None = None) -> OrtCapt
     made from other weights; `torch` reads `weights.safetensors`.
     """
     if chosen_runtime(runtime) == "torch":
-        from .runtime import Captioner
+        from .pytorch import Captioner
 
         return Captioner.load(model_dir)
     from .ort import OrtCaptioner

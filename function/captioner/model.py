@@ -134,8 +134,13 @@ class Encoder(nn.Module):
         )
 
     def forward(self, images: Tensor) -> Tensor:
-        features = self.adaptive_pool(self.resnet(images))  # (B, C, S, S)
-        grid = features.flatten(2).transpose(1, 2)  # (B, S*S, C)
+        return self.grid(self.adaptive_pool(self.resnet(images)))  # pooled: (B, C, S, S)
+
+    def grid(self, pooled: Tensor) -> Tensor:
+        """The pooled feature map (B, C, S, S) as the decoder attends over it: (B, S*S, C),
+        with the position embedding and the context layers applied. The ONNX export pools
+        its own way and then calls this."""
+        grid = pooled.flatten(2).transpose(1, 2)  # (B, S*S, C)
         if self.position is not None:
             grid = grid + self.position
         for layer in self.context:

@@ -17,9 +17,9 @@ from PIL import Image
 
 from .config import ModelConfig, ModelFormatError, Vocabulary, read_config, read_vocabulary
 from .exported import ENCODER_FILE, EXPORT_DIR, STEP_FILE, Manifest, read_manifest, refresh_hint
-from .loader import thread_count
 from .preprocess import to_array
 from .search import Caption, Hypothesis, advance_batch, stage_timing, to_caption
+from .threads import thread_count
 
 
 def session_options(threads: int) -> ort.SessionOptions:

@@ -56,8 +56,8 @@ def pack_decoder(decoder: Decoder) -> Decoder:
     The layers applied once per image (`init_h`, `init_c`, the encoder-side attention
     projection) already multiply many rows and keep their modules.
     """
-    decoder.fc = PackedLinear(decoder.fc)
-    decoder.f_beta = PackedLinear(decoder.f_beta)
-    decoder.attention.decoder_att = PackedLinear(decoder.attention.decoder_att)
+    decoder.fc = PackedLinear(decoder.fc)  # type: ignore[assignment]
+    decoder.f_beta = PackedLinear(decoder.f_beta)  # type: ignore[assignment]
+    decoder.attention.decoder_att = PackedLinear(decoder.attention.decoder_att)  # type: ignore[assignment]
     decoder.decode_step = PackedLSTMCell(decoder.decode_step)  # type: ignore[assignment]
     return decoder

@@ -5,6 +5,6 @@ invoke endpoint boto3 can call, a pool of instance processes (each a real cold s
 and the warm schedules; `lukewarm serve` runs it, and tests and benchmarks start it as
 a child process with `process.StackProcess`.
 
-Nothing is imported here: every instance process starts as `lukewarm.localstack.runtime`
+Nothing is imported here: every instance process starts as `lukewarm.localstack.environment`
 and must not pay for the server's imports.
 """

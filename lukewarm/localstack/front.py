@@ -24,12 +24,13 @@ from typing import Any
 
 from aiohttp import web
 
+from contract import ROUTES
+
 from .access import log_request
 from .invoke import MAX_PAYLOAD_BYTES
 from .pool import Invocation, Pool, Throttled
 
-# The deployed API's named routes (infra/api.py); any other request has routeKey $default.
-ROUTES = ("POST /caption", "GET /", "GET /health")
+# The deployed API's named routes are contract.ROUTES; any other request has routeKey $default.
 # HTTP API's payload limit; the function enforces its own, smaller image limit.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 TEXT_TYPES = (

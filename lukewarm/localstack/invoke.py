@@ -25,14 +25,15 @@ from typing import Any
 
 from aiohttp import web
 
+from contract import ALIAS
+
 from .access import log_request
+from .environment import RESTORE_ERROR
 from .pool import Invocation, Pool, Throttled
-from .runtime import RESTORE_ERROR
 
 log = logging.getLogger("lukewarm.serve")
 
 PATH = "/2015-03-31/functions/{name}/invocations"
-ALIAS = "live"
 EXECUTED_VERSION = "1"
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 """Lambda's synchronous invoke payload limit (6,291,456 bytes)."""

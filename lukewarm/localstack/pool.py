@@ -1,6 +1,6 @@
 """The instance pool: local Lambda execution environments as separate processes.
 
-Each instance is one `lukewarm.localstack.runtime` process that imported the handler
+Each instance is one `lukewarm.localstack.environment` process that imported the handler
 once and then serves one event at a time, like a Lambda execution environment. An
 event goes to an idle instance, else to a new one (a real cold start) while fewer than
 `max_instances` exist, else it is throttled. Idle instances are reclaimed after
@@ -235,7 +235,7 @@ class Pool:
                 process = await asyncio.create_subprocess_exec(
                     sys.executable,
                     "-m",
-                    "lukewarm.localstack.runtime",
+                    "lukewarm.localstack.environment",
                     cwd=self.options.task_root,
                     env=env,
                     stdin=asyncio.subprocess.PIPE,

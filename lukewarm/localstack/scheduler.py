@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from lukewarm.checkout import import_from_checkout
+from contract import ALIAS, parse_warmer_input, warmer_input
+from warmer import handler as warmer
 
 from .logs import LogGroups
 
@@ -35,8 +36,10 @@ LOCAL_CLIENT = {
 
 
 class Schedule(Protocol):
-    schedule: str
-    concurrency: int
+    @property
+    def schedule(self) -> str: ...
+    @property
+    def concurrency(self) -> int: ...
 
     def next_run(self, after: datetime) -> datetime | None: ...
 
@@ -68,12 +71,11 @@ def run_warmer(
     The schedule's input is built by the same rule as the deployed schedules' and read
     by the warmer's own parser.
     """
-    warmer = import_from_checkout("warmer.handler")
-    event = import_from_checkout("infra.settings").warm_input(concurrency, hold_ms)
-    concurrency, hold_ms = warmer.parse_event(event)
+    event = warmer_input(concurrency, hold_ms)
+    concurrency, hold_ms = parse_warmer_input(event)
     return warmer.warm(
         function_name,
-        "live",
+        ALIAS,
         concurrency,
         hold_ms,
         budget_s=WARMER_BUDGET_S,
@@ -116,7 +118,7 @@ class WarmScheduler:
         )
         log.info("warm run (%s): %s", reason, json.dumps(summary, separators=(",", ":")))
         # What the deployed warmer prints: its summary as one EMF line, in its log group.
-        self.logs.warmer(import_from_checkout("warmer.handler").emf_line(summary))
+        self.logs.warmer(warmer.emf_line(summary))
         return summary
 
     async def follow(self, schedule: Schedule, runs: asyncio.TaskGroup) -> None:

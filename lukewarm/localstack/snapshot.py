@@ -3,7 +3,7 @@
 Lambda with SnapStart runs the init once, when a version is published, snapshots the
 initialised microVM, and starts every new instance by restoring that snapshot and
 running the after-restore hooks. Here the snapshot is one runtime process that imported
-the handler and ran the before-snapshot hooks (`lukewarm.localstack.runtime` with
+the handler and ran the before-snapshot hooks (`lukewarm.localstack.environment` with
 `LUKEWARM_SNAPSHOT_SOCKET`), and a restore is a fork of it (copy-on-write memory) that
 runs the after-restore hooks and connects back over a Unix socket.
 
@@ -108,7 +108,7 @@ class Snapshot:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "lukewarm.localstack.runtime",
+            "lukewarm.localstack.environment",
             cwd=task_root,
             env={**env, "LUKEWARM_SNAPSHOT_SOCKET": str(socket_path)},
             stdin=asyncio.subprocess.PIPE,
@@ -134,12 +134,12 @@ class Snapshot:
             raise
         if not ready.get("ready"):
             await snapshot.stop()
-            error = ready.get("init_error") or {
+            failure = ready.get("init_error") or {
                 "errorType": "Runtime.InitError",
                 "errorMessage": f"the snapshot exited with status {process.returncode}",
             }
-            log.error("snapshot init failed: %s: %s", error["errorType"], error["errorMessage"])
-            return error
+            log.error("snapshot init failed: %s: %s", failure["errorType"], failure["errorMessage"])
+            return failure
         snapshot.init_ms = ready.get("init_ms")
         snapshot._tasks.append(asyncio.create_task(snapshot._read_reports()))
         log.info(
@@ -164,7 +164,8 @@ class Snapshot:
             await self.process.stdin.drain()
             process = RestoredProcess(*await forked)
             connected = asyncio.gather(*streams.values())
-            await asyncio.wait([connected, process.exited], return_when=asyncio.FIRST_COMPLETED)
+            waiting: list[asyncio.Future[Any]] = [connected, process.exited]
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if connected.done():
                 process.attach(*connected.result())
             else:
@@ -201,9 +202,9 @@ class Snapshot:
                 if forked := self._forks.get(report["forked"]):
                     forked.set_result((report["pid"], exited))
             elif "exited" in report:
-                exited = self._exits.pop(report["exited"], None)
-                if exited is not None and not exited.done():
-                    exited.set_result(report["code"])
+                ended = self._exits.pop(report["exited"], None)
+                if ended is not None and not ended.done():
+                    ended.set_result(report["code"])
         # The snapshot is gone, and every instance restored from it with it (they die
         # with their parent).
         gone = RuntimeError(f"the snapshot exited with status {await self.process.wait()}")

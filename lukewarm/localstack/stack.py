@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from contract import INIT_CAP_S, RUNTIME_VARIABLE
 from lukewarm.checkout import FUNCTION_DIR
 
 from . import front, invoke
@@ -25,10 +26,6 @@ from .pool import Pool, PoolOptions
 from .scheduler import Schedule, StackClock, WarmScheduler
 
 log = logging.getLogger("lukewarm.serve")
-
-# Lambda's init phase cap; a slower init is re-run inside the first invoke, which the
-# function timeout then bounds.
-INIT_CAP_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +81,7 @@ class LocalStack:
         if options.model_dir is not None:
             env["LUKEWARM_MODEL_DIR"] = str(Path(options.model_dir).resolve())
         if options.runtime is not None:
-            env["LUKEWARM_RUNTIME"] = options.runtime
+            env[RUNTIME_VARIABLE] = options.runtime
         self.logs = LogGroups(
             options.log_file,
             log_format=options.log_format,

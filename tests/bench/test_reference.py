@@ -16,7 +16,7 @@ from PIL import Image
 
 from bench import reference
 from bench.original.models import DecoderWithAttention, Encoder
-from lukewarm.convert import convert, write_model
+from toolkit.convert import convert, write_model
 
 STEPS = 6
 

@@ -90,7 +90,7 @@ def test_a_file_that_is_not_an_image_shows_an_error(browser, local_stack, tmp_pa
 
 
 def test_the_demo_model_captions_generated_scenes(browser, demo_stack, tmp_path):
-    from training.scenes import make_scene
+    from toolkit.scenes import make_scene
 
     # Held-out scenes the demo model captions right when sent straight to it (it gets
     # about 98 % of them right): through the page, every one must come back the same.

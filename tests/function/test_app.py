@@ -31,7 +31,7 @@ from tests.function.handler_support import (
     rest_event,
     sample_event,
 )
-from training.scenes import make_scene
+from toolkit.scenes import make_scene
 
 # Pages and health checks publish no metric; Powertools warns about that (app.py silences
 # it at import, but pytest resets warning filters for each test).

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from contract import RUNTIMES
 from tests.conftest import DEMO_MODEL_DIR, FUNCTION_DIR
 from tests.function.handler_support import encode, http_event
-from training.scenes import make_scene
+from toolkit.scenes import make_scene
 
 DOCKERFILE = FUNCTION_DIR / "Dockerfile"
 MODEL_FILES = ("config.json", "vocab.json", "weights.safetensors")
@@ -29,7 +30,6 @@ EXPORT_FILES = (
     "onnx/decoder_step.onnx.data",
     "onnx/manifest.json",
 )
-RUNTIMES = ("onnx", "torch")
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -94,9 +94,9 @@ def test_base_image_is_lambda_python_3_12() -> None:
 def test_the_runtime_is_a_build_argument_onnx_by_default_and_known_to_the_function() -> None:
     assert build_args()["RUNTIME"] == "onnx"
     assert set(RUNTIMES) <= set(stages())
-    final = stages()["final"]
-    assert ("ENV", "LUKEWARM_RUNTIME=${RUNTIME}") in final
-    assert ("ARG", "RUNTIME") in final  # the global default, in scope for ENV
+    # The stack passes LUKEWARM_RUNTIME (tests/infra/test_stack_runtime.py); the image sets
+    # no second copy that could disagree with it.
+    assert not [arg for op, arg in instructions() if op == "ENV" and "LUKEWARM_RUNTIME" in arg]
 
 
 def test_cmd_names_the_handler_function() -> None:
@@ -109,7 +109,8 @@ def test_cmd_names_the_handler_function() -> None:
 
 def test_the_function_code_is_copied_into_either_image() -> None:
     assert [sources for sources, _, _ in copies("final")] == [
-        ["app.py"],
+        ["app.py", "uploads.py", "events.py"],
+        ["contract/"],
         ["captioner/"],
         ["static/"],
     ]
@@ -133,9 +134,18 @@ def test_copy_sources_are_exactly_what_each_runtime_needs(runtime: str) -> None:
         ]
         assert {origin for _, _, origin in copies("onnx")} == {None, "onnx-check"}
         checked = [s for group, _, _ in copies("onnx-check") for s in group]
-        assert checked == ["captioner/"] + [f"model/{n}" for n in MODEL_FILES] + ["model/onnx/"]
+        assert checked == ["contract/", "captioner/"] + [f"model/{n}" for n in MODEL_FILES] + [
+            "model/onnx/"
+        ]
         assert "python -m captioner.exported model" in runs("onnx-check")
-    assert sources[4:] == ["app.py", "captioner/", "static/"]
+    assert sources[4:] == [
+        "app.py",
+        "uploads.py",
+        "events.py",
+        "contract/",
+        "captioner/",
+        "static/",
+    ]
     context = [
         s
         for stage in (runtime, "onnx-check", "final")
@@ -242,7 +252,7 @@ class Blocker:
             attempts.append(name)
             raise ModuleNotFoundError(f"{{name}} is not in this image")
 sys.meta_path.insert(0, Blocker())
-for name in ("lukewarm", "training", "infra", "bench", "warmer"):
+for name in ("lukewarm", "toolkit", "infra", "bench", "warmer"):
     try:
         __import__(name)
     except ImportError:

@@ -27,6 +27,7 @@ from tests.function.handler_support import (
     rest_event,
 )
 from tests.function.test_app import assert_caption, assert_error
+from uploads import MAX_BODY_BYTES, MAX_FORM_PARTS, MAX_IMAGE_BYTES
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -60,14 +61,14 @@ def test_a_form_of_thousands_of_tiny_parts_is_refused_in_milliseconds(
         {"image": ("a.jpg", uploads["jpeg"], "image/jpeg")}, BOUNDARY
     )
     reply, cpu_s = timed(lambda: invoke(app, http_event(body=body, content_type=FORM)))
-    assert_error(reply, 400, "bad_request", f"over {app.MAX_FORM_PARTS} parts")
+    assert_error(reply, 400, "bad_request", f"over {MAX_FORM_PARTS} parts")
     assert cpu_s < CPU_BOUND_S
 
 
 def test_a_form_with_a_few_extra_fields_is_still_captioned(
     app: ModuleType, uploads: dict[str, bytes]
 ) -> None:
-    fields: dict[str, Any] = {f"note{i}": "hello" for i in range(app.MAX_FORM_PARTS - 1)}
+    fields: dict[str, Any] = {f"note{i}": "hello" for i in range(MAX_FORM_PARTS - 1)}
     fields["image"] = ("a.jpg", uploads["jpeg"], "image/jpeg")
     assert_caption(invoke(app, http_event(body=multipart(fields, BOUNDARY), content_type=FORM)))
 
@@ -259,8 +260,8 @@ def test_a_warm_up_event_of_any_depth_is_refused_and_logged(
 
 def test_the_image_limit_is_what_fits_the_invoke_payload(app: ModuleType) -> None:
     # A raw image is base64 in the event; the event must stay within Lambda's 6 MiB.
-    assert len(base64.b64encode(b"\0" * app.MAX_IMAGE_BYTES)) < app.MAX_BODY_BYTES - 16_000
-    at_limit = b"\xff\xd8" + b"\0" * (app.MAX_IMAGE_BYTES - 2)
+    assert len(base64.b64encode(b"\0" * MAX_IMAGE_BYTES)) < MAX_BODY_BYTES - 16_000
+    at_limit = b"\xff\xd8" + b"\0" * (MAX_IMAGE_BYTES - 2)
     assert_error(invoke(app, http_event(body=at_limit)), 400, "unreadable_image")
     over = at_limit + b"\0"
     reply = invoke(app, http_event(body=over))

@@ -15,11 +15,11 @@ from captioner import ModelFormatError, configure_threads, load_captioner
 from captioner.config import PreprocessConfig
 from captioner.preprocess import to_array, to_tensor
 from tests.conftest import DEMO_MODEL_DIR
-from training.scenes import make_scene
+from toolkit.scenes import make_scene
 
 AGREEMENT_SCENES = 40
 """Held-out scenes of `make evaluate`'s seed compared in every test run (all 500:
-`python -m training.agreement`)."""
+`python -m toolkit.agreement`)."""
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ from tests.infra.pulumi_mocks import (
     deploy,
 )
 
+HELPER_LAMBDA = "lukewarm:index:HelperLambda"
 COMPONENTS = {
     "lukewarm:index:Image",
     "lukewarm:index:Service",
@@ -46,6 +47,7 @@ def test_default_stack_creates_each_piece_once() -> None:
 
     assert counts == {
         **dict.fromkeys(COMPONENTS, 1),
+        HELPER_LAMBDA: 1,
         ECR_REPOSITORY: 1,
         ECR_LIFECYCLE_POLICY: 1,
         DOCKER_IMAGE: 1,
@@ -67,15 +69,25 @@ def test_default_stack_creates_each_piece_once() -> None:
 
 
 def test_every_cloud_resource_is_a_child_named_after_its_component() -> None:
+    """A helper Lambda's component sits inside the component that owns it and is named
+    after it, and so are the helper's resources, as the owner's own are."""
     urns = deploy().urns
+    helpers: set[str] = set()
     for urn in urns:
         _, _, type_chain, name = urn.split("::")
         parent, typ = type_chain.split("$")
         if typ in COMPONENTS:
             assert parent == "pulumi:pulumi:Stack", urn
-            continue
-        assert parent in COMPONENTS, urn
-        assert name.startswith(f"{parent.rsplit(':', 1)[1].lower()}-"), urn
+        elif typ == HELPER_LAMBDA:
+            assert parent in COMPONENTS, urn
+            assert name == parent.rsplit(":", 1)[1].lower(), urn
+            helpers.add(name)
+        elif parent == HELPER_LAMBDA:
+            assert any(name.startswith(f"{helper}-") for helper in helpers), urn
+        else:
+            assert parent in COMPONENTS, urn
+            assert name.startswith(f"{parent.rsplit(':', 1)[1].lower()}-"), urn
+    assert helpers == {"warming"}
 
 
 def test_outputs() -> None:

@@ -7,7 +7,8 @@ import json
 import pytest
 import yaml
 
-from infra.settings import ROOT, RUNTIMES, SettingsError, load_settings
+from contract import RUNTIMES
+from infra.settings import ROOT, SettingsError, load_settings
 from tests.infra.pulumi_mocks import DOCKER_IMAGE, FUNCTION, LukewarmMocks, deploy
 
 

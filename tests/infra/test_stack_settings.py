@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from contract import MAX_HOLD_MS, MAX_WARM_CONCURRENCY, parse_warmer_input
 from infra.settings import (
-    MAX_HOLD_MS,
-    MAX_WARM_CONCURRENCY,
     ROOT,
     Settings,
     SettingsError,
@@ -400,10 +399,16 @@ def test_all_problems_come_in_one_message() -> None:
 
 
 def test_warm_limits_are_the_warmers_own() -> None:
-    from warmer import handler
-
-    assert handler.MAX_CONCURRENCY == MAX_WARM_CONCURRENCY
-    assert handler.MAX_HOLD_MS == MAX_HOLD_MS
+    """What the settings accept at the edge, the warmer accepts; one past it, both refuse."""
+    edge = {"concurrency": MAX_WARM_CONCURRENCY, "hold_ms": MAX_HOLD_MS}
+    assert parse_warmer_input(edge) == (MAX_WARM_CONCURRENCY, MAX_HOLD_MS)
+    assert load_settings({"warmHoldMs": MAX_HOLD_MS}).warm_hold_ms == MAX_HOLD_MS
+    with pytest.raises(ValueError, match="hold_ms"):
+        parse_warmer_input({**edge, "hold_ms": MAX_HOLD_MS + 1})
+    with pytest.raises(SettingsError, match="warmHoldMs"):
+        load_settings({"warmHoldMs": MAX_HOLD_MS + 1})
+    with pytest.raises(ValueError, match="concurrency"):
+        parse_warmer_input({**edge, "concurrency": MAX_WARM_CONCURRENCY + 1})
 
 
 def test_values_that_contradict_each_other_are_rejected() -> None:

@@ -9,8 +9,9 @@ import re
 import pulumi
 import pytest
 
-from infra.settings import MAX_SNAPSTART_VERSIONS, ROOT, SettingsError, load_settings
-from pruner.handler import MAX_KEEP
+from contract import MAX_KEPT_VERSIONS
+from infra.settings import ROOT, SettingsError, load_settings
+from pruner.handler import parse_event as parse_prune_event
 from tests.infra.pulumi_mocks import (
     ALIAS,
     FUNCTION,
@@ -76,6 +77,7 @@ def test_with_snapstart_each_deploy_prunes_all_but_the_newest_versions() -> None
     assert pruner["runtime"] == "python3.12" and pruner["handler"] == "handler.handler"
     assert isinstance(pruner["code"], pulumi.AssetArchive)
     assert pruner["code"].assets["handler.py"].path == "pruner/handler.py"
+    assert pruner["code"].assets["contract/__init__.py"].path == "function/contract/__init__.py"
     assert pruner["environment"]["variables"] == {
         "FUNCTION_NAME": service["name"],
         "FUNCTION_QUALIFIER": "live",
@@ -105,7 +107,11 @@ def test_the_pruner_may_delete_versions_of_the_captioner_and_nothing_else() -> N
 def test_snapstart_versions_outside_1_to_100_are_refused(value: object) -> None:
     with pytest.raises(SettingsError, match=r"lukewarm:snapStartVersions = .*: must be an integer"):
         load_settings({"snapStartVersions": value})
-    assert MAX_SNAPSTART_VERSIONS == MAX_KEEP  # the pruner's own limit
+    # The most the settings accept is what the pruner accepts.
+    assert load_settings({"snapStartVersions": MAX_KEPT_VERSIONS}).snap_start_versions == 100
+    assert parse_prune_event({"keep": MAX_KEPT_VERSIONS}) == 100
+    with pytest.raises(ValueError, match="from 1 to 100"):
+        parse_prune_event({"keep": MAX_KEPT_VERSIONS + 1})
 
 
 def test_the_image_is_built_on_a_base_image_that_runs_snapstart_hooks() -> None:

@@ -38,6 +38,7 @@ def test_warmer_is_a_small_python_zip_of_warmer_dir_aimed_at_the_alias() -> None
     assert "handler.py" in code.assets
     assert all(name.endswith(".py") for name in code.assets)
     assert code.assets["handler.py"].path == "warmer/handler.py"
+    assert code.assets["contract/__init__.py"].path == "function/contract/__init__.py"
     assert warmer["environment"]["variables"] == {
         "FUNCTION_NAME": deployment.outputs["function_name"],
         "FUNCTION_QUALIFIER": "live",

@@ -131,7 +131,7 @@ def test_a_body_over_lambdas_payload_gets_api_gateways_500(echo_stack):
 
 
 def test_the_largest_accepted_image_fits_in_the_event(echo_stack):
-    from app import MAX_IMAGE_BYTES  # the function's own limit
+    from uploads import MAX_IMAGE_BYTES  # the function's own limit
 
     stack = echo_stack
     image = bytes(range(256)) * (MAX_IMAGE_BYTES // 256) + b"\0" * (MAX_IMAGE_BYTES % 256)

@@ -12,7 +12,7 @@ import botocore.exceptions
 import pytest
 
 from tests.localstack.conftest import http, invoke, lambda_client
-from training.scenes import make_scene
+from toolkit.scenes import make_scene
 
 REQUEST_LINE = re.compile(
     r"^(?P<method>\S+) (?P<path>\S+) (?P<status>\d{3}) (?P<temperature>cold|warm) "

@@ -125,7 +125,7 @@ def test_a_big_file_that_is_no_readable_image_is_refused_before_sending(fake_api
 
 
 def test_the_limit_is_the_functions():
-    source = (ROOT / "function" / "app.py").read_text()
+    source = (ROOT / "function" / "uploads.py").read_text()
     (declared,) = re.findall(r"^MAX_IMAGE_BYTES = ([\d_]+)$", source, re.MULTILINE)
     assert int(declared) == MAX_IMAGE_BYTES
 

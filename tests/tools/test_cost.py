@@ -224,16 +224,16 @@ def test_free_tier_never_takes_the_bill_below_what_is_not_free(capsys) -> None:
 
 @pytest.mark.parametrize("concurrency", [1, 2, 3])
 def test_warm_invokes_bill_the_hold_the_deployed_warmer_asks_for(capsys, concurrency) -> None:
-    from infra.settings import warm_input
+    from contract import warmer_input
 
     argv = [a for a in WRITE_UP if a != "--no-warming"]
     report = cost(
         capsys, *argv, "--warm-schedule", "rate(5 minutes)",
         "--warm-concurrency", str(concurrency), "--warm-hold-ms", "500",
     )  # fmt: skip
-    # infra/warming.py puts warm_input's hold in every schedule's event; a lone warm-up
+    # infra/warming.py puts warmer_input's hold in every schedule's event; a lone warm-up
     # holds nothing, so the stack never bills its 500 ms.
-    hold_s = warm_input(concurrency, 500)["hold_ms"] / 1000
+    hold_s = warmer_input(concurrency, 500)["hold_ms"] / 1000
     invokes = 8640 * concurrency
     lines = items(report)
     assert lines[f"Warm invokes ({invokes:,} x {hold_s * 1000:g} ms)"] == usd(

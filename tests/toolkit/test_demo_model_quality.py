@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import DEMO_MODEL_DIR
-from training.evaluate import evaluate, main
+from toolkit.evaluate import evaluate, main
 
 needs_demo_model = pytest.mark.skipif(
     not DEMO_MODEL_DIR.joinpath("weights.safetensors").exists(), reason="no demo model"

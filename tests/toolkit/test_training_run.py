@@ -8,8 +8,8 @@ import torch
 from safetensors.torch import load_file
 
 from captioner import Captioner, CaptionModel, save_model
-from training.scenes import make_scene, vocabulary_words
-from training.train import (
+from toolkit.scenes import make_scene, vocabulary_words
+from toolkit.train import (
     MODEL_NAME,
     TrainingSettings,
     anneal,

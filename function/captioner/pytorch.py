@@ -7,7 +7,7 @@ import time
 import warnings
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from PIL import Image
@@ -26,7 +26,7 @@ from .config import (
     read_vocabulary,
     write_model_files,
 )
-from .model import CaptionModel
+from .model import CaptionModel, Decoder
 from .packing import pack_decoder
 from .preprocess import to_tensor
 from .search import Caption, stage_timing, to_caption
@@ -125,7 +125,7 @@ class Captioner:
         self.vocabulary = vocabulary
         self.model = model.eval().requires_grad_(False)
         if config.quantize == "int8-dynamic":
-            self.model.decoder = _quantize_decoder(self.model.decoder)
+            self.model.decoder = cast("Decoder", _quantize_decoder(self.model.decoder))
         else:
             self.model.decoder = pack_decoder(self.model.decoder)
 

@@ -1,9 +1,9 @@
-"""Do the runtimes caption alike? `python -m training.agreement --count 500 --seed 1000003`
+"""Do the runtimes caption alike? `python -m toolkit.agreement --count 500 --seed 1000003`
 
 Captions the held-out scenes `make evaluate` scores with torch, with the model's ONNX
 export (fp32) and with an int8 export made for the occasion in a temporary copy of the
 model directory. Prints, per runtime, exact match and BLEU-4 against the true captions
-(as `training.evaluate` scores them) and how often its top caption is torch's. With
+(as `toolkit.evaluate` scores them) and how often its top caption is torch's. With
 `--images DIR` it captions those images instead (no true captions: agreement only).
 """
 
@@ -19,8 +19,9 @@ from PIL import Image
 from sacrebleu.metrics import BLEU
 
 from captioner import configure_threads, load_captioner
-from lukewarm.export import IMAGE_SUFFIXES, export_model
-from training.scenes import make_scene
+from toolkit.alike import compare_captions
+from toolkit.export import IMAGE_SUFFIXES, export_model
+from toolkit.scenes import make_scene
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "function" / "model"
 
@@ -37,7 +38,7 @@ def caption_all(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.agreement", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m toolkit.agreement", description=__doc__)
     parser.add_argument("--count", type=int, default=500, help="how many scenes (default 500)")
     parser.add_argument("--seed", type=int, default=1000003, help="which held-out scenes")
     parser.add_argument("--images", type=Path, metavar="DIR", help="caption these images instead")
@@ -66,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(report.lines()))
             results["onnx-int8"] = caption_all(int8_dir, "onnx", images, beam=args.beam)
     for runtime, captions in results.items():
-        same = sum(c == t for c, t in zip(captions, results["torch"], strict=True))
+        same = compare_captions(results["torch"], captions).identical
         line = f"{runtime:9} same_as_torch={same}/{len(images)} ({same / len(images):.1%})"
         if truths is not None:
             exact = sum(c == t for c, t in zip(captions, truths, strict=True)) / len(truths)

@@ -1,4 +1,4 @@
-"""One local Lambda execution environment: `python -m lukewarm.localstack.runtime`.
+"""One local Lambda execution environment: `python -m lukewarm.localstack.environment`.
 
 The pool starts this with the function's task root as working directory, so `import app`
 finds the handler exactly as Lambda does, once, at start: the cold start is real. It

@@ -189,9 +189,9 @@ def load_checkpoint(path: Path, *, trust_pickle: bool) -> tuple[Any, Any, bool]:
     if any(str(key).startswith("decoder.") for key in checkpoint):
         # One flat state dict of the whole model: encoder.* and decoder.* names.
         return _sub_state(checkpoint, "encoder."), _sub_state(checkpoint, "decoder."), pickled
-    found = ", ".join(sorted(str(key) for key in checkpoint)[:8]) or "nothing"
+    names = ", ".join(sorted(str(key) for key in checkpoint)[:8]) or "nothing"
     raise ConversionError(
-        f"{path} has no 'encoder' and 'decoder' entries (found {found}): "
+        f"{path} has no 'encoder' and 'decoder' entries (found {names}): "
         "not a captioning tutorial checkpoint"
     )
 
@@ -270,7 +270,7 @@ def write_model(out_dir: Path, conversion: Conversion, *, force: bool = False) -
     """Write the model directory and its ONNX export next to OUT_DIR, load it back, then
     move it into place: a failure anywhere leaves OUT_DIR as it was."""
     from captioner import Captioner, ModelFormatError, build_model, save_model
-    from lukewarm.export import ExportError, export_model
+    from toolkit.export import ExportError, export_model
 
     _check_out_dir(out_dir, force=force)
     out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Train the built-in demo model on generated scenes: `python -m training.train --seed 0`.
+"""Train the built-in demo model on generated scenes: `python -m toolkit.train --seed 0`.
 
 Scenes are made on the fly from (split "train", seed, index), in a worker process
 while the model trains, so a run is reproducible from its seed and arguments alone
@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 from rich.progress import (
@@ -31,8 +32,8 @@ from torch.utils.data import DataLoader, Dataset
 from captioner import CaptionModel, ModelConfig, Vocabulary, save_model
 from captioner.config import SPECIAL_TOKENS, DecoderConfig, EncoderConfig, PreprocessConfig
 from captioner.preprocess import to_tensor
-from lukewarm.export import export_model
-from training.scenes import Scene, make_scene, vocabulary_words
+from toolkit.export import export_model
+from toolkit.scenes import Scene, make_scene, vocabulary_words
 
 MODEL_NAME = "lukewarm-shapes"
 MODEL_VERSION = "2"
@@ -204,10 +205,12 @@ def train(
         model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema_decay), use_buffers=True
     )
 
+    averaged = cast(CaptionModel, average.module)
+
     def after_step(step: int) -> None:
         average.update_parameters(model)
         if checkpoints is not None and step % checkpoint_every == 0:
-            save_model(checkpoints / f"step-{step:05d}", config, vocabulary, average.module)
+            save_model(checkpoints / f"step-{step:05d}", config, vocabulary, averaged)
 
     _fit(
         model,
@@ -221,7 +224,7 @@ def train(
         quiet,
         layout_head=layout_head,
     )
-    annealed = anneal(average.module, settings, quiet=quiet)
+    annealed = anneal(averaged, settings, quiet=quiet)
     save_model(out, config, vocabulary, annealed.eval())
     return config
 
@@ -337,7 +340,7 @@ def _one_thread(_: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     defaults = TrainingSettings()
     parser = argparse.ArgumentParser(
-        prog="python -m training.train", description="Train the built-in demo model."
+        prog="python -m toolkit.train", description="Train the built-in demo model."
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--out", type=Path, required=True, help="model directory to write")

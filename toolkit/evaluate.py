@@ -1,4 +1,4 @@
-"""Score a model on held-out scenes: `python -m training.evaluate --count 500 --seed 1000003`.
+"""Score a model on held-out scenes: `python -m toolkit.evaluate --count 500 --seed 1000003`.
 
 Scenes come from the "evaluate" split, which no training run draws from, so any seed
 gives unseen scenes. `--runtime` picks what captions them (`onnx`, the function's default,
@@ -19,7 +19,7 @@ from rich.progress import Progress
 from sacrebleu.metrics import BLEU
 
 from captioner import RUNTIMES, ModelFormatError, configure_threads, load_captioner
-from training.scenes import make_scene
+from toolkit.scenes import make_scene
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "function" / "model"
 
@@ -72,7 +72,7 @@ def evaluate(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m training.evaluate",
+        prog="python -m toolkit.evaluate",
         description="Exact match and BLEU-4 of a model on held-out generated scenes.",
     )
     parser.add_argument("--count", type=int, required=True, help="how many scenes")

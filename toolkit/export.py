@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from captioner import ModelFormatError
 from captioner.exported import (
@@ -49,6 +49,7 @@ from captioner.exported import (
     fingerprint,
     source_digests,
 )
+from toolkit.alike import Agreement, compare_captions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     from captioner import ModelConfig
     from captioner.model import CaptionModel
     from captioner.ort import OrtCaptioner
-    from captioner.runtime import Captioner
+    from captioner.pytorch import Captioner
 
 OPSET = 17
 CALIBRATION_SCENES = 32
@@ -74,32 +75,12 @@ by up to 2e-3 on untrained ones, whose activations reach 1e4; a wrong graph by f
 CALIBRATION_SEED = 17
 CHECK_SEED = 18
 DEMO_MODEL_NAME = "lukewarm-shapes"
-"""`training.train.MODEL_NAME`: the one model that generated scenes calibrate well."""
+"""`toolkit.train.MODEL_NAME`: the one model that generated scenes calibrate well."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
 class ExportError(Exception):
     """A model directory that cannot be exported, and why."""
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """How often one runtime's top caption equals another's on the same images."""
-
-    images: int
-    identical: int
-    """Images whose top caption is exactly the reference's."""
-    word_share: float
-    """Share of the reference's words found at the same position."""
-
-    def __str__(self) -> str:
-        return (
-            f"top caption identical on {self.identical}/{self.images} images, "
-            f"{self.word_share:.1%} of words"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"images": self.images, "identical": self.identical, "word_share": self.word_share}
 
 
 @dataclass(frozen=True)
@@ -244,17 +225,13 @@ def agreement(
     batch_size: int = 16,
 ) -> Agreement:
     """Compare the top captions of `other` with those of `reference` on `images`."""
-    identical = matched = total = 0
+    expected: list[str] = []
+    got: list[str] = []
     for first in range(0, len(images), batch_size):
         batch = images[first : first + batch_size]
-        expected = reference.caption_batch(batch, beam=beam)
-        got = other.caption_batch(batch, beam=beam)
-        for want, have in zip(expected, got, strict=True):
-            identical += want.caption == have.caption
-            want_words, have_words = want.caption.split(), have.caption.split()
-            matched += sum(a == b for a, b in zip(want_words, have_words, strict=False))
-            total += max(len(want_words), len(have_words))
-    return Agreement(len(images), identical, matched / total if total else 1.0)
+        expected += [c.caption for c in reference.caption_batch(batch, beam=beam)]
+        got += [c.caption for c in other.caption_batch(batch, beam=beam)]
+    return compare_captions(expected, got)
 
 
 # --- The graphs -------------------------------------------------------------------------
@@ -279,6 +256,9 @@ def _grid_pool(size: int, grid: int) -> nn.Module:
         weights[i, low:high] = 1.0 / (high - low)
 
     class GridPool(nn.Module):
+        rows: Tensor
+        columns: Tensor
+
         def __init__(self) -> None:
             super().__init__()
             self.register_buffer("rows", weights)
@@ -295,7 +275,7 @@ def _torch_fp32(model_dir: Path) -> Captioner:
     quantize its decoder at load: what the fp32 export is compared with."""
     from dataclasses import replace
 
-    from captioner.runtime import Captioner
+    from captioner.pytorch import Captioner
 
     loaded = Captioner.load(model_dir)
     if loaded.config.quantize == "none":
@@ -308,7 +288,7 @@ def _plain_model(captioner: Captioner, model_dir: Path) -> CaptionModel:
     """The model as defined, in fp32: not the captioner's, whose decoder is repacked for
     torch (or quantized, with `quantize: int8-dynamic`)."""
     from captioner.config import WEIGHTS_FILE
-    from captioner.runtime import build_model, load_weights
+    from captioner.pytorch import build_model, load_weights
 
     model = build_model(captioner.config, len(captioner.vocabulary))
     load_weights(model, model_dir / WEIGHTS_FILE)
@@ -316,7 +296,10 @@ def _plain_model(captioner: Captioner, model_dir: Path) -> CaptionModel:
 
 
 def _graphs(model: CaptionModel, config: ModelConfig) -> tuple[nn.Module, nn.Module]:
-    """The two exported modules, around `model`'s own: per image, and per decoding step."""
+    """The two exported modules, around `model`'s own: per image, and per decoding step.
+    The image graph pools with `_grid_pool` (adaptive pooling as two matrix products, which
+    export everywhere) where the encoder's `forward` pools adaptively; the rest is the
+    model's own `Encoder.grid`, `Decoder.init_state` and `Attention.project`."""
     import torch
     from torch import nn
 
@@ -334,12 +317,7 @@ def _graphs(model: CaptionModel, config: ModelConfig) -> tuple[nn.Module, nn.Mod
             self.decoder = decoder
 
         def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-            features = self.pool(self.encoder.resnet(images))
-            features = features.flatten(2).transpose(1, 2)
-            if self.encoder.position is not None:
-                features = features + self.encoder.position
-            for layer in self.encoder.context:
-                features = layer(features)
+            features = self.encoder.grid(self.pool(self.encoder.resnet(images)))
             hidden, cell = self.decoder.init_state(features)
             return features, self.decoder.attention.project(features), hidden, cell
 
@@ -567,7 +545,7 @@ def _images(
 
 
 def _scenes(seed: int, count: int) -> list[Image.Image]:
-    from training.scenes import make_scene
+    from toolkit.scenes import make_scene
 
     return [make_scene("evaluate", seed, i).image for i in range(count)]
 

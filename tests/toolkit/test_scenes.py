@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import DEMO_MODEL_DIR
-from training.scenes import (
+from toolkit.scenes import (
     COLOURS,
     COUNTS,
     KINDS,
@@ -21,7 +21,7 @@ from training.scenes import (
     make_scene,
     vocabulary_words,
 )
-from training.train import demo_vocabulary
+from toolkit.train import demo_vocabulary
 
 GROUP = (
     rf"(?P<count{{n}}>{'|'.join(COUNTS)}) (?P<size{{n}}>{'|'.join(SIZES)}) "

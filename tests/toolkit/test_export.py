@@ -15,9 +15,9 @@ from torch import nn
 
 from captioner import CaptionModel, ModelConfig, Vocabulary, load_captioner, save_model
 from captioner.config import SPECIAL_TOKENS, DecoderConfig, EncoderConfig, PreprocessConfig
-from lukewarm import export
 from lukewarm.__main__ import main
-from training.scenes import make_scene
+from toolkit import export
+from toolkit.scenes import make_scene
 
 EXPORT_FILES = [
     "decoder_step.onnx",

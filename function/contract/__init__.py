@@ -1,0 +1,100 @@
+"""What lukewarm's separately deployed parts must agree on, written once.
+
+The function's image, the warmer's zip and the version pruner's zip each ship this
+package (the image at its task root, the zips beside `handler.py`), and the Pulumi
+program, the local stack and the tools import it, so that no value below has a second
+copy to drift from. Standard library only, and it imports nothing of the project: it is
+the one thing every other part may import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ALIAS = "live"
+"""The qualifier the API and the warmer both invoke, so warm-ups warm what users hit."""
+ROUTES = ("POST /caption", "GET /", "GET /health")
+"""The HTTP API's routes; anything else is the function's 404 or 405."""
+
+RUNTIMES = ("onnx", "torch")
+"""What the function runs the model with: ONNX Runtime on NumPy (no torch), or torch. The
+first is the default."""
+RUNTIME_VARIABLE = "LUKEWARM_RUNTIME"
+"""The function's environment variable naming its runtime: the stack sets it from
+`lukewarm:runtime`, the one place the runtime is chosen."""
+
+MAX_HOLD_MS = 10_000
+"""The longest a warm-up may hold its instance."""
+MAX_WARM_CONCURRENCY = 50
+"""The most instances one warmer run tries to reach."""
+DEFAULT_HOLD_MS = 500
+"""The hold of a warmer input that names none."""
+INIT_CAP_S = 10.0
+"""Lambda's cap on an on-demand function's init phase; a longer init is re-run inside the
+first invoke, which the function timeout then bounds."""
+MAX_KEPT_VERSIONS = 100
+"""The most published versions the version pruner may be asked to keep."""
+
+HELPER_ARCHITECTURE = "arm64"
+"""The helper Lambdas' (the warmer's, the pruner's) architecture: cheaper per GB-second."""
+WARMER_MEMORY_MB = 128
+"""The warmer only waits on invokes; the smallest size is plenty. The stack deploys it at
+this size and architecture, and `lukewarm cost` prices its runs at the same."""
+
+WARM_UP_KEY = "lukewarm"
+"""The warm-up event's only key: API Gateway cannot produce an event that has it."""
+WARM_UP_SHAPE = (
+    f'a warm-up event is {{"{WARM_UP_KEY}": {{"action": "warm", "hold_ms": <int>}}}} '
+    f"with hold_ms from 0 to {MAX_HOLD_MS}"
+)
+
+
+def warm_up_event(hold_ms: int) -> dict[str, Any]:
+    """The event the warmer invokes the function's alias with."""
+    return {WARM_UP_KEY: {"action": "warm", "hold_ms": hold_ms}}
+
+
+def is_warm_up(event: object) -> bool:
+    """Whether the function was invoked with a warm-up event (valid or not)."""
+    return isinstance(event, dict) and WARM_UP_KEY in event
+
+
+def parse_warm_up(event: dict[str, Any]) -> int:
+    """The hold of a warm-up event (`is_warm_up` said it is one), or ValueError saying
+    what a warm-up event is."""
+    request = event[WARM_UP_KEY]
+    hold_ms = request.get("hold_ms", 0) if isinstance(request, dict) else None
+    action = request.get("action") if isinstance(request, dict) else None
+    if action != "warm" or not isinstance(hold_ms, int) or isinstance(hold_ms, bool):
+        raise ValueError(WARM_UP_SHAPE)
+    if not 0 <= hold_ms <= MAX_HOLD_MS:
+        raise ValueError(WARM_UP_SHAPE)
+    return hold_ms
+
+
+def warmer_input(concurrency: int, hold_ms: int) -> dict[str, int]:
+    """The warmer's event: how many instances to reach, how long each holds its instance.
+
+    Holding only keeps concurrent warm-ups on distinct instances; a lone warm-up has
+    nothing to keep apart from, so it does not hold (and is not billed for holding).
+    """
+    return {"concurrency": concurrency, "hold_ms": hold_ms if concurrency > 1 else 0}
+
+
+def parse_warmer_input(event: Any) -> tuple[int, int]:
+    """`(concurrency, hold_ms)` from the schedule's input, or ValueError saying what is wrong."""
+    if not isinstance(event, dict):
+        raise ValueError(f"warm event must be an object, got {type(event).__name__}")
+    concurrency = event.get("concurrency", 1)
+    hold_ms = event.get("hold_ms", DEFAULT_HOLD_MS)
+    if not _is_int(concurrency) or not 1 <= concurrency <= MAX_WARM_CONCURRENCY:
+        raise ValueError(
+            f"concurrency must be an integer from 1 to {MAX_WARM_CONCURRENCY}, got {concurrency!r}"
+        )
+    if not _is_int(hold_ms) or not 0 <= hold_ms <= MAX_HOLD_MS:
+        raise ValueError(f"hold_ms must be an integer from 0 to {MAX_HOLD_MS}, got {hold_ms!r}")
+    return concurrency, hold_ms
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
