@@ -30,7 +30,6 @@ import argparse
 import contextlib
 import json
 import math
-import os
 import re
 import statistics
 import sys
@@ -723,12 +722,8 @@ def run(args: argparse.Namespace) -> int:
     except ReportError as error:
         print(f"lukewarm report: {error}", file=sys.stderr)
         return 1
-    try:
-        print(json.dumps(figures, indent=2) if args.json else render(figures))
-        if args.plot is not None and not args.json:
-            print(f"plot: {args.plot}")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader (`| head`) has what it wanted; Python's exit flush must not complain.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    # A reader that stops early (`| head`) is handled once for every command, in __main__.
+    print(json.dumps(figures, indent=2) if args.json else render(figures))
+    if args.plot is not None and not args.json:
+        print(f"plot: {args.plot}")
     return 0
