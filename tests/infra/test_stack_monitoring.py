@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from infra import telemetry
-from infra.settings import SettingsError, WarmSchedule, load_settings
+from infra.settings import WarmSchedule, load_settings
 from lukewarm.localstack.logs import function_group, warmer_group
 from tests.infra.dashboard_schema import DASHBOARD_BODY, metric_entry_problems
 from tests.infra.pulumi_mocks import (
@@ -333,42 +333,6 @@ def test_office_hours_warm_alarms_judge_each_run_not_the_weekend() -> None:
     assert created["warmer-errors"]["period"] == 300
     reach = {q["id"]: q for q in created["warm-reach"]["metricQueries"]}
     assert reach["targets"]["metric"]["period"] == 300
-
-
-@pytest.mark.parametrize(
-    ("config", "problem"),
-    [
-        (
-            {"monitoring": "everything"},
-            'lukewarm:monitoring = "everything": must be off, dashboard or alarms '
-            "(the dashboard, alarms and their SNS topic)",
-        ),
-        (
-            {"monitoring": "alarms", "alarmEmail": "ops"},
-            'lukewarm:alarmEmail = "ops": must be an e-mail address such as ops@example.com, '
-            'or "" for none',
-        ),
-        (
-            {"alarmEmail": "ops@example.com"},
-            'lukewarm:alarmEmail = "ops@example.com": needs lukewarm:monitoring = alarms '
-            "(it is dashboard): only alarms send mail",
-        ),
-        (
-            {"coldStartAlarm": 0},
-            "lukewarm:coldStartAlarm = 0: must be a number above 0 and at most 100",
-        ),
-        (
-            {"coldStartAlarm": 101},
-            "lukewarm:coldStartAlarm = 101: must be a number above 0 and at most 100",
-        ),
-    ],
-)
-def test_monitoring_settings_are_refused_with_what_is_allowed(
-    config: dict[str, Any], problem: str
-) -> None:
-    with pytest.raises(SettingsError) as raised:
-        load_settings(config)
-    assert raised.value.problems == (problem,)
 
 
 @pytest.mark.parametrize(

@@ -536,6 +536,30 @@ def test_a_warm_schedule_built_in_code_is_validated_too() -> None:
             {"corsOrigins": "[oops"},
             'lukewarm:corsOrigins = "[oops": must be a list of origins (JSON or YAML list)',
         ),
+        # The monitoring keys, and what alarmEmail needs of monitoring.
+        (
+            {"monitoring": "everything"},
+            'lukewarm:monitoring = "everything": must be off, dashboard or alarms '
+            "(the dashboard, alarms and their SNS topic)",
+        ),
+        (
+            {"monitoring": "alarms", "alarmEmail": "ops"},
+            'lukewarm:alarmEmail = "ops": must be an e-mail address such as ops@example.com, '
+            'or "" for none',
+        ),
+        (
+            {"alarmEmail": "ops@example.com"},
+            'lukewarm:alarmEmail = "ops@example.com": needs lukewarm:monitoring = alarms '
+            "(it is dashboard): only alarms send mail",
+        ),
+        (
+            {"coldStartAlarm": 0},
+            "lukewarm:coldStartAlarm = 0: must be a number above 0 and at most 100",
+        ),
+        (
+            {"coldStartAlarm": 101},
+            "lukewarm:coldStartAlarm = 101: must be a number above 0 and at most 100",
+        ),
     ],
 )
 def test_a_refused_value_is_shown_as_the_user_wrote_it(
