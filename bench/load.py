@@ -4,11 +4,13 @@ A local stack (`lukewarm serve`, the demo model unless `--model-dir`) is driven 
 `--clients` concurrent clients for `--duration` seconds. Each request is drawn (seeded)
 from a mix: valid uploads (raw and multipart), refusals the function gives (not an
 image, a bad query, JSON with non-ASCII base64, a form of 10,000 tiny parts, an unknown
-route), page and health probes (GET and HEAD), and bodies API Gateway or Lambda refuse
-(over Lambda's 6 MiB, over HTTP API's 10 MiB). Before the load an idle instance is
-killed, and half-way a busy one: the largest image the function accepts (128 MiB
-decoded, seconds of work) is sent, and the instance found working on it is killed. The
-stack must drop both and serve on.
+route, and images that once held an instance for seconds or hundreds of MB: a
+progressive-JPEG scan bomb, an ICO holding a 13377x13377 PNG, a 33.5M x 1 PNG, each
+also sent once before the load), page and health probes (GET and HEAD), and
+bodies API Gateway or Lambda refuse (over Lambda's 6 MiB, over HTTP API's 10 MiB).
+Before the load an idle instance is killed, and half-way a busy one: the largest image
+the function accepts (128 MiB decoded, seconds of work) is sent, and the instance found
+working on it is killed. The stack must drop both and serve on.
 
 Every request must get an HTTP answer with a status its kind allows (429 is allowed
 everywhere: the pool is capped). Prints counts per kind and status, latency
@@ -38,6 +40,7 @@ import aiohttp
 import psutil
 from PIL import Image
 
+from bench.hostile import ico_holding_png, scan_bomb_jpeg, wide_png
 from lukewarm.localstack.process import StackProcess
 
 PHOTO = Path(__file__).resolve().parent.parent / "data" / "photos" / "coffee.png"
@@ -55,6 +58,9 @@ class Kind:
     body: bytes | None
     content_type: str | None
     allowed: frozenset[int]
+    delivered: bool = False
+    """Also sent once before the load, until an instance answers it (not 429), so that it
+    reaches the function: under load, a large body rarely finds an instance free."""
 
 
 def form(fields: list[tuple[str, bytes, str | None]]) -> bytes:
@@ -122,6 +128,36 @@ def kinds(photo: bytes) -> list[Kind]:
             multipart,
             frozenset({400, throttled}),
         ),
+        Kind(
+            "JPEG scan bomb",
+            3,
+            "POST",
+            "/caption",
+            scan_bomb_jpeg(),
+            "image/jpeg",
+            frozenset({413, throttled}),
+            delivered=True,
+        ),
+        Kind(
+            "ICO holding a big PNG",
+            3,
+            "POST",
+            "/caption",
+            ico_holding_png(),
+            "image/x-icon",
+            frozenset({415, throttled}),
+            delivered=True,
+        ),
+        Kind(
+            "33.5M x 1 PNG",
+            3,
+            "POST",
+            "/caption",
+            wide_png(),
+            "image/png",
+            frozenset({413, throttled}),
+            delivered=True,
+        ),
         Kind("unknown route", 10, "GET", "/nowhere", None, None, frozenset({404, throttled})),
         Kind("health", 15, "GET", "/health", None, None, frozenset({ok, throttled})),
         Kind("head page", 10, "HEAD", "/", None, None, frozenset({ok, throttled})),
@@ -168,22 +204,35 @@ async def client(
 ) -> None:
     weights = [kind.weight for kind in mix]
     while time.monotonic() < stop_at:
-        kind = rng.choices(mix, weights)[0]
-        headers = {"Content-Type": kind.content_type} if kind.content_type else {}
-        started = time.perf_counter()
-        try:
-            async with session.request(
-                kind.method, url + kind.path.lstrip("/"), data=kind.body, headers=headers
-            ) as response:
-                await response.read()
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as error:
-            tally.lost[f"{kind.name}: {type(error).__name__}"] += 1
-            continue
-        tally.latencies_ms.append((time.perf_counter() - started) * 1000)
-        tally.statuses[kind.name, status] += 1
-        if status not in kind.allowed:
-            tally.unexpected[kind.name, status] += 1
+        await send(session, url, rng.choices(mix, weights)[0], tally)
+
+
+async def send(session: aiohttp.ClientSession, url: str, kind: Kind, tally: Tally) -> int | None:
+    """One request of `kind`, tallied: its status, or None if it got no HTTP answer."""
+    headers = {"Content-Type": kind.content_type} if kind.content_type else {}
+    started = time.perf_counter()
+    try:
+        async with session.request(
+            kind.method, url + kind.path.lstrip("/"), data=kind.body, headers=headers
+        ) as response:
+            await response.read()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError) as error:
+        tally.lost[f"{kind.name}: {type(error).__name__}"] += 1
+        return None
+    tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+    tally.statuses[kind.name, status] += 1
+    if status not in kind.allowed:
+        tally.unexpected[kind.name, status] += 1
+    return status
+
+
+async def deliver(
+    session: aiohttp.ClientSession, url: str, kind: Kind, stop_at: float, tally: Tally
+) -> None:
+    """Send `kind` until an instance answers it (anything but 429), or the load ends."""
+    while time.monotonic() < stop_at and await send(session, url, kind, tally) == 429:
+        await asyncio.sleep(0.05)
 
 
 def instances(stack: StackProcess) -> list[psutil.Process]:
@@ -290,10 +339,14 @@ async def drive(
 ) -> tuple[Tally, int | None, bool]:
     """Run the clients for `duration` seconds, killing a busy instance half-way."""
     tally = Tally()
-    stop_at = time.monotonic() + duration
     timeout = aiohttp.ClientTimeout(total=90)
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        # Under load a large body rarely finds an instance free: these go first, once each.
+        for kind in mix:
+            if kind.delivered:
+                await deliver(session, stack.url, kind, time.monotonic() + 30, tally)
+        stop_at = time.monotonic() + duration
         tasks = [
             asyncio.create_task(
                 client(session, stack.url, mix, random.Random(seed + index), stop_at, tally)

@@ -282,7 +282,9 @@ def _int_parameter(query: Mapping[str, str], name: str, default: int, low: int, 
     value = query.get(name)
     if value is None:
         return default
-    if not re.fullmatch(r"-?\d{1,9}", value) or not low <= int(value) <= high:
+    # ASCII digits only: int() also reads full-width and other scripts' digits, which
+    # no proxy, cache or log on the way reads as a number.
+    if not re.fullmatch(r"-?[0-9]{1,9}", value) or not low <= int(value) <= high:
         raise BadRequest(
             f"query parameter {name} must be an integer from {low} to {high}, got {value!r}"
         )
@@ -391,12 +393,18 @@ def _serve(
     problem = shape_problem(event, shape)
     if problem is not None:
         return _malformed_event(api, f"{problem} has the wrong type or is missing")
+    method = event["requestContext"]["http"]["method"] if api is http_api else event["httpMethod"]
+    if method != method.upper():  # RFC 9110: `get` is not GET, which Powertools would serve
+        path = event["rawPath"] if api is http_api else event["path"]
+        allowed = ROUTE_METHODS.get(path)
+        if allowed:
+            return _refusal(api, MethodNotAllowed(method, path, allowed))
+        return _refusal(api, RouteNotFound(f"no route {method} {path}"))
     try:
         response = api.resolve(event, context)
     except Exception as error:  # a shape no check foresaw; a route's own faults never get here
         logger.warning("unresolvable event", extra={"error": type(error).__name__})
         return _malformed_event(api, "the event is not a well-formed API Gateway event")
-    method = event["requestContext"]["http"]["method"] if api is http_api else event["httpMethod"]
     if method == "HEAD":
         response["body"] = ""
         response["isBase64Encoded"] = False
@@ -406,9 +414,15 @@ def _serve(
 def _malformed_event(
     api: APIGatewayHttpResolver | APIGatewayRestResolver, reason: str
 ) -> dict[str, Any]:
-    """The refusal `refused` renders, as the proxy response the API's payload format wants
-    (Powertools cannot resolve the event, so it cannot build the response either)."""
-    response = refused(MalformedEvent(f"{reason}; expected an API Gateway proxy event"))
+    return _refusal(api, MalformedEvent(f"{reason}; expected an API Gateway proxy event"))
+
+
+def _refusal(
+    api: APIGatewayHttpResolver | APIGatewayRestResolver, error: RequestError
+) -> dict[str, Any]:
+    """The refusal `refused` renders, as the proxy response the API's payload format wants,
+    for an event refused before Powertools resolves it (so it cannot build the response)."""
+    response = refused(error)
     headers = response.headers
     answer = {"statusCode": response.status_code, "body": response.body, "isBase64Encoded": False}
     if api is rest_api:

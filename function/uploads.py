@@ -99,6 +99,7 @@ class _Form:
         self.image: list[bytes] | None = None
         self._header_field = b""
         self._disposition = b""
+        self._dispositions = 0
         self._chunks: list[bytes] | None = None
 
     def callbacks(self) -> MultipartCallbacks:
@@ -121,6 +122,7 @@ class _Form:
                 "send the image alone, in a file field named 'image'"
             )
         self._header_field = self._disposition = b""
+        self._dispositions = 0
         self._chunks = None
 
     def header_field(self, data: bytes, start: int, end: int) -> None:
@@ -131,6 +133,13 @@ class _Form:
             self._disposition += data[start:end]
 
     def header_end(self) -> None:
+        if self._header_field.lower() == b"content-disposition":
+            self._dispositions += 1
+            if self._dispositions > 1:  # RFC 7578: one; joined, they name a part ambiguously
+                raise BadRequest(
+                    "a part of the multipart/form-data body has more than one "
+                    "Content-Disposition header"
+                )
         self._header_field = b""
 
     def headers_finished(self) -> None:
@@ -151,16 +160,25 @@ class _Form:
 
 
 def _image_from_multipart(body: bytes, content_type: str) -> bytes:
-    """The file field `image` of a multipart/form-data body (RFC 7578).
+    """The file field `image` of a multipart/form-data body (RFC 7578), after any preamble.
 
     python-multipart parses it as a stream: no recursion into nested parts, and the
     part count and header sizes are capped while parsing, so no body holds the
     instance for long.
     """
-    _, parameters = parse_options_header(content_type.encode("utf-8", "surrogateescape"))
+    try:
+        header = content_type.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as error:  # a lone surrogate, which only a direct invoke sends
+        raise BadRequest("the Content-Type header is not valid text") from error
+    _, parameters = parse_options_header(header)
     boundary = parameters.get(b"boundary")
     if not boundary:
         raise BadRequest("a multipart/form-data Content-Type needs a boundary parameter")
+    # RFC 2046 allows a preamble before the first boundary, which starts a line.
+    delimiter = b"--" + boundary
+    if not body.startswith(delimiter):
+        start = body.find(b"\r\n" + delimiter)
+        body = body[start + 2 :] if start >= 0 else body
     form = _Form()
     try:
         parser = MultipartParser(

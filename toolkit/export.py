@@ -46,6 +46,7 @@ from captioner.exported import (
     QUANTIZE_CHOICES,
     STEP_FILE,
     Manifest,
+    export_files,
     fingerprint,
     source_digests,
 )
@@ -196,6 +197,7 @@ def export_model(
             sources=sources,
             settings=settings,
             agreement={} if versus_fp32 is None else {"versus_fp32": versus_fp32.to_dict()},
+            files=export_files(out),
         )
         _write_manifest(out, manifest)
         files = {path.name: path.stat().st_size for path in sorted(out.iterdir())}

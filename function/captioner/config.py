@@ -221,8 +221,10 @@ def write_model_files(model_dir: Path, config: ModelConfig, vocabulary: Vocabula
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_bytes())
     except FileNotFoundError as error:
         raise ModelFormatError(f"{path} is missing") from error
-    except json.JSONDecodeError as error:
-        raise ModelFormatError(f"{path} is not valid JSON: {error}") from error
+    except RecursionError:
+        raise ModelFormatError(f"{path} is not valid JSON: nested too deeply") from None
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise ModelFormatError(f"{path} is not valid JSON: {error}") from None

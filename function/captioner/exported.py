@@ -8,7 +8,9 @@ so that ONNX Runtime maps them into memory instead of reading and copying them) 
 `manifest.json`, which records a fingerprint of what the export was made from:
 `config.json`, `vocab.json`, `weights.safetensors` and the export's settings. The
 weights stay the source of truth; an export whose fingerprint no longer matches them is
-refused, never served.
+refused, never served. The manifest also records each export file's size and sha256:
+loading checks the sizes (no reading), the image build's check the hashes, so a graph
+or weights file changed in place (bytes flipped, NaN written over it) is never served.
 
 Standard library only: the image build checks an export with it
 (`python -m captioner.exported DIR`) before any runtime is installed.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ ENCODER_FILE = "encoder.onnx"
 STEP_FILE = "decoder_step.onnx"
 DATA_SUFFIX = ".data"
 """A graph's weights are in the file of its name plus this suffix."""
-EXPORT_FORMAT = "lukewarm-onnx/2"
+EXPORT_FORMAT = "lukewarm-onnx/3"
 """Changes whenever the exported graphs change meaning: older exports become stale."""
 SOURCE_FILES = (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE)
 QUANTIZE_CHOICES = ("none", "int8")
@@ -48,6 +50,8 @@ class Manifest:
     """What else the export depends on: format, quantization, opset, optimisation."""
     agreement: dict[str, Any]
     """For int8: how often its captions equal fp32's on the calibration check."""
+    files: dict[str, ExportFile] = field(default_factory=dict)
+    """Each file of the export but the manifest, by name."""
 
     @property
     def runtime(self) -> str:
@@ -62,7 +66,28 @@ class Manifest:
             "sources": self.sources,
             "settings": self.settings,
             "agreement": self.agreement,
+            "files": {
+                name: {"bytes": record.bytes, "sha256": record.sha256}
+                for name, record in sorted(self.files.items())
+            },
         }
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """What the manifest records of one export file."""
+
+    bytes: int
+    sha256: str
+
+
+def export_files(directory: Path) -> dict[str, ExportFile]:
+    """The size and sha256 of each file in an export directory but the manifest."""
+    return {
+        path.name: ExportFile(path.stat().st_size, file_digest(path))
+        for path in sorted(directory.iterdir())
+        if path.is_file() and path.name != MANIFEST_FILE
+    }
 
 
 def file_digest(path: Path) -> str:
@@ -100,26 +125,35 @@ def read_manifest(model_dir: Path) -> Manifest:
     """
     path = model_dir / EXPORT_DIR / MANIFEST_FILE
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_bytes())
     except FileNotFoundError:
         raise ModelFormatError(
             f"{model_dir} has no ONNX export ({path} is missing): {refresh_hint(model_dir)}"
         ) from None
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: JSON, UTF-8
+        reason = "nested too deeply" if isinstance(error, RecursionError) else error
         raise ModelFormatError(
-            f"{path} is unreadable ({error}): {refresh_hint(model_dir)}"
+            f"{path} is unreadable ({reason}): {refresh_hint(model_dir)}"
         ) from None
     try:
+        current = data["format"] == EXPORT_FORMAT
+        records = data["files"] if current else {}  # older formats recorded none
+        files = {
+            str(name): ExportFile(int(record["bytes"]), str(record["sha256"]))
+            for name, record in records.items()
+        }
         manifest = Manifest(
             quantize=str(data["quantize"]),
             fingerprint=str(data["fingerprint"]),
             sources={str(k): str(v) for k, v in data["sources"].items()},
             settings=dict(data["settings"]),
             agreement=dict(data.get("agreement", {})),
+            files=files,
         )
-        current = data["format"] == EXPORT_FORMAT
-    except (KeyError, TypeError, AttributeError):
-        raise ModelFormatError(f"{path} is not a lukewarm export manifest") from None
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise ModelFormatError(
+            f"{path} is not a lukewarm export manifest: {refresh_hint(model_dir)}"
+        ) from None
     if not current or manifest.settings.get("format") != EXPORT_FORMAT:
         raise ModelFormatError(
             f"{model_dir}'s ONNX export is of an older format than {EXPORT_FORMAT}: "
@@ -142,11 +176,43 @@ def read_manifest(model_dir: Path) -> Manifest:
             f"{model_dir}'s ONNX export is stale: {', '.join(changed)} changed since it was "
             f"made; {refresh_hint(model_dir)}"
         )
+    check_files(model_dir, manifest, hashes=False)
     return manifest
 
 
+def check_files(model_dir: Path, manifest: Manifest, *, hashes: bool) -> None:
+    """Each export file is there at the size the manifest records (a stat, no reading)
+    and, with `hashes`, has its sha256 (a read of every byte: the image build's check)."""
+    directory = model_dir / EXPORT_DIR
+    missing = {ENCODER_FILE, STEP_FILE} - set(manifest.files)
+    if missing:
+        raise ModelFormatError(
+            f"{directory / MANIFEST_FILE} records no {', '.join(sorted(missing))}: "
+            f"{refresh_hint(model_dir)}"
+        )
+    for name, record in sorted(manifest.files.items()):
+        path = directory / name
+        if Path(name).name != name:
+            raise ModelFormatError(f"{directory / MANIFEST_FILE} names a file outside {directory}")
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise ModelFormatError(f"{path} is missing: {refresh_hint(model_dir)}") from None
+        if size != record.bytes:
+            raise ModelFormatError(
+                f"{path} is {size:,} bytes; the manifest records {record.bytes:,}: the export "
+                f"was damaged or changed after it was made; {refresh_hint(model_dir)}"
+            )
+        if hashes and file_digest(path) != record.sha256:
+            raise ModelFormatError(
+                f"{path}'s sha256 is not the one the manifest records: the export was "
+                f"damaged or changed after it was made; {refresh_hint(model_dir)}"
+            )
+
+
 def main(argv: list[str]) -> int:
-    """`python -m captioner.exported DIR`: exit 0 if DIR's export is current, else say why."""
+    """`python -m captioner.exported DIR`: exit 0 if DIR's export is current and every
+    export file has the hash its manifest records, else say why."""
     if len(argv) != 1:
         print("usage: python -m captioner.exported MODEL_DIR", file=sys.stderr)
         return 2
@@ -155,6 +221,7 @@ def main(argv: list[str]) -> int:
         if not (model_dir / WEIGHTS_FILE).exists():
             raise ModelFormatError(f"{model_dir / WEIGHTS_FILE} is missing: nothing to check")
         manifest = read_manifest(model_dir)
+        check_files(model_dir, manifest, hashes=True)
     except ModelFormatError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

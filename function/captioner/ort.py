@@ -81,7 +81,34 @@ class OrtCaptioner:
                     f"{path} cannot be loaded ({str(error).splitlines()[0]}): "
                     f"{refresh_hint(model_dir)}"
                 ) from None
-        return cls(config, vocabulary, manifest, *sessions)
+        captioner = cls(config, vocabulary, manifest, *sessions)
+        if not captioner.finite_on_blank():
+            raise ModelFormatError(
+                f"{model_dir}'s export gives outputs that are not finite on a blank image "
+                f"(NaN or infinite weights): {refresh_hint(model_dir)}"
+            )
+        return captioner
+
+    def finite_on_blank(self) -> bool:
+        """Whether the encoder and one decoder step give finite numbers for a black image.
+
+        Weights of NaN load and run, and their captions are empty strings: refused at init
+        instead, for the cost of one pass (the first caption's set-up, paid early)."""
+        size = self.config.preprocess.image_size
+        blank = to_array(Image.new("RGB", (size, size)), self.config.preprocess)[None]
+        features, projected, hidden, cell = self.encoder.run(None, {"images": blank})
+        log_probs, hidden, cell = self.step.run(
+            None,
+            {
+                "words": np.array([self.vocabulary.start], dtype=np.int64),
+                "hidden": hidden,
+                "cell": cell,
+                "features": features,
+                "projected": projected,
+            },
+        )
+        outputs = (features, projected, log_probs, hidden, cell)
+        return all(bool(np.isfinite(array).all()) for array in outputs)
 
     @property
     def info(self) -> dict[str, str]:

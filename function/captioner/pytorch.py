@@ -136,7 +136,28 @@ class Captioner:
         vocabulary = read_vocabulary(model_dir)
         model = build_model(config, len(vocabulary))
         load_weights(model, model_dir / WEIGHTS_FILE)
-        return cls(config, vocabulary, model)
+        captioner = cls(config, vocabulary, model)
+        if not captioner.finite_on_blank():
+            raise ModelFormatError(
+                f"{model_dir / WEIGHTS_FILE} gives outputs that are not finite on a blank "
+                "image (NaN or infinite weights)"
+            )
+        return captioner
+
+    def finite_on_blank(self) -> bool:
+        """Whether the encoder and one decoder step give finite numbers for a black image
+        (as `OrtCaptioner.finite_on_blank`: weights of NaN run, and caption nothing)."""
+        size = self.config.preprocess.image_size
+        with torch.inference_mode():
+            blank = to_tensor(Image.new("RGB", (size, size)), self.config.preprocess)[None]
+            encoder_out = self.model.encoder(blank)
+            decoder = self.model.decoder
+            projected = decoder.attention.project(encoder_out)
+            state = decoder.init_state(encoder_out)
+            words = torch.tensor([self.vocabulary.start])
+            logits, (hidden, cell), _ = decoder.step(words, state, encoder_out, projected)
+            outputs = (encoder_out, projected, logits, hidden, cell)
+            return all(bool(torch.isfinite(tensor).all()) for tensor in outputs)
 
     @property
     def info(self) -> dict[str, str]:

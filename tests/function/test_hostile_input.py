@@ -266,3 +266,74 @@ def test_the_image_limit_is_what_fits_the_invoke_payload(app: ModuleType) -> Non
     over = at_limit + b"\0"
     reply = invoke(app, http_event(body=over))
     assert_error(reply, 413, "payload_too_large", "4,700,000 bytes (4.48 MiB)", "6 MiB")
+
+
+def test_a_lone_surrogate_in_the_boundary_is_a_400_not_a_500(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    # A direct invoke can carry any string: "boundary=\ud800" raised UnicodeEncodeError.
+    body = multipart({"image": ("a.jpg", uploads["jpeg"], "image/jpeg")}, BOUNDARY)
+    event = http_event(body=body, content_type="multipart/form-data; boundary=\ud800")
+    assert_error(invoke(app, event), 400, "bad_request", "Content-Type")
+
+
+@pytest.mark.parametrize("value", ["\uff13", "\u0663", "\U0001d7d1", "3\n", " 3", "+3"])
+def test_beam_is_ascii_digits_only(app: ModuleType, uploads: dict[str, bytes], value: str) -> None:
+    """A full-width, Arabic-Indic or mathematical 3 is refused: every proxy, cache and log
+    on the way reads ASCII digits, so the function must not read another number."""
+    event = http_event(body=uploads["jpeg"], query={"beam": value})
+    assert_error(invoke(app, event), 400, "bad_request", "beam")
+
+
+@pytest.mark.parametrize("method", ["get", "Get", "head"])
+def test_methods_are_case_sensitive(app: ModuleType, method: str) -> None:
+    """RFC 9110 makes the method case-sensitive: `get` is another method than GET, so it
+    gets the 405 any other method on the route gets, naming the ones allowed."""
+    reply = invoke(app, http_event(method=method, path="/health", content_type=None))
+    assert_error(reply, 405, "method_not_allowed", method)
+    assert reply.headers["Allow"] == "GET, HEAD"
+    rest = invoke(app, rest_event(method=method, path="/health"))
+    assert_error(rest, 405, "method_not_allowed", method)
+
+
+def test_a_part_with_two_content_disposition_lines_is_refused(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    """RFC 7578 gives a part one Content-Disposition; with two, the part's name was taken
+    from their joined text, which another parser would read differently."""
+    body = (
+        (
+            f"--{BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="note"\r\n'
+            'Content-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + uploads["jpeg"]
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    reply = invoke(app, http_event(body=body, content_type=FORM))
+    assert_error(reply, 400, "bad_request", "Content-Disposition")
+
+
+@pytest.mark.parametrize(
+    "preamble",
+    [b"This is a multi-part message in MIME format.\r\n", b"\r\n", b"x" * 10_000 + b"\r\n"],
+    ids=["a line of text", "an empty line", "10 KB"],
+)
+def test_a_multipart_preamble_is_accepted(
+    app: ModuleType, uploads: dict[str, bytes], preamble: bytes
+) -> None:
+    """RFC 2046 lets a body open with a preamble before the first boundary (mail clients
+    write one); the parser skips it."""
+    body = preamble + multipart({"image": ("a.jpg", uploads["jpeg"], "image/jpeg")}, BOUNDARY)
+    assert_caption(invoke(app, http_event(body=body, content_type=FORM)))
+
+
+def test_a_boundary_only_in_the_preamble_is_not_a_part(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    # The boundary must start a line: "x--boundary" is preamble text, and the image part
+    # with it, up to the closing boundary.
+    image = multipart({"image": ("a.jpg", uploads["jpeg"], "image/jpeg")}, BOUNDARY)
+    reply = invoke(app, http_event(body=b"x" + image, content_type=FORM))
+    assert_error(reply, 400, "bad_request", "no file field named 'image'")
