@@ -7,10 +7,13 @@ ARGS ?=
 
 .PHONY: serve test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference bench-load mutation clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# pulumi-policy pins protobuf ~=5.29, which onnx (6.31+) rules out: its code runs on
+	# protobuf 6 (tests/policy), and `pulumi preview --policy-pack` gives it its own venv.
+	$(PY) -m pip install --quiet --no-deps -r policy/requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -18,13 +21,15 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 serve: $(STAMP)
 	$(PY) -m lukewarm serve $(ARGS)
 
-## Lint, type-check the Pulumi program, and run the whole test suite.
+## Lint (code, and the CI workflows offline), type-check the Pulumi program, run every test.
 test: lint typecheck
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/zizmor --offline --quiet .github/workflows
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import apigatewayv2, lambda_
 
-from contract import ROUTES
+from contract import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_S, ROUTES
 
 INTEGRATION_TIMEOUT_MS = 30_000
 """HTTP API's hard maximum; the function's own timeout is never longer (see settings)."""
@@ -44,9 +44,9 @@ class Api(pulumi.ComponentResource):
         if args.cors_origins:
             cors = apigatewayv2.ApiCorsConfigurationArgs(
                 allow_origins=list(args.cors_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=["content-type"],
-                max_age=3600,
+                allow_methods=list(CORS_ALLOW_METHODS),
+                allow_headers=list(CORS_ALLOW_HEADERS),
+                max_age=CORS_MAX_AGE_S,
             )
         api = apigatewayv2.Api(
             f"{name}-http",

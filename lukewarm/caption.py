@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import struct
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lukewarm.http import CaptionError, caption_url, post_image, read_image
 
@@ -117,8 +119,45 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="refuse images over 4.48 MiB instead of shrinking them as the upload page does",
     )
     parser.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds to wait per image (default 60)"
+        "--timeout", default="60", metavar="S", help="seconds to wait per image (default 60)"
     )
+
+
+def parse_timeout(text: str) -> float | None:
+    """Seconds from `--timeout`: a positive, finite number, else None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value > 0 and math.isfinite(value) else None
+
+
+def caption_lines(body: dict[str, Any]) -> tuple[str, list[tuple[str, float]]]:
+    """The caption and its alternatives from a 200 answer, or `CaptionError` naming what
+    is malformed: printing never fails on an answer of the wrong shape."""
+    caption = body.get("caption")
+    if not isinstance(caption, str):
+        raise CaptionError(f"no caption text (caption is a {type(caption).__name__})")
+    alternatives = body.get("alternatives") or []
+    if not isinstance(alternatives, list):
+        kind = type(alternatives).__name__
+        raise CaptionError(f"malformed alternatives (a {kind}, not a list)")
+    lines = []
+    for alternative in alternatives:
+        if not isinstance(alternative, dict):
+            kind = type(alternative).__name__
+            raise CaptionError(f"a malformed alternative (a {kind}, not an object)")
+        text, score = alternative.get("caption", ""), alternative.get("score", 0.0)
+        if not isinstance(text, str):
+            raise CaptionError(
+                f"a malformed alternative (caption is a {type(text).__name__}, not a string)"
+            )
+        if isinstance(score, bool) or not isinstance(score, int | float):
+            raise CaptionError(
+                f"a malformed alternative (score is a {type(score).__name__}, not a number)"
+            )
+        lines.append((text, float(score)))
+    return caption, lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,6 +165,14 @@ def run(args: argparse.Namespace) -> int:
         endpoint = caption_url(args.url)
     except CaptionError as error:
         print(f"lukewarm caption: {error}", file=sys.stderr)
+        return 2
+    timeout = parse_timeout(args.timeout)
+    if timeout is None:
+        print(
+            f"lukewarm caption: --timeout must be a positive number of seconds, "
+            f"got {args.timeout!r}",
+            file=sys.stderr,
+        )
         return 2
     failures = 0
     for path in args.images:
@@ -139,8 +186,13 @@ def run(args: argparse.Namespace) -> int:
                 upload.content_type,
                 beam=args.beam,
                 alternatives=args.alternatives,
-                timeout=args.timeout,
+                timeout=timeout,
             )
+            if not args.json:
+                try:
+                    caption, alternatives = caption_lines(response.body)
+                except CaptionError as malformed:
+                    raise CaptionError(f"server answered 200 with {malformed}") from None
         except CaptionError as error:
             failures += 1
             message = str(error)
@@ -151,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"image": str(path), "response": response.body}), flush=True)
             continue
-        print(f"{path}: {response.body.get('caption', '')}", flush=True)
-        for alternative in response.body.get("alternatives") or []:
-            print(f"    {alternative.get('score', 0.0):7.3f}  {alternative.get('caption', '')}")
+        print(f"{path}: {caption}", flush=True)
+        for text, score in alternatives:
+            print(f"    {score:7.3f}  {text}")
     return 1 if failures else 0

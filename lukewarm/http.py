@@ -6,6 +6,7 @@ call can fail becomes a `CaptionError` whose message is one line a person can ac
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -108,6 +109,10 @@ def post_image(
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             status, raw = response.status, response.read()
             received_type = response.headers.get_content_type()
+    except http.client.IncompleteRead as error:
+        received, expected = len(error.partial), len(error.partial) + (error.expected or 0)
+        shown = f"{received} of {expected} bytes" if error.expected else f"{received} bytes"
+        raise CaptionError(f"the answer was cut short ({shown})") from None
     except urllib.error.HTTPError as error:
         raise _server_error(error) from None
     except urllib.error.URLError as error:
@@ -118,8 +123,14 @@ def post_image(
         raise CaptionError(f"no answer from {endpoint} within {timeout:g} s") from None
     except OSError as error:
         raise CaptionError(f"connection to {endpoint} failed: {_reason(error)}") from None
+    except http.client.HTTPException as error:
+        # The status line or headers were not HTTP (a proxy, or not an HTTP server at all).
+        raise CaptionError(f"{endpoint} answered with no valid HTTP: {_reason(error)}") from None
     latency_ms = (time.perf_counter() - started) * 1000
-    body = _json_object(raw)
+    try:
+        body = _json_object(raw)
+    except UnreadableJson as error:
+        raise CaptionError(f"server answered {status} with {error}", status) from None
     if body is None:
         raise CaptionError(
             f"server answered {status} with a {received_type} body, not the caption JSON",
@@ -132,9 +143,12 @@ def _server_error(error: urllib.error.HTTPError) -> CaptionError:
     """One line from an error response: the API's own message when it sent one."""
     try:
         raw = error.read()
-    except OSError:
+    except (OSError, http.client.HTTPException):
         raw = b""
-    body = _json_object(raw)
+    try:
+        body = _json_object(raw)
+    except UnreadableJson:
+        body = None  # the status says enough
     detail = body.get("error") if body else None
     if isinstance(detail, dict) and detail.get("message"):
         code = f" ({detail['code']})" if detail.get("code") else ""
@@ -145,11 +159,24 @@ def _server_error(error: urllib.error.HTTPError) -> CaptionError:
     return CaptionError(f"server answered {error.code} {error.reason}", error.code)
 
 
+class UnreadableJson(Exception):
+    """JSON that no parser here can read: `str()` says why, after "with"."""
+
+
 def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object; None if it is not JSON or not an object.
+
+    Raises UnreadableJson for JSON too deep for the parser's recursion, or with an
+    integer over Python's 4,300-digit conversion limit: no caption answer has either.
+    """
     try:
         value = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
+    except RecursionError:
+        raise UnreadableJson("JSON nested too deeply to read") from None
+    except ValueError:
+        raise UnreadableJson("a number too large to read") from None
     return value if isinstance(value, dict) else None
 
 

@@ -118,6 +118,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="Lambda's log format for the platform lines (default: JSON, as deployed)",
     )
     parser.add_argument(
+        "--cors-origins",
+        metavar="ORIGINS",
+        help=(
+            "comma-separated origins whose browsers may call the API, or * for any "
+            "(default: the stack's corsOrigins)"
+        ),
+    )
+    parser.add_argument(
         "--task-root",
         type=Path,
         metavar="DIR",
@@ -152,6 +160,14 @@ def run(args: argparse.Namespace) -> int:
     except stack_settings.SettingsError as error:
         print(f"lukewarm serve: {error}", file=sys.stderr)
         return 2
+    cors_origins = settings.cors_origins
+    if args.cors_origins is not None:
+        origins = [origin.strip() for origin in args.cors_origins.split(",") if origin.strip()]
+        try:
+            cors_origins = stack_settings.load_settings({"corsOrigins": origins}).cors_origins
+        except stack_settings.SettingsError as error:
+            print(f"lukewarm serve: --cors-origins: {error}", file=sys.stderr)
+            return 2
     task_root = args.task_root or FUNCTION_DIR
     model_dir = args.model_dir or (FUNCTION_DIR / settings.model_dir)
     if not task_root.joinpath("app.py").is_file():
@@ -182,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level or settings.log_level,
         log_file=args.log_file,
         log_format=args.log_format,
+        cors_origins=cors_origins,
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr

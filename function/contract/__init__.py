@@ -9,12 +9,21 @@ the one thing every other part may import.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 ALIAS = "live"
 """The qualifier the API and the warmer both invoke, so warm-ups warm what users hit."""
 ROUTES = ("POST /caption", "GET /", "GET /health")
 """The HTTP API's routes; anything else is the function's 404 or 405."""
+
+CORS_ALLOW_METHODS = ("GET", "POST")
+"""The methods the API allows cross-origin when `corsOrigins` names any: the stack
+configures API Gateway with them and the local stack answers preflights with them."""
+CORS_ALLOW_HEADERS = ("content-type",)
+"""The request headers the API allows cross-origin (as `CORS_ALLOW_METHODS`)."""
+CORS_MAX_AGE_S = 3600
+"""How long a browser may cache a preflight answer (as `CORS_ALLOW_METHODS`)."""
 
 RUNTIMES = ("onnx", "torch")
 """What the function runs the model with: ONNX Runtime on NumPy (no torch), or torch. The
@@ -70,6 +79,47 @@ def parse_warm_up(event: dict[str, Any]) -> int:
     if not 0 <= hold_ms <= MAX_HOLD_MS:
         raise ValueError(WARM_UP_SHAPE)
     return hold_ms
+
+
+MAX_INSTANCE_ID_CHARS = 128
+"""Longer than any instance id the function makes (12 hex digits): a longer one is not an id."""
+
+
+@dataclass(frozen=True)
+class WarmAnswer:
+    """What a well-formed answer to a warm-up event says about the instance that gave it."""
+
+    instance: str
+    cold_start: bool
+    restored: bool = False
+
+
+def parse_warm_answer(answer: dict[str, Any]) -> WarmAnswer:
+    """The instance a function's answer with `"warm": true` names, or ValueError saying what
+    is wrong.
+
+    The function's warm-up answer as the warmer counts it. Strict on types (a bool is a JSON
+    `true`/`false`, never a string or a number) because the warmer's counts are only as good
+    as the answers it counts: a missing id would count as one instance named "None", and
+    `"cold_start": "false"` as a cold start. `restored` may be absent (functions built before
+    SnapStart do not send it).
+    """
+    instance = answer.get("instance")
+    if instance is None or instance == "":
+        raise ValueError("no instance")
+    if not isinstance(instance, str):
+        raise ValueError(f"instance is a {type(instance).__name__}, not a string")
+    if len(instance) > MAX_INSTANCE_ID_CHARS:
+        raise ValueError(f"instance is over {MAX_INSTANCE_ID_CHARS} characters")
+    flags: dict[str, bool] = {}
+    for name, default in (("cold_start", None), ("restored", False)):
+        value = answer.get(name, default)
+        if value is None:
+            raise ValueError(f"{name} is missing")
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} is a {type(value).__name__}, not true or false")
+        flags[name] = value
+    return WarmAnswer(instance, flags["cold_start"], flags["restored"])
 
 
 def warmer_input(concurrency: int, hold_ms: int) -> dict[str, int]:

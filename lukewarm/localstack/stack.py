@@ -20,7 +20,8 @@ from aiohttp import web
 from contract import INIT_CAP_S, RUNTIME_VARIABLE
 from lukewarm.checkout import FUNCTION_DIR
 
-from . import front, invoke
+from . import front, invoke, server
+from .cors import Cors
 from .logs import JSON, LogGroups
 from .pool import Pool, PoolOptions
 from .scheduler import Schedule, StackClock, WarmScheduler
@@ -58,6 +59,8 @@ class StackOptions:
     """Where the function's and the warmer's log events go (`lukewarm report --local`)."""
     log_format: str = JSON
     """Lambda's log format for the platform lines: JSON (as deployed) or Text."""
+    cors_origins: Sequence[str] = ()
+    """The API's `corsOrigins`: preflights answered and CORS headers set as API Gateway does."""
 
 
 class LocalStack:
@@ -108,14 +111,30 @@ class LocalStack:
     def application(self) -> web.Application:
         app = web.Application(client_max_size=front.MAX_BODY_BYTES)
         lambda_api = invoke.LambdaApi(self.pool, self.function_name, self.events)
-        app.router.add_post(invoke.PATH, lambda_api.handle)
-        app.router.add_route("*", "/{path:.*}", front.HttpApi(self.pool).handle)
+        http_api = front.HttpApi(self.pool, Cors(tuple(self.options.cors_origins)))
+        app.router.add_post(
+            invoke.PATH, lambda_api.handle, expect_handler=server.expect_handler(invoke.refusal)
+        )
+        app.router.add_route(
+            "*",
+            "/{path:.*}",
+            http_api.handle,
+            expect_handler=server.expect_handler(http_api.refusal),
+        )
         return app
 
     async def start(self) -> str:
         """Serve; returns the base URL (ending in `/`)."""
+        server.install_refusal_filter()
         self._runner = web.AppRunner(
-            self.application(), access_log=None, shutdown_timeout=1.0, handle_signals=False
+            self.application(),
+            # Handlers log their own lines; this one logs what the server refused itself.
+            access_log=log,
+            access_log_class=server.AccessLog,
+            # A connection sends its headers within this, or is closed (server.py says why).
+            keepalive_timeout=server.HEADER_TIMEOUT_S,
+            shutdown_timeout=1.0,
+            handle_signals=False,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port)

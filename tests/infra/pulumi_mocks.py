@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import pulumi
@@ -81,7 +82,7 @@ def _outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         build = json.dumps(inputs.get("build"), sort_keys=True, default=str)
         return {"repoDigest": f"{repository}@sha256:{hashlib.sha256(build.encode()).hexdigest()}"}
     if typ == LOG_GROUP:
-        return {"arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}"}
+        return {"name": physical, "arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}"}
     if typ == ROLE:
         return {"name": physical, "arn": f"arn:aws:iam::{ACCOUNT}:role/{physical}"}
     if typ == FUNCTION:
@@ -234,23 +235,39 @@ def deploy(
     config: Mapping[str, object] | None = None, mocks: LukewarmMocks | None = None
 ) -> Deployment:
     """Run `__main__.py` against the mocks with the given `lukewarm:` config (short keys)."""
+    return run(ROOT / "__main__.py", config, mocks)
+
+
+def run(
+    program: Path | Callable[[], object],
+    config: Mapping[str, object] | None = None,
+    mocks: LukewarmMocks | None = None,
+    *,
+    project: str = "lukewarm",
+) -> Deployment:
+    """Run a Pulumi program (a `__main__.py`, or a function that creates resources) against
+    the mocks, with config keys in `project`'s namespace (or already namespaced, `ns:key`)."""
     mocks = mocks or LukewarmMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(
-        mocks, project="lukewarm", stack="test", preview=False, monitor=monitor
-    )
+    pulumi.runtime.set_mocks(mocks, project=project, stack="test", preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(
-        {f"lukewarm:{key}": config_value(value) for key, value in (config or {}).items()}
+        {
+            key if ":" in key else f"{project}:{key}": config_value(value)
+            for key, value in (config or {}).items()
+        }
     )
     exported: dict[str, Any] = {}
 
-    async def program() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    async def main() -> None:
+        if isinstance(program, Path):
+            runpy.run_path(str(program), run_name="__main__")
+        else:
+            program()
         stack = cast(Stack, pulumi.runtime.settings.get_root_resource())
         exported.update(await pulumi.Output.from_input(stack.outputs).future() or {})
 
-    _sync_await(run_pulumi_func(program))
+    _sync_await(run_pulumi_func(main))
     return Deployment(
         mocks.resources, mocks.states, exported, list(monitor.resources), monitor.dependencies
     )
