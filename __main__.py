@@ -17,9 +17,11 @@ from contract import ALIAS
 from infra.captioner import CaptionerArgs, captioner_parts
 from infra.monitoring import AlarmThresholds, Monitoring, MonitoringArgs
 from infra.settings import from_pulumi_config
+from infra.tags import tag_resources
 from lukewarm.pricing import load_prices
 
 settings = from_pulumi_config()
+tag_resources(pulumi.get_project(), pulumi.get_stack(), settings.tags)
 parts = captioner_parts(CaptionerArgs(settings))
 
 monitoring = None

@@ -12,9 +12,11 @@ and its test. When warm windows fire is `infra.schedules`'.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, fields
 from functools import cache
@@ -259,6 +261,31 @@ def _warm_schedule_list(raw: object) -> tuple[WarmSchedule, ...]:
     return tuple(schedules)
 
 
+TAG_KEY = re.compile(r"[\w .:/=+\-@]{1,128}")
+TAG_VALUE = re.compile(r"[\w .:/=+\-@]{0,256}")
+MAX_USER_TAGS = 50 - 3
+"""AWS allows 50 tags a resource; lukewarm's own project, stack and component are 3."""
+
+
+def _tags(raw: object) -> Mapping[str, str]:
+    tags = _structured(raw, "a mapping of tag names to values")
+    if not isinstance(tags, dict):
+        raise _Invalid('must be a mapping of tag names to values, e.g. {"team": "vision"}')
+    problems = []
+    for key, value in tags.items():
+        if not isinstance(value, str) or not TAG_VALUE.fullmatch(value):
+            problems.append(f"{key}: a value is 0-256 letters, digits, spaces or _.:/=+-@")
+        if not TAG_KEY.fullmatch(key):
+            problems.append(f"{key!r}: a name is 1-128 letters, digits, spaces or _.:/=+-@")
+        elif key.lower().startswith(("aws:", "lukewarm:")):
+            problems.append(f"{key}: names starting aws: or lukewarm: are reserved")
+    if len(tags) > MAX_USER_TAGS:
+        problems.append(f"at most {MAX_USER_TAGS} tags (AWS's 50, less lukewarm's own 3)")
+    if problems:
+        raise _Invalid("; ".join(problems))
+    return dict(tags)
+
+
 # --- the settings: one field per config key -------------------------------------------
 
 
@@ -302,6 +329,7 @@ class Settings:
     alarm_email: str | None = setting("alarmEmail", _alarm_email)
     cold_start_alarm: float = setting("coldStartAlarm", lambda raw: _number(raw, 0, 100))
     """Percent of requests that may wait for an instance start before the alarm fires."""
+    tags: Mapping[str, str] = setting("tags", _tags)
 
     @property
     def platform(self) -> str:
@@ -421,26 +449,82 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
         )
 
 
-def stack_settings(stack: str | None = None, project_dir: Path = ROOT) -> Settings:
-    """The settings of a stack as its files say: `Pulumi.yaml` defaults + `Pulumi.<stack>.yaml`.
+def stack_settings(
+    stack: str | None = None,
+    project_dir: Path = ROOT,
+    overrides: Mapping[str, object] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Settings:
+    """The settings of a stack as its files say: `Pulumi.yaml` defaults + `Pulumi.<stack>.yaml`,
+    then `overrides` (a tool's flags, by key), all checked as `pulumi up` checks them.
 
     For the tools that run without Pulumi (`lukewarm serve --stack`, `lukewarm cost --stack`);
-    with no stack, the defaults.
+    with no stack, the defaults. A key the stack file sets that lukewarm will never read
+    (a misspelt namespace, a bare key) goes to `warn` (default: standard error).
     """
-    if stack is None:
-        return load_settings(project_dir=project_dir)
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        known = sorted(
-            path.name[len("Pulumi.") : -len(".yaml")] for path in _stack_files(project_dir)
-        )
-        raise SettingsError(
-            [f"no stack file {stack_file.name} in {project_dir} (stacks here: {known or 'none'})"]
-        )
-    document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
-    config = document.get("config") or {}
-    values = {key: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+    values: dict[str, object] = {}
+    if stack is not None:
+        stack_file = project_dir / f"Pulumi.{stack}.yaml"
+        if not stack_file.is_file():
+            known = sorted(
+                path.name[len("Pulumi.") : -len(".yaml")] for path in _stack_files(project_dir)
+            )
+            here = f"stacks here: {known or 'none'}"
+            raise SettingsError([f"no stack file {stack_file.name} in {project_dir} ({here})"])
+        config = read_stack_config(stack_file)
+        for message in misplaced_keys(config):
+            (warn or _warn)(f"{stack_file.name}: {message}")
+        values = {key: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+    values.update({key: value for key, value in (overrides or {}).items() if value is not None})
     return load_settings(values, project_dir=project_dir)
+
+
+def read_stack_config(stack_file: Path) -> dict[str, object]:
+    """A stack file's `config:` mapping; a file that is not one is a `SettingsError` naming the
+    file and the line, as a person would look for it."""
+    try:
+        document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SettingsError([f"{stack_file.name}{where}: not valid YAML ({problem})"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError([f"{stack_file.name}: cannot be read ({error})"]) from None
+    if not isinstance(document, dict):
+        raise SettingsError([f"{stack_file.name}: must be a mapping with a config: section"])
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise SettingsError(
+            [
+                f"{stack_file.name}: config: must be a mapping of keys to values, "
+                f"not a {type(config).__name__}"
+            ]
+        )
+    return {str(key): value for key, value in config.items()}
+
+
+def misplaced_keys(keys: Iterable[str]) -> list[str]:
+    """What to say of config keys meant for lukewarm that it will never read: another
+    namespace close to `lukewarm` (`lukwarm:runtime`) or no namespace (`memorySize`), each
+    with the nearest `lukewarm:` key. Other namespaces (`aws:region`) are left alone."""
+    messages = []
+    for key in keys:
+        namespace, colon, name = key.rpartition(":")
+        if namespace == PROJECT:
+            continue
+        if colon and not difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.7):
+            continue
+        nearest = difflib.get_close_matches(name, list(_KEYS), n=1, cutoff=0.6)
+        if not nearest and not colon:
+            continue
+        suggestion = f"{PROJECT}:{nearest[0]}" if nearest else f"a {PROJECT}: key"
+        messages.append(f"{key} is not a {PROJECT}: key and is ignored; did you mean {suggestion}?")
+    return messages
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _stack_files(project_dir: Path) -> Iterator[Path]:
@@ -459,5 +543,7 @@ def from_pulumi_config() -> Settings:
     names = set(_KEYS) | {
         key.removeprefix(f"{PROJECT}:") for key in given if key.startswith(f"{PROJECT}:")
     }
+    for message in misplaced_keys(given):
+        pulumi.log.warn(message)
     config = pulumi.Config(PROJECT)
     return load_settings({name: config.get(name) for name in sorted(names)})

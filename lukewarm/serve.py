@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
+import math
 import signal
 import sys
 from pathlib import Path
@@ -36,7 +38,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", metavar="ADDRESS", help="address to listen on"
     )
     parser.add_argument(
-        "--port", type=int, default=8080, metavar="N", help="port to listen on; 0 picks a free one"
+        "--port",
+        type=port_number,
+        default=8080,
+        metavar="N",
+        help="port to listen on (0-65535); 0 picks a free one",
     )
     parser.add_argument("--stack", metavar="NAME", help="read Pulumi.<NAME>.yaml over the defaults")
     parser.add_argument(
@@ -133,6 +139,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+FLAG_KEYS = {
+    "timeout": "timeout",
+    "warm_hold_ms": "warmHoldMs",
+    "runtime": "runtime",
+    "snapstart": "snapStart",
+    "log_level": "logLevel",
+}
+"""The flags that override a stack key, each checked as `pulumi up` checks that key."""
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -155,10 +178,19 @@ def positive_float(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    overrides: dict[str, object] = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items()}
+    if args.timeout is not None:
+        # The key is whole seconds; locally a fraction is allowed (tests time out fast), and
+        # is checked as the whole second above it.
+        overrides["timeout"] = math.ceil(args.timeout)
     try:
-        settings = stack_settings.stack_settings(args.stack)
+        settings = stack_settings.stack_settings(args.stack, overrides=overrides)
     except stack_settings.SettingsError as error:
-        print(f"lukewarm serve: {error}", file=sys.stderr)
+        flags = [
+            f"--{flag.replace('_', '-')}" for flag in FLAG_KEYS if getattr(args, flag) is not None
+        ]
+        given = f" (given by {', '.join(flags)})" if flags else ""
+        print(f"lukewarm serve: {error}{given}", file=sys.stderr)
         return 2
     cors_origins = settings.cors_origins
     if args.cors_origins is not None:
@@ -180,12 +212,17 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    runtime = args.runtime or settings.runtime
+    problem = model_dir_problem(model_dir, runtime) if args.task_root is None else None
+    if problem:
+        print(f"lukewarm serve: {problem}", file=sys.stderr)
+        return 2
     options = StackOptions(
         host=args.host,
         port=args.port,
         task_root=task_root,
         model_dir=model_dir,
-        runtime=args.runtime or settings.runtime,
+        runtime=runtime,
         max_instances=args.max_instances or default_max_instances(settings.reserved_concurrency),
         idle_timeout_s=args.idle_timeout,
         timeout_s=args.timeout or settings.timeout,
@@ -205,14 +242,39 @@ def run(args: argparse.Namespace) -> int:
     )
     if not args.function_logs:
         logging.getLogger("lukewarm.function").setLevel(logging.WARNING)
+    return _start(options)
+
+
+def _start(options: StackOptions) -> int:
+    """Open the stack's log file (a clear refusal if it cannot be written) and serve."""
     try:
         stack = LocalStack(options)
     except OSError as error:
         print(
-            f"lukewarm serve: cannot write the log file {args.log_file}: {error}", file=sys.stderr
+            f"lukewarm serve: cannot write the log file {options.log_file}: {error}",
+            file=sys.stderr,
         )
         return 2
     return asyncio.run(serve(stack))
+
+
+def model_dir_problem(model_dir: Path, runtime: str) -> str | None:
+    """Why the function could not load `model_dir` with `runtime`, found before the stack
+    says it is serving (the image build's check, not a load): else every request would be
+    a 500 whose cause only the function's log shows."""
+    from captioner import ModelFormatError
+    from captioner.config import read_config
+    from captioner.exported import check_export
+
+    try:
+        read_config(model_dir)
+        if runtime == "onnx":
+            check_export(model_dir)
+    except ModelFormatError as error:
+        return f"{model_dir} is not a model directory lukewarm can serve: {error}"
+    if runtime == "torch" and importlib.util.find_spec("torch") is None:
+        return "runtime torch needs the torch toolkit, which is not installed: run `make toolkit`"
+    return None
 
 
 async def serve(stack: LocalStack) -> int:

@@ -32,6 +32,18 @@ RUNTIME_VARIABLE = "LUKEWARM_RUNTIME"
 """The function's environment variable naming its runtime: the stack sets it from
 `lukewarm:runtime`, the one place the runtime is chosen."""
 
+MAX_IMAGE_BYTES = 4_700_000
+"""The largest image the function accepts: base64-encoded (6,266,668 bytes) it leaves 24 KB
+of Lambda's 6 MiB invoke payload for the rest of API Gateway's event (headers, request
+context). Clients shrink larger images before sending."""
+MAX_PIXELS = 40_000_000
+"""Largest width x height the function decodes (120 MB as RGB), more than most cameras
+produce; a larger declared size is treated as a decompression bomb."""
+MAX_SIDE = 65_535
+"""Longest side, in pixels (JPEG's and GIF's own maximum): decoders keep whole-row buffers
+and Pillow a pointer per row, so a 33.5M x 1 or 1 x 40M image cost hundreds of MB beyond
+its pixels."""
+
 MAX_HOLD_MS = 10_000
 """The longest a warm-up may hold its instance."""
 MAX_WARM_CONCURRENCY = 50

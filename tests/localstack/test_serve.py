@@ -118,3 +118,31 @@ def test_serve_with_a_stack_uses_that_stacks_values(local_stack_factory):
     assert "lukewarm: up to 2 instances, " in stack.log()
     assert ", function timeout 7 s, warming: rate(1 hour) x2\n" in stack.log()
     assert 5_000 < answer.json()["remaining_ms"] <= 7_000
+
+
+def test_flags_are_refused_as_the_stack_refuses_the_keys_they_override():
+    too_long = serve("--timeout", "900")
+    too_held = serve("--warm-hold-ms", "40000")
+    no_port = serve("--port", "99999")
+
+    assert too_long.returncode == too_held.returncode == no_port.returncode == 2
+    assert too_long.stderr.strip().endswith(
+        "lukewarm:timeout = 900: must be an integer from 1 to 30 (seconds; the HTTP API gives "
+        "up at 30) (given by --timeout)"
+    )
+    assert "lukewarm:warmHoldMs = 40000" in too_held.stderr
+    assert no_port.stderr.splitlines()[-1] == (
+        "lukewarm serve: error: argument --port: must be 0-65535, got 99999"
+    )
+    assert "Traceback" not in too_long.stderr + too_held.stderr + no_port.stderr
+
+
+def test_a_directory_that_is_no_model_is_refused_before_the_banner():
+    finished = serve("--model-dir", str(ROOT / "data" / "photos"))
+
+    assert finished.returncode == 2
+    assert "upload page" not in finished.stderr
+    assert finished.stderr.strip() == (
+        f"lukewarm serve: {ROOT / 'data' / 'photos'} is not a model directory lukewarm can "
+        f"serve: {ROOT / 'data' / 'photos' / 'config.json'} is missing"
+    )

@@ -1,4 +1,5 @@
-"""Pulumi mocks for the lukewarm program: fake cloud outputs, and a record of every resource.
+"""The program against a fake cloud: Pulumi mocks with its outputs, and a record of every
+resource. What the tests and `lukewarm preview` run, with no AWS, Docker or Pulumi CLI.
 
 `deploy(config)` runs the whole program (`__main__.py`) in-process, not as a preview, so
 every `apply` runs and every output is known, and returns what was created and exported.
@@ -175,10 +176,12 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
         self.dependencies: dict[str, set[str]] = {}
+        self.parents: dict[str, str] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.dependencies[request.name] = {urn.rsplit("::", 1)[-1] for urn in request.dependencies}
+        self.parents[response.urn] = request.parent
         return response
 
 
@@ -205,6 +208,8 @@ class Deployment:
     urns: list[str]
     dependencies: dict[str, set[str]]
     """Resource name → the names of the resources it waits for (inputs and `depends_on`)."""
+    parents: dict[str, str]
+    """Resource URN → its parent's URN (the stack's for a top-level component)."""
 
     def of_type(self, typ: str) -> list[MockResourceArgs]:
         return [resource for resource in self.resources if resource.typ == typ]
@@ -269,5 +274,10 @@ def run(
 
     _sync_await(run_pulumi_func(main))
     return Deployment(
-        mocks.resources, mocks.states, exported, list(monitor.resources), monitor.dependencies
+        mocks.resources,
+        mocks.states,
+        exported,
+        list(monitor.resources),
+        monitor.dependencies,
+        monitor.parents,
     )
