@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from infra import telemetry
+from infra.mocks import API_ID, DASHBOARD, METRIC_ALARM, Deployment, deploy
 from tests.conftest import ROOT
-from tests.infra.pulumi_mocks import API_ID, DASHBOARD, METRIC_ALARM, Deployment, deploy
 from tests.localstack.conftest import http, invoke, lambda_client
 
 Reference = tuple[str, str, frozenset[tuple[str, str]]]

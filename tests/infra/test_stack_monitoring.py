@@ -11,10 +11,7 @@ import jsonschema
 import pytest
 
 from infra import telemetry
-from infra.settings import WarmSchedule, load_settings
-from lukewarm.localstack.logs import function_group, warmer_group
-from tests.infra.dashboard_schema import DASHBOARD_BODY, metric_entry_problems
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     DASHBOARD,
     LOG_GROUP,
     METRIC_ALARM,
@@ -24,6 +21,9 @@ from tests.infra.pulumi_mocks import (
     Deployment,
     deploy,
 )
+from infra.settings import WarmSchedule, load_settings
+from lukewarm.localstack.logs import function_group, warmer_group
+from tests.infra.dashboard_schema import DASHBOARD_BODY, metric_entry_problems
 
 DEFAULT_ALARMS = {
     "api-5xx",
