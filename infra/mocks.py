@@ -51,10 +51,15 @@ ROUTE = "aws:apigatewayv2/route:Route"
 STAGE = "aws:apigatewayv2/stage:Stage"
 AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+TOPIC_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 
 # Function tokens.
 GET_AUTHORIZATION_TOKEN = "aws:ecr/getAuthorizationToken:getAuthorizationToken"
 GET_CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
+GET_REGION = "aws:index/getRegion:getRegion"
 
 ECR_PASSWORD = "ecr-password-from-the-token"
 
@@ -110,6 +115,14 @@ def _outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
             "name": physical,
             "arn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{physical}",
         }
+    if typ == DASHBOARD:
+        return {
+            "dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{inputs['dashboardName']}"
+        }
+    if typ == METRIC_ALARM:
+        return {"name": physical, "arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}"}
+    if typ == TOPIC:
+        return {"name": physical, "arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"}
     if typ == INVOCATION:
         return {"result": "{}"}
     return {}
@@ -149,6 +162,14 @@ class LukewarmMocks(Mocks):
                 "accountId": ACCOUNT,
                 "arn": f"arn:aws:iam::{ACCOUNT}:user/deployer",
                 "userId": "AIDAEXAMPLE",
+            }, []
+        if args.token == GET_REGION:
+            return {
+                "id": REGION,
+                "name": REGION,
+                "region": REGION,
+                "endpoint": f"ec2.{REGION}.amazonaws.com",
+                "description": "Europe (Frankfurt)",
             }, []
         raise NotImplementedError(f"the mocks do not fake the call {args.token}")
 

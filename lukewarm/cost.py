@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from contract import warmer_input
+from infra.telemetry import alarm_plan
 from lukewarm.checkout import ROOT
 from lukewarm.pricing import (
     DEFAULT_REGION,
     LOG_KB_PER_INVOKE,
+    MONTH_START,
     Inputs,
     Schedule,
     comparison,
@@ -131,6 +133,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=_number(1, integer=True),
         metavar="N",
         help="versions whose snapshot is cached at once (default: the stack's snapStartVersions)",
+    )
+    parser.add_argument(
+        "--monitoring",
+        choices=("off", "dashboard", "alarms"),
+        help="what watches the stack: no dashboard, a dashboard, or a dashboard and alarms "
+        "(default: the stack's monitoring)",
     )
     parser.add_argument(
         "--free-tier",
@@ -258,6 +266,7 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
     )
     if snapstart and provisioned:
         raise CostError("SnapStart cannot be used with provisioned concurrency (AWS refuses both)")
+    monitoring = pick("monitoring", args.monitoring, stack.monitoring, origin)
 
     def reduce(windows: Sequence[Any]) -> tuple[Schedule, ...]:
         # The hold the deployed warmer really asks for, by the program's own rule.
@@ -312,6 +321,13 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
         log_kb=args.log_kb,
         snapstart=bool(snapstart),
         snapstart_versions=int(versions),
+        monitoring=monitoring,
+        alarm_metrics=alarm_plan(
+            monitoring=monitoring,
+            warm_schedules=windows,
+            provisioned_concurrency=int(provisioned),
+            start=MONTH_START,
+        ).alarm_metrics,
         sources=sources,
     )
     return inputs, defaults
@@ -339,6 +355,7 @@ def _report(
             ("lambda", region["lambda"]),
             ("api_gateway", region["api_gateway"]),
             ("snapstart", region["snapstart"]),
+            ("cloudwatch", prices["cloudwatch"] if inputs.monitoring != "off" else {}),
             ("region", region),
         )
         if isinstance(entry, dict) and entry.get("unverified")
@@ -370,6 +387,8 @@ def _report(
             "log_kb": inputs.log_kb,
             "snapstart": inputs.snapstart,
             "snapstart_versions": inputs.snapstart_versions,
+            "monitoring": inputs.monitoring,
+            "alarm_metrics": inputs.alarm_metrics,
             "sources": inputs.sources,
         },
         "line_items": [{"item": item, "usd": round(usd, 6)} for item, usd in result.line_items],
@@ -409,7 +428,7 @@ def run(args: argparse.Namespace) -> int:
         f"warming: {warming}; provisioned: {i['provisioned']}; "
         f"SnapStart: {'on' if i['snapstart'] else 'off'}; "
         f"init {i['init_s']:g} s x cold fraction {i['cold_fraction']:g}; "
-        f"free tier {'on' if i['free_tier'] else 'off'}"
+        f"monitoring: {i['monitoring']}; free tier {'on' if i['free_tier'] else 'off'}"
     )
     table = Table(title="monthly cost", title_justify="left")
     table.add_column("item")

@@ -24,9 +24,13 @@ The model, per month:
   instance, that is every request that would have been cold.
   A restore replaces the billed init. Free tiers do not cover either charge.
 - CloudWatch Logs: `--log-kb` per invocation of either function.
+- Monitoring (`lukewarm:monitoring`, or `--monitoring`): the dashboard, $3 a month, and with
+  `alarms` each alarm metric at $0.10 a month (a metric-math alarm is billed for every
+  metric it reads; `infra.telemetry.alarm_plan` says which alarms the stack gets).
 - Free tier (`--free-tier`, the default): the allowances that never expire, as negative
   lines: Lambda 1M requests and 400,000 GB-s (account-wide; none for a function with
-  provisioned concurrency), Scheduler 14M invocations, Logs 5 GB. The 12-month
+  provisioned concurrency), Scheduler 14M invocations, Logs 5 GB, CloudWatch 3 dashboards
+  and 10 alarm metrics (all assumed unused by anything else in the account). The 12-month
   allowances of new accounts are not applied.
 """
 
@@ -85,6 +89,10 @@ class Inputs:
     snapstart: bool = False
     snapstart_versions: int = 1
     """Versions whose snapshot is cached (and billed) at once."""
+    monitoring: str = "off"
+    """`lukewarm:monitoring`: off, dashboard or alarms."""
+    alarm_metrics: int = 0
+    """What the stack's alarms are billed as: one alarm metric per metric each reads."""
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -198,6 +206,7 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
             ("EventBridge Scheduler", warmer_runs * region["scheduler_per_million"] / 1e6),
         ]
     items.append(("CloudWatch Logs ingestion", log_gb * region["logs_ingestion_gb"]))
+    items += monitoring_items(inputs, prices)
 
     if inputs.free_tier:
         # The free tier is account-wide; a function with provisioned concurrency gets none.
@@ -223,7 +232,33 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
                 -min(log_gb, free["logs_ingested_gb"]) * region["logs_ingestion_gb"],
             ),
         ]
+        if inputs.monitoring != "off":
+            cloudwatch = prices["cloudwatch"]
+            items.append(
+                (
+                    "Free tier: CloudWatch dashboard and alarms",
+                    -min(1, free["cloudwatch_dashboards"]) * cloudwatch["dashboard_month"]
+                    - min(inputs.alarm_metrics, free["cloudwatch_alarm_metrics"])
+                    * cloudwatch["alarm_metric_month"],
+                )
+            )
     return Estimate([(item, usd) for item, usd in items if usd != 0 or not item.startswith("Free")])
+
+
+def monitoring_items(inputs: Inputs, prices: dict[str, Any]) -> list[tuple[str, float]]:
+    """The dashboard and the alarms `lukewarm:monitoring` deploys, a month."""
+    if inputs.monitoring == "off":
+        return []
+    cloudwatch = prices["cloudwatch"]
+    items = [("CloudWatch dashboard", cloudwatch["dashboard_month"])]
+    if inputs.alarm_metrics:
+        items.append(
+            (
+                f"CloudWatch alarms ({inputs.alarm_metrics} alarm metrics)",
+                inputs.alarm_metrics * cloudwatch["alarm_metric_month"],
+            )
+        )
+    return items
 
 
 def comparison(
