@@ -273,7 +273,8 @@ def caption() -> dict[str, Any]:
 
 def read_options(query: Mapping[str, str]) -> CaptionOptions:
     return CaptionOptions(
-        beam=_int_parameter(query, "beam", CaptionOptions.beam, 1, 10),
+        # Without `beam`, the model's own width: 3 for Show-Attend-Tell, a Hub model's num_beams.
+        beam=_int_parameter(query, "beam", captioner.default_beam, 1, 10),
         alternatives=_int_parameter(query, "alternatives", CaptionOptions.alternatives, 0, 5),
     )
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
-from contract import MAX_HOLD_MS, MAX_KEPT_VERSIONS, RUNTIMES
+from contract import HUB_MODEL_FORMAT, MAX_HOLD_MS, MAX_KEPT_VERSIONS, RUNTIMES
 from infra.schedules import SCHEDULE_FORMS, WarmSchedule, schedule_problems
 
 PROJECT = "lukewarm"
@@ -480,6 +480,13 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
                 schedule.concurrency,
                 f"must be at most reservedConcurrency ({reserved}); more would be throttled",
             )
+    if fields["runtime"] == "torch" and _is_hub_import(fields["model_dir"]):
+        yield _problem(
+            "runtime",
+            "torch",
+            f"cannot serve function/{fields['model_dir']}, an imported Hub model "
+            "(lukewarm import), which runs on onnx only: set lukewarm:runtime to onnx",
+        )
     yield from _auth_checks(fields)
     if fields["alarm_email"] and fields["monitoring"] != "alarms":
         yield _problem(
@@ -494,6 +501,16 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
             fields["warm_hold_ms"],
             f"must be shorter than the function timeout ({fields['timeout']} s)",
         )
+
+
+def _is_hub_import(model_dir: str) -> bool:
+    """Whether function/`model_dir` holds an imported Hub model (read without importing
+    the captioner: the program never loads the function's code)."""
+    try:
+        data = json.loads((ROOT / "function" / model_dir / "config.json").read_bytes())
+    except (OSError, ValueError, RecursionError):  # not one; the image build says why
+        return False
+    return isinstance(data, dict) and data.get("format") == HUB_MODEL_FORMAT
 
 
 def _auth_checks(fields: Mapping[str, Any]) -> Iterator[str]:

@@ -22,6 +22,7 @@ COMMANDS = {
     "preview": ("lukewarm.preview", "show what `pulumi up` would create, offline"),
     "convert": ("toolkit.convert", "convert a Show-Attend-Tell checkpoint to a model directory"),
     "export": ("toolkit.export", "export a model directory to ONNX for the function's runtime"),
+    "import": ("lukewarm.hub_import", "import a Hugging Face Hub captioner (ViT-GPT2, BLIP)"),
 }
 
 TOOLKIT_LIBRARIES = frozenset({"torch", "torchvision", "onnx", "safetensors", "sacrebleu"})

@@ -362,9 +362,14 @@ def model_dir_problem(model_dir: Path, runtime: str) -> str | None:
     from captioner import ModelFormatError
     from captioner.config import read_config
     from captioner.exported import check_export
+    from captioner.hub_config import is_hub_model, read_hub_config
+    from captioner.loader import hub_torch_refusal
 
+    hub = is_hub_model(model_dir)
+    if hub and runtime == "torch":
+        return hub_torch_refusal(model_dir)
     try:
-        read_config(model_dir)
+        read_hub_config(model_dir) if hub else read_config(model_dir)
         if runtime == "onnx":
             check_export(model_dir)
     except ModelFormatError as error:
