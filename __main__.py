@@ -13,8 +13,10 @@ import pulumi
 
 from infra.captioner import CaptionerArgs, captioner_parts
 from infra.settings import from_pulumi_config
+from infra.tags import tag_resources
 
 settings = from_pulumi_config()
+tag_resources(pulumi.get_project(), pulumi.get_stack(), settings.tags)
 parts = captioner_parts(CaptionerArgs(settings))
 
 pulumi.export("url", parts.api.url)
@@ -22,6 +24,8 @@ pulumi.export("caption_url", parts.api.caption_url)
 pulumi.export("function_name", parts.service.function_name)
 pulumi.export("alias_arn", parts.service.alias_arn)
 pulumi.export("image_uri", parts.image.image_uri)
+if parts.api.invoke_policy_arn is not None:
+    pulumi.export("invoke_policy_arn", parts.api.invoke_policy_arn)
 pulumi.export("warmer_name", parts.warming.warmer_name if parts.warming else None)
 pulumi.export(
     "warm_schedules",

@@ -1,9 +1,10 @@
 """The Pulumi program's components, one concern a module, and the stack's settings.
 
-What lives here: `settings` (every config key, validated) and `schedules` (when warm
+What lives here: `settings` (every config key, validated), `schedules` (when warm
 windows fire), then one component a module: `image`, `service` (the function and its
 alias), `helper` (the helper Lambdas), `api`, `warming`, `versions`, and `captioner`
-(all of them as one service, for other programs).
+(all of them as one service, for other programs); and `mocks`, the fake cloud the program
+runs against offline (the tests and `lukewarm preview`).
 
 What it may import: Pulumi, `contract`, and the standard library; `settings` and
 `schedules` (which the local tools read too) not even Pulumi. Never `lukewarm`,

@@ -128,6 +128,9 @@ def captioner_parts(
             throttle_rate=settings.throttle_rate,
             throttle_burst=settings.throttle_burst,
             cors_origins=settings.cors_origins,
+            auth=settings.auth,
+            jwt_issuer=settings.jwt_issuer,
+            jwt_audience=settings.jwt_audience,
         ),
         opts=child,
     )

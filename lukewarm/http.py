@@ -14,7 +14,12 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from lukewarm.auth import AuthError, refusal_message
+
+if TYPE_CHECKING:
+    from lukewarm.auth import RequestAuth
 
 # Magic numbers of the image formats a browser or camera produces; anything else is
 # refused before it is sent.
@@ -90,19 +95,26 @@ def post_image(
     beam: int | None = None,
     alternatives: int | None = None,
     timeout: float = 60.0,
+    auth: RequestAuth | None = None,
 ) -> CaptionResponse:
-    """POST the raw image to `endpoint` and return the decoded caption response."""
+    """POST the raw image to `endpoint` and return the decoded caption response.
+
+    With `auth`, the request carries its bearer token or SigV4 signature.
+    """
     query = {
         name: value
         for name, value in (("beam", beam), ("alternatives", alternatives))
         if value is not None
     }
     url = f"{endpoint}?{urllib.parse.urlencode(query)}" if query else endpoint
+    headers = {"Content-Type": content_type, "Accept": "application/json"}
+    if auth is not None:
+        try:
+            headers = {**headers, **auth.headers("POST", url, data, headers)}
+        except AuthError as error:
+            raise CaptionError(str(error)) from None
     request = urllib.request.Request(  # noqa: S310 (caption_url admits only http and https)
-        url,
-        data=data,
-        method="POST",
-        headers={"Content-Type": content_type, "Accept": "application/json"},
+        url, data=data, method="POST", headers=headers
     )
     started = time.perf_counter()
     try:
@@ -114,7 +126,7 @@ def post_image(
         shown = f"{received} of {expected} bytes" if error.expected else f"{received} bytes"
         raise CaptionError(f"the answer was cut short ({shown})") from None
     except urllib.error.HTTPError as error:
-        raise _server_error(error) from None
+        raise _server_error(error, auth) from None
     except urllib.error.URLError as error:
         if isinstance(error.reason, TimeoutError):
             raise CaptionError(f"no answer from {endpoint} within {timeout:g} s") from None
@@ -139,8 +151,9 @@ def post_image(
     return CaptionResponse(body=body, latency_ms=latency_ms)
 
 
-def _server_error(error: urllib.error.HTTPError) -> CaptionError:
-    """One line from an error response: the API's own message when it sent one."""
+def _server_error(error: urllib.error.HTTPError, auth: RequestAuth | None) -> CaptionError:
+    """One line from an error response: the API's own message when it sent one, and for an
+    auth refusal what failed and how to fix it."""
     try:
         raw = error.read()
     except (OSError, http.client.HTTPException):
@@ -154,6 +167,11 @@ def _server_error(error: urllib.error.HTTPError) -> CaptionError:
         code = f" ({detail['code']})" if detail.get("code") else ""
         return CaptionError(f"server answered {error.code}: {detail['message']}{code}", error.code)
     if body and isinstance(body.get("message"), str):
+        refused = refusal_message(
+            error.code, body["message"], error.headers.get("www-authenticate"), auth
+        )
+        if refused is not None:
+            return CaptionError(f"server answered {refused}", error.code)
         # API Gateway's own errors (throttling, integration timeout) use this shape.
         return CaptionError(f"server answered {error.code}: {body['message']}", error.code)
     return CaptionError(f"server answered {error.code} {error.reason}", error.code)

@@ -75,6 +75,14 @@ def test_the_helper_zips_ship_the_very_contract_the_function_imports() -> None:
     assert Path(contract.__file__).resolve() == (FUNCTION_DIR / "contract" / "__init__.py")
 
 
+def test_only_the_upload_page_and_health_stay_public_under_auth() -> None:
+    # The deployed API (infra/api.py) and the local stack's authorizer both read these.
+    assert contract.PUBLIC_ROUTES == ("GET /", "GET /health")
+    assert set(contract.PUBLIC_ROUTES) < set(contract.ROUTES)
+    assert contract.CAPTION_ROUTE in contract.ROUTES
+    assert contract.CAPTION_ROUTE not in contract.PUBLIC_ROUTES
+
+
 def test_a_warm_up_answer_is_read_by_one_function_that_needs_only_the_standard_library():
     # The contract owns this check, beside the warm-up event it answers: it takes a parsed
     # answer and nothing of boto3's, and says what is wrong in a ValueError.

@@ -16,14 +16,39 @@ ALIAS = "live"
 """The qualifier the API and the warmer both invoke, so warm-ups warm what users hit."""
 ROUTES = ("POST /caption", "GET /", "GET /health")
 """The HTTP API's routes; anything else is the function's 404 or 405."""
+CAPTION_ROUTE = "POST /caption"
+"""The route that runs the model: the one `lukewarm:auth` protects and the IAM invoke
+policy grants."""
+PUBLIC_ROUTES = ("GET /", "GET /health")
+"""The upload page and the health check stay open under every auth mode, in the deployed
+API and the local stack alike. The caption route and `$default` (any other request, which
+also runs the function) take the auth."""
 
 CORS_ALLOW_METHODS = ("GET", "POST")
 """The methods the API allows cross-origin when `corsOrigins` names any: the stack
 configures API Gateway with them and the local stack answers preflights with them."""
 CORS_ALLOW_HEADERS = ("content-type",)
-"""The request headers the API allows cross-origin (as `CORS_ALLOW_METHODS`)."""
+"""The request headers the API allows cross-origin (as `CORS_ALLOW_METHODS`), before what
+`lukewarm:auth` adds (`cors_allow_headers`)."""
 CORS_MAX_AGE_S = 3600
 """How long a browser may cache a preflight answer (as `CORS_ALLOW_METHODS`)."""
+
+
+def cors_allow_headers(auth: str) -> tuple[str, ...]:
+    """What a browser on another origin may send under `lukewarm:auth` `auth`: the content
+    type, and what the auth reads (a bearer token; a SigV4 signature and its headers)."""
+    if auth == "jwt":
+        return (*CORS_ALLOW_HEADERS, "authorization")
+    if auth == "iam":
+        return (
+            *CORS_ALLOW_HEADERS,
+            "authorization",
+            "x-amz-date",
+            "x-amz-security-token",
+            "x-amz-content-sha256",
+        )
+    return CORS_ALLOW_HEADERS
+
 
 RUNTIMES = ("onnx", "torch")
 """What the function runs the model with: ONNX Runtime on NumPy (no torch), or torch. The
@@ -31,6 +56,18 @@ first is the default."""
 RUNTIME_VARIABLE = "LUKEWARM_RUNTIME"
 """The function's environment variable naming its runtime: the stack sets it from
 `lukewarm:runtime`, the one place the runtime is chosen."""
+
+MAX_IMAGE_BYTES = 4_700_000
+"""The largest image the function accepts: base64-encoded (6,266,668 bytes) it leaves 24 KB
+of Lambda's 6 MiB invoke payload for the rest of API Gateway's event (headers, request
+context). Clients shrink larger images before sending."""
+MAX_PIXELS = 40_000_000
+"""Largest width x height the function decodes (120 MB as RGB), more than most cameras
+produce; a larger declared size is treated as a decompression bomb."""
+MAX_SIDE = 65_535
+"""Longest side, in pixels (JPEG's and GIF's own maximum): decoders keep whole-row buffers
+and Pillow a pointer per row, so a 33.5M x 1 or 1 x 40M image cost hundreds of MB beyond
+its pixels."""
 
 MAX_HOLD_MS = 10_000
 """The longest a warm-up may hold its instance."""

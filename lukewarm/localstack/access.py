@@ -21,13 +21,20 @@ def access_logged() -> bool:
 
 
 def log_request(
-    method: str, path: str, status: int, invocation: Invocation | None, started: float
+    method: str,
+    path: str,
+    status: int,
+    invocation: Invocation | None,
+    started: float,
+    reason: str | None = None,
 ) -> None:
-    """One line per request: what, outcome, cold or warm, which instance, how long."""
+    """One line per request: what, outcome, cold or warm, which instance, how long, and why
+    the stack itself refused it, if it did."""
     _logged.set(True)
     latency_ms = (time.perf_counter() - started) * 1000
     if invocation is None:
-        log.info("%s %s %d - - %.0f ms", method, path, status, latency_ms)
+        because = f": {reason}" if reason else ""
+        log.info("%s %s %d - - %.0f ms%s", method, path, status, latency_ms, because)
         return
     temperature = "cold" if invocation.cold else "warm"
     extra = f" init {invocation.init_ms:.0f} ms" if invocation.init_ms is not None else ""

@@ -26,6 +26,8 @@ class Cors:
     """The stack's `corsOrigins`: exact origins, or `*` alone for every origin."""
 
     origins: Sequence[str]
+    allow_headers: Sequence[str] = CORS_ALLOW_HEADERS
+    """What preflights allow: `contract.cors_allow_headers` of the stack's `lukewarm:auth`."""
 
     def allowed_origin(self, request: web.Request) -> str | None:
         """The `Access-Control-Allow-Origin` value for this request, None if it gets none."""
@@ -54,7 +56,7 @@ class Cors:
                 {
                     "Access-Control-Allow-Origin": origin,
                     "Access-Control-Allow-Methods": ",".join(CORS_ALLOW_METHODS),
-                    "Access-Control-Allow-Headers": ",".join(CORS_ALLOW_HEADERS),
+                    "Access-Control-Allow-Headers": ",".join(self.allow_headers),
                     "Access-Control-Max-Age": str(CORS_MAX_AGE_S),
                 }
             )

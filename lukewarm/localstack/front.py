@@ -25,7 +25,7 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -36,6 +36,10 @@ from .cors import Cors
 from .invoke import MAX_PAYLOAD_BYTES
 from .pool import Invocation, Pool, Throttled
 from .server import BodyCutShort, BodyTimedOut, BodyTooLarge, read_body
+
+if TYPE_CHECKING:
+    # Only `serve --auth iam|jwt` pays for botocore's signer and PyJWT.
+    from .auth import Authorizer
 
 # The deployed API's named routes are contract.ROUTES; any other request has routeKey $default.
 # HTTP API's payload limit; the function enforces its own, smaller image limit.
@@ -164,9 +168,14 @@ def json_size(event: dict[str, Any]) -> int:
 class HttpApi:
     """API Gateway's HTTP API in front of the function's instance pool."""
 
-    def __init__(self, pool: Pool, cors: Cors | None = None) -> None:
+    def __init__(
+        self, pool: Pool, cors: Cors | None = None, authorizer: Authorizer | None = None
+    ) -> None:
         self.pool = pool
         self.cors = cors or Cors(())
+        self.authorizer = authorizer
+        """With `lukewarm:auth` iam or jwt, what the protected routes check first (after
+        preflights, which API Gateway answers itself without any auth)."""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Every request that is not for the invoke endpoint: route it as HTTP API would."""
@@ -178,7 +187,14 @@ class HttpApi:
         else:
             response, invocation = await self._integrate(request, request_id)
         response.headers["Apigw-Requestid"] = request_id
-        log_request(request.method, request.path, response.status, invocation, started)
+        log_request(
+            request.method,
+            request.path,
+            response.status,
+            invocation,
+            started,
+            reason=response.get(REASON),
+        )
         return response
 
     async def _integrate(
@@ -188,14 +204,22 @@ class HttpApi:
         try:
             body = await read_body(request, MAX_BODY_BYTES)
         except BodyTooLarge:
-            return gateway_error(*TOO_LARGE), None
+            return refused(TOO_LARGE, f"body over HTTP API's {MAX_BODY_BYTES:,}-byte limit"), None
         except (BodyTimedOut, BodyCutShort) as error:
             response = gateway_error(*(TIMED_OUT if isinstance(error, BodyTimedOut) else CUT_SHORT))
             response.force_close()  # the rest of the body is never read
             return response, None
+        if self.authorizer is not None and (refusal := self.authorizer.refuse(request, body)):
+            return refusal, None
         event = api_event(request, body, request_id)
-        if json_size(event) > MAX_PAYLOAD_BYTES:
-            return gateway_error(*INTERNAL_ERROR), None  # Lambda refused the invocation
+        size = json_size(event)
+        if size > MAX_PAYLOAD_BYTES:
+            # What the client sees is API Gateway's bare 500; the log says why.
+            reason = (
+                f"Lambda refused the invocation: its event is {size:,} bytes, over the "
+                f"{MAX_PAYLOAD_BYTES:,}-byte invoke payload limit"
+            )
+            return refused(INTERNAL_ERROR, reason), None
         try:
             invocation = await self.pool.invoke(event, request_id)
         except Throttled:
@@ -209,6 +233,17 @@ class HttpApi:
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return gateway_error(*TOO_LARGE)
         return None
+
+
+REASON = "lukewarm.reason"
+"""Where a refusal keeps, for the access log only, why it was refused."""
+
+
+def refused(error: tuple[int, str], reason: str) -> web.Response:
+    """API Gateway's own answer, with the reason the access log gives for it."""
+    response = gateway_error(*error)
+    response[REASON] = reason
+    return response
 
 
 def function_response(invocation: Invocation) -> web.Response:

@@ -13,11 +13,11 @@ import os
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from contract import INIT_CAP_S, RUNTIME_VARIABLE
+from contract import INIT_CAP_S, RUNTIME_VARIABLE, cors_allow_headers
 from lukewarm.checkout import FUNCTION_DIR
 
 from . import front, invoke, server
@@ -25,7 +25,14 @@ from .cors import Cors
 from .pool import Pool, PoolOptions
 from .scheduler import Schedule, StackClock, WarmScheduler
 
+if TYPE_CHECKING:
+    # Only `serve --auth iam|jwt` pays for botocore's signer and PyJWT.
+    from .auth import Authorizer
+
 log = logging.getLogger("lukewarm.serve")
+
+REGION = "us-east-1"
+"""The region the local stack plays: its functions' AWS_REGION, and what SigV4 callers sign for."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class StackOptions:
     """Restore new instances from one initialised snapshot (forked), as SnapStart does."""
     log_level: str = "INFO"
     """The function's application log level, as the deployed logging config sets it."""
+    authorizer: Authorizer | None = None
+    """What `lukewarm:auth` iam or jwt checks before the protected routes; None for none."""
     cors_origins: Sequence[str] = ()
     """The API's `corsOrigins`: preflights answered and CORS headers set as API Gateway does."""
 
@@ -67,8 +76,8 @@ class LocalStack:
             "AWS_LAMBDA_FUNCTION_NAME": options.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": invoke.EXECUTED_VERSION,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(options.memory_size),
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
             # One thread each, like a small Lambda; many instances share this machine.
             "LUKEWARM_THREADS": os.environ.get("LUKEWARM_THREADS", "1"),
             # What Lambda sets from the logging config's application level; Powertools
@@ -96,10 +105,19 @@ class LocalStack:
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    @property
+    def auth_mode(self) -> str:
+        """`lukewarm:auth` as this stack enforces it."""
+        return self.options.authorizer.mode if self.options.authorizer else "none"
+
     def application(self) -> web.Application:
         app = web.Application(client_max_size=front.MAX_BODY_BYTES)
         lambda_api = invoke.LambdaApi(self.pool, self.function_name, self.events)
-        http_api = front.HttpApi(self.pool, Cors(tuple(self.options.cors_origins)))
+        http_api = front.HttpApi(
+            self.pool,
+            Cors(tuple(self.options.cors_origins), cors_allow_headers(self.auth_mode)),
+            self.options.authorizer,
+        )
         app.router.add_post(
             invoke.PATH, lambda_api.handle, expect_handler=server.expect_handler(invoke.refusal)
         )

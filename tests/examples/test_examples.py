@@ -12,9 +12,7 @@ import json
 import pytest
 
 from infra import CaptionerArgs, SettingsError, WarmingArgs, WarmSchedule, captioner_settings
-from infra.settings import ROOT, project_defaults
-from policy.rules import POLICIES
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     ALIAS,
     DOCKER_IMAGE,
     EVENT_INVOKE_CONFIG,
@@ -24,6 +22,8 @@ from tests.infra.pulumi_mocks import (
     Deployment,
     run,
 )
+from infra.settings import ROOT, project_defaults
+from policy.rules import POLICIES
 from tests.policy.crossguard import check
 from tests.test_readme import read_blocks
 

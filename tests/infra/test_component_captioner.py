@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from infra import Captioner, CaptionerArgs, captioner_settings
-from tests.infra.pulumi_mocks import FUNCTION, HTTP_API, deploy, run
+from infra.mocks import FUNCTION, HTTP_API, deploy, run
 
 
 def test_two_captioners_live_side_by_side_in_one_program() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     ACCOUNT,
     API_ID,
     HTTP_API,

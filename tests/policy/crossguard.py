@@ -24,8 +24,8 @@ from pulumi_policy import (
 # What `args.not_applicable(reason)` raises; the engine reports it as "not applicable".
 from pulumi_policy.policy import _NotApplicableError
 
+from infra.mocks import Deployment
 from policy.rules import POLICIES
-from tests.infra.pulumi_mocks import Deployment
 
 
 @dataclass

@@ -19,9 +19,9 @@ import pytest
 import yaml
 from pulumi_aws import apigatewayv2, cloudwatch, lambda_, scheduler
 
+from infra.mocks import FUNCTION, LOG_GROUP, REGISTRY, ROUTE, deploy, run
 from infra.settings import ROOT
 from policy.rules import MEASURED_NEED_KEY, POLICIES
-from tests.infra.pulumi_mocks import FUNCTION, LOG_GROUP, REGISTRY, ROUTE, deploy, run
 from tests.policy.crossguard import check, urn
 
 DIGEST = "sha256:" + "ab" * 32

@@ -1,4 +1,5 @@
-"""Pulumi mocks for the lukewarm program: fake cloud outputs, and a record of every resource.
+"""The program against a fake cloud: Pulumi mocks with its outputs, and a record of every
+resource. What the tests and `lukewarm preview` run, with no AWS, Docker or Pulumi CLI.
 
 `deploy(config)` runs the whole program (`__main__.py`) in-process, not as a preview, so
 every `apply` runs and every output is known, and returns what was created and exported.
@@ -38,6 +39,7 @@ DOCKER_IMAGE = "docker:index/image:Image"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+IAM_POLICY = "aws:iam/policy:Policy"
 FUNCTION = "aws:lambda/function:Function"
 ALIAS = "aws:lambda/alias:Alias"
 PROVISIONED_CONCURRENCY = "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"
@@ -48,6 +50,7 @@ HTTP_API = "aws:apigatewayv2/api:Api"
 INTEGRATION = "aws:apigatewayv2/integration:Integration"
 ROUTE = "aws:apigatewayv2/route:Route"
 STAGE = "aws:apigatewayv2/stage:Stage"
+AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 
 # Function tokens.
@@ -81,6 +84,8 @@ def _outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         return {"name": physical, "arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}"}
     if typ == ROLE:
         return {"name": physical, "arn": f"arn:aws:iam::{ACCOUNT}:role/{physical}"}
+    if typ == IAM_POLICY:
+        return {"name": physical, "arn": f"arn:aws:iam::{ACCOUNT}:policy/{physical}"}
     if typ == FUNCTION:
         return {
             "name": physical,
@@ -155,10 +160,12 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
         self.dependencies: dict[str, set[str]] = {}
+        self.parents: dict[str, str] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.dependencies[request.name] = {urn.rsplit("::", 1)[-1] for urn in request.dependencies}
+        self.parents[response.urn] = request.parent
         return response
 
 
@@ -185,6 +192,8 @@ class Deployment:
     urns: list[str]
     dependencies: dict[str, set[str]]
     """Resource name → the names of the resources it waits for (inputs and `depends_on`)."""
+    parents: dict[str, str]
+    """Resource URN → its parent's URN (the stack's for a top-level component)."""
 
     def of_type(self, typ: str) -> list[MockResourceArgs]:
         return [resource for resource in self.resources if resource.typ == typ]
@@ -261,5 +270,10 @@ def run(
 
     _sync_await(run_pulumi_func(main))
     return Deployment(
-        mocks.resources, mocks.states, exported, list(monitor.resources), monitor.dependencies
+        mocks.resources,
+        mocks.states,
+        exported,
+        list(monitor.resources),
+        monitor.dependencies,
+        monitor.parents,
     )
