@@ -7,6 +7,7 @@ every `apply` runs and every output is known, and returns what was created and e
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import runpy
@@ -247,6 +248,17 @@ def deploy(
     return run(ROOT / "__main__.py", config, mocks)
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's synchronous runner uses the thread's event loop, which an earlier test's
+    `asyncio.run` leaves closed and unset: give the thread a fresh one if so."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run(
     program: Path | Callable[[], object],
     config: Mapping[str, object] | None = None,
@@ -258,6 +270,7 @@ def run(
     the mocks, with config keys in `project`'s namespace (or already namespaced, `ns:key`)."""
     mocks = mocks or LukewarmMocks()
     monitor = RecordingMonitor(mocks)
+    _ensure_event_loop()
     pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=project, stack="test", preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(
