@@ -16,7 +16,7 @@ import sys
 COMMANDS = {
     "serve": ("lukewarm.serve", "run the function, API and warmer on this machine"),
     "caption": ("lukewarm.caption", "caption images with a deployed or local lukewarm"),
-    "probe": ("lukewarm.probe", "measure cold, luke-warm and warm latency over time"),
+    "probe": ("lukewarm.probe", "measure cold, restored, luke-warm and warm latency over time"),
     "cost": ("lukewarm.cost", "estimate the monthly AWS bill"),
     "report": ("lukewarm.report", "what a deployed or local stack did: cold starts, errors, cost"),
     "preview": ("lukewarm.preview", "show what `pulumi up` would create, offline"),

@@ -101,7 +101,13 @@ def _count(text: str) -> int:
     return value
 
 
+CLASS_HELP = __doc__.split("Each answered request is put in one class:\n", 1)[1].split("\n\n")[0]
+"""The classes, as the module's docstring defines them: `--help` shows them too."""
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = f"Each answered request is put in one class:\n{CLASS_HELP}"
     parser.add_argument("url", help="base URL of the API (the stack's `url` output)")
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument(
