@@ -87,6 +87,9 @@ def log_json(record: dict[str, Any]) -> str:
 
 logger = Logger(service="lukewarm", json_serializer=log_json)
 metrics = Metrics(namespace="lukewarm", service="lukewarm")
+# Every series also names its function, so that two stacks in one account never share one
+# (infra/telemetry.py: the dashboard and the alarms read these dimensions).
+metrics.set_default_dimensions(function_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "lukewarm"))
 # The page and health checks publish no metric of their own; that is not worth a warning.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
@@ -125,7 +128,8 @@ class Instance:
     """This execution environment: an id for the warmer to count, and whether the
     invocation being served is its first (the one that paid for the init), or the first
     after a SnapStart restore (which paid for a restore instead; `init_ms` is then the
-    snapshot's init)."""
+    snapshot's init). This is the one definition of cold and restored (infra/telemetry.py
+    states it; Lambda's REPORT line agrees: Init Duration, or Restore Duration)."""
 
     id: str
     init_ms: float
@@ -290,7 +294,8 @@ def caption() -> dict[str, Any]:
 
 def read_options(query: Mapping[str, str]) -> CaptionOptions:
     return CaptionOptions(
-        beam=_int_parameter(query, "beam", CaptionOptions.beam, 1, 10),
+        # Without `beam`, the model's own width: 3 for Show-Attend-Tell, a Hub model's num_beams.
+        beam=_int_parameter(query, "beam", captioner.default_beam, 1, 10),
         alternatives=_int_parameter(query, "alternatives", CaptionOptions.alternatives, 0, 5),
     )
 

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contract import warmer_input
+from infra.telemetry import alarm_plan
 from lukewarm import measured, traffic
 from lukewarm.checkout import ROOT
 from lukewarm.pricing import (
     DEFAULT_REGION,
     LOG_KB_PER_INVOKE,
+    MONTH_START,
     Inputs,
     Schedule,
     comparison,
@@ -139,6 +141,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=_number(1, integer=True),
         metavar="N",
         help="versions whose snapshot is cached at once (default: the stack's snapStartVersions)",
+    )
+    parser.add_argument(
+        "--monitoring",
+        choices=("off", "dashboard", "alarms"),
+        help="what watches the stack: no dashboard, a dashboard, or a dashboard and alarms "
+        "(default: the stack's monitoring)",
     )
     parser.add_argument(
         "--free-tier",
@@ -370,6 +378,7 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
         raise CostError("SnapStart cannot be used with provisioned concurrency (AWS refuses both)")
     windows = _windows(args, stack, pick, origin)
     defaults = reduce_windows(settings_module.load_settings().warm_schedules, hold)
+    monitoring = pick("monitoring", args.monitoring, stack.monitoring, origin)
     inputs = Inputs(
         region=region,
         architecture=architecture,
@@ -389,6 +398,13 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
         snapstart_versions=int(versions),
         throttle_rps=float(throttle),
         reserved=int(reserved or 0),
+        monitoring=monitoring,
+        alarm_metrics=alarm_plan(
+            monitoring=monitoring,
+            warm_schedules=windows,
+            provisioned_concurrency=int(provisioned),
+            start=MONTH_START,
+        ).alarm_metrics,
         sources=pick.sources,
     )
     return inputs, defaults
@@ -425,14 +441,16 @@ def comparison_cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def _unverified(region: dict[str, Any]) -> list[str]:
-    """The price file's warnings for the region: figures that could not be checked."""
+def _unverified(inputs: Inputs, prices: dict[str, Any]) -> list[str]:
+    """The price file's warnings for what is priced: figures that could not be checked."""
+    region = prices["regions"][inputs.region]
     return [
         f"{part}: {entry['unverified']}"
         for part, entry in (
             ("lambda", region["lambda"]),
             ("api_gateway", region["api_gateway"]),
             ("snapstart", region["snapstart"]),
+            ("cloudwatch", prices["cloudwatch"] if inputs.monitoring != "off" else {}),
             ("region", region),
         )
         if isinstance(entry, dict) and entry.get("unverified")
@@ -495,6 +513,8 @@ def _inputs_report(inputs: Inputs) -> dict[str, Any]:
         "snapstart_versions": inputs.snapstart_versions,
         "throttle_rps": inputs.throttle_rps,
         "reserved": inputs.reserved,
+        "monitoring": inputs.monitoring,
+        "alarm_metrics": inputs.alarm_metrics,
         "sources": inputs.sources,
     }
 
@@ -522,7 +542,7 @@ def _report(
         "line_items": [{"item": item, "usd": round(usd, 6)} for item, usd in result.line_items],
         "total_usd": round(result.total_usd, 6),
         "comparison": comparison(inputs, prices, defaults),
-        "prices": {"checked": prices["checked"], "unverified": _unverified(region)},
+        "prices": {"checked": prices["checked"], "unverified": _unverified(inputs, prices)},
     }
 
 
@@ -567,7 +587,7 @@ def _print_summary(console: Any, report: dict[str, Any]) -> None:
         f"{i['image_gb']:g} GB image\n"
         f"warming: {warming}; provisioned: {i['provisioned']}; "
         f"SnapStart: {'on' if i['snapstart'] else 'off'}; "
-        f"free tier {'on' if i['free_tier'] else 'off'}\n"
+        f"monitoring: {i['monitoring']}; free tier {'on' if i['free_tier'] else 'off'}\n"
         f"a cold start adds {i['init_s']:.3g} s ({_per_event(report['init_usd_per_cold_start'])}"
         f" each); cold fraction {'from the traffic' if cold is None else f'{cold:g}'}"
     )

@@ -37,9 +37,13 @@ The model, per month:
   means the storage configured or the part written, AWS does not say; this is the
   larger). Free tiers do not cover either charge.
 - CloudWatch Logs: `--log-kb` per invocation of either function.
+- Monitoring (`lukewarm:monitoring`, or `--monitoring`): the dashboard, $3 a month, and with
+  `alarms` each alarm metric at $0.10 a month (a metric-math alarm is billed for every
+  metric it reads; `infra.telemetry.alarm_plan` says which alarms the stack gets).
 - Free tier (`--free-tier`, the default): the allowances that never expire, as negative
   lines: Lambda 1M requests and 400,000 GB-s (account-wide; none for a function with
-  provisioned concurrency), Scheduler 14M invocations, Logs 5 GB. The 12-month
+  provisioned concurrency), Scheduler 14M invocations, Logs 5 GB, CloudWatch 3 dashboards
+  and 10 alarm metrics (all assumed unused by anything else in the account). The 12-month
   allowances of new accounts are not applied.
 """
 
@@ -116,6 +120,10 @@ class Inputs:
     """The API stage's steady rate: requests beyond it a month are refused."""
     reserved: int = 0
     """Instances reserved (0: none): the most that run at once."""
+    monitoring: str = "off"
+    """`lukewarm:monitoring`: off, dashboard or alarms."""
+    alarm_metrics: int = 0
+    """What the stack's alarms are billed as: one alarm metric per metric each reads."""
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -368,9 +376,43 @@ def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
         *_snapstart_items(inputs, region),
         *_warming_items(inputs, use, region),
         ("CloudWatch Logs ingestion", use.log_gb * region["logs_ingestion_gb"]),
+        *monitoring_items(inputs, prices),
         *_free_tier_items(inputs, use, region, prices["free_tier"]),
+        *_monitoring_free_tier_items(inputs, prices),
     ]
     return Estimate([(item, usd) for item, usd in items if usd != 0 or not item.startswith("Free")])
+
+
+def _monitoring_free_tier_items(inputs: Inputs, prices: dict[str, Any]) -> Items:
+    """CloudWatch's always-free dashboards and alarm metrics, if the free tier applies."""
+    if not inputs.free_tier or inputs.monitoring == "off":
+        return []
+    free = prices["free_tier"]
+    cloudwatch = prices["cloudwatch"]
+    return [
+        (
+            "Free tier: CloudWatch dashboard and alarms",
+            -min(1, free["cloudwatch_dashboards"]) * cloudwatch["dashboard_month"]
+            - min(inputs.alarm_metrics, free["cloudwatch_alarm_metrics"])
+            * cloudwatch["alarm_metric_month"],
+        )
+    ]
+
+
+def monitoring_items(inputs: Inputs, prices: dict[str, Any]) -> list[tuple[str, float]]:
+    """The dashboard and the alarms `lukewarm:monitoring` deploys, a month."""
+    if inputs.monitoring == "off":
+        return []
+    cloudwatch = prices["cloudwatch"]
+    items = [("CloudWatch dashboard", cloudwatch["dashboard_month"])]
+    if inputs.alarm_metrics:
+        items.append(
+            (
+                f"CloudWatch alarms ({inputs.alarm_metrics} alarm metrics)",
+                inputs.alarm_metrics * cloudwatch["alarm_metric_month"],
+            )
+        )
+    return items
 
 
 def comparison(

@@ -56,6 +56,9 @@ first is the default."""
 RUNTIME_VARIABLE = "LUKEWARM_RUNTIME"
 """The function's environment variable naming its runtime: the stack sets it from
 `lukewarm:runtime`, the one place the runtime is chosen."""
+HUB_MODEL_FORMAT = "lukewarm-hub/1"
+"""`config.json`'s `format` in a model directory `lukewarm import` wrote: the function
+serves it on `onnx` only, and the Pulumi program refuses `runtime: torch` with it."""
 
 MAX_IMAGE_BYTES = 4_700_000
 """The largest image the function accepts: base64-encoded (6,266,668 bytes) it leaves 24 KB

@@ -9,6 +9,7 @@ import pytest
 
 from infra.mocks import (
     ALIAS,
+    DASHBOARD,
     DOCKER_IMAGE,
     ECR_LIFECYCLE_POLICY,
     ECR_REPOSITORY,
@@ -36,6 +37,7 @@ COMPONENTS = {
     "lukewarm:index:Api",
     "lukewarm:index:Warming",
     "lukewarm:index:Versions",
+    "lukewarm:index:Monitoring",
 }
 
 
@@ -63,6 +65,7 @@ def test_default_stack_creates_each_piece_once() -> None:
         SCHEDULE: 1,
         INVOCATION: 2,
         EVENT_INVOKE_CONFIG: 1,
+        DASHBOARD: 1,
     }
 
 
@@ -99,7 +102,14 @@ def test_outputs() -> None:
         "image_uri",
         "warmer_name",
         "warm_schedules",
+        "dashboard_url",
+        "alarm_topic_arn",
     }
+    assert outputs["dashboard_url"] == (
+        "https://eu-central-1.console.aws.amazon.com/cloudwatch/home?region=eu-central-1"
+        "#dashboards/dashboard/lukewarm-test"
+    )
+    assert outputs["alarm_topic_arn"] is None
     assert outputs["caption_url"] == outputs["url"] + "caption"
     assert "@sha256:" in outputs["image_uri"]
     assert outputs["alias_arn"].endswith(f"function:{outputs['function_name']}:live")

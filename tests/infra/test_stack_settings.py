@@ -49,6 +49,9 @@ def test_the_documented_defaults() -> None:
         auth="none",
         jwt_issuer=None,
         jwt_audience=None,
+        monitoring="dashboard",
+        alarm_email=None,
+        cold_start_alarm=15.0,
         tags={},
     )
 
@@ -80,7 +83,12 @@ def test_declared_types_fit_their_defaults_as_pulumi_checks_them() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     for key, declaration in declared.items():
         if "type" not in declaration:
-            assert key in {"lukewarm:throttleRate", "lukewarm:warmSchedules", "lukewarm:tags"}
+            assert key in {
+                "lukewarm:throttleRate",
+                "lukewarm:warmSchedules",
+                "lukewarm:coldStartAlarm",
+                "lukewarm:tags",
+            }, key
             continue
         assert isinstance(declaration["default"], python_types[declaration["type"]]), key
         if declaration["type"] == "array":
@@ -545,6 +553,30 @@ def test_a_warm_schedule_built_in_code_is_validated_too() -> None:
         (
             {"corsOrigins": "[oops"},
             'lukewarm:corsOrigins = "[oops": must be a list of origins (JSON or YAML list)',
+        ),
+        # The monitoring keys, and what alarmEmail needs of monitoring.
+        (
+            {"monitoring": "everything"},
+            'lukewarm:monitoring = "everything": must be off, dashboard or alarms '
+            "(the dashboard, alarms and their SNS topic)",
+        ),
+        (
+            {"monitoring": "alarms", "alarmEmail": "ops"},
+            'lukewarm:alarmEmail = "ops": must be an e-mail address such as ops@example.com, '
+            'or "" for none',
+        ),
+        (
+            {"alarmEmail": "ops@example.com"},
+            'lukewarm:alarmEmail = "ops@example.com": needs lukewarm:monitoring = alarms '
+            "(it is dashboard): only alarms send mail",
+        ),
+        (
+            {"coldStartAlarm": 0},
+            "lukewarm:coldStartAlarm = 0: must be a number above 0 and at most 100",
+        ),
+        (
+            {"coldStartAlarm": 101},
+            "lukewarm:coldStartAlarm = 101: must be a number above 0 and at most 100",
         ),
     ],
 )

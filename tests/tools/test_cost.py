@@ -307,3 +307,24 @@ def test_comparison_shows_restores_where_snapstart_replaces_cold_starts(capsys) 
 def test_snapstart_with_provisioned_concurrency_is_refused(capsys) -> None:
     assert main(["cost", "--snapstart", "--provisioned", "1"]) == 2
     assert "cannot be used with provisioned concurrency" in capsys.readouterr().err
+
+
+def test_monitoring_prices_the_dashboard_and_each_alarm_metric(capsys) -> None:
+    off = items(cost(capsys, *WRITE_UP, "--monitoring", "off"))
+    dashboard = items(cost(capsys, *WRITE_UP, "--monitoring", "dashboard"))
+    alarms = cost(capsys, *WRITE_UP[:-1], "--monitoring", "alarms")
+    assert not any(item.startswith("CloudWatch dashboard") for item in off)
+    assert dashboard["CloudWatch dashboard"] == usd(3.00)
+    assert set(dashboard) - set(off) == {"CloudWatch dashboard"}
+    # The default warm window's alarms: four on the function and the API, and the warmer's
+    # four, the cold-start rate reading seven metrics and warm reach two: 15 alarm metrics.
+    assert alarms["inputs"]["alarm_metrics"] == 15
+    assert items(alarms)["CloudWatch alarms (15 alarm metrics)"] == usd(1.50)
+
+
+def test_the_free_tier_covers_one_dashboard_and_ten_alarm_metrics(capsys) -> None:
+    lines = items(cost(capsys, "--monitoring", "alarms", "--no-warming"))
+    assert lines["CloudWatch alarms (4 alarm metrics)"] == usd(0.40)
+    assert lines["Free tier: CloudWatch dashboard and alarms"] == usd(-3.40)
+    busy = items(cost(capsys, "--monitoring", "alarms", "--warm-schedule", "rate(1 minute)"))
+    assert busy["Free tier: CloudWatch dashboard and alarms"] == usd(-4.00)
