@@ -53,11 +53,13 @@ holders of a JWT from one issuer for one of the audiences."""
 MAX_API_RATE = 10_000.0
 MAX_API_BURST = 5_000
 """API Gateway's default account-level throttle per region."""
+MONITORING_MODES = ("off", "dashboard", "alarms")
 
 _ORIGIN = re.compile(
     r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)(:\d{1,5})?"
 )
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SCHEDULE_FIELDS = ("schedule", "concurrency", "timezone")
 
 
@@ -171,6 +173,23 @@ def _model_dir(raw: object) -> str:
     if path.is_absolute() or ".." in path.parts or "\\" in value:
         raise _Invalid(f"must be {allowed}")
     return path.as_posix()
+
+
+def _monitoring(raw: object) -> str:
+    allowed = "off, dashboard or alarms (the dashboard, alarms and their SNS topic)"
+    value = _string(raw, allowed).lower()
+    if value not in MONITORING_MODES:
+        raise _Invalid(f"must be {allowed}")
+    return value
+
+
+def _alarm_email(raw: object) -> str | None:
+    """An address for the alarm topic, or none ("")."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str) or not _EMAIL.fullmatch(raw.strip()):
+        raise _Invalid('must be an e-mail address such as ops@example.com, or "" for none')
+    return raw.strip()
 
 
 def _cors_origins(raw: object) -> tuple[str, ...]:
@@ -352,6 +371,10 @@ class Settings:
     auth: str = setting("auth", _auth)
     jwt_issuer: str | None = setting("jwtIssuer", _jwt_issuer)
     jwt_audience: str | None = setting("jwtAudience", _jwt_audience)
+    monitoring: str = setting("monitoring", _monitoring)
+    alarm_email: str | None = setting("alarmEmail", _alarm_email)
+    cold_start_alarm: float = setting("coldStartAlarm", lambda raw: _number(raw, 0, 100))
+    """Percent of requests that may wait for an instance start before the alarm fires."""
     tags: Mapping[str, str] = setting("tags", _tags)
 
     @property
@@ -450,6 +473,14 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
             f"({fields['provisioned_concurrency']}); AWS allows one or the other: "
             "set provisionedConcurrency to 0 or snapStart to false",
         )
+    if fields["snap_start_versions"] > fields["keep_images"]:
+        # A kept version whose image the lifecycle policy deleted can never run again.
+        yield _problem(
+            "snapStartVersions",
+            fields["snap_start_versions"],
+            f"must be at most keepImages ({fields['keep_images']}): a version whose image"
+            " was deleted cannot run, but its snapshot would still be billed",
+        )
     for index, schedule in enumerate(fields["warm_schedules"]):
         if reserved is not None and schedule.concurrency > reserved:
             yield _problem(
@@ -465,6 +496,13 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
             "(lukewarm import), which runs on onnx only: set lukewarm:runtime to onnx",
         )
     yield from _auth_checks(fields)
+    if fields["alarm_email"] and fields["monitoring"] != "alarms":
+        yield _problem(
+            "alarmEmail",
+            fields["alarm_email"],
+            f"needs lukewarm:monitoring = alarms (it is {fields['monitoring']}): "
+            "only alarms send mail",
+        )
     if fields["warm_schedules"] and fields["warm_hold_ms"] >= fields["timeout"] * 1000:
         yield _problem(
             "warmHoldMs",
