@@ -221,7 +221,9 @@ def _stack_region(stack: str, regions: Sequence[str]) -> str | None:
     return region
 
 
-def _probe_inputs(path: Path) -> dict[str, Any]:
+def _probe_inputs(path: Path, duration_given: bool) -> dict[str, Any]:
+    """A probe report's cost inputs; its time per request is needed unless `--duration`
+    gives one."""
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
         values = report["cost_inputs"]
@@ -229,8 +231,15 @@ def _probe_inputs(path: Path) -> dict[str, Any]:
         raise CostError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
         raise CostError(f"{path}: not a probe report (report.json from `lukewarm probe`)") from None
-    if not isinstance(values, dict) or values.get("duration_s") is None:
-        raise CostError(f"{path}: the probe report has no answered non-cold request to time")
+    if not isinstance(values, dict):
+        raise CostError(f"{path}: not a probe report (report.json from `lukewarm probe`)")
+    if values.get("duration_s") is None and not duration_given:
+        # Cold and restored requests include the start; only warm ones time a request.
+        raise CostError(
+            f"{path}: the probe report has no warm or luke-warm request to time a request by "
+            "(every answered one was cold or restored, or none was answered): probe with "
+            "shorter gaps, or pass --duration"
+        )
     return values
 
 
@@ -276,14 +285,14 @@ def _times(
 ) -> tuple[float, float, float | None]:
     """A request's seconds, a cold start's added seconds and the cold fraction: flag over
     probe report over the last `make bench` (the fraction then comes from the traffic)."""
-    probe = _probe_inputs(args.probe_report) if args.probe_report else {}
+    probe = _probe_inputs(args.probe_report, args.duration is not None) if args.probe_report else {}
     from_probe = f"probe report {args.probe_report}"
     bench_duration, bench_init, from_bench = _bench_times(stack, memory_mb)
     duration = pick(
         "duration_s",
         args.duration,
-        probe.get("duration_s", bench_duration),
-        from_probe if probe else from_bench,
+        probe.get("duration_s") or bench_duration,
+        from_probe if probe.get("duration_s") else from_bench,
     )
     init_s = pick(
         "init_s",
@@ -420,6 +429,13 @@ def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
         sources=pick.sources,
     )
     return inputs, defaults
+
+
+def _amount(value: float) -> str:
+    """A count as given: 10,000, or 2.5 (a monthly average need not be whole)."""
+    if value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:,.2f}".rstrip("0")
 
 
 def _money(usd: float) -> str:
@@ -594,7 +610,7 @@ def _print_summary(console: Any, report: dict[str, Any]) -> None:
     t, w, a = report["traffic"], report["warming"], report["assumptions"]
     cold = i["cold_fraction"]
     console.print(
-        f"{i['requests']:,.0f} requests/month x {i['duration_s']:.3g} s at {i['memory_mb']} MB "
+        f"{_amount(i['requests'])} requests/month x {i['duration_s']:.3g} s at {i['memory_mb']} MB "
         f"{i['architecture']} in {i['region']}, {i['api'].upper()} API, "
         f"{i['image_gb']:g} GB image\n"
         f"warming: {warming}; provisioned: {i['provisioned']}; "

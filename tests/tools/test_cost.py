@@ -136,6 +136,32 @@ def test_probe_report_supplies_duration_and_cold_starts(capsys, tmp_path) -> Non
     assert inputs["sources"]["duration_s"] == f"probe report {report_path}"
 
 
+def test_a_probe_of_only_restored_requests_says_what_is_missing_and_how_to_give_it(
+    capsys, tmp_path
+) -> None:
+    # Every request was restored (SnapStart, long gaps): none times a request by itself.
+    report_path = tmp_path / "report.json"
+    report_path.write_text(
+        json.dumps({"cost_inputs": {"duration_s": None, "init_s": None, "cold_fraction": 1.0}})
+    )
+
+    assert main(["cost", "--probe-report", str(report_path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"lukewarm cost: {report_path}: the probe report has no warm or luke-warm request to "
+        "time a request by (every answered one was cold or restored, or none was answered): "
+        "probe with shorter gaps, or pass --duration"
+    )
+    inputs = cost(capsys, "--probe-report", str(report_path), "--duration", "0.3")["inputs"]
+    assert (inputs["duration_s"], inputs["cold_fraction"]) == (0.3, 1.0)
+    assert inputs["sources"]["cold_fraction"] == f"probe report {report_path}"
+
+
+def test_a_fractional_request_count_is_shown_as_given(capsys) -> None:
+    assert main(["cost", "--requests", "2.5", "--no-free-tier", "--monitoring", "off"]) == 0
+
+    assert capsys.readouterr().out.startswith("2.5 requests/month x ")
+
+
 def test_stack_config_is_read_from_the_stack_file(capsys, tmp_path, monkeypatch) -> None:
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
     (tmp_path / "Pulumi.trial.yaml").write_text(
