@@ -4,10 +4,15 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --quiet
-# torch's CPU-only wheels. Where this index cannot be reached pip warns and takes the same
-# pins from its usual index (or a local wheel): `TORCH_INDEX= make ...` skips it.
+# torch's CPU-only wheels. Where this index cannot be reached, make says so and pip takes the
+# same pins from its usual index (or a local wheel): `TORCH_INDEX= make ...` skips it.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 ARGS ?=
+# pip's flag for TORCH_INDEX if the index answers within 5 s: asking an unreachable index for
+# each of torch's packages would cost minutes of retries.
+TORCH_INDEX_FLAG = $$(timeout 5 $(PY) -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1])" \
+	$(TORCH_INDEX) 2>/dev/null && echo --extra-index-url $(TORCH_INDEX) \
+	|| echo "torch: $(if $(TORCH_INDEX),$(TORCH_INDEX) did not answer; )from pip's usual index" >&2)
 
 # Three installs, each a superset of the one before: what `make serve` needs (no torch),
 # the torch toolkit, and the test tools.
@@ -29,7 +34,7 @@ $(SERVE_STAMP): requirements.txt requirements-serve.txt function/requirements-on
 	touch $@
 
 $(TOOLKIT_STAMP): $(SERVE_STAMP) requirements-toolkit.txt
-	$(PIP) install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+	$(PIP) install $(TORCH_INDEX_FLAG) \
 		$$(grep -E '^torch(vision)?==' requirements-toolkit.txt)
 	$(PIP) install -r requirements-toolkit.txt
 	touch $@
