@@ -178,6 +178,13 @@ def test_a_malformed_http_api_event_gets_the_json_error_not_an_exception(
     assert_error(reply, 400, "malformed_event", "API Gateway")
 
 
+def test_an_http_api_event_with_cookies_is_served(app: ModuleType) -> None:
+    """Browsers send cookies, which HTTP API passes as a list of strings: a well-formed
+    field, not a malformed event."""
+    event = with_(http_event(method="GET", path="/health", body=None), "cookies", ["a=1", "b=2"])
+    assert invoke(app, event).status == 200
+
+
 @pytest.mark.parametrize(
     ("event", "message"),
     [
