@@ -207,15 +207,16 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     ),
 }
 
-# What each mutmut verdict counts as. A timeout is neither: mutmut's CPU limit is its tests'
-# clean duration times a multiplier, and on a busy machine slow tests overrun it, so each
-# timeout is settled (`settle`) and the ones that still overrun are reported apart.
+# What each mutmut verdict counts as. A timeout is neither: mutmut's limits (CPU time from
+# its estimate of the tests' duration, and a wall-clock time half of that, after which its
+# fork server sends SIGXCPU) are overrun by slow tests on a busy machine, so each timeout is
+# settled (`settle`) and the ones that still overrun are reported apart.
 KILLED = {"killed", "caught by type check", "segfault"}
 SURVIVED = {"survived", "no tests"}
 TIMEOUT = "timeout"
 SIGKILL = -9
-"""mutmut calls a worker killed by SIGKILL a segfault, but its runner sends SIGKILL one
-second after the SIGXCPU of an overrun: that is a timeout too."""
+"""mutmut calls a worker killed by SIGKILL a segfault, but RLIMIT_CPU's hard limit, one
+second past the soft one that sends SIGXCPU, kills with SIGKILL: that is a timeout too."""
 
 SETTLE_FACTOR = 5.0
 """A timed-out mutant's tests get this many times their clean run's duration, measured."""
