@@ -1,33 +1,69 @@
 # lukewarm: every command a person runs, each creating the virtualenv first if needed.
+# `make help` lists them. PYTHON=python3.12 make ... picks another interpreter for the venv.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip --quiet
+# torch's CPU-only wheels. Where this index cannot be reached pip warns and takes the same
+# pins from its usual index (or a local wheel): `TORCH_INDEX= make ...` skips it.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 ARGS ?=
 
-.PHONY: serve test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference bench-load mutation clean
+# Three installs, each a superset of the one before: what `make serve` needs (no torch),
+# the torch toolkit, and the test tools.
+SERVE_STAMP := $(VENV)/.installed-serve
+TOOLKIT_STAMP := $(VENV)/.installed-toolkit
+STAMP := $(VENV)/.installed
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+.PHONY: help serve preview toolkit test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference bench-load mutation clean
+
+## List the commands.
+help:
+	@awk '/^## /{doc=substr($$0, 4); next} /^[a-z-]+:/{if (doc) printf "  make %-16s %s\n", substr($$1, 1, length($$1)-1), doc; doc=""}' $(MAKEFILE_LIST)
+
+$(SERVE_STAMP): requirements.txt requirements-serve.txt function/requirements-onnx.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	touch $(STAMP)
+	$(PIP) install --upgrade pip "setuptools>=70.1"  # the editable install builds with it (bdist_wheel)
+	$(PIP) install -r requirements-serve.txt
+	$(PIP) install --no-deps --no-build-isolation -e .
+	touch $@
+
+$(TOOLKIT_STAMP): $(SERVE_STAMP) requirements-toolkit.txt
+	$(PIP) install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+		$$(grep -E '^torch(vision)?==' requirements-toolkit.txt)
+	$(PIP) install -r requirements-toolkit.txt
+	touch $@
+
+$(STAMP): $(TOOLKIT_STAMP) requirements-dev.txt policy/requirements.txt
+	$(PIP) install -r requirements-dev.txt
+	# pulumi-policy pins protobuf ~=5.29, which onnx (6.31+) rules out: its code runs on
+	# protobuf 6 (tests/policy), and `pulumi preview --policy-pack` gives it its own venv.
+	$(PIP) install --no-deps -r policy/requirements.txt
+	touch $@
+
+## Install the torch toolkit (train, evaluate, convert, export, import; the torch runtime).
+toolkit: $(TOOLKIT_STAMP)
 
 ## Run the function, API and warmer on this machine (http://127.0.0.1:8080/).
-serve: $(STAMP)
+serve: $(SERVE_STAMP)
 	$(PY) -m lukewarm serve $(ARGS)
 
-## Lint, type-check the Pulumi program, and run the whole test suite.
+## Lint (code, and the CI workflows offline), type-check the Pulumi program, run every test.
 test: lint typecheck
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/zizmor --offline --quiet .github/workflows
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
+
+## What `pulumi up` would create, offline (ARGS="--stack NAME" for a stack's config).
+preview: $(SERVE_STAMP)
+	$(PY) -m lukewarm preview $(ARGS)
 
 ## Train the built-in demo model into function/model (reproducible from the seed).
 demo-model: $(STAMP)

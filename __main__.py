@@ -4,94 +4,29 @@ Builds the function's image from function/ and pushes it to ECR, deploys it by d
 behind the `live` alias, puts an HTTP API in front of the alias, and, unless the stack
 has no warm windows, schedules the warmer from warmer/ to keep instances warm. With
 SnapStart, the pruner from pruner/ deletes old versions after each deploy.
+
+The same components make `infra.Captioner`, for other programs (examples/); this program
+composes them without a parent, so stacks deployed before that component keep their names.
 """
 
 import pulumi
 
-from infra.api import Api, ApiArgs
-from infra.image import Image, ImageArgs
-from infra.service import Service, ServiceArgs
+from infra.captioner import CaptionerArgs, captioner_parts
 from infra.settings import from_pulumi_config
-from infra.versions import Versions, VersionsArgs
-from infra.warming import Warming, WarmingArgs
+from infra.tags import tag_resources
 
 settings = from_pulumi_config()
+tag_resources(pulumi.get_project(), pulumi.get_stack(), settings.tags)
+parts = captioner_parts(CaptionerArgs(settings))
 
-image = Image(
-    "image",
-    ImageArgs(
-        context="function",
-        dockerfile="function/Dockerfile",
-        platform=settings.platform,
-        model_dir=settings.model_dir,
-        runtime=settings.runtime,
-        keep_images=settings.keep_images,
-    ),
-)
-service = Service(
-    "service",
-    ServiceArgs(
-        image_uri=image.image_uri,
-        architecture=settings.architecture,
-        runtime=settings.runtime,
-        memory_size=settings.memory_size,
-        timeout=settings.timeout,
-        reserved_concurrency=settings.reserved_concurrency,
-        provisioned_concurrency=settings.provisioned_concurrency,
-        log_retention_days=settings.log_retention_days,
-        log_level=settings.log_level,
-        snap_start=settings.snap_start,
-    ),
-)
-api = Api(
-    "api",
-    ApiArgs(
-        function_name=service.function_name,
-        alias_name=service.alias_name,
-        alias_arn=service.alias_arn,
-        throttle_rate=settings.throttle_rate,
-        throttle_burst=settings.throttle_burst,
-        cors_origins=settings.cors_origins,
-    ),
-)
-warming = None
-if settings.warm_schedules:
-    warming = Warming(
-        "warming",
-        WarmingArgs(
-            function_name=service.function_name,
-            alias_name=service.alias_name,
-            alias_arn=service.alias_arn,
-            alias_version=service.alias_version,
-            function_timeout=settings.timeout,
-            image_uri=image.image_uri,
-            schedules=settings.warm_schedules,
-            hold_ms=settings.warm_hold_ms,
-            prewarm_on_deploy=settings.prewarm_on_deploy,
-            log_retention_days=settings.log_retention_days,
-        ),
-    )
-if settings.snap_start:
-    # Each SnapStart version keeps a billed snapshot: delete all but the newest few.
-    Versions(
-        "versions",
-        VersionsArgs(
-            function_name=service.function_name,
-            function_arn=service.function_arn,
-            alias_name=service.alias_name,
-            alias_arn=service.alias_arn,
-            alias_version=service.alias_version,
-            keep=settings.snap_start_versions,
-            log_retention_days=settings.log_retention_days,
-        ),
-    )
-
-pulumi.export("url", api.url)
-pulumi.export("caption_url", api.caption_url)
-pulumi.export("function_name", service.function_name)
-pulumi.export("alias_arn", service.alias_arn)
-pulumi.export("image_uri", image.image_uri)
-pulumi.export("warmer_name", warming.warmer_name if warming else None)
+pulumi.export("url", parts.api.url)
+pulumi.export("caption_url", parts.api.caption_url)
+pulumi.export("function_name", parts.service.function_name)
+pulumi.export("alias_arn", parts.service.alias_arn)
+pulumi.export("image_uri", parts.image.image_uri)
+if parts.api.invoke_policy_arn is not None:
+    pulumi.export("invoke_policy_arn", parts.api.invoke_policy_arn)
+pulumi.export("warmer_name", parts.warming.warmer_name if parts.warming else None)
 pulumi.export(
     "warm_schedules",
     [
@@ -102,7 +37,9 @@ pulumi.export(
             "concurrency": window.concurrency,
         }
         for window, name in zip(
-            settings.warm_schedules, warming.schedule_names if warming else [], strict=True
+            settings.warm_schedules,
+            parts.warming.schedule_names if parts.warming else [],
+            strict=True,
         )
     ],
 )

@@ -17,12 +17,11 @@ from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from contract import MAX_IMAGE_BYTES
+
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
-MAX_IMAGE_BYTES = 4_700_000
-"""The largest image accepted: base64-encoded (6,266,668 bytes) it leaves 24 KB of Lambda's
-6 MiB invoke payload for the rest of API Gateway's event (headers, request context)."""
 MAX_BODY_BYTES = 6_291_456
 """Lambda's synchronous payload limit; larger bodies are refused before any parsing."""
 MAX_FORM_PARTS = 16

@@ -1,4 +1,4 @@
-"""The HTTP API in front of the function's `live` alias."""
+"""The HTTP API in front of the function's `live` alias, and who may call it."""
 
 from __future__ import annotations
 
@@ -6,10 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_aws import apigatewayv2, lambda_
+from pulumi_aws import apigatewayv2, iam, lambda_
 
-from contract import ROUTES
+from contract import (
+    CAPTION_ROUTE,
+    CORS_ALLOW_METHODS,
+    CORS_MAX_AGE_S,
+    PUBLIC_ROUTES,
+    ROUTES,
+    cors_allow_headers,
+)
 
+JWT_IDENTITY_SOURCE = "$request.header.Authorization"
+ROUTE_AUTHORIZATION = {"none": "NONE", "iam": "AWS_IAM", "jwt": "JWT"}
 INTEGRATION_TIMEOUT_MS = 30_000
 """HTTP API's hard maximum; the function's own timeout is never longer (see settings)."""
 
@@ -23,6 +32,10 @@ class ApiArgs:
     throttle_burst: int
     cors_origins: Sequence[str]
     """Origins allowed from browsers on other sites; empty for none."""
+    auth: str = "none"
+    """`none`, `iam` (SigV4) or `jwt` (a JWT authorizer for `jwt_issuer`/`jwt_audience`)."""
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
 
 
 class Api(pulumi.ComponentResource):
@@ -31,6 +44,8 @@ class Api(pulumi.ComponentResource):
     url: pulumi.Output[str]
     caption_url: pulumi.Output[str]
     execution_arn: pulumi.Output[str]
+    invoke_policy_arn: pulumi.Output[str] | None
+    """With `iam`: the managed policy that lets a principal call the caption route."""
 
     def __init__(
         self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions | None = None
@@ -42,9 +57,9 @@ class Api(pulumi.ComponentResource):
         if args.cors_origins:
             cors = apigatewayv2.ApiCorsConfigurationArgs(
                 allow_origins=list(args.cors_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=["content-type"],
-                max_age=3600,
+                allow_methods=list(CORS_ALLOW_METHODS),
+                allow_headers=list(cors_allow_headers(args.auth)),
+                max_age=CORS_MAX_AGE_S,
             )
         api = apigatewayv2.Api(
             f"{name}-http",
@@ -64,14 +79,32 @@ class Api(pulumi.ComponentResource):
             opts=child,
         )
         target = pulumi.Output.concat("integrations/", integration.id)
+        authorizer = None
+        if args.auth == "jwt":
+            if not (args.jwt_issuer and args.jwt_audience):
+                raise ValueError("a JWT authorizer needs jwt_issuer and jwt_audience")
+            authorizer = apigatewayv2.Authorizer(
+                f"{name}-jwt",
+                api_id=api.id,
+                authorizer_type="JWT",
+                # The token alone or after "Bearer ", as API Gateway reads this source.
+                identity_sources=[JWT_IDENTITY_SOURCE],
+                jwt_configuration=apigatewayv2.AuthorizerJwtConfigurationArgs(
+                    issuer=args.jwt_issuer, audiences=[args.jwt_audience]
+                ),
+                opts=child,
+            )
         # The named routes, plus $default so that unknown paths and methods get the
         # function's JSON 404/405 rather than API Gateway's own bare error body.
         for route_key in (*ROUTES, "$default"):
+            protected = route_key not in PUBLIC_ROUTES
             apigatewayv2.Route(
                 f"{name}-route-{_slug(route_key)}",
                 api_id=api.id,
                 route_key=route_key,
                 target=target,
+                authorization_type=ROUTE_AUTHORIZATION[args.auth if protected else "none"],
+                authorizer_id=authorizer.id if authorizer and protected else None,
                 opts=child,
             )
         apigatewayv2.Stage(
@@ -96,10 +129,39 @@ class Api(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.invoke_policy_arn = None
+        if args.auth == "iam":
+            policy = iam.Policy(
+                f"{name}-invoke-policy",
+                description="lukewarm: call POST /caption of one HTTP API (attach to callers)",
+                policy=invoke_policy_document(api.execution_arn),
+                opts=child,
+            )
+            self.invoke_policy_arn = policy.arn
+
         self.execution_arn = api.execution_arn
         self.url = pulumi.Output.concat(api.api_endpoint, "/")
         self.caption_url = pulumi.Output.concat(api.api_endpoint, "/caption")
         self.register_outputs({"url": self.url, "caption_url": self.caption_url})
+
+
+def invoke_policy_document(execution_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Least privilege for a caller: `execute-api:Invoke` on the caption route of this API's
+    `$default` stage, and nothing else (not the other routes, stages or APIs)."""
+    method, path = CAPTION_ROUTE.split(" ", 1)
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "InvokeCaptionRoute",
+                    "Effect": "Allow",
+                    "Action": "execute-api:Invoke",
+                    "Resource": pulumi.Output.concat(execution_arn, f"/$default/{method}{path}"),
+                }
+            ],
+        }
+    )
 
 
 def _slug(route_key: str) -> str:

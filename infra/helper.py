@@ -9,6 +9,7 @@ keep the resources an earlier deploy made where they are.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -27,10 +28,15 @@ def helper_code(source: str) -> pulumi.AssetArchive:
     """A helper Lambda's zip: the Python modules of `source` (a folder of the project) and
     the `contract` package beside them, so no __pycache__ or editor files reach it."""
     modules = sorted(path for path in (ROOT / source).glob("*.py") if path.name != "__init__.py")
+    # Relative to the working directory: the project's own under `pulumi up` (so a stack's
+    # state does not depend on where the checkout lives), another program's when it imports
+    # the components (examples/).
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {
-        path.name: pulumi.FileAsset(f"{source}/{path.name}") for path in modules
+        path.name: pulumi.FileAsset(os.path.relpath(path)) for path in modules
     }
-    assets["contract/__init__.py"] = pulumi.FileAsset(f"{CONTRACT_SOURCE}/__init__.py")
+    assets["contract/__init__.py"] = pulumi.FileAsset(
+        os.path.relpath(ROOT / CONTRACT_SOURCE / "__init__.py")
+    )
     return pulumi.AssetArchive(assets)
 
 

@@ -12,9 +12,12 @@ and its test. When warm windows fire is `infra.schedules`'.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import sys
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, fields
 from functools import cache
@@ -44,6 +47,9 @@ LOG_RETENTION_DAYS = (
 ARCHITECTURES = ("x86_64", "arm64")
 LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 """Application log levels that both Lambda's logging config and Python's logging know."""
+AUTH_MODES = ("none", "iam", "jwt")
+"""Who may call the caption route: anyone (throttled), SigV4-signed IAM principals, or
+holders of a JWT from one issuer for one of the audiences."""
 MAX_API_RATE = 10_000.0
 MAX_API_BURST = 5_000
 """API Gateway's default account-level throttle per region."""
@@ -183,6 +189,45 @@ def _cors_origins(raw: object) -> tuple[str, ...]:
     return origins
 
 
+def _auth(raw: object) -> str:
+    allowed = "none, iam or jwt"
+    value = _string(raw, allowed).lower()
+    if value not in AUTH_MODES:
+        raise _Invalid(f"must be {allowed}")
+    return value
+
+
+def _jwt_issuer(raw: object) -> str | None:
+    """An OIDC issuer URL, exactly as its tokens' `iss` says it; "" for none."""
+    if raw is None or raw == "":
+        return None
+    allowed = (
+        "must be the issuer's https:// URL, exactly as its tokens' iss claim says it "
+        "(e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID), or empty"
+    )
+    if not isinstance(raw, str):
+        raise _Invalid(allowed)
+    parts = urllib.parse.urlsplit(raw)
+    if (
+        parts.scheme != "https"
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or any(character.isspace() for character in raw)
+    ):
+        raise _Invalid(allowed)
+    return raw
+
+
+def _jwt_audience(raw: object) -> str | None:
+    """The audience a token must be for (an app client id, an API identifier); "" for none."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str) or raw != raw.strip() or any(c.isspace() for c in raw):
+        raise _Invalid("must be the audience a token is for (such as an app client id), or empty")
+    return raw
+
+
 def _log_retention(raw: object) -> int:
     days = ", ".join(str(day) for day in LOG_RETENTION_DAYS)
     try:
@@ -240,6 +285,31 @@ def _warm_schedule_list(raw: object) -> tuple[WarmSchedule, ...]:
     return tuple(schedules)
 
 
+TAG_KEY = re.compile(r"[\w .:/=+\-@]{1,128}")
+TAG_VALUE = re.compile(r"[\w .:/=+\-@]{0,256}")
+MAX_USER_TAGS = 50 - 3
+"""AWS allows 50 tags a resource; lukewarm's own project, stack and component are 3."""
+
+
+def _tags(raw: object) -> Mapping[str, str]:
+    tags = _structured(raw, "a mapping of tag names to values")
+    if not isinstance(tags, dict):
+        raise _Invalid('must be a mapping of tag names to values, e.g. {"team": "vision"}')
+    problems = []
+    for key, value in tags.items():
+        if not isinstance(value, str) or not TAG_VALUE.fullmatch(value):
+            problems.append(f"{key}: a value is 0-256 letters, digits, spaces or _.:/=+-@")
+        if not TAG_KEY.fullmatch(key):
+            problems.append(f"{key!r}: a name is 1-128 letters, digits, spaces or _.:/=+-@")
+        elif key.lower().startswith(("aws:", "lukewarm:")):
+            problems.append(f"{key}: names starting aws: or lukewarm: are reserved")
+    if len(tags) > MAX_USER_TAGS:
+        problems.append(f"at most {MAX_USER_TAGS} tags (AWS's 50, less lukewarm's own 3)")
+    if problems:
+        raise _Invalid("; ".join(problems))
+    return dict(tags)
+
+
 # --- the settings: one field per config key -------------------------------------------
 
 
@@ -279,6 +349,10 @@ class Settings:
     snap_start_versions: int = setting(
         "snapStartVersions", lambda raw: _integer(raw, 1, MAX_KEPT_VERSIONS)
     )
+    auth: str = setting("auth", _auth)
+    jwt_issuer: str | None = setting("jwtIssuer", _jwt_issuer)
+    jwt_audience: str | None = setting("jwtAudience", _jwt_audience)
+    tags: Mapping[str, str] = setting("tags", _tags)
 
     @property
     def platform(self) -> str:
@@ -383,6 +457,7 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
                 schedule.concurrency,
                 f"must be at most reservedConcurrency ({reserved}); more would be throttled",
             )
+    yield from _auth_checks(fields)
     if fields["warm_schedules"] and fields["warm_hold_ms"] >= fields["timeout"] * 1000:
         yield _problem(
             "warmHoldMs",
@@ -391,26 +466,100 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
         )
 
 
-def stack_settings(stack: str | None = None, project_dir: Path = ROOT) -> Settings:
-    """The settings of a stack as its files say: `Pulumi.yaml` defaults + `Pulumi.<stack>.yaml`.
+def _auth_checks(fields: Mapping[str, Any]) -> Iterator[str]:
+    """A JWT authorizer needs both its issuer and its audience; no other mode uses them, and
+    setting them without `auth: jwt` would leave the API public while looking protected."""
+    for key, value in (
+        ("jwtIssuer", fields["jwt_issuer"]),
+        ("jwtAudience", fields["jwt_audience"]),
+    ):
+        if fields["auth"] == "jwt" and not value:
+            yield _problem(key, value or "", "must be set when lukewarm:auth is jwt")
+        elif fields["auth"] != "jwt" and value:
+            yield _problem(
+                key,
+                value,
+                f"is used only with lukewarm:auth jwt (auth is {fields['auth']}): "
+                "set auth to jwt, or remove this key",
+            )
+
+
+def stack_settings(
+    stack: str | None = None,
+    project_dir: Path = ROOT,
+    overrides: Mapping[str, object] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Settings:
+    """The settings of a stack as its files say: `Pulumi.yaml` defaults + `Pulumi.<stack>.yaml`,
+    then `overrides` (a tool's flags, by key), all checked as `pulumi up` checks them.
 
     For the tools that run without Pulumi (`lukewarm serve --stack`, `lukewarm cost --stack`);
-    with no stack, the defaults.
+    with no stack, the defaults. A key the stack file sets that lukewarm will never read
+    (a misspelt namespace, a bare key) goes to `warn` (default: standard error).
     """
-    if stack is None:
-        return load_settings(project_dir=project_dir)
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        known = sorted(
-            path.name[len("Pulumi.") : -len(".yaml")] for path in _stack_files(project_dir)
-        )
-        raise SettingsError(
-            [f"no stack file {stack_file.name} in {project_dir} (stacks here: {known or 'none'})"]
-        )
-    document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
-    config = document.get("config") or {}
-    values = {key: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+    values: dict[str, object] = {}
+    if stack is not None:
+        stack_file = project_dir / f"Pulumi.{stack}.yaml"
+        if not stack_file.is_file():
+            known = sorted(
+                path.name[len("Pulumi.") : -len(".yaml")] for path in _stack_files(project_dir)
+            )
+            here = f"stacks here: {known or 'none'}"
+            raise SettingsError([f"no stack file {stack_file.name} in {project_dir} ({here})"])
+        config = read_stack_config(stack_file)
+        for message in misplaced_keys(config):
+            (warn or _warn)(f"{stack_file.name}: {message}")
+        values = {key: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+    values.update({key: value for key, value in (overrides or {}).items() if value is not None})
     return load_settings(values, project_dir=project_dir)
+
+
+def read_stack_config(stack_file: Path) -> dict[str, object]:
+    """A stack file's `config:` mapping; a file that is not one is a `SettingsError` naming the
+    file and the line, as a person would look for it."""
+    try:
+        document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SettingsError([f"{stack_file.name}{where}: not valid YAML ({problem})"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError([f"{stack_file.name}: cannot be read ({error})"]) from None
+    if not isinstance(document, dict):
+        raise SettingsError([f"{stack_file.name}: must be a mapping with a config: section"])
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise SettingsError(
+            [
+                f"{stack_file.name}: config: must be a mapping of keys to values, "
+                f"not a {type(config).__name__}"
+            ]
+        )
+    return {str(key): value for key, value in config.items()}
+
+
+def misplaced_keys(keys: Iterable[str]) -> list[str]:
+    """What to say of config keys meant for lukewarm that it will never read: another
+    namespace close to `lukewarm` (`lukwarm:runtime`) or no namespace (`memorySize`), each
+    with the nearest `lukewarm:` key. Other namespaces (`aws:region`) are left alone."""
+    messages = []
+    for key in keys:
+        namespace, colon, name = key.rpartition(":")
+        if namespace == PROJECT:
+            continue
+        if colon and not difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.7):
+            continue
+        nearest = difflib.get_close_matches(name, list(_KEYS), n=1, cutoff=0.6)
+        if not nearest and not colon:
+            continue
+        suggestion = f"{PROJECT}:{nearest[0]}" if nearest else f"a {PROJECT}: key"
+        messages.append(f"{key} is not a {PROJECT}: key and is ignored; did you mean {suggestion}?")
+    return messages
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _stack_files(project_dir: Path) -> Iterator[Path]:
@@ -429,5 +578,7 @@ def from_pulumi_config() -> Settings:
     names = set(_KEYS) | {
         key.removeprefix(f"{PROJECT}:") for key in given if key.startswith(f"{PROJECT}:")
     }
+    for message in misplaced_keys(given):
+        pulumi.log.warn(message)
     config = pulumi.Config(PROJECT)
     return load_settings({name: config.get(name) for name in sorted(names)})

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import get_caller_identity_output, iam, lambda_, scheduler
 
-from contract import WARMER_MEMORY_MB, warmer_input
+from contract import MAX_HOLD_MS, WARMER_MEMORY_MB, warmer_input
 from infra.helper import HelperLambda, HelperLambdaArgs
 from infra.schedules import WarmSchedule
 
@@ -28,22 +28,76 @@ def warm_event(concurrency: int, hold_ms: int) -> str:
 
 @dataclass
 class WarmingArgs:
+    """What to keep warm, and when: any Lambda function's alias, not only the captioner's.
+
+    Warm-ups reach the alias's instances whatever the function runs; a Python function
+    that answers them with the `keepwarm` helper also gets its instances counted (the
+    warmer reports the others' pings as unverified).
+    """
+
     function_name: pulumi.Input[str]
+    """The function to keep warm: its name or ARN."""
     alias_name: pulumi.Input[str]
+    """The alias to warm: the one your callers invoke, or the warm instances serve nobody."""
     alias_arn: pulumi.Input[str]
-    """The only thing the warmer may invoke."""
-    alias_version: pulumi.Input[str]
+    """The alias's ARN: the only thing the warmer may invoke."""
+    alias_version: pulumi.Input[str] | None
+    """The version the alias points at; a new one means new, cold instances, and re-runs
+    the pre-warm. None if this program does not know it."""
     function_timeout: int
     """The function's timeout, s: how long one warm-up invoke may take, with its init."""
-    image_uri: pulumi.Input[str]
+    image_uri: pulumi.Input[str] | None
+    """The function's image, if it has one: a new image also re-runs the pre-warm."""
     schedules: Sequence[WarmSchedule]
+    """The warm windows; at least one."""
     hold_ms: int
+    """How long each warm-up holds its instance, ms (0 to MAX_HOLD_MS), so concurrent
+    warm-ups land on distinct instances."""
     prewarm_on_deploy: bool
+    """Run the warmer once during the deploy whenever the alias's version or image changes."""
     log_retention_days: int
+    """How long the warmer's own logs are kept, days."""
+
+    @classmethod
+    def for_alias(
+        cls,
+        alias: lambda_.Alias,
+        *,
+        function_timeout: int,
+        schedules: Sequence[WarmSchedule],
+        hold_ms: int = 500,
+        prewarm_on_deploy: bool = True,
+        log_retention_days: int = 14,
+    ) -> WarmingArgs:
+        """Keep-warm for an alias this program has (or looked up with `lambda_.Alias.get`).
+
+        The defaults are lukewarm's own (Pulumi.yaml's warmHoldMs, prewarmOnDeploy and
+        logRetentionDays).
+        """
+        return cls(
+            function_name=alias.function_name,
+            alias_name=alias.name,
+            alias_arn=alias.arn,
+            alias_version=alias.function_version,
+            function_timeout=function_timeout,
+            image_uri=None,
+            schedules=schedules,
+            hold_ms=hold_ms,
+            prewarm_on_deploy=prewarm_on_deploy,
+            log_retention_days=log_retention_days,
+        )
+
+    def __post_init__(self) -> None:
+        if not self.schedules:
+            raise ValueError("schedules: keep-warm needs at least one warm window")
+        if not 0 <= self.hold_ms <= MAX_HOLD_MS:
+            raise ValueError(f"hold_ms must be from 0 to {MAX_HOLD_MS}, got {self.hold_ms}")
 
 
 class Warming(pulumi.ComponentResource):
-    """A warmer Lambda invoking the alias N times at once, on EventBridge Scheduler schedules."""
+    """A warmer Lambda invoking an alias N times at once, on EventBridge Scheduler schedules:
+    its role may invoke that alias and nothing else, the schedules' role may invoke the warmer
+    and nothing else, and neither Lambda nor the Scheduler retries a missed warm-up."""
 
     warmer_name: pulumi.Output[str]
     schedule_names: list[pulumi.Output[str]]
@@ -59,8 +113,8 @@ class Warming(pulumi.ComponentResource):
             HelperLambdaArgs(
                 function_suffix="warmer",
                 source=WARMER_SOURCE,
-                description="lukewarm: keeps the captioning function warm",
-                role_description="lukewarm warmer: invokes the live alias, writes its own logs",
+                description="lukewarm: keeps a function's alias warm",
+                role_description="lukewarm warmer: invokes one alias, writes its own logs",
                 memory_size=WARMER_MEMORY_MB,
                 timeout=WARMER_TIMEOUT_S,
                 log_retention_days=args.log_retention_days,
@@ -133,7 +187,14 @@ class Warming(pulumi.ComponentResource):
                 input=warm_event(
                     max(window.concurrency for window in args.schedules), args.hold_ms
                 ),
-                triggers={"image_uri": args.image_uri, "alias_version": args.alias_version},
+                triggers={
+                    key: value
+                    for key, value in (
+                        ("image_uri", args.image_uri),
+                        ("alias_version", args.alias_version),
+                    )
+                    if value is not None
+                },
                 # The warmer must be allowed to invoke the alias before its first run.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke_policy]),
             )

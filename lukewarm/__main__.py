@@ -2,7 +2,8 @@
 
 Each command lives in its own module with `configure(parser)` and `run(args) -> int`.
 Modules are imported only when their command runs, so `lukewarm caption` never pays
-for torch.
+for torch. `make serve` installs no torch at all: a command that needs the torch toolkit
+says so, and how to install it, instead of failing on an import.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ COMMANDS = {
     "caption": ("lukewarm.caption", "caption images with a deployed or local lukewarm"),
     "probe": ("lukewarm.probe", "measure cold, luke-warm and warm latency over time"),
     "cost": ("lukewarm.cost", "estimate the monthly AWS bill"),
+    "preview": ("lukewarm.preview", "show what `pulumi up` would create, offline"),
     "convert": ("toolkit.convert", "convert a Show-Attend-Tell checkpoint to a model directory"),
     "export": ("toolkit.export", "export a model directory to ONNX for the function's runtime"),
 }
+
+TOOLKIT_LIBRARIES = frozenset({"torch", "torchvision", "onnx", "safetensors", "sacrebleu"})
+"""What `make toolkit` adds to `make serve`'s install (requirements-toolkit.txt)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,13 +31,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lukewarm", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = argv[0] if argv and argv[0] in COMMANDS else None
-    for name, (module_name, summary) in COMMANDS.items():
-        sub = commands.add_parser(name, help=summary, description=summary)
-        if name == chosen:
-            importlib.import_module(module_name).configure(sub)
-    args = parser.parse_args(argv)
-    module = importlib.import_module(COMMANDS[args.command][0])
-    return int(module.run(args) or 0)
+    subparsers = {}
+    try:
+        for name, (module_name, summary) in COMMANDS.items():
+            subparsers[name] = commands.add_parser(name, help=summary, description=summary)
+            if name == chosen:
+                importlib.import_module(module_name).configure(subparsers[name])
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            # The command's own usage, not the top level's: that is where the flags are.
+            subparsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+        module = importlib.import_module(COMMANDS[args.command][0])
+        return int(module.run(args) or 0)
+    except ModuleNotFoundError as error:
+        library = (error.name or "").partition(".")[0]
+        if library not in TOOLKIT_LIBRARIES:
+            raise
+        command = chosen or "this command"
+        print(
+            f"lukewarm {command}: needs the torch toolkit, and {library} is not installed: "
+            "run `make toolkit` (or `make test`) first",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

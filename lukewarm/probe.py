@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lukewarm import auth
 from lukewarm.http import CaptionError, caption_url, post_image, read_image
 
 CLASSES = ("cold", "restored", "luke-warm", "warm", "error")
@@ -153,6 +154,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, metavar="N", help="seed for the random gaps (repeatable runs)"
     )
+    auth.configure(parser)
 
 
 def _span(seconds: float) -> str:
@@ -405,9 +407,15 @@ def _draw_timeline(
         axes.legend(frameon=False)
 
 
-def _request(endpoint: str, image: bytes, content_type: str, timeout: float) -> dict[str, Any]:
+def _request(
+    endpoint: str,
+    image: bytes,
+    content_type: str,
+    timeout: float,
+    request_auth: auth.RequestAuth | None = None,
+) -> dict[str, Any]:
     try:
-        response = post_image(endpoint, image, content_type, timeout=timeout)
+        response = post_image(endpoint, image, content_type, timeout=timeout, auth=request_auth)
     except CaptionError as error:
         return {"error": str(error), "status": error.status, "latency_ms": None}
     body = response.body
@@ -432,11 +440,13 @@ def measure(
     args: argparse.Namespace,
     count: int | None,
     samples: list[Sample],
+    request_auth: auth.RequestAuth | None = None,
 ) -> None:
     """Send requests at random gaps into `samples` until done (or Ctrl-C propagates).
 
-    Raises CaptionError if the very first request cannot reach the server at all: a
-    mistyped URL should not cost a whole experiment's wait.
+    Raises CaptionError if the very first request cannot reach the server at all, or is
+    refused by the API's auth: a mistyped URL or a missing token should not cost a whole
+    experiment's wait.
     """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -473,8 +483,8 @@ def measure(
                 advance()
             sent_at = datetime.now(UTC)
             offset = time.monotonic() - start
-            result = _request(endpoint, image, content_type, args.timeout)
-            if not samples and result["error"] and result["status"] is None:
+            result = _request(endpoint, image, content_type, args.timeout, request_auth)
+            if not samples and result["error"] and result["status"] in (None, 401, 403):
                 raise CaptionError(result["error"])
             sample = Sample(
                 index=len(samples),
@@ -591,8 +601,10 @@ def print_summary(report: dict[str, Any], json_path: Path, png_path: Path) -> No
     )
 
 
-def _prepare(args: argparse.Namespace) -> tuple[str, bytes, str, Path, Path]:
-    """Everything checked before the first request: URL, image, gaps, output directory.
+def _prepare(
+    args: argparse.Namespace,
+) -> tuple[str, bytes, str, Path, Path, auth.RequestAuth | None]:
+    """Everything checked before the first request: URL, auth, image, gaps, output directory.
 
     Raises CaptionError with the one-line reason; a long experiment never starts only to
     fail at the end.
@@ -600,18 +612,22 @@ def _prepare(args: argparse.Namespace) -> tuple[str, bytes, str, Path, Path]:
     if args.gap_min > args.gap_max:
         raise CaptionError(f"--gap-min {args.gap_min:g} is larger than --gap-max {args.gap_max:g}")
     endpoint = caption_url(args.url)
+    try:
+        request_auth = auth.from_args(args, endpoint)
+    except auth.AuthError as error:
+        raise CaptionError(str(error)) from None
     image, content_type = read_image(args.image) if args.image else (builtin_image(), "image/png")
     json_path, png_path = output_paths(args.out)
     try:
         json_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CaptionError(f"cannot write to {json_path.parent}: {error.strerror}") from None
-    return endpoint, image, content_type, json_path, png_path
+    return endpoint, image, content_type, json_path, png_path, request_auth
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        endpoint, image, content_type, json_path, png_path = _prepare(args)
+        endpoint, image, content_type, json_path, png_path, request_auth = _prepare(args)
     except CaptionError as error:
         print(f"lukewarm probe: {error}", file=sys.stderr)
         return 2
@@ -626,7 +642,7 @@ def run(args: argparse.Namespace) -> int:
     started_at = datetime.now(UTC)
     interrupted = False
     try:
-        measure(endpoint, image, content_type, args, count, samples)
+        measure(endpoint, image, content_type, args, count, samples, request_auth)
     except KeyboardInterrupt:
         interrupted = True
     except CaptionError as error:

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
+import math
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contract import RUNTIMES
 from infra import settings as stack_settings
 from lukewarm.checkout import FUNCTION_DIR
 from lukewarm.localstack.stack import LocalStack, StackOptions
+
+if TYPE_CHECKING:
+    from lukewarm.localstack.auth import Authorizer
 
 DEFAULT_MAX_INSTANCES = 5
 """Instances at once when the stack reserves no concurrency: AWS's cap is then the account's
@@ -33,7 +39,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", metavar="ADDRESS", help="address to listen on"
     )
     parser.add_argument(
-        "--port", type=int, default=8080, metavar="N", help="port to listen on; 0 picks a free one"
+        "--port",
+        type=port_number,
+        default=8080,
+        metavar="N",
+        help="port to listen on (0-65535); 0 picks a free one",
     )
     parser.add_argument("--stack", metavar="NAME", help="read Pulumi.<NAME>.yaml over the defaults")
     parser.add_argument(
@@ -101,11 +111,61 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="start new instances from one snapshot, as SnapStart does (default: snapStart)",
     )
     parser.add_argument(
+        "--auth",
+        choices=stack_settings.AUTH_MODES,
+        type=str.lower,
+        help=(
+            "who may call POST /caption: none, iam (SigV4 with credentials printed at start) or "
+            "jwt (needs --jwks) (default: the stack's auth)"
+        ),
+    )
+    parser.add_argument(
+        "--jwks",
+        type=Path,
+        metavar="FILE",
+        help="with --auth jwt: the issuer's JSON Web Key Set (what its jwks_uri serves)",
+    )
+    parser.add_argument(
+        "--issuer",
+        metavar="URL",
+        help="with --auth jwt: the iss a token must have (default: the stack's jwtIssuer)",
+    )
+    parser.add_argument(
+        "--audience",
+        metavar="AUD",
+        help="with --auth jwt: the aud (or client_id) a token must have (default: jwtAudience)",
+    )
+    parser.add_argument(
+        "--cors-origins",
+        metavar="ORIGINS",
+        help=(
+            "comma-separated origins whose browsers may call the API, or * for any "
+            "(default: the stack's corsOrigins)"
+        ),
+    )
+    parser.add_argument(
         "--task-root",
         type=Path,
         metavar="DIR",
         help="serve the app.handler of another function directory (default: function/)",
     )
+
+
+FLAG_KEYS = {
+    "timeout": "timeout",
+    "warm_hold_ms": "warmHoldMs",
+    "runtime": "runtime",
+    "snapstart": "snapStart",
+    "log_level": "logLevel",
+}
+"""The flags that override a stack key, each checked as `pulumi up` checks that key."""
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535, got {text}")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -130,29 +190,46 @@ def positive_float(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    overrides: dict[str, object] = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items()}
+    if args.timeout is not None:
+        # The key is whole seconds; locally a fraction is allowed (tests time out fast), and
+        # is checked as the whole second above it.
+        overrides["timeout"] = math.ceil(args.timeout)
     try:
-        settings = stack_settings.stack_settings(args.stack)
+        settings = stack_settings.stack_settings(args.stack, overrides=overrides)
     except stack_settings.SettingsError as error:
-        print(f"lukewarm serve: {error}", file=sys.stderr)
+        flags = [
+            f"--{flag.replace('_', '-')}" for flag in FLAG_KEYS if getattr(args, flag) is not None
+        ]
+        given = f" (given by {', '.join(flags)})" if flags else ""
+        print(f"lukewarm serve: {error}{given}", file=sys.stderr)
         return 2
+    cors_origins = settings.cors_origins
+    if args.cors_origins is not None:
+        origins = [origin.strip() for origin in args.cors_origins.split(",") if origin.strip()]
+        try:
+            cors_origins = stack_settings.load_settings({"corsOrigins": origins}).cors_origins
+        except stack_settings.SettingsError as error:
+            print(f"lukewarm serve: --cors-origins: {error}", file=sys.stderr)
+            return 2
     task_root = args.task_root or FUNCTION_DIR
     model_dir = args.model_dir or (FUNCTION_DIR / settings.model_dir)
-    if not task_root.joinpath("app.py").is_file():
-        print(f"lukewarm serve: no app.py in {task_root}", file=sys.stderr)
+    runtime = args.runtime or settings.runtime
+    problem = function_problem(task_root, model_dir, runtime, own_task_root=args.task_root)
+    if problem:
+        print(f"lukewarm serve: {problem}", file=sys.stderr)
         return 2
-    if args.task_root is None and not model_dir.is_dir():
-        print(
-            f"lukewarm serve: no model directory {model_dir} "
-            "(train the demo model with `make demo-model`, or pass --model-dir)",
-            file=sys.stderr,
-        )
+    try:
+        authorizer, auth_lines = build_authorizer(args, settings)
+    except ValueError as error:
+        print(f"lukewarm serve: {error}", file=sys.stderr)
         return 2
     options = StackOptions(
         host=args.host,
         port=args.port,
         task_root=task_root,
         model_dir=model_dir,
-        runtime=args.runtime or settings.runtime,
+        runtime=runtime,
         max_instances=args.max_instances or default_max_instances(settings.reserved_concurrency),
         idle_timeout_s=args.idle_timeout,
         timeout_s=args.timeout or settings.timeout,
@@ -163,16 +240,109 @@ def run(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         snapstart=settings.snap_start if args.snapstart is None else args.snapstart,
         log_level=args.log_level or settings.log_level,
+        authorizer=authorizer,
+        cors_origins=cors_origins,
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
     if not args.function_logs:
         logging.getLogger("lukewarm.function").setLevel(logging.WARNING)
-    return asyncio.run(serve(LocalStack(options)))
+    return asyncio.run(serve(LocalStack(options), auth_lines))
 
 
-async def serve(stack: LocalStack) -> int:
+def build_authorizer(
+    args: argparse.Namespace, settings: stack_settings.Settings
+) -> tuple[Authorizer | None, list[str]]:
+    """The authorizer `--auth` (or the stack's `auth`) asks for, and what to print about it.
+
+    Raises ValueError saying what is missing or unreadable.
+    """
+    mode = args.auth or settings.auth
+    if mode != "jwt":
+        for flag in ("jwks", "issuer", "audience"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag} is used only with --auth jwt (auth is {mode})")
+    if mode == "none":
+        return None, []
+    # Imported only here: a stack without auth never pays for botocore's signer or PyJWT.
+    from lukewarm.localstack.auth import (
+        AuthSetupError,
+        IamAuthorizer,
+        JwtAuthorizer,
+        LocalCredentials,
+    )
+    from lukewarm.localstack.stack import REGION
+
+    if mode == "iam":
+        credentials = LocalCredentials.generate()
+        return IamAuthorizer(credentials, REGION), [
+            f"lukewarm: auth iam: POST /caption needs a SigV4 signature (service execute-api, "
+            f"region {REGION}) by this stack's own credentials, new at every start:",
+            f"lukewarm:   AWS_ACCESS_KEY_ID={credentials.access_key_id}",
+            f"lukewarm:   AWS_SECRET_ACCESS_KEY={credentials.secret_access_key}",
+            f"lukewarm:   AWS_DEFAULT_REGION={REGION}",
+        ]
+    issuer = args.issuer or settings.jwt_issuer
+    audience = args.audience or settings.jwt_audience
+    missing = [
+        flag
+        for flag, value in (("--jwks FILE", args.jwks), ("--issuer URL", issuer),
+                            ("--audience AUD", audience))
+        if not value
+    ]  # fmt: skip
+    if missing or not (issuer and audience):
+        raise ValueError(
+            f"--auth jwt needs {', '.join(missing)} (issuer and audience default to the "
+            "stack's jwtIssuer and jwtAudience; the key set is what the issuer's jwks_uri serves)"
+        )
+    try:
+        authorizer = JwtAuthorizer.from_file(args.jwks, issuer, audience)
+    except AuthSetupError as error:
+        raise ValueError(str(error)) from None
+    return authorizer, [
+        f"lukewarm: auth jwt: POST /caption needs a bearer token from {issuer} for {audience}, "
+        f"signed by a key in {args.jwks}"
+    ]
+
+
+def function_problem(
+    task_root: Path, model_dir: Path, runtime: str, own_task_root: Path | None
+) -> str | None:
+    """Why the function at `task_root` could not serve `model_dir`, or None. A task root of
+    one's own (`--task-root`, a test's fake function) brings its own model, if any."""
+    if not task_root.joinpath("app.py").is_file():
+        return f"no app.py in {task_root}"
+    if own_task_root is not None:
+        return None
+    if not model_dir.is_dir():
+        return (
+            f"no model directory {model_dir} "
+            "(train the demo model with `make demo-model`, or pass --model-dir)"
+        )
+    return model_dir_problem(model_dir, runtime)
+
+
+def model_dir_problem(model_dir: Path, runtime: str) -> str | None:
+    """Why the function could not load `model_dir` with `runtime`, found before the stack
+    says it is serving (the image build's check, not a load): else every request would be
+    a 500 whose cause only the function's log shows."""
+    from captioner import ModelFormatError
+    from captioner.config import read_config
+    from captioner.exported import check_export
+
+    try:
+        read_config(model_dir)
+        if runtime == "onnx":
+            check_export(model_dir)
+    except ModelFormatError as error:
+        return f"{model_dir} is not a model directory lukewarm can serve: {error}"
+    if runtime == "torch" and importlib.util.find_spec("torch") is None:
+        return "runtime torch needs the torch toolkit, which is not installed: run `make toolkit`"
+    return None
+
+
+async def serve(stack: LocalStack, auth_lines: list[str] | None = None) -> int:
     """Serve until SIGINT or SIGTERM, then stop every instance before returning."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -196,6 +366,8 @@ async def serve(stack: LocalStack) -> int:
     snapstart = ", SnapStart (instances restored from a snapshot)" if options.snapstart else ""
     print(f"lukewarm: upload page {url}", flush=True)
     print(f"lukewarm: Lambda invoke endpoint {stack.invoke_url}", flush=True)
+    for line in auth_lines or []:
+        print(line, flush=True)
     if options.runtime is not None:
         print(f"lukewarm: runtime {options.runtime}", flush=True)
     print(

@@ -73,3 +73,24 @@ def test_the_helper_zips_ship_the_very_contract_the_function_imports() -> None:
         shipped = helper_code(source).assets["contract/__init__.py"].path
         assert (ROOT / shipped).resolve() == Path(contract.__file__).resolve()
     assert Path(contract.__file__).resolve() == (FUNCTION_DIR / "contract" / "__init__.py")
+
+
+def test_only_the_upload_page_and_health_stay_public_under_auth() -> None:
+    # The deployed API (infra/api.py) and the local stack's authorizer both read these.
+    assert contract.PUBLIC_ROUTES == ("GET /", "GET /health")
+    assert set(contract.PUBLIC_ROUTES) < set(contract.ROUTES)
+    assert contract.CAPTION_ROUTE in contract.ROUTES
+    assert contract.CAPTION_ROUTE not in contract.PUBLIC_ROUTES
+
+
+def test_a_warm_up_answer_is_read_by_one_function_that_needs_only_the_standard_library():
+    # The contract owns this check, beside the warm-up event it answers: it takes a parsed
+    # answer and nothing of boto3's, and says what is wrong in a ValueError.
+    assert contract.parse_warm_answer(
+        {"warm": True, "instance": "a1b2", "cold_start": True, "restored": False, "init_ms": 3.0}
+    ) == contract.WarmAnswer(instance="a1b2", cold_start=True, restored=False)
+    assert contract.parse_warm_answer(
+        {"warm": True, "instance": "a1b2", "cold_start": False}
+    ) == contract.WarmAnswer(instance="a1b2", cold_start=False, restored=False)
+    with pytest.raises(ValueError, match="instance is a list"):
+        contract.parse_warm_answer({"warm": True, "instance": ["a"], "cold_start": False})

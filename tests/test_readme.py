@@ -51,7 +51,7 @@ SHELL = {"sh", "bash", "shell", "console"}
 OUTPUT = {"text", "json"}
 DATA = {"yaml", "python"}
 """Fenced blocks that are neither commands nor their output: config files, code to read."""
-RUNS_HERE = {"curl", "lukewarm", "python", "source"}
+RUNS_HERE = {"curl", "lukewarm", "python", "source", "zizmor", "check-jsonschema"}
 """Programs the test runs; a block that calls anything else must be marked."""
 MAKE_SERVE = "make serve"
 WRITTEN_BY_EXAMPLES = {"out", "probe", "checkpoints", "scene.png", ".bench", ".git"}

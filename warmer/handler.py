@@ -32,7 +32,14 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from contract import ALIAS, INIT_CAP_S, MAX_HOLD_MS, parse_warmer_input, warm_up_event
+from contract import (
+    ALIAS,
+    INIT_CAP_S,
+    MAX_HOLD_MS,
+    parse_warm_answer,
+    parse_warmer_input,
+    warm_up_event,
+)
 
 SECOND_WAVE_HOLD_FACTOR = 3
 CONNECT_TIMEOUT_S = 2.0
@@ -54,6 +61,12 @@ THROTTLED = "throttled"
 FUNCTION_ERROR = "function_error"
 TIMEOUT = "timeout"
 ERROR = "error"
+UNVERIFIED = "unverified"
+"""The function ran the warm-up but did not answer it (no keepwarm helper): warm, uncounted."""
+MALFORMED = "malformed"
+"""The function said it warmed, in an answer the contract does not allow: counted as an
+error, never as an instance reached (a missing id would otherwise count as one named
+"None", and `"cold_start": "false"` as a cold start)."""
 
 
 @dataclass(frozen=True)
@@ -129,13 +142,18 @@ def classify_answer(body: bytes) -> InvokeResult:
         answer = json.loads(body)
     except ValueError:
         answer = None
-    if not isinstance(answer, dict) or answer.get("warm") is not True:
+    if isinstance(answer, dict) and answer.get("warm") is False:
         return InvokeResult(ERROR, detail="the function did not answer the warm-up event")
+    if not isinstance(answer, dict) or answer.get("warm") is not True:
+        # A handler that does not know the warm-up event ran it as any other event: its
+        # instance is warm, but which instance it was cannot be known, so it is not counted.
+        return InvokeResult(UNVERIFIED, detail="answered without lukewarm's warm-up helper")
+    try:
+        warmed = parse_warm_answer(answer)
+    except ValueError as problem:
+        return InvokeResult(MALFORMED, detail=f"malformed warm-up answer: {problem}")
     return InvokeResult(
-        OK,
-        instance=str(answer.get("instance")),
-        cold_start=bool(answer.get("cold_start")),
-        restored=bool(answer.get("restored")),
+        OK, instance=warmed.instance, cold_start=warmed.cold_start, restored=warmed.restored
     )
 
 
@@ -201,7 +219,9 @@ def warm(
             break
         hold = min(hold * SECOND_WAVE_HOLD_FACTOR or 1000, MAX_HOLD_MS)
     outcomes = Counter(result.outcome for result in results)
-    details = sorted({result.detail for result in results if result.outcome != OK})[:5]
+    details = sorted(
+        {result.detail for result in results if result.outcome not in (OK, UNVERIFIED)}
+    )[:5]
     if not waves:
         details = [f"{budget_s:.1f} s left: too little for a warm-up wave"]
     return {
@@ -212,10 +232,12 @@ def warm(
         "restores": sum(result.restored for result in results),
         "invokes": len(results),
         "waves": waves,
-        "errors": len(results) - outcomes[OK],
+        "unverified": outcomes[UNVERIFIED],
+        "errors": len(results) - outcomes[OK] - outcomes[UNVERIFIED],
         "throttled": outcomes[THROTTLED],
         "function_errors": outcomes[FUNCTION_ERROR],
         "timeouts": outcomes[TIMEOUT],
+        "malformed": outcomes[MALFORMED],
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
         "instances": sorted(instances),
         "error_details": details,
@@ -238,6 +260,7 @@ def emf_line(summary: dict[str, Any]) -> str:
         "WarmInstancesReached": ("instances_reached", "Count"),
         "WarmColdStarts": ("cold_starts", "Count"),
         "WarmRestores": ("restores", "Count"),
+        "WarmUnverified": ("unverified", "Count"),
         "WarmErrors": ("errors", "Count"),
         "WarmThrottles": ("throttled", "Count"),
         "WarmDuration": ("duration_ms", "Milliseconds"),

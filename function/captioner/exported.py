@@ -210,6 +210,18 @@ def check_files(model_dir: Path, manifest: Manifest, *, hashes: bool) -> None:
             )
 
 
+def check_export(model_dir: Path) -> Manifest:
+    """The image build's check of a model directory: its weights are there, its export was
+    made from them, and every export file is whole (raises `ModelFormatError` saying why
+    not). `lukewarm serve` runs it
+    too, before it says it is serving."""
+    if not (model_dir / WEIGHTS_FILE).exists():
+        raise ModelFormatError(f"{model_dir / WEIGHTS_FILE} is missing: nothing to check")
+    manifest = read_manifest(model_dir)
+    check_files(model_dir, manifest, hashes=True)
+    return manifest
+
+
 def main(argv: list[str]) -> int:
     """`python -m captioner.exported DIR`: exit 0 if DIR's export is current and every
     export file has the hash its manifest records, else say why."""
@@ -218,10 +230,7 @@ def main(argv: list[str]) -> int:
         return 2
     model_dir = Path(argv[0])
     try:
-        if not (model_dir / WEIGHTS_FILE).exists():
-            raise ModelFormatError(f"{model_dir / WEIGHTS_FILE} is missing: nothing to check")
-        manifest = read_manifest(model_dir)
-        check_files(model_dir, manifest, hashes=True)
+        manifest = check_export(model_dir)
     except ModelFormatError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -22,17 +22,10 @@ from typing import cast
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from contract import MAX_PIXELS, MAX_SIDE
+
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")
 """Pillow format names accepted from uploads."""
-
-MAX_PIXELS = 40_000_000
-"""Largest width x height decoded (120 MB as RGB), more than most cameras produce; a
-larger declared size is treated as a decompression bomb."""
-
-MAX_SIDE = 65_535
-"""Longest side, in pixels (JPEG's and GIF's own maximum): decoders keep whole-row buffers
-and Pillow a pointer per row, so a 33.5M x 1 or 1 x 40M image cost hundreds of MB beyond
-its pixels."""
 
 MAX_DECODED_BYTES = 128 * 1024 * 1024
 """Most memory decoding an image may take (Pillow keeps 1, 2 or 4 bytes a pixel by

@@ -9,12 +9,46 @@ the one thing every other part may import.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 ALIAS = "live"
 """The qualifier the API and the warmer both invoke, so warm-ups warm what users hit."""
 ROUTES = ("POST /caption", "GET /", "GET /health")
 """The HTTP API's routes; anything else is the function's 404 or 405."""
+CAPTION_ROUTE = "POST /caption"
+"""The route that runs the model: the one `lukewarm:auth` protects and the IAM invoke
+policy grants."""
+PUBLIC_ROUTES = ("GET /", "GET /health")
+"""The upload page and the health check stay open under every auth mode, in the deployed
+API and the local stack alike. The caption route and `$default` (any other request, which
+also runs the function) take the auth."""
+
+CORS_ALLOW_METHODS = ("GET", "POST")
+"""The methods the API allows cross-origin when `corsOrigins` names any: the stack
+configures API Gateway with them and the local stack answers preflights with them."""
+CORS_ALLOW_HEADERS = ("content-type",)
+"""The request headers the API allows cross-origin (as `CORS_ALLOW_METHODS`), before what
+`lukewarm:auth` adds (`cors_allow_headers`)."""
+CORS_MAX_AGE_S = 3600
+"""How long a browser may cache a preflight answer (as `CORS_ALLOW_METHODS`)."""
+
+
+def cors_allow_headers(auth: str) -> tuple[str, ...]:
+    """What a browser on another origin may send under `lukewarm:auth` `auth`: the content
+    type, and what the auth reads (a bearer token; a SigV4 signature and its headers)."""
+    if auth == "jwt":
+        return (*CORS_ALLOW_HEADERS, "authorization")
+    if auth == "iam":
+        return (
+            *CORS_ALLOW_HEADERS,
+            "authorization",
+            "x-amz-date",
+            "x-amz-security-token",
+            "x-amz-content-sha256",
+        )
+    return CORS_ALLOW_HEADERS
+
 
 RUNTIMES = ("onnx", "torch")
 """What the function runs the model with: ONNX Runtime on NumPy (no torch), or torch. The
@@ -22,6 +56,18 @@ first is the default."""
 RUNTIME_VARIABLE = "LUKEWARM_RUNTIME"
 """The function's environment variable naming its runtime: the stack sets it from
 `lukewarm:runtime`, the one place the runtime is chosen."""
+
+MAX_IMAGE_BYTES = 4_700_000
+"""The largest image the function accepts: base64-encoded (6,266,668 bytes) it leaves 24 KB
+of Lambda's 6 MiB invoke payload for the rest of API Gateway's event (headers, request
+context). Clients shrink larger images before sending."""
+MAX_PIXELS = 40_000_000
+"""Largest width x height the function decodes (120 MB as RGB), more than most cameras
+produce; a larger declared size is treated as a decompression bomb."""
+MAX_SIDE = 65_535
+"""Longest side, in pixels (JPEG's and GIF's own maximum): decoders keep whole-row buffers
+and Pillow a pointer per row, so a 33.5M x 1 or 1 x 40M image cost hundreds of MB beyond
+its pixels."""
 
 MAX_HOLD_MS = 10_000
 """The longest a warm-up may hold its instance."""
@@ -70,6 +116,47 @@ def parse_warm_up(event: dict[str, Any]) -> int:
     if not 0 <= hold_ms <= MAX_HOLD_MS:
         raise ValueError(WARM_UP_SHAPE)
     return hold_ms
+
+
+MAX_INSTANCE_ID_CHARS = 128
+"""Longer than any instance id the function makes (12 hex digits): a longer one is not an id."""
+
+
+@dataclass(frozen=True)
+class WarmAnswer:
+    """What a well-formed answer to a warm-up event says about the instance that gave it."""
+
+    instance: str
+    cold_start: bool
+    restored: bool = False
+
+
+def parse_warm_answer(answer: dict[str, Any]) -> WarmAnswer:
+    """The instance a function's answer with `"warm": true` names, or ValueError saying what
+    is wrong.
+
+    The function's warm-up answer as the warmer counts it. Strict on types (a bool is a JSON
+    `true`/`false`, never a string or a number) because the warmer's counts are only as good
+    as the answers it counts: a missing id would count as one instance named "None", and
+    `"cold_start": "false"` as a cold start. `restored` may be absent (functions built before
+    SnapStart do not send it).
+    """
+    instance = answer.get("instance")
+    if instance is None or instance == "":
+        raise ValueError("no instance")
+    if not isinstance(instance, str):
+        raise ValueError(f"instance is a {type(instance).__name__}, not a string")
+    if len(instance) > MAX_INSTANCE_ID_CHARS:
+        raise ValueError(f"instance is over {MAX_INSTANCE_ID_CHARS} characters")
+    flags: dict[str, bool] = {}
+    for name, default in (("cold_start", None), ("restored", False)):
+        value = answer.get(name, default)
+        if value is None:
+            raise ValueError(f"{name} is missing")
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} is a {type(value).__name__}, not true or false")
+        flags[name] = value
+    return WarmAnswer(instance, flags["cold_start"], flags["restored"])
 
 
 def warmer_input(concurrency: int, hold_ms: int) -> dict[str, int]:

@@ -6,10 +6,15 @@ answer becomes the HTTP response. As on the deployed API, the named routes and a
 function's own JSON 404/405. What API Gateway answers itself (a throttled or failed
 function, an oversized body) gets API Gateway's status and `{"message": ...}` body.
 
-A body over HTTP API's 10 MiB is a 413 from API Gateway. A smaller one whose event is
-over Lambda's 6 MiB invoke payload is refused by Lambda, and API Gateway answers a
-rejected invocation with its 500 "Internal Server Error" (AWS Lambda developer guide,
-"Handling Lambda errors with an API Gateway API"); the function never sees it.
+With `corsOrigins` configured, preflight requests are answered here as API Gateway
+answers them, and the function's answers get the configured CORS headers (`cors`).
+
+A body over HTTP API's 10 MiB is a 413 from API Gateway, before it is sent when the
+client asks with `Expect: 100-continue`; one that stalls is a 408 (`server`). A smaller
+one whose event is over Lambda's 6 MiB invoke payload is refused by Lambda, and API
+Gateway answers a rejected invocation with its 500 "Internal Server Error" (AWS Lambda
+developer guide, "Handling Lambda errors with an API Gateway API"); the function never
+sees it.
 """
 
 from __future__ import annotations
@@ -20,15 +25,21 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from contract import ROUTES
 
 from .access import log_request
+from .cors import Cors
 from .invoke import MAX_PAYLOAD_BYTES
 from .pool import Invocation, Pool, Throttled
+from .server import BodyCutShort, BodyTimedOut, BodyTooLarge, read_body
+
+if TYPE_CHECKING:
+    # Only `serve --auth iam|jwt` pays for botocore's signer and PyJWT.
+    from .auth import Authorizer
 
 # The deployed API's named routes are contract.ROUTES; any other request has routeKey $default.
 # HTTP API's payload limit; the function enforces its own, smaller image limit.
@@ -45,6 +56,10 @@ TEXT_TYPES = (
 TOO_MANY_REQUESTS = (429, "Too Many Requests")
 INTERNAL_ERROR = (500, "Internal Server Error")
 TOO_LARGE = (413, "Request Entity Too Large")
+TIMED_OUT = (408, "Request Timeout")
+"""The local stack's answer to a body that stalls (API Gateway documents none)."""
+CUT_SHORT = (400, "Bad Request")
+"""Logged for a body the client abandoned; nobody is left to receive it."""
 
 
 def gateway_error(status: int, message: str) -> web.Response:
@@ -141,20 +156,6 @@ def api_response(result: Any) -> web.Response:
     return response
 
 
-async def read_body(request: web.Request) -> bytes | None:
-    """The request body, or None when it is over HTTP API's payload limit."""
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        return None
-    chunks = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def new_request_id() -> str:
     """An API Gateway-style request id (and the function's, for a 1:1 trace)."""
     return f"{int(time.time() * 1000):x}-{uuid.uuid4().hex[:12]}"
@@ -167,30 +168,82 @@ def json_size(event: dict[str, Any]) -> int:
 class HttpApi:
     """API Gateway's HTTP API in front of the function's instance pool."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(
+        self, pool: Pool, cors: Cors | None = None, authorizer: Authorizer | None = None
+    ) -> None:
         self.pool = pool
+        self.cors = cors or Cors(())
+        self.authorizer = authorizer
+        """With `lukewarm:auth` iam or jwt, what the protected routes check first (after
+        preflights, which API Gateway answers itself without any auth)."""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Every request that is not for the invoke endpoint: route it as HTTP API would."""
         started = time.perf_counter()
         request_id = new_request_id()
         invocation = None
-        body = await read_body(request)
-        event = None if body is None else api_event(request, body, request_id)
-        if event is None:
-            response = gateway_error(*TOO_LARGE)
-        elif json_size(event) > MAX_PAYLOAD_BYTES:
-            response = gateway_error(*INTERNAL_ERROR)  # Lambda refused the invocation
+        if self.cors.is_preflight(request):
+            response = self.cors.preflight(request)
         else:
-            try:
-                invocation = await self.pool.invoke(event, request_id)
-            except Throttled:
-                response = gateway_error(*TOO_MANY_REQUESTS)
-            else:
-                response = function_response(invocation)
+            response, invocation = await self._integrate(request, request_id)
         response.headers["Apigw-Requestid"] = request_id
-        log_request(request.method, request.path, response.status, invocation, started)
+        log_request(
+            request.method,
+            request.path,
+            response.status,
+            invocation,
+            started,
+            reason=response.get(REASON),
+        )
         return response
+
+    async def _integrate(
+        self, request: web.Request, request_id: str
+    ) -> tuple[web.Response, Invocation | None]:
+        """The function's answer to `request`, or API Gateway's own refusal."""
+        try:
+            body = await read_body(request, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            return refused(TOO_LARGE, f"body over HTTP API's {MAX_BODY_BYTES:,}-byte limit"), None
+        except (BodyTimedOut, BodyCutShort) as error:
+            response = gateway_error(*(TIMED_OUT if isinstance(error, BodyTimedOut) else CUT_SHORT))
+            response.force_close()  # the rest of the body is never read
+            return response, None
+        if self.authorizer is not None and (refusal := self.authorizer.refuse(request, body)):
+            return refusal, None
+        event = api_event(request, body, request_id)
+        size = json_size(event)
+        if size > MAX_PAYLOAD_BYTES:
+            # What the client sees is API Gateway's bare 500; the log says why.
+            reason = (
+                f"Lambda refused the invocation: its event is {size:,} bytes, over the "
+                f"{MAX_PAYLOAD_BYTES:,}-byte invoke payload limit"
+            )
+            return refused(INTERNAL_ERROR, reason), None
+        try:
+            invocation = await self.pool.invoke(event, request_id)
+        except Throttled:
+            return gateway_error(*TOO_MANY_REQUESTS), None
+        response = function_response(invocation)
+        self.cors.apply(request, response)
+        return response, invocation
+
+    def refusal(self, request: web.Request) -> web.Response | None:
+        """API Gateway's answer to a body announced over its limit (for `Expect`)."""
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return gateway_error(*TOO_LARGE)
+        return None
+
+
+REASON = "lukewarm.reason"
+"""Where a refusal keeps, for the access log only, why it was refused."""
+
+
+def refused(error: tuple[int, str], reason: str) -> web.Response:
+    """API Gateway's own answer, with the reason the access log gives for it."""
+    response = gateway_error(*error)
+    response[REASON] = reason
+    return response
 
 
 def function_response(invocation: Invocation) -> web.Response:

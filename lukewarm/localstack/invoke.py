@@ -6,11 +6,12 @@ answers: the handler's result as the body, `X-Amz-Function-Error` when it failed
 ResourceNotFoundException for any other function or qualifier.
 
 Asynchronous (`Event`) invokes are queued as Lambda queues them: acknowledged with 202,
-run when an instance is free, retried with backoff while the pool is at its cap, and
-dropped (with a log line) once older than Lambda's maximum event age, six hours of
-stack time. Unlike Lambda's, the queue is bounded: when `MAX_QUEUED_EVENTS` wait, a
-further event is refused with 429 rather than dropped unseen. A function error is
-logged, not retried.
+run when an instance is free, retried with jittered backoff while the pool is at its cap,
+and dropped (with a log line) once older than Lambda's maximum event age, six hours of
+stack time. Each waits as the bytes it came as, parsed only when an instance is free to
+run it. Unlike Lambda's, the queue is bounded: when `MAX_QUEUED_EVENTS` or
+`MAX_QUEUED_EVENT_BYTES` wait, a further event is refused with 429 rather than dropped
+unseen. A function error is logged, not retried.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 import uuid
 from typing import Any
@@ -30,6 +32,7 @@ from contract import ALIAS
 from .access import log_request
 from .environment import RESTORE_ERROR
 from .pool import Invocation, Pool, Throttled
+from .server import BodyCutShort, BodyTimedOut, BodyTooLarge, read_body
 
 log = logging.getLogger("lukewarm.serve")
 
@@ -43,9 +46,13 @@ MAX_EVENT_AGE_S = 6 * 3600.0
 """How long Lambda keeps an asynchronous event it could not yet run (its default)."""
 MAX_QUEUED_EVENTS = 1000
 """Asynchronous events the local stack keeps waiting at most."""
+MAX_QUEUED_EVENT_BYTES = 100 * 1024 * 1024
+"""Payload bytes the local stack keeps waiting at most: 100 of Lambda's largest (1 MiB)
+Event payloads, or all 1,000 events at up to 100 KiB each. A development stack should not
+grow by more than that for work it cannot yet run; the count cap alone allowed 1,000 MiB."""
 RETRY_DELAYS_S = (1.0, 300.0)
 """A throttled event is retried after 1 s, then twice as long each time, up to 5 min
-(stack time), as Lambda backs off."""
+(stack time), as Lambda backs off; each wait is drawn between half that and all of it."""
 
 
 class ServiceError(Exception):
@@ -79,41 +86,74 @@ def resolve(name: str, qualifier: str | None, function_name: str) -> bool:
 
 
 class EventQueue:
-    """Asynchronous invokes waiting for an instance, each retried until it runs or expires."""
+    """Asynchronous invokes waiting for an instance, each retried until it runs or expires.
 
-    def __init__(self, pool: Pool, time_scale: float = 1.0) -> None:
+    An event waits as its raw payload (parsed, a 1 MiB list of empty objects holds about
+    24 MiB of dicts), and is parsed only when an instance is free to take it.
+    """
+
+    def __init__(
+        self,
+        pool: Pool,
+        time_scale: float = 1.0,
+        *,
+        max_events: int = MAX_QUEUED_EVENTS,
+        max_bytes: int = MAX_QUEUED_EVENT_BYTES,
+    ) -> None:
         self.pool = pool
         self.time_scale = time_scale
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.queued_bytes = 0
         self._waiting: set[asyncio.Task[None]] = set()
 
-    def put(self, event: Any, request_id: str, label: str) -> bool:
-        """Queue `event`; False when the queue is full."""
-        if len(self._waiting) >= MAX_QUEUED_EVENTS:
-            return False
-        task = asyncio.create_task(self._deliver(event, request_id, label))
+    def put(self, payload: bytes, request_id: str, label: str) -> str | None:
+        """Queue `payload` (JSON already checked); the reason it is refused when full."""
+        if len(self._waiting) >= self.max_events:
+            return f"the local stack's event queue is full ({self.max_events} events wait)"
+        if self.queued_bytes + len(payload) > self.max_bytes:
+            return (
+                f"the local stack's event queue is full "
+                f"({self.queued_bytes:,} bytes of {self.max_bytes:,} wait)"
+            )
+        self.queued_bytes += len(payload)
+        task = asyncio.create_task(self._deliver(payload, request_id, label))
         self._waiting.add(task)
         task.add_done_callback(self._waiting.discard)
-        return True
+        return None
 
-    async def _deliver(self, event: Any, request_id: str, label: str) -> None:
+    async def _deliver(self, payload: bytes, request_id: str, label: str) -> None:
+        try:
+            await self._retry_until_run(payload, request_id, label)
+        finally:
+            self.queued_bytes -= len(payload)
+
+    async def _retry_until_run(self, payload: bytes, request_id: str, label: str) -> None:
         started = time.perf_counter()
         expires = time.monotonic() + MAX_EVENT_AGE_S / self.time_scale
         delay, longest = (value / self.time_scale for value in RETRY_DELAYS_S)
         while True:
-            try:
-                invocation = await self.pool.invoke(event, request_id)
-            except Throttled:
-                if time.monotonic() + delay > expires:
-                    log.warning(
-                        "EVENT %s %s dropped: older than the maximum event age", label, request_id
-                    )
-                    log_request("EVENT", label, 429, None, started)
+            # Parsed only when an instance can take it: no await between the check and
+            # the pool's own, so a throttle here is rare, and a parse is never wasted on one.
+            if not self.pool.is_saturated():
+                try:
+                    invocation = await self.pool.invoke(json.loads(payload), request_id)
+                except Throttled:
+                    pass
+                else:
+                    status = 500 if invocation.error else 200
+                    log_request("EVENT", label, status, invocation, started)
                     return
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, longest)
-                continue
-            log_request("EVENT", label, 500 if invocation.error else 200, invocation, started)
-            return
+            # Jittered, so events throttled together do not all come back together.
+            wait = random.uniform(delay / 2, delay)  # noqa: S311 (spreading retries, not secrets)
+            if time.monotonic() + wait > expires:
+                log.warning(
+                    "EVENT %s %s dropped: older than the maximum event age", label, request_id
+                )
+                log_request("EVENT", label, 429, None, started)
+                return
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, longest)
 
     async def close(self) -> None:
         """Cancel every waiting event (the stack is stopping)."""
@@ -138,17 +178,15 @@ class LambdaApi:
         label = f"{name}:{qualifier}" if qualifier else name
         invocation = None
         try:
-            event, invocation_type = await read_invoke(request, name, qualifier, self.function_name)
+            body, event, invocation_type = await read_invoke(
+                request, name, qualifier, self.function_name
+            )
             request_id = str(uuid.uuid4())
             if invocation_type == "DryRun":
                 response = web.Response(status=204)
             elif invocation_type == "Event":
-                if not self.events.put(event, request_id, label):
-                    raise ServiceError(
-                        429,
-                        "TooManyRequestsException",
-                        f"the local stack's event queue is full ({MAX_QUEUED_EVENTS} events wait)",
-                    )
+                if refused := self.events.put(body, request_id, label):
+                    raise ServiceError(429, "TooManyRequestsException", refused)
                 response = web.Response(status=202, headers={"X-Amzn-RequestId": request_id})
             else:
                 invocation = await self._invoke(event, request_id)
@@ -182,8 +220,9 @@ class LambdaApi:
 
 async def read_invoke(
     request: web.Request, name: str, qualifier: str | None, function_name: str
-) -> tuple[Any, str]:
-    """The event and invocation type of an Invoke call, or the ServiceError Lambda gives."""
+) -> tuple[bytes, Any, str]:
+    """The payload, its event and the invocation type of an Invoke call, or the
+    ServiceError Lambda gives."""
     if not resolve(name, qualifier, function_name):
         shown = f"{name}:{qualifier}" if qualifier else name
         raise ServiceError(
@@ -196,25 +235,55 @@ async def read_invoke(
         raise ServiceError(
             400, "InvalidParameterValueException", f"Invalid InvocationType {invocation_type}"
         )
-    body = await request.read()
-    if len(body) > MAX_PAYLOAD_BYTES:
-        raise ServiceError(
-            413,
-            "RequestTooLargeException",
-            f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the Invoke operation",
-        )
-    if invocation_type == "Event" and len(body) > MAX_EVENT_PAYLOAD_BYTES:
-        raise ServiceError(
-            413,
-            "RequestTooLargeException",
-            f"{len(body)} byte payload is too large for the Event invocation type "
-            f"(limit {MAX_EVENT_PAYLOAD_BYTES} bytes)",
-        )
+    limit = MAX_EVENT_PAYLOAD_BYTES if invocation_type == "Event" else MAX_PAYLOAD_BYTES
     try:
-        event = json.loads(body) if body else {}
+        body = await read_body(request, limit)
+    except BodyTooLarge:
+        raise too_large(invocation_type, request.content_length) from None
+    except BodyTimedOut:
+        raise ServiceError(
+            408, "RequestTimeoutException", "the request body stalled or took too long to arrive"
+        ) from None
+    except BodyCutShort:
+        raise ServiceError(
+            400, "InvalidRequestContentException", "the request body ended before it was complete"
+        ) from None
+    body = body or b"{}"  # boto3 sends no payload as an empty body; Lambda reads it as {}
+    try:
+        # Lambda's JSON has no NaN or Infinity (Python's json module would take them).
+        event = json.loads(body, parse_constant=_refuse_constant)
         json.dumps(event)  # what the instance is sent; as deep as a parser allows, no deeper
     except (ValueError, RecursionError):
         raise ServiceError(
             400, "InvalidRequestContentException", "Could not parse request body into json"
         ) from None
-    return event, invocation_type
+    return body, event, invocation_type
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def too_large(invocation_type: str, size: int | None) -> ServiceError:
+    """Lambda's refusal of a payload over the limit of its invocation type."""
+    if invocation_type == "Event":
+        shown = f"{size} byte payload" if size is not None else "Payload"
+        return ServiceError(
+            413,
+            "RequestTooLargeException",
+            f"{shown} is too large for the Event invocation type "
+            f"(limit {MAX_EVENT_PAYLOAD_BYTES} bytes)",
+        )
+    return ServiceError(
+        413,
+        "RequestTooLargeException",
+        f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the Invoke operation",
+    )
+
+
+def refusal(request: web.Request) -> web.Response | None:
+    """Lambda's answer to a payload announced over its limit (for `Expect: 100-continue`)."""
+    invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+    limit = MAX_EVENT_PAYLOAD_BYTES if invocation_type == "Event" else MAX_PAYLOAD_BYTES
+    size = request.content_length or 0
+    return too_large(invocation_type, size).response() if size > limit else None

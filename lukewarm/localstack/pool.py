@@ -124,15 +124,19 @@ class Instance:
             self.process.kill()
 
     async def stop(self) -> None:
-        """Close stdin (the runtime exits at end of input), SIGKILL if it lingers."""
+        """Close stdin (the runtime exits at end of input), SIGKILL if it lingers.
+
+        Always waits, even for a process already known to have exited: the wait is what
+        closes a restored instance's two sockets (each leaked when it was skipped).
+        """
+        if self.process.stdin is not None:
+            self.process.stdin.close()
         if self.process.returncode is None:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
             try:
                 await asyncio.wait_for(self.process.wait(), STOP_GRACE_S)
             except TimeoutError:
                 self.kill()
-                await self.process.wait()
+        await self.process.wait()
         if self.stderr_task is not None:
             await self.stderr_task
 
@@ -168,6 +172,15 @@ class Pool:
         if isinstance(started, Invocation):
             return started
         return await self._run(started, event, request_id, cold=started.restore_ms is None)
+
+    def is_saturated(self) -> bool:
+        """Whether an event now would be throttled: no idle instance and no room for one
+        (or the pool is closing). An idle instance found dead frees its place."""
+        if self._closed:
+            return True
+        if any(not instance.busy for instance in self._instances.values()):
+            return False
+        return len(self._instances) + self._starting >= self.options.max_instances
 
     async def _take_live_idle(self) -> Instance | None:
         """An idle instance whose process is running; those found exited are dropped."""
@@ -264,10 +277,13 @@ class Pool:
         """The snapshot new instances are restored from, made on first use and again if it
         died; its init error if the init fails (retried on the next start, as Lambda
         re-runs a failed init)."""
+        dead: Snapshot | None = None
         if self._snapshot is not None and self._snapshot.done():
             made = self._snapshot.result()
             if not isinstance(made, Snapshot) or not made.alive:
                 self._snapshot = None
+                if isinstance(made, Snapshot):
+                    dead = made
         if self._snapshot is None:
             env = {
                 **os.environ,
@@ -277,9 +293,14 @@ class Pool:
                 # Torch's thread pool does not survive fork: the snapshot never starts one.
                 "LUKEWARM_THREADS": "1",
             }
+            # The replacement is set before any await, so concurrent starts share it.
             self._snapshot = asyncio.create_task(
                 Snapshot.start(self.options.task_root, env, LINE_LIMIT, self.options.init_timeout_s)
             )
+        if dead is not None:
+            # Dead, but its socket, its readers and its directory are still ours to close.
+            log.warning("the snapshot (pid %s) died; restoring from a new one", dead.process.pid)
+            await dead.stop()
         return await asyncio.shield(self._snapshot)
 
     async def _run(self, instance: Instance, event: Any, request_id: str, cold: bool) -> Invocation:

@@ -13,18 +13,26 @@ import os
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from contract import INIT_CAP_S, RUNTIME_VARIABLE
+from contract import INIT_CAP_S, RUNTIME_VARIABLE, cors_allow_headers
 from lukewarm.checkout import FUNCTION_DIR
 
-from . import front, invoke
+from . import front, invoke, server
+from .cors import Cors
 from .pool import Pool, PoolOptions
 from .scheduler import Schedule, StackClock, WarmScheduler
 
+if TYPE_CHECKING:
+    # Only `serve --auth iam|jwt` pays for botocore's signer and PyJWT.
+    from .auth import Authorizer
+
 log = logging.getLogger("lukewarm.serve")
+
+REGION = "us-east-1"
+"""The region the local stack plays: its functions' AWS_REGION, and what SigV4 callers sign for."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,10 @@ class StackOptions:
     """Restore new instances from one initialised snapshot (forked), as SnapStart does."""
     log_level: str = "INFO"
     """The function's application log level, as the deployed logging config sets it."""
+    authorizer: Authorizer | None = None
+    """What `lukewarm:auth` iam or jwt checks before the protected routes; None for none."""
+    cors_origins: Sequence[str] = ()
+    """The API's `corsOrigins`: preflights answered and CORS headers set as API Gateway does."""
 
 
 class LocalStack:
@@ -64,8 +76,8 @@ class LocalStack:
             "AWS_LAMBDA_FUNCTION_NAME": options.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": invoke.EXECUTED_VERSION,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(options.memory_size),
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
             # One thread each, like a small Lambda; many instances share this machine.
             "LUKEWARM_THREADS": os.environ.get("LUKEWARM_THREADS", "1"),
             # What Lambda sets from the logging config's application level; Powertools
@@ -93,17 +105,42 @@ class LocalStack:
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    @property
+    def auth_mode(self) -> str:
+        """`lukewarm:auth` as this stack enforces it."""
+        return self.options.authorizer.mode if self.options.authorizer else "none"
+
     def application(self) -> web.Application:
         app = web.Application(client_max_size=front.MAX_BODY_BYTES)
         lambda_api = invoke.LambdaApi(self.pool, self.function_name, self.events)
-        app.router.add_post(invoke.PATH, lambda_api.handle)
-        app.router.add_route("*", "/{path:.*}", front.HttpApi(self.pool).handle)
+        http_api = front.HttpApi(
+            self.pool,
+            Cors(tuple(self.options.cors_origins), cors_allow_headers(self.auth_mode)),
+            self.options.authorizer,
+        )
+        app.router.add_post(
+            invoke.PATH, lambda_api.handle, expect_handler=server.expect_handler(invoke.refusal)
+        )
+        app.router.add_route(
+            "*",
+            "/{path:.*}",
+            http_api.handle,
+            expect_handler=server.expect_handler(http_api.refusal),
+        )
         return app
 
     async def start(self) -> str:
         """Serve; returns the base URL (ending in `/`)."""
+        server.install_refusal_filter()
         self._runner = web.AppRunner(
-            self.application(), access_log=None, shutdown_timeout=1.0, handle_signals=False
+            self.application(),
+            # Handlers log their own lines; this one logs what the server refused itself.
+            access_log=log,
+            access_log_class=server.AccessLog,
+            # A connection sends its headers within this, or is closed (server.py says why).
+            keepalive_timeout=server.HEADER_TIMEOUT_S,
+            shutdown_timeout=1.0,
+            handle_signals=False,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+import contract
 from captioner.images import decode_image
 from tests.conftest import DEMO_MODEL_DIR, PHOTOS_DIR
 from tests.function.handler_support import (
@@ -484,6 +485,17 @@ def test_warm_up_is_cold_on_a_new_instance_then_warm(tiny_model_dir: Path) -> No
     assert health["cold_start"] is False
     other = import_app(tiny_model_dir).handler(warm, LambdaContext())
     assert other["cold_start"] is True and other["instance"] != first["instance"]
+
+
+def test_the_warm_up_answer_is_one_the_warmer_counts(tiny_model_dir: Path) -> None:
+    # The warmer reads the answer with contract.parse_warm_answer and counts anything it
+    # refuses as malformed, never as an instance reached.
+    app = import_app(tiny_model_dir)
+    answer = app.handler(sample_event("warm_up.json"), LambdaContext())
+
+    assert contract.parse_warm_answer(answer) == contract.WarmAnswer(
+        instance=answer["instance"], cold_start=True, restored=False
+    )
 
 
 def test_the_first_request_of_an_instance_is_cold(

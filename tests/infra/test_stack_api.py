@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     ACCOUNT,
     API_ID,
     HTTP_API,
@@ -59,6 +59,24 @@ def test_cors_allows_the_configured_origins() -> None:
     assert cors["allowOrigins"] == origins
     assert cors["allowMethods"] == ["GET", "POST"]
     assert cors["allowHeaders"] == ["content-type"]
+
+
+def test_the_local_stack_emulates_the_deployed_cors_configuration() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from lukewarm.localstack.cors import Cors
+
+    deployed = deploy({"corsOrigins": ["https://example.com"]}).one(HTTP_API)["corsConfiguration"]
+    preflight = make_mocked_request(
+        "OPTIONS",
+        "/caption",
+        headers={"Origin": "https://example.com", "Access-Control-Request-Method": "POST"},
+    )
+    answer = Cors(("https://example.com",)).preflight(preflight).headers
+
+    assert answer["Access-Control-Allow-Methods"].split(",") == deployed["allowMethods"]
+    assert answer["Access-Control-Allow-Headers"].split(",") == deployed["allowHeaders"]
+    assert int(answer["Access-Control-Max-Age"]) == deployed["maxAge"]
 
 
 def test_only_this_api_may_invoke_only_the_live_alias() -> None:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.settings import SettingsError, load_settings
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     DOCKER_IMAGE,
     EVENT_INVOKE_CONFIG,
     FUNCTION,
@@ -17,6 +16,7 @@ from tests.infra.pulumi_mocks import (
     SCHEDULE,
     deploy,
 )
+from infra.settings import SettingsError, load_settings
 
 WINDOWS = [
     {"schedule": "cron(0/5 8-18 ? * MON-FRI *)", "concurrency": 3, "timezone": "Europe/Berlin"},

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infra.image import digest_uri
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     DOCKER_IMAGE,
     ECR_LIFECYCLE_POLICY,
     ECR_PASSWORD,

@@ -7,8 +7,7 @@ import json
 import pulumi
 import pytest
 
-from infra.settings import SettingsError, from_pulumi_config
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     ALIAS,
     DOCKER_IMAGE,
     ECR_LIFECYCLE_POLICY,
@@ -28,6 +27,7 @@ from tests.infra.pulumi_mocks import (
     LukewarmMocks,
     deploy,
 )
+from infra.settings import SettingsError, from_pulumi_config
 
 HELPER_LAMBDA = "lukewarm:index:HelperLambda"
 COMPONENTS = {

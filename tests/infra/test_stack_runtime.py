@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from contract import RUNTIMES
+from infra.mocks import DOCKER_IMAGE, FUNCTION, LukewarmMocks, deploy
 from infra.settings import ROOT, SettingsError, load_settings
-from tests.infra.pulumi_mocks import DOCKER_IMAGE, FUNCTION, LukewarmMocks, deploy
 
 
 def test_the_stack_offers_exactly_the_runtimes_the_function_can_load() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     ACCOUNT,
     ALIAS,
     FUNCTION,

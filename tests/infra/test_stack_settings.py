@@ -46,6 +46,10 @@ def test_the_documented_defaults() -> None:
         log_level="INFO",
         snap_start=False,
         snap_start_versions=2,
+        auth="none",
+        jwt_issuer=None,
+        jwt_audience=None,
+        tags={},
     )
 
 
@@ -59,12 +63,13 @@ def test_every_key_in_pulumi_yaml_has_type_or_default_and_description() -> None:
 
 def test_declared_types_fit_their_defaults_as_pulumi_checks_them() -> None:
     # Pulumi rejects a project whose typed default does not match its type; its types
-    # are only these four, so throttleRate (a float) and warmSchedules (objects) are untyped.
+    # are only these four, so throttleRate (a float), warmSchedules (objects) and tags (a
+    # mapping) are untyped.
     python_types = {"integer": int, "boolean": bool, "string": str, "array": list}
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     for key, declaration in declared.items():
         if "type" not in declaration:
-            assert key in {"lukewarm:throttleRate", "lukewarm:warmSchedules"}, key
+            assert key in {"lukewarm:throttleRate", "lukewarm:warmSchedules", "lukewarm:tags"}
             continue
         assert isinstance(declaration["default"], python_types[declaration["type"]]), key
         if declaration["type"] == "array":
@@ -598,3 +603,62 @@ def test_stack_settings_take_their_defaults_from_that_project(project: Path) -> 
     settings = stack_settings("dev", project)
 
     assert (settings.memory_size, settings.timeout) == (1769, 12)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "config:\n  lukewarm:runtime: [1,2\n",
+            "Pulumi.dev.yaml line 3: not valid YAML (expected ',' or ']', but got '<stream end>')",
+        ),
+        (
+            "config:\n  - 1\n  - 2\n",
+            "Pulumi.dev.yaml: config: must be a mapping of keys to values, not a list",
+        ),
+        ("- config\n", "Pulumi.dev.yaml: must be a mapping with a config: section"),
+    ],
+)
+def test_a_malformed_stack_file_is_one_problem_naming_the_file_and_line(
+    project: Path, text: str, problem: str
+) -> None:
+    (project / "Pulumi.dev.yaml").write_text(text)
+
+    with pytest.raises(SettingsError) as raised:
+        stack_settings("dev", project)
+
+    assert raised.value.problems == (problem,)
+
+
+def test_keys_lukewarm_would_never_read_are_warned_of_with_the_nearest_key(
+    project: Path,
+) -> None:
+    (project / "Pulumi.dev.yaml").write_text(
+        "config:\n"
+        "  lukwarm:runtime: torch\n"
+        "  memorySize: 64\n"
+        "  aws:region: eu-central-1\n"
+        "  lukewarm:timeout: 12\n"
+    )
+    warnings: list[str] = []
+
+    settings = stack_settings("dev", project, warn=warnings.append)
+
+    assert warnings == [
+        "Pulumi.dev.yaml: lukwarm:runtime is not a lukewarm: key and is ignored; "
+        "did you mean lukewarm:runtime?",
+        "Pulumi.dev.yaml: memorySize is not a lukewarm: key and is ignored; "
+        "did you mean lukewarm:memorySize?",
+    ]
+    assert (settings.runtime, settings.memory_size, settings.timeout) == (
+        load_settings().runtime,
+        load_settings().memory_size,
+        12,
+    )
+
+
+def test_overrides_are_checked_as_the_keys_they_override(project: Path) -> None:
+    with pytest.raises(SettingsError, match=r"lukewarm:timeout = 900: must be an integer"):
+        stack_settings(None, project, overrides={"timeout": 900})
+
+    assert stack_settings(None, project, overrides={"timeout": 7, "runtime": None}).timeout == 7

@@ -10,15 +10,15 @@ import pulumi
 import pytest
 
 from contract import MAX_KEPT_VERSIONS
-from infra.settings import ROOT, SettingsError, load_settings
-from pruner.handler import parse_event as parse_prune_event
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     ALIAS,
     FUNCTION,
     INVOCATION,
     PROVISIONED_CONCURRENCY,
     deploy,
 )
+from infra.settings import ROOT, SettingsError, load_settings
+from pruner.handler import parse_event as parse_prune_event
 
 
 def test_snapstart_is_off_by_default() -> None:

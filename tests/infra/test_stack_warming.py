@@ -6,7 +6,7 @@ import json
 
 import pulumi
 
-from tests.infra.pulumi_mocks import (
+from infra.mocks import (
     ACCOUNT,
     ALIAS,
     FUNCTION,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -11,6 +13,8 @@ from typing import Any
 import boto3
 import psutil
 from botocore.config import Config
+
+from tests.conftest import ROOT
 
 FAKE_FUNCTION = Path(__file__).resolve().parent / "fake_function"
 
@@ -23,6 +27,18 @@ class Answer:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+def serve_once(*flags: str) -> subprocess.CompletedProcess[str]:
+    """`lukewarm serve FLAGS` on a free port, for the flags it refuses before it starts."""
+    return subprocess.run(
+        [sys.executable, "-m", "lukewarm", "serve", "--port", "0", *flags],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
 
 
 def http(

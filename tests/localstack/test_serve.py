@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 
 from tests.conftest import ROOT
-from tests.localstack.conftest import FAKE_FUNCTION, http, invoke, lambda_client
+from tests.localstack.conftest import FAKE_FUNCTION, http, invoke, lambda_client, serve_once
 
 
 def test_the_stacks_own_schedule_keeps_an_idle_instance_warm(local_stack_factory):
@@ -34,26 +32,15 @@ def test_the_stacks_own_schedule_keeps_an_idle_instance_warm(local_stack_factory
     assert any(line.startswith("INVOKE lukewarm:live 200") for line in warmed.request_lines())
 
 
-def serve(*flags):
-    return subprocess.run(
-        [sys.executable, "-m", "lukewarm", "serve", "--port", "0", *flags],
-        cwd=ROOT,
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=30,
-    )
-
-
 def test_an_unknown_stack_is_refused_with_the_stacks_there_are():
-    finished = serve("--stack", "no-such-stack")
+    finished = serve_once("--stack", "no-such-stack")
 
     assert finished.returncode == 2
     assert "no stack file Pulumi.no-such-stack.yaml" in finished.stderr
 
 
 def test_a_missing_model_directory_is_refused_with_how_to_get_one(tmp_path):
-    finished = serve("--model-dir", str(tmp_path / "missing"))
+    finished = serve_once("--model-dir", str(tmp_path / "missing"))
 
     assert finished.returncode == 2
     assert "no model directory" in finished.stderr
@@ -91,7 +78,7 @@ def test_the_log_level_reaches_the_function_as_lambdas_logging_config_sets_it(
 
 
 def test_an_unknown_log_level_is_refused_with_the_levels_there_are():
-    finished = serve("--log-level", "chatty")
+    finished = serve_once("--log-level", "chatty")
 
     assert finished.returncode == 2
     assert "DEBUG" in finished.stderr and "ERROR" in finished.stderr
@@ -118,3 +105,31 @@ def test_serve_with_a_stack_uses_that_stacks_values(local_stack_factory):
     assert "lukewarm: up to 2 instances, " in stack.log()
     assert ", function timeout 7 s, warming: rate(1 hour) x2\n" in stack.log()
     assert 5_000 < answer.json()["remaining_ms"] <= 7_000
+
+
+def test_flags_are_refused_as_the_stack_refuses_the_keys_they_override():
+    too_long = serve_once("--timeout", "900")
+    too_held = serve_once("--warm-hold-ms", "40000")
+    no_port = serve_once("--port", "99999")
+
+    assert too_long.returncode == too_held.returncode == no_port.returncode == 2
+    assert too_long.stderr.strip().endswith(
+        "lukewarm:timeout = 900: must be an integer from 1 to 30 (seconds; the HTTP API gives "
+        "up at 30) (given by --timeout)"
+    )
+    assert "lukewarm:warmHoldMs = 40000" in too_held.stderr
+    assert no_port.stderr.splitlines()[-1] == (
+        "lukewarm serve: error: argument --port: must be 0-65535, got 99999"
+    )
+    assert "Traceback" not in too_long.stderr + too_held.stderr + no_port.stderr
+
+
+def test_a_directory_that_is_no_model_is_refused_before_the_banner():
+    finished = serve_once("--model-dir", str(ROOT / "data" / "photos"))
+
+    assert finished.returncode == 2
+    assert "upload page" not in finished.stderr
+    assert finished.stderr.strip() == (
+        f"lukewarm serve: {ROOT / 'data' / 'photos'} is not a model directory lukewarm can "
+        f"serve: {ROOT / 'data' / 'photos' / 'config.json'} is missing"
+    )

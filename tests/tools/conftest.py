@@ -16,6 +16,20 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
+BROKEN_BODIES: dict[str, tuple[int, bytes]] = {
+    "deep": (200, b'{"caption": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+    "deep-error": (500, b'{"error": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+    "hugeint": (200, b'{"caption": "a", "score": 1' + b"0" * 5000 + b"}"),
+    "hugeint-error": (502, b'{"message": 1' + b"0" * 5000 + b"}"),
+    "wrongcaption": (200, b'{"caption": 5}'),
+    "wrongalternatives": (
+        200,
+        b'{"caption": "a", "alternatives": [{"caption": "b", "score": "x"}]}',
+    ),
+    "alternativesobject": (200, b'{"caption": "a", "alternatives": {"caption": "b"}}'),
+}
+"""Answers that are JSON a parser chokes on, or JSON of the wrong shape: mode → status, body."""
+
 
 @dataclass
 class FakeApi:
@@ -67,6 +81,18 @@ def _app(api: FakeApi) -> web.Application:
             )
         if mode == "html":
             return web.Response(text="<html>hello from a proxy</html>", content_type="text/html")
+        if mode in BROKEN_BODIES:
+            status, payload = BROKEN_BODIES[mode]
+            return web.Response(body=payload, status=status, content_type="application/json")
+        if mode == "truncated":
+            # Promises 1,000 bytes, sends 15 and hangs up.
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            response.content_length = 1000
+            await response.prepare(request)
+            await response.write(b'{"caption": "a ')
+            assert request.transport is not None
+            request.transport.close()
+            return response
         if mode == "slow":
             await asyncio.sleep(2)
             return web.json_response({"caption": "too late"})

@@ -182,3 +182,49 @@ def test_an_oversized_file_is_refused_before_it_reaches_the_stack(
     assert main(["caption", local_stack.url, str(huge)]) == 1
     assert "5,000,008 bytes, over the 4,700,000 (4.48 MiB)" in capsys.readouterr().err
     assert len(local_stack.request_lines()) == requests_before
+
+
+# --- answers a client must survive -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("truncated", "the answer was cut short (15 of 1000 bytes)"),
+        ("deep", "server answered 200 with JSON nested too deeply to read"),
+        ("deep-error", "server answered 500 Internal Server Error"),
+        ("hugeint", "server answered 200 with a number too large to read"),
+        ("hugeint-error", "server answered 502 Bad Gateway"),
+        ("wrongcaption", "server answered 200 with no caption text (caption is a int)"),
+        (
+            "wrongalternatives",
+            "server answered 200 with a malformed alternative (score is a str, not a number)",
+        ),
+        (
+            "alternativesobject",
+            "server answered 200 with malformed alternatives (a dict, not a list)",
+        ),
+    ],
+)
+def test_a_broken_answer_is_one_line_and_a_failure(fake_api, photos, capsys, mode, expected):
+    code = main(["caption", fake_api.url(mode), str(photos["horse"])])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    assert err == f"lukewarm caption: {photos['horse']}: {expected}\n"
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "-inf", "soon"])
+def test_a_timeout_that_is_no_positive_number_is_one_line_before_anything_is_sent(
+    fake_api, photos, capsys, value
+):
+    code = main(["caption", fake_api.url("ok"), str(photos["horse"]), f"--timeout={value}"])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err == (
+        f"lukewarm caption: --timeout must be a positive number of seconds, got {value!r}\n"
+    )
+    assert fake_api.received == []

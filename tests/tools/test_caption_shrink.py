@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from contract import MAX_IMAGE_BYTES
 from lukewarm.__main__ import main
-from lukewarm.caption import MAX_IMAGE_BYTES, SHRINK_MAX_SIDE, fit_image
+from lukewarm.caption import SHRINK_MAX_SIDE, fit_image
 from tests.conftest import ROOT
 
 ORIENTATION = 0x0112
@@ -124,10 +125,52 @@ def test_a_big_file_that_is_no_readable_image_is_refused_before_sending(fake_api
     assert err.rstrip().endswith("and cannot be shrunk: not a readable image")
 
 
-def test_the_limit_is_the_functions():
-    source = (ROOT / "function" / "uploads.py").read_text()
-    (declared,) = re.findall(r"^MAX_IMAGE_BYTES = ([\d_]+)$", source, re.MULTILINE)
-    assert int(declared) == MAX_IMAGE_BYTES
+def test_the_limits_are_the_functions_written_once():
+    # The client and the function read them from the contract; no copy may drift.
+    sources = [*ROOT.joinpath("function").rglob("*.py"), *ROOT.joinpath("lukewarm").rglob("*.py")]
+    assigned = {
+        path.relative_to(ROOT).as_posix()
+        for path in sources
+        if re.search(r"^(MAX_IMAGE_BYTES|MAX_PIXELS|MAX_SIDE) = ", path.read_text(), re.MULTILINE)
+    }
+    assert assigned == {"function/contract/__init__.py"}
+
+
+@pytest.fixture(scope="module")
+def many_pixels(tmp_path_factory) -> Path:
+    """A 48-megapixel PNG of a few kilobytes: small in bytes, over the function's pixels."""
+    path = tmp_path_factory.mktemp("wide") / "many-pixels.png"
+    Image.new("L", (8000, 6000), 200).save(path)
+    assert path.stat().st_size < 1_000_000
+    return path
+
+
+def test_an_image_over_the_pixel_limit_is_sent_shrunk(fake_api, many_pixels, capsys):
+    before = len(fake_api.received)
+
+    code = main(["caption", fake_api.url("ok"), str(many_pixels)])
+
+    err = capsys.readouterr().err
+    assert code == 0, err
+    (sent,) = fake_api.received[before:]
+    assert sent["content_type"] == "image/jpeg"
+    assert err.startswith(
+        f"lukewarm caption: {many_pixels}: 8000x6000, 48,000,000 pixels, over the 40,000,000 "
+        "pixels (and 65,535 a side) an image may have; sent shrunk to 512x384 JPEG"
+    )
+
+
+def test_with_no_shrink_an_image_over_the_pixel_limit_is_refused(fake_api, many_pixels, capsys):
+    before = len(fake_api.received)
+
+    code = main(["caption", fake_api.url("ok"), str(many_pixels), "--no-shrink"])
+
+    assert code == 1
+    assert fake_api.received[before:] == []
+    assert capsys.readouterr().err.strip() == (
+        f"lukewarm caption: {many_pixels}: 8000x6000, 48,000,000 pixels, over the 40,000,000 "
+        "pixels (and 65,535 a side) an image may have; shrink it, or leave out --no-shrink"
+    )
 
 
 def test_the_local_stack_captions_a_big_photo_sent_shrunk(local_stack, big_photo, capsys):

@@ -70,13 +70,14 @@ def test_a_warm_run_reaches_n_distinct_instances_and_logs_emf(stack, lambda_env,
         "WarmInstancesReached": "Count",
         "WarmColdStarts": "Count",
         "WarmRestores": "Count",
+        "WarmUnverified": "Count",
         "WarmErrors": "Count",
         "WarmThrottles": "Count",
         "WarmDuration": "Milliseconds",
     }
     assert document["WarmTargets"] == 3
     assert document["WarmInstancesReached"] == 3
-    assert document["WarmErrors"] == document["WarmThrottles"] == 0
+    assert document["WarmErrors"] == document["WarmThrottles"] == document["WarmUnverified"] == 0
     assert document["WarmColdStarts"] == summary["cold_starts"]
     assert document["WarmDuration"] == summary["duration_ms"]
     assert document["function"] == "lukewarm:live"
@@ -258,21 +259,21 @@ def answered(payload: bytes, function_error: str | None = None) -> Any:
             b'{"statusCode": 200, "body": "{}"}',
             None,
             warmer.InvokeResult(
-                warmer.ERROR, detail="the function did not answer the warm-up event"
+                warmer.UNVERIFIED, detail="answered without lukewarm's warm-up helper"
             ),
         ),
         (
             b"[true]",
             None,
             warmer.InvokeResult(
-                warmer.ERROR, detail="the function did not answer the warm-up event"
+                warmer.UNVERIFIED, detail="answered without lukewarm's warm-up helper"
             ),
         ),
         (
             b"null",
             None,
             warmer.InvokeResult(
-                warmer.ERROR, detail="the function did not answer the warm-up event"
+                warmer.UNVERIFIED, detail="answered without lukewarm's warm-up helper"
             ),
         ),
         (
@@ -393,3 +394,54 @@ def test_the_qualifier_comes_from_the_environment(stack, lambda_env, monkeypatch
 
     assert summary["function"] == "lukewarm:$LATEST"
     assert summary["error_details"][0].startswith("ResourceNotFoundException: ")
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        (b'{"warm": true, "cold_start": false}', "no instance"),
+        (b'{"warm": true, "instance": null, "cold_start": false}', "no instance"),
+        (b'{"warm": true, "instance": "", "cold_start": false}', "no instance"),
+        (b'{"warm": true, "instance": ["a", "b"], "cold_start": false}', "instance is a list"),
+        (b'{"warm": true, "instance": 7, "cold_start": false}', "instance is a int"),
+        (b'{"warm": true, "instance": "' + b"i" * 129 + b'", "cold_start": false}', "over 128"),
+        (b'{"warm": true, "instance": "a1b2", "cold_start": "false"}', "cold_start is a str"),
+        (b'{"warm": true, "instance": "a1b2"}', "cold_start is missing"),
+        (b'{"warm": true, "instance": "a1b2", "cold_start": 1}', "cold_start is a int"),
+        (b'{"warm": true, "instance": "a1b2", "cold_start": false, "restored": "no"}',
+         "restored is a str"),
+    ],
+)  # fmt: skip
+def test_a_malformed_warm_up_answer_is_malformed_and_reaches_nothing(
+    payload: bytes, problem: str
+) -> None:
+    result = warmer.invoke_once(answered(payload), "lukewarm", "live", 250)
+
+    assert result.outcome == warmer.MALFORMED
+    assert result.instance is None
+    assert (result.cold_start, result.restored) == (False, False)
+    assert problem in result.detail
+    assert result.detail.startswith("malformed warm-up answer: ")
+
+
+def test_answers_without_an_instance_count_as_malformed_not_as_one_instance(
+    local_stack_factory, lambda_env, capsys
+):
+    # Three instances answer, none with its name: before, they were counted as one
+    # instance called "None", and "false" as a cold start.
+    nameless = local_stack_factory(
+        task_root=FAKE_FUNCTION,
+        no_warmer=True,
+        max_instances=3,
+        env={"FAKE_WARM": 'answer:{"warm": true, "cold_start": "false"}'},
+    )
+    lambda_env(nameless)
+
+    summary = warmer.handler({"concurrency": 3, "hold_ms": 100}, context())
+
+    assert summary["instances_reached"] == 0
+    assert summary["instances"] == []
+    assert summary["cold_starts"] == 0
+    assert (summary["malformed"], summary["errors"], summary["waves"]) == (3, 3, 1)
+    assert summary["error_details"] == ["malformed warm-up answer: no instance"]
+    assert emf_document(capsys)["WarmErrors"] == 3

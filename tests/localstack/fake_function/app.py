@@ -2,7 +2,8 @@
 
 The pool and the warmer are tested against every way a function can go wrong (slow,
 raising, dying) without waiting for torch to import. `FAKE_WARM` in the environment
-makes the warm-up event fail (`raise`) or overrun (`sleep:<seconds>`); `FAKE_INSTANCE`
+makes the warm-up event fail (`raise`), overrun (`sleep:<seconds>`) or answer the given
+JSON (`answer:<json>`); `FAKE_INSTANCE`
 gives every instance the same name, as if Lambda had sent every invoke to one;
 `FAKE_INIT_S` makes every instance take that long to import, like torch. A request
 with `?started=<path>` creates that file as it begins, so a test can wait for it.
@@ -27,6 +28,8 @@ def handler(event, context):
             raise RuntimeError("warm-up failed on purpose")
         if behaviour.startswith("sleep:"):
             time.sleep(float(behaviour.split(":", 1)[1]))
+        if behaviour.startswith("answer:"):
+            return json.loads(behaviour.split(":", 1)[1])
         time.sleep(event["lukewarm"].get("hold_ms", 0) / 1000)
         return {"warm": True, "instance": INSTANCE, "cold_start": cold, "init_ms": 1.0}
     if "routeKey" not in event:
@@ -49,9 +52,12 @@ def handler(event, context):
         "event": {key: value for key, value in event.items() if key != "body"},
         "body": event.get("body"),
     }
+    headers = {"content-type": "application/json", "x-fake": "yes"}
+    if "cors" in query:  # a function that sets its own CORS header
+        headers["access-control-allow-origin"] = query["cors"]
     return {
         "statusCode": 200,
-        "headers": {"content-type": "application/json", "x-fake": "yes"},
+        "headers": headers,
         "body": json.dumps(answer),
         "cookies": ["a=1", "b=2"],
     }

@@ -1,4 +1,5 @@
-"""Pulumi mocks for the lukewarm program: fake cloud outputs, and a record of every resource.
+"""The program against a fake cloud: Pulumi mocks with its outputs, and a record of every
+resource. What the tests and `lukewarm preview` run, with no AWS, Docker or Pulumi CLI.
 
 `deploy(config)` runs the whole program (`__main__.py`) in-process, not as a preview, so
 every `apply` runs and every output is known, and returns what was created and exported.
@@ -9,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import pulumi
@@ -36,6 +38,7 @@ DOCKER_IMAGE = "docker:index/image:Image"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+IAM_POLICY = "aws:iam/policy:Policy"
 FUNCTION = "aws:lambda/function:Function"
 ALIAS = "aws:lambda/alias:Alias"
 PROVISIONED_CONCURRENCY = "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig"
@@ -46,6 +49,7 @@ HTTP_API = "aws:apigatewayv2/api:Api"
 INTEGRATION = "aws:apigatewayv2/integration:Integration"
 ROUTE = "aws:apigatewayv2/route:Route"
 STAGE = "aws:apigatewayv2/stage:Stage"
+AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 
 # Function tokens.
@@ -76,9 +80,11 @@ def _outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         build = json.dumps(inputs.get("build"), sort_keys=True, default=str)
         return {"repoDigest": f"{repository}@sha256:{hashlib.sha256(build.encode()).hexdigest()}"}
     if typ == LOG_GROUP:
-        return {"arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}"}
+        return {"name": physical, "arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}"}
     if typ == ROLE:
         return {"name": physical, "arn": f"arn:aws:iam::{ACCOUNT}:role/{physical}"}
+    if typ == IAM_POLICY:
+        return {"name": physical, "arn": f"arn:aws:iam::{ACCOUNT}:policy/{physical}"}
     if typ == FUNCTION:
         return {
             "name": physical,
@@ -153,10 +159,12 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
         self.dependencies: dict[str, set[str]] = {}
+        self.parents: dict[str, str] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.dependencies[request.name] = {urn.rsplit("::", 1)[-1] for urn in request.dependencies}
+        self.parents[response.urn] = request.parent
         return response
 
 
@@ -183,6 +191,8 @@ class Deployment:
     urns: list[str]
     dependencies: dict[str, set[str]]
     """Resource name → the names of the resources it waits for (inputs and `depends_on`)."""
+    parents: dict[str, str]
+    """Resource URN → its parent's URN (the stack's for a top-level component)."""
 
     def of_type(self, typ: str) -> list[MockResourceArgs]:
         return [resource for resource in self.resources if resource.typ == typ]
@@ -213,23 +223,44 @@ def deploy(
     config: Mapping[str, object] | None = None, mocks: LukewarmMocks | None = None
 ) -> Deployment:
     """Run `__main__.py` against the mocks with the given `lukewarm:` config (short keys)."""
+    return run(ROOT / "__main__.py", config, mocks)
+
+
+def run(
+    program: Path | Callable[[], object],
+    config: Mapping[str, object] | None = None,
+    mocks: LukewarmMocks | None = None,
+    *,
+    project: str = "lukewarm",
+) -> Deployment:
+    """Run a Pulumi program (a `__main__.py`, or a function that creates resources) against
+    the mocks, with config keys in `project`'s namespace (or already namespaced, `ns:key`)."""
     mocks = mocks or LukewarmMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(
-        mocks, project="lukewarm", stack="test", preview=False, monitor=monitor
-    )
+    pulumi.runtime.set_mocks(mocks, project=project, stack="test", preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(
-        {f"lukewarm:{key}": config_value(value) for key, value in (config or {}).items()}
+        {
+            key if ":" in key else f"{project}:{key}": config_value(value)
+            for key, value in (config or {}).items()
+        }
     )
     exported: dict[str, Any] = {}
 
-    async def program() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    async def main() -> None:
+        if isinstance(program, Path):
+            runpy.run_path(str(program), run_name="__main__")
+        else:
+            program()
         stack = cast(Stack, pulumi.runtime.settings.get_root_resource())
         exported.update(await pulumi.Output.from_input(stack.outputs).future() or {})
 
-    _sync_await(run_pulumi_func(program))
+    _sync_await(run_pulumi_func(main))
     return Deployment(
-        mocks.resources, mocks.states, exported, list(monitor.resources), monitor.dependencies
+        mocks.resources,
+        mocks.states,
+        exported,
+        list(monitor.resources),
+        monitor.dependencies,
+        monitor.parents,
     )
