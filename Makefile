@@ -15,7 +15,7 @@ SERVE_STAMP := $(VENV)/.installed-serve
 TOOLKIT_STAMP := $(VENV)/.installed-toolkit
 STAMP := $(VENV)/.installed
 
-.PHONY: help serve preview toolkit test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference bench-load mutation clean
+.PHONY: help serve preview toolkit test lint typecheck demo-model evaluate agreement bench bench-warm bench-reference bench-hf bench-load mutation clean
 
 ## List the commands.
 help:
@@ -92,6 +92,11 @@ bench-load: $(STAMP)
 ## The original 2022 design against each lukewarm runtime, side by side in one run.
 bench-reference: $(STAMP)
 	$(PY) -m bench.reference $(ARGS)
+
+## Imported Hub captioners (ViT-GPT2, BLIP; full-size random weights) on lukewarm onnx and
+## int8 against transformers' pipeline on CPU-only torch, side by side in one run.
+bench-hf: $(STAMP)
+	$(PY) -m bench.hf $(ARGS)
 
 ## Mutation testing of the handler, image decoding, warmer and settings (about an hour on 2 cores).
 mutation: $(STAMP)

@@ -64,8 +64,8 @@ def _caption_lukewarm(
     configure_threads(1, runtime)
     imported = _imported()
     captioner = load_captioner(model_dir, runtime)
-    if captioner.config.max_length + 1 != steps:
-        raise SystemExit(f"{model_dir} decodes up to {captioner.config.max_length + 1} steps")
+    if captioner.max_steps != steps:
+        raise SystemExit(f"{model_dir} decodes up to {captioner.max_steps} steps")
     size = captioner.config.preprocess.image_size
 
     def caption(data: bytes) -> tuple[str, float]:

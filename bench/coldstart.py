@@ -11,6 +11,10 @@ most pixels the function accepts. All at one thread (LUKEWARM_THREADS=1), about 
 1,769 MB Lambda gets, with the CPU time beside the wall time. torch is the development
 virtualenv's (`make bench-reference` runs the image's own). A benchmark, not a test: the
 figures depend on the machine and on what else it is doing (the load average is printed).
+
+Each run also writes its medians, dated, with the commit and the command, to
+bench/results/coldstart.json (`--results`): `lukewarm cost` prices a stack's requests and
+cold starts from them.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from contract import RUNTIME_VARIABLE
+from lukewarm.measured import LAMBDA_MB_PER_VCPU, RESULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = ROOT / "function"
@@ -272,6 +277,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photo", type=Path, default=DEFAULT_PHOTO)
     parser.add_argument("--runs", type=int, default=5, help="fresh processes (default 5)")
     parser.add_argument("--calls", type=int, default=30, help="warm captions (default 30)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="where to write the dated medians (default bench/results/coldstart.json)",
+    )
     args = parser.parse_args(argv)
     from captioner.config import read_config
 
@@ -353,7 +364,69 @@ def main(argv: list[str] | None = None) -> int:
         f"cold: median of {args.runs} fresh processes; warm: {args.calls} calls in one fresh "
         "process per runtime"
     )
+    write_results(args, variants, cold, warm, load, sys.argv[1:] if argv is None else argv)
     return 0
+
+
+def write_results(
+    args: argparse.Namespace,
+    variants: list[str],
+    cold: dict[str, dict[str, Any]],
+    warm: dict[str, dict[str, Any]],
+    load: float,
+    argv: list[str] | None,
+) -> None:
+    """The run's medians as `lukewarm cost` reads them: per runtime, the init (`import
+    app`: runtime and model load, Lambda's billed init phase), the first request, a warm
+    caption, and the share of each that was CPU time (what scales with Lambda's memory)."""
+    runtimes = {}
+    for name in variants:
+        total = statistics.median(cold[name]["total_s"])
+        warm_s = statistics.median(warm[name]["seconds"])
+        runtimes[name] = {
+            "runtime": VARIANTS[name],
+            "init_s": round(statistics.median(cold[name]["import_s"]), 4),
+            "first_request_s": round(statistics.median(cold[name]["first_request_s"]), 4),
+            "cold_cpu_share": round(min(1.0, statistics.median(cold[name]["cpu_s"]) / total), 3),
+            "warm_s": round(warm_s, 4),
+            "warm_cpu_share": round(
+                min(1.0, statistics.median(warm[name]["cpu_seconds"]) / warm_s), 3
+            ),
+            "model": cold[name]["model"],
+        }
+    document = {
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "commit": _commit(),
+        "command": "make bench" + (f" ARGS='{' '.join(argv)}'" if argv else ""),
+        "machine": f"{os.cpu_count()} CPUs, load average {load:.1f}, one thread"
+        f" (stands for Lambda's one vCPU at {LAMBDA_MB_PER_VCPU} MB)",
+        "model_dir": _relative(args.model_dir),
+        "photo": args.photo.name,
+        "runs": args.runs,
+        "calls": args.calls,
+        "runtimes": runtimes,
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"results: {_relative(args.results)}")
+
+
+def _commit() -> str:
+    """The checkout's commit, `+dirty` when files differ from it."""
+
+    def git(*command: str) -> str:
+        done = subprocess.run(
+            ["git", *command], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short=10", "HEAD") or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def _relative(path: Path) -> str:
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
 
 
 if __name__ == "__main__":

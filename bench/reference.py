@@ -207,10 +207,22 @@ def _ratios(original: dict[str, Any], lukewarm: dict[str, Any], *, cpu: bool = F
 # --- the runtimes' virtualenvs ------------------------------------------------------------
 
 
-def requirements(runtime: str) -> list[str]:
-    """The function image's requirement lines for `runtime` (pins, no comments)."""
+NO_DEPS_MARK = "# --no-deps"
+"""A requirement line ending so is installed without its dependencies, as the image does."""
+
+
+def requirements(runtime: str, *, no_deps: bool | None = None) -> list[str]:
+    """The function image's requirement lines for `runtime` (pins, no comments); with
+    `no_deps` True or False, only the lines installed without or with dependencies."""
     lines = (FUNCTION_DIR / REQUIREMENTS[runtime]).read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    pins = []
+    for line in lines:
+        if not line.strip() or line.startswith("#"):
+            continue
+        marked = line.rstrip().endswith(NO_DEPS_MARK)
+        if no_deps is None or no_deps == marked:
+            pins.append(line.split("#", 1)[0].strip())
+    return pins
 
 
 def requirement_names(runtime: str) -> tuple[str, ...]:
@@ -223,13 +235,15 @@ def install_commands(runtime: str, torch_wheel: Path | None) -> list[list[str]]:
     """pip's arguments, one install per list, that give the image's runtime: torch first,
     from PyTorch's CPU-only index at the pinned version (or from `torch_wheel`), as the
     Dockerfile installs it, then the rest from PyPI."""
-    pinned = requirements(runtime)
+    pinned = requirements(runtime, no_deps=False)
+    without_deps = requirements(runtime, no_deps=True)
     torch_pin = [line for line in pinned if line.startswith("torch==")]
     rest = [line for line in pinned if line not in torch_pin]
+    last = [["--no-deps", *without_deps]] if without_deps else []
     if not torch_pin:
-        return [rest]
+        return [rest, *last]
     source = [str(torch_wheel)] if torch_wheel else ["--index-url", TORCH_INDEX, *torch_pin]
-    return [source, rest]
+    return [source, rest, *last]
 
 
 def runtime_venv(runtime: str, torch_wheel: Path | None) -> Path:

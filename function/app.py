@@ -54,7 +54,16 @@ from uploads import (
 
 try:
     from snapshot_restore_py import register_after_restore, register_before_snapshot
-except ImportError:  # hooks only run where snapshots are restored, and those runtimes ship it
+except ImportError:  # AWS's Python base images ship it; without SnapStart no hook ever runs
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+        # Unregistered hooks would let every restored instance share the snapshot's id.
+        raise RuntimeError(
+            "SnapStart is on (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start) but"
+            " snapshot_restore_py cannot be imported, so the after-restore hooks that give"
+            " each restored instance its own id would never run: build the image on an AWS"
+            " Python 3.12+ base image (see BASE_IMAGE in function/Dockerfile), or turn"
+            " snapStart off"
+        ) from None
 
     def register_before_snapshot(hook: Callable[[], None]) -> Callable[[], None]:
         return hook
@@ -78,6 +87,9 @@ def log_json(record: dict[str, Any]) -> str:
 
 logger = Logger(service="lukewarm", json_serializer=log_json)
 metrics = Metrics(namespace="lukewarm", service="lukewarm")
+# Every series also names its function, so that two stacks in one account never share one
+# (infra/telemetry.py: the dashboard and the alarms read these dimensions).
+metrics.set_default_dimensions(function_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "lukewarm"))
 # The page and health checks publish no metric of their own; that is not worth a warning.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
@@ -116,7 +128,8 @@ class Instance:
     """This execution environment: an id for the warmer to count, and whether the
     invocation being served is its first (the one that paid for the init), or the first
     after a SnapStart restore (which paid for a restore instead; `init_ms` is then the
-    snapshot's init)."""
+    snapshot's init). This is the one definition of cold and restored (infra/telemetry.py
+    states it; Lambda's REPORT line agrees: Init Duration, or Restore Duration)."""
 
     id: str
     init_ms: float
@@ -175,9 +188,21 @@ logger.info(
 @register_before_snapshot
 def prime() -> None:
     """Caption one blank image before the snapshot, so that restored instances start with
-    the runtime's first-inference set-up already done (AWS's advice for SnapStart)."""
-    size = captioner.config.preprocess.image_size
-    captioner.caption(Image.new("RGB", (size, size)), beam=1)
+    the runtime's first-inference set-up already done (AWS's advice for SnapStart).
+
+    An optimisation only, so it never raises: a hook that raises fails the version's
+    publish, and terraform-provider-aws #49904 then leaves the stack stuck with re-applies
+    that never publish again. A failure is logged, and the snapshot is taken unprimed.
+    """
+    try:
+        size = captioner.config.preprocess.image_size
+        captioner.caption(Image.new("RGB", (size, size)), beam=1)
+    except Exception as error:  # whatever it was, the snapshot goes on without priming
+        logger.warning(
+            "priming before the snapshot failed; restored instances pay the first caption's"
+            " set-up themselves",
+            extra={"error": f"{type(error).__name__}: {error}"[:300]},
+        )
 
 
 @register_after_restore
@@ -269,7 +294,8 @@ def caption() -> dict[str, Any]:
 
 def read_options(query: Mapping[str, str]) -> CaptionOptions:
     return CaptionOptions(
-        beam=_int_parameter(query, "beam", CaptionOptions.beam, 1, 10),
+        # Without `beam`, the model's own width: 3 for Show-Attend-Tell, a Hub model's num_beams.
+        beam=_int_parameter(query, "beam", captioner.default_beam, 1, 10),
         alternatives=_int_parameter(query, "alternatives", CaptionOptions.alternatives, 0, 5),
     )
 

@@ -46,6 +46,8 @@ class Api(pulumi.ComponentResource):
     execution_arn: pulumi.Output[str]
     invoke_policy_arn: pulumi.Output[str] | None
     """With `iam`: the managed policy that lets a principal call the caption route."""
+    api_id: pulumi.Output[str]
+    """The API's id: its CloudWatch metrics' `ApiId` dimension."""
 
     def __init__(
         self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions | None = None
@@ -140,6 +142,7 @@ class Api(pulumi.ComponentResource):
             self.invoke_policy_arn = policy.arn
 
         self.execution_arn = api.execution_arn
+        self.api_id = api.id
         self.url = pulumi.Output.concat(api.api_endpoint, "/")
         self.caption_url = pulumi.Output.concat(api.api_endpoint, "/caption")
         self.register_outputs({"url": self.url, "caption_url": self.caption_url})

@@ -73,8 +73,8 @@ class CaptionerParts:
     api: Api
     warming: Warming | None
     """None when `settings.warm_schedules` is empty."""
-    versions: Versions | None
-    """The version pruner; None without SnapStart."""
+    versions: Versions
+    """The version pruner, on every stack."""
 
 
 def captioner_parts(
@@ -140,6 +140,7 @@ def captioner_parts(
             f"{prefix}warming",
             WarmingArgs(
                 function_name=service.function_name,
+                function_arn=service.function_arn,
                 alias_name=service.alias_name,
                 alias_arn=service.alias_arn,
                 alias_version=service.alias_version,
@@ -152,22 +153,19 @@ def captioner_parts(
             ),
             opts=child,
         )
-    versions = None
-    if settings.snap_start:
-        # Each SnapStart version keeps a billed snapshot: delete all but the newest few.
-        versions = Versions(
-            f"{prefix}versions",
-            VersionsArgs(
-                function_name=service.function_name,
-                function_arn=service.function_arn,
-                alias_name=service.alias_name,
-                alias_arn=service.alias_arn,
-                alias_version=service.alias_version,
-                keep=settings.snap_start_versions,
-                log_retention_days=settings.log_retention_days,
-            ),
-            opts=child,
-        )
+    # Every deploy publishes a version; one published under SnapStart keeps a snapshot billed
+    # until the version is deleted, even after SnapStart is off: delete all but the newest few.
+    versions = Versions(
+        f"{prefix}versions",
+        VersionsArgs(
+            function_name=service.function_name,
+            function_arn=service.function_arn,
+            alias_version=service.alias_version,
+            keep=settings.snap_start_versions,
+            log_retention_days=settings.log_retention_days,
+        ),
+        opts=child,
+    )
     return CaptionerParts(image, service, api, warming, versions)
 
 

@@ -7,6 +7,7 @@ every `apply` runs and every output is known, and returns what was created and e
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import runpy
@@ -51,10 +52,15 @@ ROUTE = "aws:apigatewayv2/route:Route"
 STAGE = "aws:apigatewayv2/stage:Stage"
 AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+TOPIC_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 
 # Function tokens.
 GET_AUTHORIZATION_TOKEN = "aws:ecr/getAuthorizationToken:getAuthorizationToken"
 GET_CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
+GET_REGION = "aws:index/getRegion:getRegion"
 
 ECR_PASSWORD = "ecr-password-from-the-token"
 
@@ -110,6 +116,14 @@ def _outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
             "name": physical,
             "arn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{physical}",
         }
+    if typ == DASHBOARD:
+        return {
+            "dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{inputs['dashboardName']}"
+        }
+    if typ == METRIC_ALARM:
+        return {"name": physical, "arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}"}
+    if typ == TOPIC:
+        return {"name": physical, "arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"}
     if typ == INVOCATION:
         return {"result": "{}"}
     return {}
@@ -149,6 +163,14 @@ class LukewarmMocks(Mocks):
                 "accountId": ACCOUNT,
                 "arn": f"arn:aws:iam::{ACCOUNT}:user/deployer",
                 "userId": "AIDAEXAMPLE",
+            }, []
+        if args.token == GET_REGION:
+            return {
+                "id": REGION,
+                "name": REGION,
+                "region": REGION,
+                "endpoint": f"ec2.{REGION}.amazonaws.com",
+                "description": "Europe (Frankfurt)",
             }, []
         raise NotImplementedError(f"the mocks do not fake the call {args.token}")
 
@@ -226,6 +248,17 @@ def deploy(
     return run(ROOT / "__main__.py", config, mocks)
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's synchronous runner uses the thread's event loop, which an earlier test's
+    `asyncio.run` leaves closed and unset: give the thread a fresh one if so."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run(
     program: Path | Callable[[], object],
     config: Mapping[str, object] | None = None,
@@ -237,6 +270,7 @@ def run(
     the mocks, with config keys in `project`'s namespace (or already namespaced, `ns:key`)."""
     mocks = mocks or LukewarmMocks()
     monitor = RecordingMonitor(mocks)
+    _ensure_event_loop()
     pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=project, stack="test", preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(

@@ -8,12 +8,16 @@ fires next. Standard library, `aws-croniter` and `contract` only.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from zoneinfo import ZoneInfo, available_timezones
+from importlib import resources
+from pathlib import Path
+from zoneinfo import TZPATH, ZoneInfo, available_timezones
 
 from aws_croniter import AwsCroniter  # type: ignore[import-untyped]
 
@@ -30,9 +34,83 @@ SCHEDULE_FORMS = (
 )
 
 
+TIME_ZONE_AREAS = frozenset(
+    {
+        "Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic",
+        "Australia", "Europe", "Indian", "Pacific", "Etc",
+    }
+)  # fmt: skip
+"""The tz database's regions. Its other names are not zones a schedule should name:
+`Factory`, `localtime` and `posixrules` are tzdata's own files, and `US/Eastern`, `GMT`,
+`Japan` and the like are legacy aliases kept only for old software."""
+
+
+@cache
+def _all_zone_names() -> frozenset[str]:
+    """Every name the tz database knows, its own files and legacy aliases included."""
+    return frozenset(available_timezones())
+
+
 @cache
 def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    """Area/Location names of the tz database, and UTC."""
+    return frozenset(
+        name
+        for name in _all_zone_names()
+        if name == "UTC" or ("/" in name and name.split("/", 1)[0] in TIME_ZONE_AREAS)
+    )
+
+
+TZDATA_FILES = frozenset({"Factory", "localtime", "posixrules"})
+"""Files of the tz database that are no zone of their own."""
+
+
+def time_zone_problem(name: object) -> str | None:
+    """Why `name` is no zone a schedule may name, with the nearest valid names; None if it is."""
+    if isinstance(name, str) and name in _time_zones():
+        return None
+    problem = "must be an IANA time zone name, Area/Location such as Europe/Berlin, or UTC"
+    if not isinstance(name, str):
+        return problem
+    if name in TZDATA_FILES or name.startswith(("posix/", "right/")):
+        return f"{problem}; {name} is a file of the tz database, not a zone; nearest: UTC"
+    nearest = _same_zone(name) or _spelt_alike(name)
+    return f"{problem}; nearest: {', '.join(nearest)}" if nearest else problem
+
+
+def _same_zone(alias: str) -> list[str]:
+    """The region names a legacy alias (`US/Eastern`, `Japan`) stands for: same zone data."""
+    data = _zone_data(alias)
+    if data is None:
+        return []
+    return sorted(zone for zone in _time_zones() if _zone_data(zone) == data)[:3]
+
+
+@cache
+def _zone_data(name: str) -> bytes | None:
+    """A zone's compiled data, from the system's tz database or the tzdata package."""
+    if name not in _all_zone_names():
+        return None
+    for root in TZPATH:
+        with suppress(OSError):
+            return Path(root, name).read_bytes()
+    with suppress(ImportError, OSError):
+        return resources.files("tzdata.zoneinfo").joinpath(*name.split("/")).read_bytes()
+    return None
+
+
+def _spelt_alike(name: str) -> list[str]:
+    """Region names spelt nearly as `name`, or whose city is (`Berlin`, `new york`)."""
+    zones = sorted(_time_zones())
+    nearest = difflib.get_close_matches(name, zones, n=3, cutoff=0.75)
+    if nearest:
+        return nearest
+    by_location = {zone.rsplit("/", 1)[-1].lower(): zone for zone in zones}
+    wanted = name.rsplit("/", 1)[-1].replace(" ", "_").lower()
+    return [
+        by_location[location]
+        for location in difflib.get_close_matches(wanted, by_location, n=3, cutoff=0.75)
+    ]
 
 
 @dataclass(frozen=True)
@@ -82,8 +160,9 @@ def schedule_problems(schedule: object, concurrency: object, timezone: object) -
         or not 1 <= concurrency <= MAX_WARM_CONCURRENCY
     ):
         problems["concurrency"] = f"must be an integer from 1 to {MAX_WARM_CONCURRENCY}"
-    if not isinstance(timezone, str) or timezone not in _time_zones():
-        problems["timezone"] = "must be a tz database name such as UTC or Europe/Berlin"
+    zone_problem = time_zone_problem(timezone)
+    if zone_problem:
+        problems["timezone"] = zone_problem
     return problems
 
 

@@ -142,8 +142,7 @@ class Service(pulumi.ComponentResource):
             architectures=[args.architecture],
             memory_size=args.memory_size,
             timeout=args.timeout,
-            # -1 is Lambda's "unreserved" (0 would throttle every invoke), and, unlike an
-            # unset value, also removes a reservation an earlier deploy made.
+            # -1, as unset, is Lambda's "unreserved"; 0 would throttle every invoke.
             reserved_concurrent_executions=args.reserved_concurrency or UNRESERVED,
             role=role.arn,
             # Lambda sets AWS_LAMBDA_LOG_LEVEL from the application level (INFO when unset),

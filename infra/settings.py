@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
-from contract import MAX_HOLD_MS, MAX_KEPT_VERSIONS, RUNTIMES
+from contract import HUB_MODEL_FORMAT, MAX_HOLD_MS, MAX_KEPT_VERSIONS, RUNTIMES
 from infra.schedules import SCHEDULE_FORMS, WarmSchedule, schedule_problems
 
 PROJECT = "lukewarm"
@@ -53,11 +53,13 @@ holders of a JWT from one issuer for one of the audiences."""
 MAX_API_RATE = 10_000.0
 MAX_API_BURST = 5_000
 """API Gateway's default account-level throttle per region."""
+MONITORING_MODES = ("off", "dashboard", "alarms")
 
 _ORIGIN = re.compile(
     r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)(:\d{1,5})?"
 )
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SCHEDULE_FIELDS = ("schedule", "concurrency", "timezone")
 
 
@@ -171,6 +173,23 @@ def _model_dir(raw: object) -> str:
     if path.is_absolute() or ".." in path.parts or "\\" in value:
         raise _Invalid(f"must be {allowed}")
     return path.as_posix()
+
+
+def _monitoring(raw: object) -> str:
+    allowed = "off, dashboard or alarms (the dashboard, alarms and their SNS topic)"
+    value = _string(raw, allowed).lower()
+    if value not in MONITORING_MODES:
+        raise _Invalid(f"must be {allowed}")
+    return value
+
+
+def _alarm_email(raw: object) -> str | None:
+    """An address for the alarm topic, or none ("")."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str) or not _EMAIL.fullmatch(raw.strip()):
+        raise _Invalid('must be an e-mail address such as ops@example.com, or "" for none')
+    return raw.strip()
 
 
 def _cors_origins(raw: object) -> tuple[str, ...]:
@@ -352,6 +371,10 @@ class Settings:
     auth: str = setting("auth", _auth)
     jwt_issuer: str | None = setting("jwtIssuer", _jwt_issuer)
     jwt_audience: str | None = setting("jwtAudience", _jwt_audience)
+    monitoring: str = setting("monitoring", _monitoring)
+    alarm_email: str | None = setting("alarmEmail", _alarm_email)
+    cold_start_alarm: float = setting("coldStartAlarm", lambda raw: _number(raw, 0, 100))
+    """Percent of requests that may wait for an instance start before the alarm fires."""
     tags: Mapping[str, str] = setting("tags", _tags)
 
     @property
@@ -450,6 +473,14 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
             f"({fields['provisioned_concurrency']}); AWS allows one or the other: "
             "set provisionedConcurrency to 0 or snapStart to false",
         )
+    if fields["snap_start_versions"] > fields["keep_images"]:
+        # A kept version whose image the lifecycle policy deleted can never run again.
+        yield _problem(
+            "snapStartVersions",
+            fields["snap_start_versions"],
+            f"must be at most keepImages ({fields['keep_images']}): a version whose image"
+            " was deleted cannot run, but its snapshot would still be billed",
+        )
     for index, schedule in enumerate(fields["warm_schedules"]):
         if reserved is not None and schedule.concurrency > reserved:
             yield _problem(
@@ -457,13 +488,82 @@ def _cross_checks(fields: Mapping[str, Any]) -> Iterator[str]:
                 schedule.concurrency,
                 f"must be at most reservedConcurrency ({reserved}); more would be throttled",
             )
+    if fields["runtime"] == "torch" and _is_hub_import(fields["model_dir"]):
+        yield _problem(
+            "runtime",
+            "torch",
+            f"cannot serve function/{fields['model_dir']}, an imported Hub model "
+            "(lukewarm import), which runs on onnx only: set lukewarm:runtime to onnx",
+        )
     yield from _auth_checks(fields)
+    if fields["alarm_email"] and fields["monitoring"] != "alarms":
+        yield _problem(
+            "alarmEmail",
+            fields["alarm_email"],
+            f"needs lukewarm:monitoring = alarms (it is {fields['monitoring']}): "
+            "only alarms send mail",
+        )
     if fields["warm_schedules"] and fields["warm_hold_ms"] >= fields["timeout"] * 1000:
         yield _problem(
             "warmHoldMs",
             fields["warm_hold_ms"],
             f"must be shorter than the function timeout ({fields['timeout']} s)",
         )
+
+
+def _is_hub_import(model_dir: str) -> bool:
+    """Whether function/`model_dir` holds an imported Hub model (read without importing
+    the captioner: the program never loads the function's code)."""
+    try:
+        data = json.loads((ROOT / "function" / model_dir / "config.json").read_bytes())
+    except (OSError, ValueError, RecursionError):  # not one; the image build says why
+        return False
+    return isinstance(data, dict) and data.get("format") == HUB_MODEL_FORMAT
+
+
+MEMORY_HEADROOM = 1.2
+"""memorySize over an imported model's measured peak RSS: the peak was measured once, on
+one machine; another run, allocator or Lambda's own runtime process takes a little more."""
+MEMORY_STEP_MB = 64
+
+
+def memory_floor(peak_rss_mb: float) -> int:
+    """The least memorySize for a model whose measured peak RSS is `peak_rss_mb`: the peak
+    plus headroom, rounded up to a multiple of 64 MB."""
+    wanted = peak_rss_mb * MEMORY_HEADROOM
+    return int(-(-wanted // MEMORY_STEP_MB) * MEMORY_STEP_MB)
+
+
+def model_measurements(model_dir: str) -> dict[str, Any] | None:
+    """What `lukewarm import` measured for function/`model_dir` (its manifest's `measured`:
+    peak RSS on the largest accepted image, load and caption seconds), or None for a model
+    without them (the demo model, a conversion, an import from before they were kept)."""
+    try:
+        data = json.loads((ROOT / "function" / model_dir / "onnx" / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    measured = data.get("measured") if isinstance(data, dict) else None
+    if not isinstance(measured, dict) or not isinstance(measured.get("peak_rss_mb"), int | float):
+        return None
+    return measured
+
+
+def warnings_for(settings: Settings) -> list[str]:
+    """What preview warns about without refusing: a memorySize below what the model was
+    measured to need. Lambda would kill the instance mid-caption on a large photo."""
+    measured = model_measurements(settings.model_dir)
+    if measured is None:
+        return []
+    floor = memory_floor(float(measured["peak_rss_mb"]))
+    if settings.memory_size >= floor:
+        return []
+    return [
+        f"lukewarm:memorySize {settings.memory_size} MB is below what function/"
+        f"{settings.model_dir} needs: its peak RSS was {measured['peak_rss_mb']:,.0f} MB on the "
+        f"largest accepted image (measured by lukewarm import), {floor} MB with headroom. "
+        f"Lambda ends an instance that runs out of memory mid-caption: "
+        f"pulumi config set lukewarm:memorySize {floor}"
+    ]
 
 
 def _auth_checks(fields: Mapping[str, Any]) -> Iterator[str]:

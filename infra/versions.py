@@ -1,8 +1,10 @@
-"""Bounding SnapStart's bill: a small Lambda that deletes old versions after each deploy.
+"""Bounding the bill of old versions: a small Lambda that deletes them after each deploy.
 
-With SnapStart every published version keeps a snapshot, billed for as long as it is
-cached; nothing else ever deletes the versions earlier deploys published. The pruner
-runs once whenever the `live` alias moves to a new version and keeps the newest few.
+Every deploy publishes a version, and nothing else ever deletes the versions earlier
+deploys published. A version published under SnapStart keeps a snapshot billed until the
+version is deleted, even after SnapStart is turned off (AWS deletes idle snapshots only for
+Java), so the pruner runs on every stack. It runs once whenever the `live` alias moves to
+a new version and keeps the newest few.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import lambda_
 
+from contract import pruner_input
 from infra.helper import HelperLambda, HelperLambdaArgs
 
 PRUNER_SOURCE = "pruner"
-"""The pruner's source directory (standard library and boto3 only), relative to the project."""
+"""The pruner's source directory (standard library, boto3 and `contract` only), relative to
+the project."""
 PRUNER_MEMORY_MB = 128
 PRUNER_TIMEOUT_S = 60
 
@@ -26,9 +30,8 @@ class VersionsArgs:
     function_name: pulumi.Input[str]
     function_arn: pulumi.Input[str]
     """The unqualified ARN: the pruner may list and delete this function's versions only."""
-    alias_name: pulumi.Input[str]
-    alias_arn: pulumi.Input[str]
     alias_version: pulumi.Input[str]
+    """The version `live` points at, passed to the pruner: it needs no right to read aliases."""
     keep: int
     """Versions kept published, the one the alias points at among them."""
     log_retention_days: int
@@ -58,19 +61,19 @@ class Versions(pulumi.ComponentResource):
                 memory_size=PRUNER_MEMORY_MB,
                 timeout=PRUNER_TIMEOUT_S,
                 log_retention_days=args.log_retention_days,
-                variables={
-                    "FUNCTION_NAME": args.function_name,
-                    "FUNCTION_QUALIFIER": args.alias_name,
-                },
-                policies={"prune-versions": pruning_policy(args.function_arn, args.alias_arn)},
+                variables={"FUNCTION_NAME": args.function_name},
+                policies={"prune-versions": pruning_policy(args.function_arn)},
             ),
             child,
         ).function
         # Runs again whenever the alias moves: after the new version is live, never before.
+        # The input names that version, so the pruner keeps it without asking Lambda.
         lambda_.Invocation(
             f"{name}-prune",
             function_name=pruner.name,
-            input=json.dumps({"keep": args.keep}),
+            input=pulumi.Output.from_input(args.alias_version).apply(
+                lambda live: json.dumps(pruner_input(args.keep, live))
+            ),
             triggers={"alias_version": args.alias_version},
             opts=child,
         )
@@ -79,10 +82,8 @@ class Versions(pulumi.ComponentResource):
         self.register_outputs({"pruner_name": self.pruner_name})
 
 
-def pruning_policy(
-    function_arn: pulumi.Input[str], alias_arn: pulumi.Input[str]
-) -> pulumi.Output[str]:
-    """Read the alias, list the versions, delete versions (`function:name:N`): that is all.
+def pruning_policy(function_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """List the versions, delete versions (`function:name:N`): that is all.
 
     Deleting the whole function needs its unqualified ARN, which no statement allows, and
     Lambda refuses to delete a version that an alias points at.
@@ -91,7 +92,6 @@ def pruning_policy(
         {
             "Version": "2012-10-17",
             "Statement": [
-                {"Effect": "Allow", "Action": "lambda:GetAlias", "Resource": alias_arn},
                 {
                     "Effect": "Allow",
                     "Action": "lambda:ListVersionsByFunction",

@@ -9,20 +9,23 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_aws import get_caller_identity_output, iam, lambda_, scheduler
 
-from contract import MAX_HOLD_MS, WARMER_MEMORY_MB, warmer_input
+from contract import MAX_HOLD_MS, WARMER_MEMORY_MB, prewarm_input, warmer_input
 from infra.helper import HelperLambda, HelperLambdaArgs
 from infra.schedules import WarmSchedule
 
 WARMER_SOURCE = "warmer"
-"""The warmer's source directory (standard library and boto3 only), relative to the project."""
-WARMER_TIMEOUT_S = 60
-"""Room for a cold target's init (up to 10 s), its hold, and a second, longer wave."""
+"""The warmer's source directory (standard library, boto3 and `contract` only), relative to
+the project."""
+WARMER_TIMEOUT_S = 300
+"""Room for a deploy's pre-warm to wait for its version to become Active (up to 210 s: a
+first SnapStart version is Pending while Lambda snapshots it), then a cold target's init
+(up to 10 s), its hold, and a second, longer wave. A scheduled run sends two waves at most."""
 MAX_EVENT_AGE_S = 60
 """A warm-up that could not be delivered within a minute is stale: drop it, never pile up."""
 
 
 def warm_event(concurrency: int, hold_ms: int) -> str:
-    """The warmer's input, as JSON text for the schedule and the pre-warm."""
+    """The warmer's input, as JSON text for a schedule (the pre-warm also names its version)."""
     return json.dumps(warmer_input(concurrency, hold_ms))
 
 
@@ -37,6 +40,8 @@ class WarmingArgs:
 
     function_name: pulumi.Input[str]
     """The function to keep warm: its name or ARN."""
+    function_arn: pulumi.Input[str]
+    """Its unqualified ARN: the pre-warm may read the state of this function's versions."""
     alias_name: pulumi.Input[str]
     """The alias to warm: the one your callers invoke, or the warm instances serve nobody."""
     alias_arn: pulumi.Input[str]
@@ -76,6 +81,8 @@ class WarmingArgs:
         """
         return cls(
             function_name=alias.function_name,
+            # An alias's ARN is its function's, qualified by the alias's name.
+            function_arn=alias.arn.apply(lambda arn: arn.rsplit(":", 1)[0]),
             alias_name=alias.name,
             alias_arn=alias.arn,
             alias_version=alias.function_version,
@@ -108,6 +115,10 @@ class Warming(pulumi.ComponentResource):
         super().__init__("lukewarm:index:Warming", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
+        policies = {"invoke-alias": _invoke_policy(args.alias_arn)}
+        if args.prewarm_on_deploy and args.alias_version is not None:
+            # Only a deploy's pre-warm, told its version, asks whether it is Active yet.
+            policies["read-version-state"] = _version_state_policy(args.function_arn)
         helper = HelperLambda(
             name,
             HelperLambdaArgs(
@@ -123,11 +134,11 @@ class Warming(pulumi.ComponentResource):
                     "FUNCTION_QUALIFIER": args.alias_name,
                     "FUNCTION_TIMEOUT_S": str(args.function_timeout),
                 },
-                policies={"invoke-alias": _invoke_policy(args.alias_arn)},
+                policies=policies,
             ),
             child,
         )
-        warmer, invoke_policy = helper.function, helper.policies["invoke-alias"]
+        warmer = helper.function
 
         # The Scheduler invokes the warmer asynchronously, so Lambda's own retries (two, with
         # events kept six hours) would apply on top of the schedule's retry policy.
@@ -180,12 +191,16 @@ class Warming(pulumi.ComponentResource):
         ]
         if args.prewarm_on_deploy:
             # Runs again whenever the image or the alias's version changes: both mean
-            # new, cold instances behind the alias.
-            lambda_.Invocation(
+            # new, cold instances behind the alias. The provider does not wait for a new
+            # version to be Active (terraform-provider-aws #42693): the input names the
+            # version, and the warmer waits for it before warming.
+            prewarm = lambda_.Invocation(
                 f"{name}-prewarm",
                 function_name=warmer.name,
-                input=warm_event(
-                    max(window.concurrency for window in args.schedules), args.hold_ms
+                input=_prewarm_event(
+                    max(window.concurrency for window in args.schedules),
+                    args.hold_ms,
+                    args.alias_version,
                 ),
                 triggers={
                     key: value
@@ -195,15 +210,56 @@ class Warming(pulumi.ComponentResource):
                     )
                     if value is not None
                 },
-                # The warmer must be allowed to invoke the alias before its first run.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke_policy]),
+                # The warmer must be allowed to ask and to invoke before its first run.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(helper.policies.values())),
             )
+            prewarm.result.apply(lambda result: report_prewarm(result, prewarm))
 
         self.warmer_name = warmer.name
         self.schedule_names = [schedule.name for schedule in schedules]
         self.register_outputs(
             {"warmer_name": self.warmer_name, "schedule_names": self.schedule_names}
         )
+
+
+def _prewarm_event(
+    concurrency: int, hold_ms: int, version: pulumi.Input[str] | None
+) -> pulumi.Input[str]:
+    """The pre-warm's input: it names the alias's version, when known, for the warmer to
+    wait for; without one it is a scheduled run's."""
+    if version is None:
+        return warm_event(concurrency, hold_ms)
+    return pulumi.Output.from_input(version).apply(
+        lambda live: json.dumps(prewarm_input(concurrency, hold_ms, live))
+    )
+
+
+def report_prewarm(result: str, prewarm: pulumi.Resource) -> None:
+    """Say in the deploy's own log when the pre-warm found the new version not servable."""
+    try:
+        summary = json.loads(result)
+    except (TypeError, ValueError):
+        return
+    readiness = summary.get("version_state") if isinstance(summary, dict) else None
+    if isinstance(readiness, dict) and readiness.get("active") is False:
+        details = summary.get("error_details") or ["the new version is not Active"]
+        pulumi.log.warn(f"pre-warm: {details[0]}", resource=prewarm)
+
+
+def _version_state_policy(function_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Read a version's configuration (its State), qualified ARNs of this function only."""
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "lambda:GetFunctionConfiguration",
+                    "Resource": pulumi.Output.concat(function_arn, ":*"),
+                }
+            ],
+        }
+    )
 
 
 def _invoke_policy(function_arn: pulumi.Input[str]) -> pulumi.Output[str]:

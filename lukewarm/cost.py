@@ -16,20 +16,31 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contract import warmer_input
+from infra.settings import model_measurements
+from infra.telemetry import alarm_plan
+from lukewarm import measured, traffic
 from lukewarm.checkout import ROOT
 from lukewarm.pricing import (
     DEFAULT_REGION,
     LOG_KB_PER_INVOKE,
+    MONTH_START,
     Inputs,
     Schedule,
     comparison,
     estimate,
     load_prices,
-    runs_per_month,
+    run_offsets,
 )
+
+if TYPE_CHECKING:
+    from infra.schedules import WarmSchedule
+
+DEFAULT_DURATION_S = 1.0
+DEFAULT_INIT_S = 0.0
+"""Only when no benchmark measured the stack's runtime and model, and no flag says."""
 
 
 class CostError(Exception):
@@ -65,7 +76,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--duration",
         type=_number(0),
         metavar="S",
-        help="seconds per request (default 1, or the probe report's)",
+        help="seconds per request (default: the probe report's, else an imported model's "
+        "measured caption time, else the last make bench's)",
     )
     parser.add_argument(
         "--probe-report", type=Path, metavar="PATH", help="report.json from `lukewarm probe`"
@@ -133,6 +145,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="versions whose snapshot is cached at once (default: the stack's snapStartVersions)",
     )
     parser.add_argument(
+        "--monitoring",
+        choices=("off", "dashboard", "alarms"),
+        help="what watches the stack: no dashboard, a dashboard, or a dashboard and alarms "
+        "(default: the stack's monitoring)",
+    )
+    parser.add_argument(
         "--free-tier",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -142,13 +160,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--init-seconds",
         type=_number(0),
         metavar="S",
-        help="billed init per cold start, s (default 0)",
+        help="billed time a cold start adds, s (default: the probe report's, else an imported "
+        "model's measured load time, else the last make bench's, at --memory)",
     )
     parser.add_argument(
         "--cold-fraction",
         type=_number(0, high=1),
         metavar="F",
-        help="share of requests that are cold without warming (default 1)",
+        help="share of the instances requests need that are cold, as measured (default: from"
+        " the traffic and the assumed idle reclaim)",
+    )
+    parser.add_argument(
+        "--throttle-rate",
+        type=_number(0),
+        metavar="RPS",
+        help="requests a second the API stage lets through (default: the stack's throttleRate)",
     )
     parser.add_argument(
         "--log-kb",
@@ -195,7 +221,9 @@ def _stack_region(stack: str, regions: Sequence[str]) -> str | None:
     return region
 
 
-def _probe_inputs(path: Path) -> dict[str, Any]:
+def _probe_inputs(path: Path, duration_given: bool) -> dict[str, Any]:
+    """A probe report's cost inputs; its time per request is needed unless `--duration`
+    gives one."""
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
         values = report["cost_inputs"]
@@ -203,118 +231,211 @@ def _probe_inputs(path: Path) -> dict[str, Any]:
         raise CostError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
         raise CostError(f"{path}: not a probe report (report.json from `lukewarm probe`)") from None
-    if not isinstance(values, dict) or values.get("duration_s") is None:
-        raise CostError(f"{path}: the probe report has no answered non-cold request to time")
+    if not isinstance(values, dict):
+        raise CostError(f"{path}: not a probe report (report.json from `lukewarm probe`)")
+    if values.get("duration_s") is None and not duration_given:
+        # Cold and restored requests include the start; only warm ones time a request.
+        raise CostError(
+            f"{path}: the probe report has no warm or luke-warm request to time a request by "
+            "(every answered one was cold or restored, or none was answered): probe with "
+            "shorter gaps, or pass --duration"
+        )
     return values
 
 
-def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
-    """Inputs from flags over probe report over stack over defaults, with their sources."""
-    settings_module, stack = _settings(args.stack)
-    origin = f"stack {args.stack}" if args.stack else "Pulumi.yaml default"
-    sources: dict[str, str] = {}
+def _bench_times(stack: Any, memory_mb: int) -> tuple[float, float, str]:
+    """A request's seconds, a cold start's added seconds, and where both come from: an
+    imported model's own measurement, else the last `make bench` of the stack's runtime and
+    model at its memory, else constants."""
+    model = model_measurements(stack.model_dir) or {}
+    if "caption_s" in model and "init_s" in model:
+        # An imported model's own figures, measured by `lukewarm import` on one thread.
+        return (
+            model["caption_s"],
+            model["init_s"],
+            f"model {stack.model_dir} (measured by lukewarm import)",
+        )
+    bench = measured.for_stack(stack.runtime, stack.model_dir, memory_mb)
+    if bench is not None:
+        return bench.duration_s, bench.init_s, bench.source
+    return (
+        DEFAULT_DURATION_S,
+        DEFAULT_INIT_S,
+        f"default: no make bench figures of the {stack.runtime} runtime for model"
+        f" {stack.model_dir} (run make bench, or pass --duration and --init-seconds)",
+    )
 
-    def pick(name: str, flag: Any, fallback: Any, fallback_source: str) -> Any:
+
+class _Picker:
+    """Takes each input from the first place that gives it, and remembers which."""
+
+    def __init__(self) -> None:
+        self.sources: dict[str, str] = {}
+
+    def __call__(self, name: str, flag: Any, fallback: Any, fallback_source: str) -> Any:
         if flag is not None:
-            sources[name] = "flag"
+            self.sources[name] = "flag"
             return flag
-        sources[name] = fallback_source
+        self.sources[name] = fallback_source
         return fallback
 
-    probe = _probe_inputs(args.probe_report) if args.probe_report else {}
+
+def _times(
+    args: argparse.Namespace, stack: Any, memory_mb: int, pick: _Picker
+) -> tuple[float, float, float | None]:
+    """A request's seconds, a cold start's added seconds and the cold fraction: flag over
+    probe report over the last `make bench` (the fraction then comes from the traffic)."""
+    probe = _probe_inputs(args.probe_report, args.duration is not None) if args.probe_report else {}
     from_probe = f"probe report {args.probe_report}"
-    requests = pick("requests", args.requests, 10_000, "default")
+    bench_duration, bench_init, from_bench = _bench_times(stack, memory_mb)
     duration = pick(
         "duration_s",
         args.duration,
-        probe.get("duration_s", 1.0),
-        from_probe if probe else "default",
+        probe.get("duration_s") or bench_duration,
+        from_probe if probe.get("duration_s") else from_bench,
     )
     init_s = pick(
         "init_s",
         args.init_seconds,
-        probe.get("init_s") or 0.0,
-        from_probe if probe.get("init_s") is not None else "default",
+        probe["init_s"] if probe.get("init_s") is not None else bench_init,
+        from_probe if probe.get("init_s") is not None else from_bench,
     )
     cold_fraction = pick(
         "cold_fraction",
         args.cold_fraction,
-        probe["cold_fraction"] if probe.get("cold_fraction") is not None else 1.0,
-        from_probe if probe.get("cold_fraction") is not None else "default",
+        probe.get("cold_fraction"),
+        from_probe
+        if probe.get("cold_fraction") is not None
+        else "the traffic, with the assumed idle reclaim (see assumptions)",
     )
+    return (
+        float(duration),
+        float(init_s),
+        None if cold_fraction is None else float(cold_fraction),
+    )
+
+
+def _region(args: argparse.Namespace, pick: _Picker, origin: str) -> str:
+    """The flag's region, else the stack's `aws:region`, else the default."""
     stack_region = (
         _stack_region(args.stack, sorted(load_prices()["regions"])) if args.stack else None
     )
-    region = pick(
-        "region", args.region, stack_region or DEFAULT_REGION, origin if stack_region else "default"
+    return str(
+        pick(
+            "region",
+            args.region,
+            stack_region or DEFAULT_REGION,
+            origin if stack_region else "default",
+        )
     )
-    memory = pick("memory_mb", args.memory, stack.memory_size, origin)
+
+
+def reduce_windows(windows: Sequence[WarmSchedule], hold_ms: int) -> tuple[Schedule, ...]:
+    """Warm windows as what they cost: when each runs in the month, and the hold the
+    deployed warmer really asks for, by the program's own rule (`contract.warmer_input`)."""
+    schedules = []
+    for window in windows:
+        offsets = run_offsets(window)
+        schedules.append(
+            Schedule(
+                window.schedule,
+                window.concurrency,
+                window.timezone,
+                len(offsets),
+                warmer_input(window.concurrency, hold_ms)["hold_ms"],
+                offsets,
+            )
+        )
+    return tuple(schedules)
+
+
+def _windows(
+    args: argparse.Namespace, stack: Any, pick: _Picker, origin: str
+) -> Sequence[WarmSchedule]:
+    """The warm windows: none with --no-warming, the --warm-schedule flags, or the stack's."""
+    from infra.schedules import WarmSchedule
+
+    if args.no_warming and args.warm_schedule:
+        raise CostError("--no-warming and --warm-schedule contradict each other")
+    if args.no_warming:
+        return pick("warm_schedules", (), None, "")
+    if args.warm_schedule:
+        windows = []
+        for expression in args.warm_schedule:
+            try:
+                windows.append(
+                    WarmSchedule(expression, args.warm_concurrency or 1, args.warm_timezone)
+                )
+            except ValueError as error:
+                raise CostError(f"--warm-schedule {expression!r}: {error}") from None
+        return pick("warm_schedules", windows, None, "")
+    windows = list(stack.warm_schedules)
+    if args.warm_concurrency is not None:
+        windows = [replace(w, concurrency=args.warm_concurrency) for w in windows]
+    return pick("warm_schedules", None, windows, origin)
+
+
+def resolve(args: argparse.Namespace) -> tuple[Inputs, tuple[Schedule, ...]]:
+    """Inputs from flags over probe report over stack over defaults, with their sources,
+    and the project's default warm windows (what the comparison warms with when the
+    inputs have none)."""
+    settings_module, stack = _settings(args.stack)
+    origin = f"stack {args.stack}" if args.stack else "Pulumi.yaml default"
+    pick = _Picker()
+    requests = pick("requests", args.requests, 10_000, "default")
+    memory = int(pick("memory_mb", args.memory, stack.memory_size, origin))
+    duration, init_s, cold_fraction = _times(args, stack, memory, pick)
+    region = _region(args, pick, origin)
     architecture = pick("architecture", args.arch, stack.architecture, origin)
-    hold = pick("warm_hold_ms", args.warm_hold_ms, stack.warm_hold_ms, origin)
+    hold = int(pick("warm_hold_ms", args.warm_hold_ms, stack.warm_hold_ms, origin))
     provisioned = pick("provisioned", args.provisioned, stack.provisioned_concurrency, origin)
     snapstart = pick("snapstart", args.snapstart, stack.snap_start, origin)
     versions = pick(
         "snapstart_versions", args.snapstart_versions, stack.snap_start_versions, origin
     )
+    throttle = pick("throttle_rps", args.throttle_rate, stack.throttle_rate, origin)
+    reserved = pick("reserved", None, stack.reserved_concurrency, origin)
     if snapstart and provisioned:
         raise CostError("SnapStart cannot be used with provisioned concurrency (AWS refuses both)")
-
-    def reduce(windows: Sequence[Any]) -> tuple[Schedule, ...]:
-        # The hold the deployed warmer really asks for, by the program's own rule.
-        return tuple(
-            Schedule(
-                w.schedule,
-                w.concurrency,
-                w.timezone,
-                runs_per_month(w),
-                warmer_input(w.concurrency, int(hold))["hold_ms"],
-            )
-            for w in windows
-        )
-
-    defaults = reduce(settings_module.load_settings().warm_schedules)
-    if args.no_warming and args.warm_schedule:
-        raise CostError("--no-warming and --warm-schedule contradict each other")
-    if args.no_warming:
-        windows: Sequence[Any] = ()
-        sources["warm_schedules"] = "flag"
-    elif args.warm_schedule:
-        windows = []
-        for expression in args.warm_schedule:
-            try:
-                windows.append(
-                    settings_module.WarmSchedule(
-                        expression, args.warm_concurrency or 1, args.warm_timezone
-                    )
-                )
-            except ValueError as error:
-                raise CostError(f"--warm-schedule {expression!r}: {error}") from None
-        sources["warm_schedules"] = "flag"
-    else:
-        windows = stack.warm_schedules
-        if args.warm_concurrency is not None:
-            windows = [replace(w, concurrency=args.warm_concurrency) for w in windows]
-        sources["warm_schedules"] = origin
+    windows = _windows(args, stack, pick, origin)
+    defaults = reduce_windows(settings_module.load_settings().warm_schedules, hold)
+    monitoring = pick("monitoring", args.monitoring, stack.monitoring, origin)
     inputs = Inputs(
         region=region,
         architecture=architecture,
-        memory_mb=int(memory),
+        memory_mb=memory,
         requests=float(requests),
-        duration_s=float(duration),
+        duration_s=duration,
         api=args.api,
         image_gb=args.image_gb,
-        schedules=reduce(windows),
+        schedules=reduce_windows(windows, hold),
         warm_hold_ms=float(hold),
         provisioned=int(provisioned),
         free_tier=args.free_tier,
-        init_s=float(init_s),
-        cold_fraction=float(cold_fraction),
+        init_s=init_s,
+        cold_fraction=cold_fraction,
         log_kb=args.log_kb,
         snapstart=bool(snapstart),
         snapstart_versions=int(versions),
-        sources=sources,
+        throttle_rps=float(throttle),
+        reserved=int(reserved or 0),
+        monitoring=monitoring,
+        alarm_metrics=alarm_plan(
+            monitoring=monitoring,
+            warm_schedules=windows,
+            provisioned_concurrency=int(provisioned),
+            start=MONTH_START,
+        ).alarm_metrics,
+        sources=pick.sources,
     )
     return inputs, defaults
+
+
+def _amount(value: float) -> str:
+    """A count as given: 10,000, or 2.5 (a monthly average need not be whole)."""
+    if value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:,.2f}".rstrip("0")
 
 
 def _money(usd: float) -> str:
@@ -328,54 +449,128 @@ def _money(usd: float) -> str:
     return f"{sign}${f'{value:.3g}'.ljust(len('0.00'), '0')}"
 
 
-def _report(
-    inputs: Inputs, prices: dict[str, Any], defaults: tuple[Schedule, ...]
-) -> dict[str, Any]:
-    result = estimate(inputs, prices)
+def _per_event(usd: float) -> str:
+    """Dollars for one event (a cold start): fixed-point, three significant digits."""
+    if usd <= 0:
+        return "$0"
+    digits = max(2, 2 - math.floor(math.log10(usd)))
+    return f"${usd:.{digits}f}"
+
+
+def comparison_cells(row: dict[str, Any]) -> list[str]:
+    """One row of the printed comparison, cell by cell, as the README's tables quote it."""
+    return [
+        row["scenario"],
+        _money(row["total_usd"]),
+        _money(row["start_ups_usd"]),
+        f"{row['cold_starts_per_month']:,}",
+        f"{row['restores_per_month']:,}",
+        row["detail"],
+    ]
+
+
+def _unverified(inputs: Inputs, prices: dict[str, Any]) -> list[str]:
+    """The price file's warnings for what is priced: figures that could not be checked."""
     region = prices["regions"][inputs.region]
-    unverified = [
+    return [
         f"{part}: {entry['unverified']}"
         for part, entry in (
             ("lambda", region["lambda"]),
             ("api_gateway", region["api_gateway"]),
             ("snapstart", region["snapstart"]),
+            ("cloudwatch", prices["cloudwatch"] if inputs.monitoring != "off" else {}),
             ("region", region),
         )
         if isinstance(entry, dict) and entry.get("unverified")
     ]
+
+
+def _traffic_report(inputs: Inputs) -> dict[str, Any]:
+    """What the stack lets through, and how busy that keeps it."""
     return {
-        "inputs": {
-            "region": inputs.region,
-            "architecture": inputs.architecture,
-            "memory_mb": inputs.memory_mb,
-            "requests": inputs.requests,
-            "duration_s": inputs.duration_s,
-            "api": inputs.api,
-            "image_gb": inputs.image_gb,
-            "warm_schedules": [
-                {
-                    "schedule": s.expression,
-                    "concurrency": s.concurrency,
-                    "timezone": s.timezone,
-                    "runs_per_month": s.runs_per_month,
-                    "hold_ms": s.hold_ms,
-                }
-                for s in inputs.schedules
-            ],
-            "warm_hold_ms": inputs.warm_hold_ms,
-            "provisioned": inputs.provisioned,
-            "free_tier": inputs.free_tier,
-            "init_s": inputs.init_s,
-            "cold_fraction": inputs.cold_fraction,
-            "log_kb": inputs.log_kb,
-            "snapstart": inputs.snapstart,
-            "snapstart_versions": inputs.snapstart_versions,
-            "sources": inputs.sources,
+        "requests": inputs.requests,
+        "served": round(inputs.served),
+        "refused": round(inputs.refused),
+        "capacity": None if math.isinf(inputs.capacity) else round(inputs.capacity),
+        "busy_instances": round(inputs.coverage.busy, 4),
+    }
+
+
+def _warming_report(inputs: Inputs) -> dict[str, Any]:
+    """What the warming covers, and the cold starts, inits and restores left over."""
+    coverage = inputs.coverage
+    return {
+        "warmed_share_of_month": round(coverage.covered_share, 4),
+        "beyond_warmed_share": round(coverage.beyond_warmed_share, 4),
+        "cold_share": round(coverage.cold_share, 6),
+        "recycled_share": round(coverage.recycled_share, 6),
+        "cold_starts": round(inputs.served * coverage.cold_share),
+        "warmer_starts": round(coverage.warmer_starts),
+        "billed_inits": round(inputs.cold_starts),
+        "restores": round(inputs.restores),
+    }
+
+
+def _inputs_report(inputs: Inputs) -> dict[str, Any]:
+    """The resolved inputs, each with where it came from."""
+    return {
+        "region": inputs.region,
+        "architecture": inputs.architecture,
+        "memory_mb": inputs.memory_mb,
+        "requests": inputs.requests,
+        "duration_s": inputs.duration_s,
+        "api": inputs.api,
+        "image_gb": inputs.image_gb,
+        "warm_schedules": [
+            {
+                "schedule": s.expression,
+                "concurrency": s.concurrency,
+                "timezone": s.timezone,
+                "runs_per_month": s.runs_per_month,
+                "hold_ms": s.hold_ms,
+            }
+            for s in inputs.schedules
+        ],
+        "warm_hold_ms": inputs.warm_hold_ms,
+        "provisioned": inputs.provisioned,
+        "free_tier": inputs.free_tier,
+        "init_s": inputs.init_s,
+        "cold_fraction": inputs.cold_fraction,
+        "log_kb": inputs.log_kb,
+        "snapstart": inputs.snapstart,
+        "snapstart_versions": inputs.snapstart_versions,
+        "throttle_rps": inputs.throttle_rps,
+        "reserved": inputs.reserved,
+        "monitoring": inputs.monitoring,
+        "alarm_metrics": inputs.alarm_metrics,
+        "sources": inputs.sources,
+    }
+
+
+def _report(
+    inputs: Inputs, prices: dict[str, Any], defaults: tuple[Schedule, ...]
+) -> dict[str, Any]:
+    """Everything `--json` prints, and the tables are made from."""
+    result = estimate(inputs, prices)
+    region = prices["regions"][inputs.region]
+    lam = region["lambda"][inputs.architecture]
+    return {
+        "traffic": _traffic_report(inputs),
+        "warming": _warming_report(inputs),
+        "init_usd_per_cold_start": round(
+            inputs.init_s * inputs.memory_mb / 1024 * lam["gb_second"], 9
+        ),
+        "assumptions": {
+            "idle_reclaim_s": traffic.ASSUMED_IDLE_S,
+            "environment_lifetime_s": traffic.ASSUMED_LIFETIME_S,
+            "note": "AWS documents neither how long Lambda keeps an idle instance nor how"
+            " long one lives; these are assumptions, not measurements",
         },
+        "inputs": _inputs_report(inputs),
         "line_items": [{"item": item, "usd": round(usd, 6)} for item, usd in result.line_items],
         "total_usd": round(result.total_usd, 6),
         "comparison": comparison(inputs, prices, defaults),
-        "prices": {"checked": prices["checked"], "unverified": unverified},
+        "prices": {"checked": prices["checked"], "unverified": _unverified(inputs, prices)},
     }
 
 
@@ -391,9 +586,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
+    _print_summary(console, report)
+    _print_tables(console, report)
+    console.print(f"prices checked {report['prices']['checked']} (lukewarm/prices.json)")
+    for note in report["prices"]["unverified"]:
+        console.print(f"[yellow]unverified[/] {note}")
+    return 0
+
+
+def _print_summary(console: Any, report: dict[str, Any]) -> None:
+    """The inputs and where the times come from, the traffic, the warming's coverage and
+    the assumptions it rests on."""
     i = report["inputs"]
     warming = (
         ", ".join(
@@ -402,15 +607,48 @@ def run(args: argparse.Namespace) -> int:
         )
         or "none"
     )
+    t, w, a = report["traffic"], report["warming"], report["assumptions"]
+    cold = i["cold_fraction"]
     console.print(
-        f"{i['requests']:,.0f} requests/month x {i['duration_s']:g} s at {i['memory_mb']} MB "
+        f"{_amount(i['requests'])} requests/month x {i['duration_s']:.3g} s at {i['memory_mb']} MB "
         f"{i['architecture']} in {i['region']}, {i['api'].upper()} API, "
         f"{i['image_gb']:g} GB image\n"
         f"warming: {warming}; provisioned: {i['provisioned']}; "
         f"SnapStart: {'on' if i['snapstart'] else 'off'}; "
-        f"init {i['init_s']:g} s x cold fraction {i['cold_fraction']:g}; "
-        f"free tier {'on' if i['free_tier'] else 'off'}"
+        f"monitoring: {i['monitoring']}; free tier {'on' if i['free_tier'] else 'off'}\n"
+        f"a cold start adds {i['init_s']:.3g} s ({_per_event(report['init_usd_per_cold_start'])}"
+        f" each); cold fraction {'from the traffic' if cold is None else f'{cold:g}'}"
     )
+    for name, key in (("request time", "duration_s"), ("cold-start time", "init_s")):
+        console.print(f"{name} from: {i['sources'][key]}", soft_wrap=True)
+    if t["refused"]:
+        console.print(
+            f"[yellow]refused[/] {t['refused']:,} requests a month: above the stack's"
+            f" {t['capacity']:,} (throttleRate {i['throttle_rps']:g}/s"
+            + (f", reservedConcurrency {i['reserved']}" if i["reserved"] else "")
+            + "); priced: the served ones only"
+        )
+    console.print(f"traffic: {t['busy_instances']:.3g} instance(s) busy at once on average")
+    console.print(
+        f"warm windows cover {w['warmed_share_of_month']:.1%} of the month;"
+        f" {w['beyond_warmed_share']:.1%} of requests arrive with every warmed instance busy"
+    )
+    console.print(
+        f"cold starts: {w['cold_starts']:,} a month ({w['cold_share']:.2%} of requests,"
+        f" {w['recycled_share']:.2%} from recycling); the warmer starts"
+        f" {w['warmer_starts']:,} itself"
+    )
+    console.print(
+        f"assumption: Lambda keeps an idle instance {a['idle_reclaim_s'] / 60:g} min and"
+        f" recycles each after {a['environment_lifetime_s'] / 3600:g} h (not documented by"
+        " AWS, not measured)"
+    )
+
+
+def _print_tables(console: Any, report: dict[str, Any]) -> None:
+    """The month's line items, then the same traffic kept warm five ways."""
+    from rich.table import Table
+
     table = Table(title="monthly cost", title_justify="left")
     table.add_column("item")
     table.add_column("USD", justify="right")
@@ -420,18 +658,16 @@ def run(args: argparse.Namespace) -> int:
     table.add_row("[bold]total", f"[bold]{_money(report['total_usd'])}")
     console.print(table)
     compare = Table(title="the same traffic, five ways", title_justify="left")
-    for column in ("scenario", "USD/month", "cold starts/month", "restores/month", "detail"):
+    columns = (
+        "scenario",
+        "USD/month",
+        "start-ups, before free tier",
+        "cold starts/month",
+        "restores/month",
+        "detail",
+    )
+    for column in columns:
         compare.add_column(column, justify="left" if column in ("scenario", "detail") else "right")
     for row in report["comparison"]:
-        compare.add_row(
-            row["scenario"],
-            _money(row["total_usd"]),
-            f"{row['cold_starts_per_month']:,}",
-            f"{row['restores_per_month']:,}",
-            row["detail"],
-        )
+        compare.add_row(*comparison_cells(row))
     console.print(compare)
-    console.print(f"prices checked {report['prices']['checked']} (lukewarm/prices.json)")
-    for note in report["prices"]["unverified"]:
-        console.print(f"[yellow]unverified[/] {note}")
-    return 0

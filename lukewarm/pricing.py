@@ -4,11 +4,22 @@ A month is 30 days. Prices come from `prices.json` beside this module (source an
 inside; figures that could not be verified are flagged there and in the output).
 
 The model, per month:
-- Lambda compute: requests x duration x memory (GB) at the on-demand GB-s price, or at the
-  reduced duration price of provisioned concurrency when that is on.
-- Lambda init: the init phase is billed, so requests x cold fraction x init seconds x
-  memory. With a warmer or provisioned concurrency, requests are counted as never cold
-  (the best case each is bought for).
+- Traffic: requests above what the stack lets through (the API stage's `throttleRate`
+  a second, and `reservedConcurrency` instances at once when set) are refused, not priced.
+  The served ones arrive steadily, at random (lukewarm/traffic.py), so how many instances
+  are busy at once follows from requests x duration.
+- Times: a request's duration and what a cold start adds come from the last `make bench`
+  of the stack's runtime and model (bench/results/coldstart.json, lukewarm/measured.py),
+  at the stack's memory, unless a flag or a probe report says otherwise.
+- Lambda compute: requests x duration x memory (GB) at the on-demand GB-s price. With
+  provisioned concurrency, the share its instances serve (busy instances up to N) at the
+  reduced duration price, and the rest, which spills over to on-demand instances, at the
+  on-demand price.
+- Lambda init: the init phase is billed, so each cold start costs init seconds x memory.
+  Cold starts come from what warming really covers (lukewarm/traffic.py): the share of
+  the month inside warm windows, the requests beyond the warmed instances, and Lambda
+  recycling instances every few hours; the instances the warmer itself starts pay an init
+  too. Two figures AWS does not document are assumptions, printed as such.
 - Lambda requests, API Gateway (HTTP or REST API), ECR storage of the image.
 - Warm invokes: every warm run invokes the function `concurrency` times, each billed for
   the hold the deployed warmer asks for (`contract.warmer_input`: `hold_ms` when a
@@ -18,27 +29,36 @@ The model, per month:
   each schedule through 30 days from Monday 1 June 2026 00:00 UTC (no daylight-saving
   change in that month).
 - Provisioned concurrency: instances x memory x the month's seconds.
-- SnapStart: the snapshot cache, memory x the month's seconds for each version whose
-  snapshot is cached (`--snapstart-versions`, by default the stack's `snapStartVersions`,
-  which the deployed pruner keeps), and one restore of the memory for every new
-  instance, that is every request that would have been cold.
-  A restore replaces the billed init. Free tiers do not cover either charge.
+- SnapStart: the snapshot cache, for each version whose snapshot is cached
+  (`--snapstart-versions`, by default the stack's `snapStartVersions`, which the deployed
+  pruner keeps) for the whole month, and one restore for every new instance, in place of
+  its init. AWS's Price List weighs both "by memory and disk": both are priced on the
+  memory plus the 512 MB of ephemeral storage every lukewarm function has (whether "disk"
+  means the storage configured or the part written, AWS does not say; this is the
+  larger). Free tiers do not cover either charge.
 - CloudWatch Logs: `--log-kb` per invocation of either function.
+- Monitoring (`lukewarm:monitoring`, or `--monitoring`): the dashboard, $3 a month, and with
+  `alarms` each alarm metric at $0.10 a month (a metric-math alarm is billed for every
+  metric it reads; `infra.telemetry.alarm_plan` says which alarms the stack gets).
 - Free tier (`--free-tier`, the default): the allowances that never expire, as negative
   lines: Lambda 1M requests and 400,000 GB-s (account-wide; none for a function with
-  provisioned concurrency), Scheduler 14M invocations, Logs 5 GB. The 12-month
+  provisioned concurrency), Scheduler 14M invocations, Logs 5 GB, CloudWatch 3 dashboards
+  and 10 alarm metrics (all assumed unused by anything else in the account). The 12-month
   allowances of new accounts are not applied.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from contract import HELPER_ARCHITECTURE, WARMER_MEMORY_MB
+from lukewarm import traffic
 
 if TYPE_CHECKING:
     from infra.schedules import WarmSchedule
@@ -48,6 +68,9 @@ MONTH_START = datetime(2026, 6, 1, tzinfo=UTC)
 WARMER_OVERHEAD_MS = 150.0
 """The warmer's own time around the hold: starting the invokes and collecting answers."""
 LOG_KB_PER_INVOKE = 1.0
+EPHEMERAL_STORAGE_MB = 512
+"""The function's /tmp: Lambda's default, which lukewarm never changes (SnapStart allows no
+more). SnapStart's charges count it with the memory."""
 DEFAULT_REGION = "us-east-1"
 """Where an estimate without --region or a stack's `aws:region` is priced."""
 
@@ -62,6 +85,12 @@ class Schedule:
     timezone: str
     runs_per_month: int
     hold_ms: float
+    run_offsets_s: tuple[float, ...] = field(default=(), compare=False, repr=False)
+    """When each run fires, seconds from the reference month's start."""
+
+    @property
+    def window(self) -> traffic.Window:
+        return traffic.Window(self.run_offsets_s, self.concurrency)
 
 
 @dataclass(frozen=True)
@@ -80,28 +109,81 @@ class Inputs:
     provisioned: int
     free_tier: bool
     init_s: float
-    cold_fraction: float
+    cold_fraction: float | None
+    """Share of the instances a request needs that are cold, as measured (`lukewarm probe`);
+    None: from the traffic and the assumed idle reclaim (lukewarm/traffic.py)."""
     log_kb: float = LOG_KB_PER_INVOKE
     snapstart: bool = False
     snapstart_versions: int = 1
     """Versions whose snapshot is cached (and billed) at once."""
+    throttle_rps: float | None = None
+    """The API stage's steady rate: requests beyond it a month are refused."""
+    reserved: int = 0
+    """Instances reserved (0: none): the most that run at once."""
+    monitoring: str = "off"
+    """`lukewarm:monitoring`: off, dashboard or alarms."""
+    alarm_metrics: int = 0
+    """What the stack's alarms are billed as: one alarm metric per metric each reads."""
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
-    def new_instance_fraction(self) -> float:
-        """Share of requests that start a new instance: none once warming of either kind
-        is bought (the best case each is bought for)."""
-        return 0.0 if self.provisioned or self.schedules else self.cold_fraction
+    def capacity(self) -> float:
+        """The most requests a month the stack lets through."""
+        limits = [math.inf]
+        if self.throttle_rps is not None:
+            limits.append(self.throttle_rps * MONTH_S)
+        if self.reserved and self.duration_s > 0:
+            limits.append(self.reserved * MONTH_S / self.duration_s)
+        return min(limits)
 
     @property
-    def requests_cold_fraction(self) -> float:
-        """Share of requests that pay an init: SnapStart restores those instances instead."""
-        return 0.0 if self.snapstart else self.new_instance_fraction
+    def served(self) -> float:
+        return min(self.requests, self.capacity)
+
+    @property
+    def refused(self) -> float:
+        return self.requests - self.served
+
+    @property
+    def snapshot_gb(self) -> float:
+        """What SnapStart charges weigh: memory and disk (the 512 MB of ephemeral storage)."""
+        return (self.memory_mb + EPHEMERAL_STORAGE_MB) / 1024
+
+    @cached_property
+    def coverage(self) -> traffic.Coverage:
+        """How many served requests meet a cold start, with this warming."""
+        return traffic.coverage(
+            [s.window for s in self.schedules],
+            requests=self.served,
+            duration_s=self.duration_s,
+            month_s=MONTH_S,
+            cold_fraction=self.cold_fraction,
+            always_warm=self.provisioned,
+        )
+
+    @property
+    def new_instances(self) -> float:
+        """Instances started a month: for users' requests, and by the warmer."""
+        coverage = self.coverage
+        return self.served * coverage.cold_share + coverage.warmer_starts
+
+    @property
+    def cold_starts(self) -> float:
+        """New instances that run the init: none under SnapStart, which restores them."""
+        return 0.0 if self.snapstart else self.new_instances
 
     @property
     def restores(self) -> float:
         """Restores a month: SnapStart's new instances."""
-        return self.requests * self.new_instance_fraction if self.snapstart else 0.0
+        return self.new_instances if self.snapstart else 0.0
+
+    @property
+    def provisioned_share(self) -> float:
+        """Share of the compute that the provisioned instances serve; the rest spills over."""
+        busy = self.coverage.busy
+        if not self.provisioned or busy <= 0:
+            return 0.0
+        return traffic.expected_min(self.provisioned, busy) / busy
 
 
 @dataclass(frozen=True)
@@ -121,109 +203,216 @@ def load_prices() -> dict[str, Any]:
     return json.loads(text)
 
 
-def runs_per_month(schedule: WarmSchedule) -> int:
-    """How often a schedule fires in the reference 30-day month."""
+def run_offsets(schedule: WarmSchedule) -> tuple[float, ...]:
+    """When a schedule fires in the reference 30-day month, seconds from its start."""
     end = MONTH_START + timedelta(seconds=MONTH_S)
     when = MONTH_START - timedelta(microseconds=1)
-    runs = 0
+    offsets = []
     while (following := schedule.next_run(when)) is not None and following < end:
-        runs += 1
+        offsets.append((following - MONTH_START).total_seconds())
         when = following
-    return runs
+    return tuple(offsets)
+
+
+def runs_per_month(schedule: WarmSchedule) -> int:
+    """How often a schedule fires in the reference 30-day month."""
+    return len(run_offsets(schedule))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one configuration uses in a month, before any price is applied."""
+
+    served: float
+    compute_gbs: float
+    """The served requests' GB-seconds, on whichever instances they run."""
+    on_provisioned_gbs: float
+    """The part of `compute_gbs` the provisioned instances serve."""
+    init_gbs: float
+    warm_invokes: int
+    warm_gbs: float
+    warmer_runs: int
+    warmer_gbs: float
+    log_gb: float
+
+
+def usage(inputs: Inputs) -> Usage:
+    """The month's requests, GB-seconds and log volume of the function and the warmer."""
+    gb = inputs.memory_mb / 1024
+    schedules = inputs.schedules
+    compute_gbs = inputs.served * inputs.duration_s * gb
+    warm_invokes = sum(s.runs_per_month * s.concurrency for s in schedules)
+    warmer_runs = sum(s.runs_per_month for s in schedules)
+    return Usage(
+        served=inputs.served,
+        compute_gbs=compute_gbs,
+        on_provisioned_gbs=compute_gbs * inputs.provisioned_share,
+        init_gbs=inputs.cold_starts * inputs.init_s * gb,
+        warm_invokes=warm_invokes,
+        warm_gbs=sum(s.runs_per_month * s.concurrency * s.hold_ms for s in schedules) * gb / 1000,
+        warmer_runs=warmer_runs,
+        warmer_gbs=sum(s.runs_per_month * (s.hold_ms + WARMER_OVERHEAD_MS) for s in schedules)
+        * (WARMER_MEMORY_MB / 1024 / 1000),
+        log_gb=(inputs.served + warm_invokes + warmer_runs) * inputs.log_kb / 1024**2,
+    )
+
+
+Items = list[tuple[str, float]]
+
+
+def _function_items(inputs: Inputs, use: Usage, region: dict[str, Any]) -> Items:
+    """What every deployment pays: on-demand compute, inits, requests, API, image."""
+    lam = region["lambda"][inputs.architecture]
+    api_price = region["api_gateway"][f"{inputs.api}_per_million"] / 1e6
+    return [
+        ("Lambda compute", (use.compute_gbs - use.on_provisioned_gbs) * lam["gb_second"]),
+        ("Lambda init (billed cold starts)", use.init_gbs * lam["gb_second"]),
+        ("Lambda requests", use.served * lam["requests_per_million"] / 1e6),
+        (f"API Gateway ({inputs.api.upper()} API)", use.served * api_price),
+        ("ECR image storage", inputs.image_gb * region["ecr_storage_gb_month"]),
+    ]
+
+
+def _provisioned_items(inputs: Inputs, use: Usage, region: dict[str, Any]) -> Items:
+    """The provisioned instances: kept all month, and the compute they serve."""
+    if not inputs.provisioned:
+        return []
+    lam = region["lambda"][inputs.architecture]
+    return [
+        (
+            f"Lambda compute on provisioned instances ({inputs.provisioned_share:.0%})",
+            use.on_provisioned_gbs * lam["provisioned_duration_gb_second"],
+        ),
+        (
+            f"Provisioned concurrency ({inputs.provisioned} x {inputs.memory_mb} MB)",
+            inputs.provisioned * inputs.memory_mb / 1024 * MONTH_S * lam["provisioned_gb_second"],
+        ),
+    ]
+
+
+def _snapstart_items(inputs: Inputs, region: dict[str, Any]) -> Items:
+    """SnapStart's cached snapshots and its restores, both weighed by memory + /tmp."""
+    if not inputs.snapstart:
+        return []
+    snapstart = region["snapstart"]
+    versions = inputs.snapstart_versions
+    snapshot_mb = inputs.memory_mb + EPHEMERAL_STORAGE_MB
+    return [
+        (
+            f"SnapStart cache ({versions} version(s) x {snapshot_mb} MB, memory + /tmp)",
+            versions * inputs.snapshot_gb * MONTH_S * snapstart["cache_gb_second"],
+        ),
+        (
+            f"SnapStart restores ({inputs.restores:,.0f} x {snapshot_mb} MB)",
+            inputs.restores * inputs.snapshot_gb * snapstart["restore_gb"],
+        ),
+    ]
+
+
+def _warming_items(inputs: Inputs, use: Usage, region: dict[str, Any]) -> Items:
+    """The warm-ups the function answers, the warmer's own runs, and their schedules."""
+    if not inputs.schedules:
+        return []
+    lam = region["lambda"][inputs.architecture]
+    per_request = lam["requests_per_million"] / 1e6
+    warmer_price = region["lambda"][HELPER_ARCHITECTURE]["gb_second"]
+    holds = sorted({s.hold_ms for s in inputs.schedules})
+    hold = f"{holds[0]:g} ms" if len(holds) == 1 else f"{holds[0]:g}-{holds[-1]:g} ms"
+    return [
+        (
+            f"Warm invokes ({use.warm_invokes:,} x {hold})",
+            use.warm_gbs * lam["gb_second"] + use.warm_invokes * per_request,
+        ),
+        (
+            f"Warmer function ({use.warmer_runs:,} runs)",
+            use.warmer_gbs * warmer_price + use.warmer_runs * per_request,
+        ),
+        ("EventBridge Scheduler", use.warmer_runs * region["scheduler_per_million"] / 1e6),
+    ]
+
+
+def _free_tier_items(
+    inputs: Inputs, use: Usage, region: dict[str, Any], free: dict[str, Any]
+) -> Items:
+    """The allowances that never expire, as negative items."""
+    if not inputs.free_tier:
+        return []
+    lam = region["lambda"][inputs.architecture]
+    per_request = lam["requests_per_million"] / 1e6
+    warmer_price = region["lambda"][HELPER_ARCHITECTURE]["gb_second"]
+    # The free tier is account-wide; a function with provisioned concurrency gets none.
+    provisioned = inputs.provisioned > 0
+    function_gbs = use.warm_gbs + (0 if provisioned else use.compute_gbs + use.init_gbs)
+    free_function_gbs = min(function_gbs, free["lambda_gb_seconds"])
+    free_warmer_gbs = min(use.warmer_gbs, free["lambda_gb_seconds"] - free_function_gbs)
+    eligible_requests = use.warm_invokes + use.warmer_runs + (0 if provisioned else use.served)
+    lambda_free = (
+        free_function_gbs * lam["gb_second"]
+        + free_warmer_gbs * warmer_price
+        + min(eligible_requests, free["lambda_requests"]) * per_request
+    )
+    return [
+        ("Free tier: Lambda", -lambda_free),
+        (
+            "Free tier: EventBridge Scheduler",
+            -min(use.warmer_runs, free["scheduler_invocations"])
+            * region["scheduler_per_million"]
+            / 1e6,
+        ),
+        (
+            "Free tier: CloudWatch Logs",
+            -min(use.log_gb, free["logs_ingested_gb"]) * region["logs_ingestion_gb"],
+        ),
+    ]
 
 
 def estimate(inputs: Inputs, prices: dict[str, Any]) -> Estimate:
     """The monthly line items for one configuration."""
     region = prices["regions"][inputs.region]
-    lam = region["lambda"][inputs.architecture]
-    free = prices["free_tier"]
-    gb = inputs.memory_mb / 1024
-    provisioned = inputs.provisioned > 0
-    duration_price = lam["provisioned_duration_gb_second"] if provisioned else lam["gb_second"]
-    per_request = lam["requests_per_million"] / 1e6
-    warmer_price = region["lambda"][HELPER_ARCHITECTURE]["gb_second"]
-
-    compute_gbs = inputs.requests * inputs.duration_s * gb
-    init_gbs = inputs.requests * inputs.requests_cold_fraction * inputs.init_s * gb
-    warm_invokes = sum(s.runs_per_month * s.concurrency for s in inputs.schedules)
-    warm_gbs = sum(s.runs_per_month * s.concurrency * s.hold_ms for s in inputs.schedules)
-    warm_gbs *= gb / 1000
-    warmer_runs = sum(s.runs_per_month for s in inputs.schedules)
-    warmer_gbs = sum(
-        s.runs_per_month * (s.hold_ms + WARMER_OVERHEAD_MS) for s in inputs.schedules
-    ) * (WARMER_MEMORY_MB / 1024 / 1000)
-    holds = sorted({s.hold_ms for s in inputs.schedules}) or [0.0]
-    hold = f"{holds[0]:g} ms" if len(holds) == 1 else f"{holds[0]:g}-{holds[-1]:g} ms"
-    invocations = inputs.requests + warm_invokes + warmer_runs
-    log_gb = invocations * inputs.log_kb / 1024**2
-    api_price = region["api_gateway"][f"{inputs.api}_per_million"] / 1e6
-
-    items: list[tuple[str, float]] = [
-        ("Lambda compute", compute_gbs * duration_price),
-        ("Lambda init (billed cold starts)", init_gbs * lam["gb_second"]),
-        ("Lambda requests", inputs.requests * per_request),
-        (f"API Gateway ({inputs.api.upper()} API)", inputs.requests * api_price),
-        ("ECR image storage", inputs.image_gb * region["ecr_storage_gb_month"]),
+    use = usage(inputs)
+    items = [
+        *_function_items(inputs, use, region),
+        *_provisioned_items(inputs, use, region),
+        *_snapstart_items(inputs, region),
+        *_warming_items(inputs, use, region),
+        ("CloudWatch Logs ingestion", use.log_gb * region["logs_ingestion_gb"]),
+        *monitoring_items(inputs, prices),
+        *_free_tier_items(inputs, use, region, prices["free_tier"]),
+        *_monitoring_free_tier_items(inputs, prices),
     ]
-    if provisioned:
+    return Estimate([(item, usd) for item, usd in items if usd != 0 or not item.startswith("Free")])
+
+
+def _monitoring_free_tier_items(inputs: Inputs, prices: dict[str, Any]) -> Items:
+    """CloudWatch's always-free dashboards and alarm metrics, if the free tier applies."""
+    if not inputs.free_tier or inputs.monitoring == "off":
+        return []
+    free = prices["free_tier"]
+    cloudwatch = prices["cloudwatch"]
+    return [
+        (
+            "Free tier: CloudWatch dashboard and alarms",
+            -min(1, free["cloudwatch_dashboards"]) * cloudwatch["dashboard_month"]
+            - min(inputs.alarm_metrics, free["cloudwatch_alarm_metrics"])
+            * cloudwatch["alarm_metric_month"],
+        )
+    ]
+
+
+def monitoring_items(inputs: Inputs, prices: dict[str, Any]) -> list[tuple[str, float]]:
+    """The dashboard and the alarms `lukewarm:monitoring` deploys, a month."""
+    if inputs.monitoring == "off":
+        return []
+    cloudwatch = prices["cloudwatch"]
+    items = [("CloudWatch dashboard", cloudwatch["dashboard_month"])]
+    if inputs.alarm_metrics:
         items.append(
             (
-                f"Provisioned concurrency ({inputs.provisioned} x {inputs.memory_mb} MB)",
-                inputs.provisioned * gb * MONTH_S * lam["provisioned_gb_second"],
+                f"CloudWatch alarms ({inputs.alarm_metrics} alarm metrics)",
+                inputs.alarm_metrics * cloudwatch["alarm_metric_month"],
             )
         )
-    if inputs.snapstart:
-        snapstart = region["snapstart"]
-        versions = inputs.snapstart_versions
-        items += [
-            (
-                f"SnapStart cache ({versions} version(s) x {inputs.memory_mb} MB)",
-                versions * gb * MONTH_S * snapstart["cache_gb_second"],
-            ),
-            (
-                f"SnapStart restores ({inputs.restores:,.0f} x {inputs.memory_mb} MB)",
-                inputs.restores * gb * snapstart["restore_gb"],
-            ),
-        ]
-    if inputs.schedules:
-        items += [
-            (
-                f"Warm invokes ({warm_invokes:,} x {hold})",
-                warm_gbs * lam["gb_second"] + warm_invokes * per_request,
-            ),
-            (
-                f"Warmer function ({warmer_runs:,} runs)",
-                warmer_gbs * warmer_price + warmer_runs * per_request,
-            ),
-            ("EventBridge Scheduler", warmer_runs * region["scheduler_per_million"] / 1e6),
-        ]
-    items.append(("CloudWatch Logs ingestion", log_gb * region["logs_ingestion_gb"]))
-
-    if inputs.free_tier:
-        # The free tier is account-wide; a function with provisioned concurrency gets none.
-        function_gbs = warm_gbs + (0 if provisioned else compute_gbs + init_gbs)
-        free_function_gbs = min(function_gbs, free["lambda_gb_seconds"])
-        free_warmer_gbs = min(warmer_gbs, free["lambda_gb_seconds"] - free_function_gbs)
-        eligible_requests = warm_invokes + warmer_runs + (0 if provisioned else inputs.requests)
-        lambda_free = (
-            free_function_gbs * lam["gb_second"]
-            + free_warmer_gbs * warmer_price
-            + min(eligible_requests, free["lambda_requests"]) * per_request
-        )
-        items += [
-            ("Free tier: Lambda", -lambda_free),
-            (
-                "Free tier: EventBridge Scheduler",
-                -min(warmer_runs, free["scheduler_invocations"])
-                * region["scheduler_per_million"]
-                / 1e6,
-            ),
-            (
-                "Free tier: CloudWatch Logs",
-                -min(log_gb, free["logs_ingested_gb"]) * region["logs_ingestion_gb"],
-            ),
-        ]
-    return Estimate([(item, usd) for item, usd in items if usd != 0 or not item.startswith("Free")])
+    return items
 
 
 def comparison(
@@ -245,20 +434,35 @@ def comparison(
         details = []
         if scenario.schedules:
             details.append(
-                f"{max(s.concurrency for s in scenario.schedules)} instance(s) warmed, "
+                f"{max(s.concurrency for s in scenario.schedules)} warmed, "
                 f"{sum(s.runs_per_month for s in scenario.schedules):,} runs"
             )
         if scenario.snapstart:
-            details.append(f"{scenario.snapstart_versions} cached version(s)")
+            details.append(f"{scenario.snapstart_versions} version(s) cached")
         if scenario.provisioned:
-            details.append(f"{scenario.provisioned} instance(s) always on")
+            details.append(f"{scenario.provisioned} always on")
+        coverage = scenario.coverage
+        bill = estimate(scenario, prices)
         rows.append(
             {
                 "scenario": name,
-                "total_usd": round(estimate(scenario, prices).total_usd, 6),
-                "cold_starts_per_month": round(inputs.requests * scenario.requests_cold_fraction),
+                "total_usd": round(bill.total_usd, 6),
+                # What new instances cost: billed inits, or SnapStart's restores.
+                "start_ups_usd": round(
+                    sum(
+                        usd
+                        for item, usd in bill.line_items
+                        if item.startswith(("Lambda init", "SnapStart restores"))
+                    ),
+                    6,
+                ),
+                # What users wait for: the warmer's own starts are billed, never waited on.
+                "cold_starts_per_month": 0
+                if scenario.snapstart
+                else round(scenario.served * coverage.cold_share),
                 "restores_per_month": round(scenario.restores),
-                "detail": "; ".join(details) or f"cold fraction {inputs.cold_fraction:g}",
+                "warmed_share_of_month": round(coverage.covered_share, 4),
+                "detail": "; ".join(details) or "nothing kept warm",
             }
         )
     return rows

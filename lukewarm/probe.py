@@ -40,6 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# The one definition of a cold start and a restore, shared with report, dashboard and alarms.
+from infra import telemetry
 from lukewarm import auth
 from lukewarm.http import CaptionError, caption_url, post_image, read_image
 
@@ -99,7 +101,13 @@ def _count(text: str) -> int:
     return value
 
 
+CLASS_HELP = __doc__.split("Each answered request is put in one class:\n", 1)[1].split("\n\n")[0]
+"""The classes, as the module's docstring defines them: `--help` shows them too."""
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = f"Each answered request is put in one class:\n{CLASS_HELP}"
     parser.add_argument("url", help="base URL of the API (the stack's `url` output)")
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument(
@@ -228,14 +236,14 @@ def derive_threshold(samples: Iterable[Sample], factor: float = DEFAULT_FACTOR) 
 
 
 def classify(samples: Sequence[Sample], threshold_ms: float | None) -> None:
-    """Set each sample's `kind` (cold, luke-warm, warm or error) in place."""
+    """Set each sample's `kind` (cold, restored, luke-warm, warm or error) in place: cold
+    and restored by the one definition (infra/telemetry.py), luke-warm by latency."""
     for sample in samples:
+        started = telemetry.start_kind(bool(sample.cold_start), bool(sample.restored))
         if sample.error is not None or sample.latency_ms is None:
             sample.kind = "error"
-        elif sample.cold_start:
-            sample.kind = "cold"
-        elif sample.restored:
-            sample.kind = "restored"
+        elif started in telemetry.STARTS:
+            sample.kind = started
         elif threshold_ms is not None and sample.latency_ms > threshold_ms:
             sample.kind = "luke-warm"
         else:
@@ -288,7 +296,7 @@ def cost_inputs(samples: Sequence[Sample]) -> dict[str, float | None]:
         "overall_duration_s": mean_s(("cold", "restored", "luke-warm", "warm")),
         # Requests that started an instance: a cold start, or a restore under SnapStart.
         "cold_fraction": (
-            round(sum(1 for s in answered if s.kind in ("cold", "restored")) / len(answered), 4)
+            round(sum(1 for s in answered if s.kind in telemetry.STARTS) / len(answered), 4)
             if answered
             else None
         ),

@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING
 
 from contract import RUNTIMES
 from infra import settings as stack_settings
-from lukewarm.checkout import FUNCTION_DIR
+from lukewarm.checkout import FUNCTION_DIR, ROOT
+from lukewarm.localstack.logs import LOG_FORMATS
 from lukewarm.localstack.stack import LocalStack, StackOptions
 
 if TYPE_CHECKING:
     from lukewarm.localstack.auth import Authorizer
 
+DEFAULT_LOG_FILE = ROOT / ".lukewarm" / "logs.jsonl"
+"""Where the stack keeps its log events unless told otherwise (`lukewarm report --local`)."""
 DEFAULT_MAX_INSTANCES = 5
 """Instances at once when the stack reserves no concurrency: AWS's cap is then the account's
 unreserved pool, which this machine could not run anyway."""
@@ -136,6 +139,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="with --auth jwt: the aud (or client_id) a token must have (default: jwtAudience)",
     )
     parser.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="PATH",
+        default=DEFAULT_LOG_FILE,
+        help="append the function's and the warmer's log events, Lambda's platform lines "
+        "included, to this file, as CloudWatch Logs keeps them (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=LOG_FORMATS[0],
+        help="Lambda's log format for the platform lines (default: JSON, as deployed)",
+    )
+    parser.add_argument(
         "--cors-origins",
         metavar="ORIGINS",
         help=(
@@ -241,6 +258,8 @@ def run(args: argparse.Namespace) -> int:
         snapstart=settings.snap_start if args.snapstart is None else args.snapstart,
         log_level=args.log_level or settings.log_level,
         authorizer=authorizer,
+        log_file=args.log_file,
+        log_format=args.log_format,
         cors_origins=cors_origins,
     )
     logging.basicConfig(
@@ -248,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if not args.function_logs:
         logging.getLogger("lukewarm.function").setLevel(logging.WARNING)
-    return asyncio.run(serve(LocalStack(options), auth_lines))
+    return _start(options, auth_lines)
 
 
 def build_authorizer(
@@ -323,6 +342,19 @@ def function_problem(
     return model_dir_problem(model_dir, runtime)
 
 
+def _start(options: StackOptions, auth_lines: list[str]) -> int:
+    """Open the stack's log file (a clear refusal if it cannot be written) and serve."""
+    try:
+        stack = LocalStack(options)
+    except OSError as error:
+        print(
+            f"lukewarm serve: cannot write the log file {options.log_file}: {error}",
+            file=sys.stderr,
+        )
+        return 2
+    return asyncio.run(serve(stack, auth_lines))
+
+
 def model_dir_problem(model_dir: Path, runtime: str) -> str | None:
     """Why the function could not load `model_dir` with `runtime`, found before the stack
     says it is serving (the image build's check, not a load): else every request would be
@@ -330,9 +362,14 @@ def model_dir_problem(model_dir: Path, runtime: str) -> str | None:
     from captioner import ModelFormatError
     from captioner.config import read_config
     from captioner.exported import check_export
+    from captioner.hub_config import is_hub_model, read_hub_config
+    from captioner.loader import hub_torch_refusal
 
+    hub = is_hub_model(model_dir)
+    if hub and runtime == "torch":
+        return hub_torch_refusal(model_dir)
     try:
-        read_config(model_dir)
+        read_hub_config(model_dir) if hub else read_config(model_dir)
         if runtime == "onnx":
             check_export(model_dir)
     except ModelFormatError as error:
@@ -368,6 +405,8 @@ async def serve(stack: LocalStack, auth_lines: list[str] | None = None) -> int:
     print(f"lukewarm: Lambda invoke endpoint {stack.invoke_url}", flush=True)
     for line in auth_lines or []:
         print(line, flush=True)
+    if options.log_file is not None:
+        print(f"lukewarm: log events in {options.log_file}", flush=True)
     if options.runtime is not None:
         print(f"lukewarm: runtime {options.runtime}", flush=True)
     print(

@@ -219,6 +219,8 @@ def run(script: str, cwd: Path, url: str) -> Ran:
         "PYTHONPATH": str(ROOT),  # this checkout's lukewarm, whichever one installed .venv
         "URL": url,
         "COLUMNS": "160",  # rich's tables one row per line, as in a wide terminal
+        # Plain text, as the README shows it: CI=true makes some tools (zizmor) force colour.
+        "NO_COLOR": "1",
     }
     completed = subprocess.run(
         ["bash", "-c", script],

@@ -2,11 +2,12 @@
 
 What lives here: the demo model's scenes (`scenes`), its training (`train`) and scoring
 (`evaluate`), the ONNX export (`export`), checkpoint conversion (`convert`), the one
-"do two runtimes caption alike" measure (`alike`) and its report (`agreement`).
+"do two runtimes caption alike" measure (`alike`) and its report (`agreement`), and the
+import of Hugging Face Hub captioners (`hub`, behind `lukewarm import`).
 
-What it may import: `captioner` (the model it trains, exports and scores), torch, ONNX
-and the scientific stack. Never `lukewarm` (the command line dispatches to these modules,
-not the other way round), `infra`, `warmer` or `pruner`.
+What it may import: `captioner` (the model it trains, exports and scores), torch, ONNX,
+transformers and the scientific stack. Never `lukewarm` (the command line dispatches to
+these modules, not the other way round), `infra`, `warmer` or `pruner`.
 """
 
 import os

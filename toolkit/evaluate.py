@@ -32,6 +32,8 @@ class Score:
     """(true caption, model's caption) for every scene the model got wrong."""
     runtime: str
     """What captioned them, as the captioner reports it (`onnx`, `onnx-int8`, `torch`)."""
+    beam: int = 3
+    """The beam width they were captioned with."""
 
 
 def evaluate(
@@ -39,7 +41,7 @@ def evaluate(
     *,
     count: int,
     seed: int,
-    beam: int = 3,
+    beam: int | None = None,
     batch_size: int = 50,
     threads: int | None = None,
     quiet: bool = True,
@@ -49,6 +51,7 @@ def evaluate(
     `runtime` (None: `LUKEWARM_RUNTIME`, else onnx)."""
     configure_threads(threads, runtime)
     captioner = load_captioner(model_dir, runtime)
+    beam = beam or captioner.default_beam
     truths: list[str] = []
     guesses: list[str] = []
     with Progress(console=Console(stderr=True), disable=quiet) as progress:
@@ -67,6 +70,7 @@ def evaluate(
         bleu4=bleu.score / 100,
         mistakes=mistakes,
         runtime=captioner.info["runtime"],
+        beam=beam,
     )
 
 
@@ -78,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, required=True, help="how many scenes")
     parser.add_argument("--seed", type=int, required=True, help="which held-out scenes")
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
-    parser.add_argument("--beam", type=int, default=3, help="beam width (default 3)")
+    parser.add_argument(
+        "--beam", type=int, help="beam width (default: the model's, 3 for Show-Attend-Tell)"
+    )
     parser.add_argument(
         "--runtime",
         choices=RUNTIMES,
@@ -90,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count must be at least 1")
-    if not 1 <= args.beam <= 10:
+    if args.beam is not None and not 1 <= args.beam <= 10:
         parser.error("--beam must be 1-10")
     try:
         score = evaluate(
@@ -105,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"error: cannot load the model: {error}\n")
     for truth, guess in score.mistakes[: args.show_mistakes]:
         print(f"expected: {truth}\n     got: {guess}")
-    print(f"runtime {score.runtime}, beam {args.beam}, {args.count} scenes of seed {args.seed}")
+    print(f"runtime {score.runtime}, beam {score.beam}, {args.count} scenes of seed {args.seed}")
     print(f"exact_match={score.exact_match:.4f} bleu4={score.bleu4:.4f}")
     return 0
 

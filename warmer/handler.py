@@ -9,6 +9,11 @@ JSON summary and CloudWatch embedded metrics (EMF).
 
 A throttled, failing or slow function is counted and reported, never raised, and the
 SDK never retries: a struggling function gets no retry storm from its own warmer.
+
+A deploy's pre-warm names the version it just published (`{"version": "7"}`). A new
+version is not servable while it is Pending (a SnapStart version while Lambda makes its
+snapshot, for minutes on a first deploy), so the pre-warm first waits, bounded, until the
+version is Active, and says plainly when it is not.
 Standard library, boto3 and `contract` only, so it deploys as a small zip.
 """
 
@@ -36,6 +41,7 @@ from contract import (
     ALIAS,
     INIT_CAP_S,
     MAX_HOLD_MS,
+    parse_prewarm_version,
     parse_warm_answer,
     parse_warmer_input,
     warm_up_event,
@@ -55,6 +61,12 @@ SAFETY_MARGIN_S = 1.5
 # Budget when no Lambda context says how long is left (local runs, tests).
 DEFAULT_BUDGET_S = 60.0
 METRICS_NAMESPACE = "lukewarm"
+# How long a deploy's pre-warm waits for its version to become Active, and how often it
+# asks: botocore's own `published_version_active` waiter asks every 5 s.
+ACTIVE_WAIT_S = 210.0
+ACTIVE_POLL_S = 5.0
+# Kept for the warm-up waves after the wait: one wave's longest invoke and the margin.
+WAVE_RESERVE_S = INIT_CAP_S + DEFAULT_FUNCTION_TIMEOUT_S + NETWORK_ALLOWANCE_S + SAFETY_MARGIN_S
 
 OK = "ok"
 THROTTLED = "throttled"
@@ -244,6 +256,68 @@ def warm(
     }
 
 
+def wait_until_active(
+    client: Any,
+    function_name: str,
+    version: str,
+    bound_s: float,
+    *,
+    sleep: Any = None,
+    clock: Any = None,
+) -> dict[str, Any]:
+    """Ask Lambda for the version's state until it is Active or Failed, for at most `bound_s`.
+
+    The states and the pace are those of botocore's `published_version_active` waiter
+    (GetFunctionConfiguration on the qualified version). Errors are waited through, not
+    raised: on a first deploy the warmer's right to ask is seconds old.
+    """
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
+    started = clock()
+    state, reason = "Unknown", ""
+    while True:
+        try:
+            config = client.get_function_configuration(
+                FunctionName=function_name, Qualifier=version
+            )
+        except (ClientError, BotoCoreError) as error:
+            state = "Unknown"
+            reason = (
+                error.response.get("Error", {}).get("Code", "ClientError")
+                if isinstance(error, ClientError)
+                else type(error).__name__
+            )
+        else:
+            state = str(config.get("State") or "Unknown")
+            reason = str(config.get("StateReasonCode") or config.get("StateReason") or "")
+        if state in ("Active", "Failed") or clock() - started + ACTIVE_POLL_S > bound_s:
+            break
+        sleep(ACTIVE_POLL_S)
+    return {
+        "version": version,
+        "state": state,
+        "active": state == "Active",
+        "waited_s": round(clock() - started, 1),
+        "reason": reason,
+    }
+
+
+def version_state_client(endpoint_url: str | None) -> Any:
+    """A client for the quick GetFunctionConfiguration calls of the wait for Active."""
+    return lambda_client(endpoint_url, 1, CONNECT_TIMEOUT_S * 2)
+
+
+def not_active_message(function_name: str, readiness: dict[str, Any]) -> str:
+    """What the deploy log says when the new version could not be warmed."""
+    reason = f" ({readiness['reason']})" if readiness["reason"] else ""
+    return (
+        f"version {readiness['version']} of {function_name} is {readiness['state']}{reason}"
+        f" after {readiness['waited_s']:.0f} s, not Active: nothing was warmed, and requests"
+        " to the live alias fail until it is Active (a first SnapStart version can take"
+        " minutes to snapshot)"
+    )
+
+
 def _function_timeout_s(raw: str | None) -> float:
     """The target's timeout from the environment; the longest a stack allows if unset or bad."""
     try:
@@ -291,16 +365,33 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     FUNCTION_TIMEOUT_S is the target's timeout (infra/warming.py sets it).
     """
     concurrency, hold_ms = parse_warmer_input(event)
+    version = parse_prewarm_version(event)
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     budget_s = remaining_ms() / 1000 if callable(remaining_ms) else DEFAULT_BUDGET_S
+    function_name = os.environ["FUNCTION_NAME"]
+    endpoint_url = os.environ.get("LAMBDA_ENDPOINT_URL") or None
+    readiness = None
+    if version is not None:
+        readiness = wait_until_active(
+            version_state_client(endpoint_url),
+            function_name,
+            version,
+            min(ACTIVE_WAIT_S, budget_s - WAVE_RESERVE_S),
+        )
+        budget_s -= readiness["waited_s"]
     summary = warm(
-        os.environ["FUNCTION_NAME"],
+        function_name,
         os.environ.get("FUNCTION_QUALIFIER", ALIAS),
         concurrency,
         hold_ms,
-        budget_s=budget_s,
+        # Not Active: no budget, so no wave is sent, and the summary says why below.
+        budget_s=budget_s if readiness is None or readiness["active"] else 0.0,
         function_timeout_s=_function_timeout_s(os.environ.get("FUNCTION_TIMEOUT_S")),
-        endpoint_url=os.environ.get("LAMBDA_ENDPOINT_URL") or None,
+        endpoint_url=endpoint_url,
     )
+    if readiness is not None:
+        summary["version_state"] = readiness
+        if not readiness["active"]:
+            summary["error_details"] = [not_active_message(function_name, readiness)]
     print(emf_line(summary), flush=True)
     return summary

@@ -3,11 +3,14 @@
 `load_captioner(model_dir)` loads a model directory with the runtime that
 `LUKEWARM_RUNTIME` names: `onnx` (the default: its ONNX export on ONNX Runtime and
 NumPy, see `ort.py`) or `torch` (`config.json`, `vocab.json` and `weights.safetensors`
-in torch, see `pytorch.py`); `captioner.caption(image)` captions an RGB PIL image.
+in torch, see `pytorch.py`); a Hub model `lukewarm import` wrote runs on onnx only
+(`hub.py`). `captioner.caption(image)` captions an RGB PIL image; every backend runs the
+one beam search in `search.py`.
 Importing this package imports neither: the torch names below load torch on first use.
 
 What it may import: `contract`, the standard library, NumPy and Pillow, and its backend's
-library (ONNX Runtime or torch) when a model is loaded with it. Never a tool.
+library (ONNX Runtime or torch; `tokenizers` for a Hub model) when a model is loaded with
+it. Never a tool.
 """
 
 import warnings

@@ -203,11 +203,11 @@ class Vocabulary:
 
 
 def read_config(model_dir: Path) -> ModelConfig:
-    return ModelConfig.from_dict(_read_json(model_dir / CONFIG_FILE))
+    return ModelConfig.from_dict(read_json(model_dir / CONFIG_FILE))
 
 
 def read_vocabulary(model_dir: Path) -> Vocabulary:
-    data = _read_json(model_dir / VOCAB_FILE)
+    data = read_json(model_dir / VOCAB_FILE)
     if not isinstance(data, list) or not all(isinstance(w, str) for w in data):
         raise ModelFormatError("vocab.json must be a JSON list of words")
     return Vocabulary(tuple(data))
@@ -219,11 +219,15 @@ def write_model_files(model_dir: Path, config: ModelConfig, vocabulary: Vocabula
     (model_dir / VOCAB_FILE).write_text(json.dumps(list(vocabulary.words), indent=0) + "\n")
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """A model directory's JSON file (either family's); anything unreadable, nested too
+    deeply or not UTF-8 is the model-format error, never a raw exception."""
     try:
         return json.loads(path.read_bytes())
     except FileNotFoundError as error:
         raise ModelFormatError(f"{path} is missing") from error
+    except OSError as error:
+        raise ModelFormatError(f"{path} is unreadable: {error}") from None
     except RecursionError:
         raise ModelFormatError(f"{path} is not valid JSON: nested too deeply") from None
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError

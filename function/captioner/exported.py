@@ -11,6 +11,9 @@ weights stay the source of truth; an export whose fingerprint no longer matches 
 refused, never served. The manifest also records each export file's size and sha256:
 loading checks the sizes (no reading), the image build's check the hashes, so a graph
 or weights file changed in place (bytes flipped, NaN written over it) is never served.
+An imported Hub model's export (`lukewarm import`, `HUB_EXPORT_FORMAT`) has the same
+files, manifest and checks; it is made from `config.json`, `tokenizer.json` and the Hub
+weights' digest instead.
 
 Standard library only: the image build checks an export with it
 (`python -m captioner.exported DIR`) before any runtime is installed.
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ModelFormatError
+from .hub_config import TOKENIZER_FILE, import_command, is_hub_model, read_hub_config
 
 EXPORT_DIR = "onnx"
 MANIFEST_FILE = "manifest.json"
@@ -36,6 +40,12 @@ DATA_SUFFIX = ".data"
 EXPORT_FORMAT = "lukewarm-onnx/3"
 """Changes whenever the exported graphs change meaning: older exports become stale."""
 SOURCE_FILES = (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE)
+HUB_EXPORT_FORMAT = "lukewarm-hub-onnx/2"
+"""An imported Hub model's export (`lukewarm import`): encoder to cross-attention keys
+and values, decoder step over a key/value cache."""
+HUB_SOURCE_FILES = (CONFIG_FILE, TOKENIZER_FILE)
+"""What an imported directory's export depends on besides the Hub weights (whose
+digest its settings record: they stay in the Hub cache)."""
 QUANTIZE_CHOICES = ("none", "int8")
 
 
@@ -51,7 +61,9 @@ class Manifest:
     agreement: dict[str, Any]
     """For int8: how often its captions equal fp32's on the calibration check."""
     files: dict[str, ExportFile] = field(default_factory=dict)
-    """Each file of the export but the manifest, by name."""
+    """Each file of the export but the manifest, by name (both families' exports)."""
+    export_format: str = EXPORT_FORMAT
+    """`EXPORT_FORMAT` (Show-Attend-Tell) or `HUB_EXPORT_FORMAT` (an import)."""
 
     @property
     def runtime(self) -> str:
@@ -59,8 +71,8 @@ class Manifest:
         return "onnx" if self.quantize == "none" else f"onnx-{self.quantize}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": EXPORT_FORMAT,
+        data = {
+            "format": self.export_format,
             "quantize": self.quantize,
             "fingerprint": self.fingerprint,
             "sources": self.sources,
@@ -71,6 +83,7 @@ class Manifest:
                 for name, record in sorted(self.files.items())
             },
         }
+        return data
 
 
 @dataclass(frozen=True)
@@ -95,10 +108,16 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(file, "sha256").hexdigest()
 
 
-def source_digests(model_dir: Path) -> dict[str, str]:
+def source_files(model_dir: Path) -> tuple[str, ...]:
+    """The files an export of `model_dir` is made from: a Hub import's or a
+    Show-Attend-Tell model's."""
+    return HUB_SOURCE_FILES if is_hub_model(model_dir) else SOURCE_FILES
+
+
+def source_digests(model_dir: Path, names: tuple[str, ...] | None = None) -> dict[str, str]:
     """sha256 of each source file of a model directory; a missing one is an error."""
     digests = {}
-    for name in SOURCE_FILES:
+    for name in names or source_files(model_dir):
         try:
             digests[name] = file_digest(model_dir / name)
         except FileNotFoundError:
@@ -113,6 +132,12 @@ def fingerprint(sources: dict[str, str], settings: dict[str, Any]) -> str:
 
 
 def refresh_hint(model_dir: Path) -> str:
+    """The command that rewrites `model_dir`'s export, as advice."""
+    if is_hub_model(model_dir):
+        try:
+            return f"run `{import_command(read_hub_config(model_dir), model_dir)}` to refresh it"
+        except ModelFormatError:
+            return f"run `lukewarm import SOURCE {model_dir}` again to refresh it"
     return f"run `lukewarm export {model_dir}` to refresh it"
 
 
@@ -135,8 +160,9 @@ def read_manifest(model_dir: Path) -> Manifest:
         raise ModelFormatError(
             f"{path} is unreadable ({reason}): {refresh_hint(model_dir)}"
         ) from None
+    expected = HUB_EXPORT_FORMAT if is_hub_model(model_dir) else EXPORT_FORMAT
     try:
-        current = data["format"] == EXPORT_FORMAT
+        current = data["format"] == expected
         records = data["files"] if current else {}  # older formats recorded none
         files = {
             str(name): ExportFile(int(record["bytes"]), str(record["sha256"]))
@@ -149,20 +175,21 @@ def read_manifest(model_dir: Path) -> Manifest:
             settings=dict(data["settings"]),
             agreement=dict(data.get("agreement", {})),
             files=files,
+            export_format=str(data["format"]),
         )
     except (KeyError, TypeError, AttributeError, ValueError):
         raise ModelFormatError(
             f"{path} is not a lukewarm export manifest: {refresh_hint(model_dir)}"
         ) from None
-    if not current or manifest.settings.get("format") != EXPORT_FORMAT:
+    if not current or manifest.settings.get("format") != expected:
         raise ModelFormatError(
-            f"{model_dir}'s ONNX export is of an older format than {EXPORT_FORMAT}: "
+            f"{model_dir}'s ONNX export is of another format than {expected}: "
             f"{refresh_hint(model_dir)}"
         )
     if fingerprint(manifest.sources, manifest.settings) != manifest.fingerprint:
         raise ModelFormatError(f"{path} does not add up: {refresh_hint(model_dir)}")
     changed = []
-    for name in SOURCE_FILES:
+    for name in HUB_SOURCE_FILES if expected == HUB_EXPORT_FORMAT else SOURCE_FILES:
         if name == WEIGHTS_FILE and not (model_dir / name).exists():
             continue
         try:
@@ -211,11 +238,12 @@ def check_files(model_dir: Path, manifest: Manifest, *, hashes: bool) -> None:
 
 
 def check_export(model_dir: Path) -> Manifest:
-    """The image build's check of a model directory: its weights are there, its export was
-    made from them, and every export file is whole (raises `ModelFormatError` saying why
+    """The image build's check of a model directory (either family's): its weights are
+    there (Show-Attend-Tell's; an import's stay in the Hub cache), its export was made from
+    its sources, and every export file is whole (raises `ModelFormatError` saying why
     not). `lukewarm serve` runs it
     too, before it says it is serving."""
-    if not (model_dir / WEIGHTS_FILE).exists():
+    if not is_hub_model(model_dir) and not (model_dir / WEIGHTS_FILE).exists():
         raise ModelFormatError(f"{model_dir / WEIGHTS_FILE} is missing: nothing to check")
     manifest = read_manifest(model_dir)
     check_files(model_dir, manifest, hashes=True)

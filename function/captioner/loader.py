@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 from contract import RUNTIME_VARIABLE, RUNTIMES
 
 from .config import ModelFormatError
+from .hub_config import is_hub_model
 from .threads import requested_threads, set_thread_count
 
 if TYPE_CHECKING:
+    from .hub import HubCaptioner
     from .ort import OrtCaptioner
     from .pytorch import Captioner
 
@@ -45,12 +47,21 @@ def configure_threads(threads: int | None = None, runtime: str | None = None) ->
     return count
 
 
-def load_captioner(model_dir: str | Path, runtime: str | None = None) -> OrtCaptioner | Captioner:
+def load_captioner(
+    model_dir: str | Path, runtime: str | None = None
+) -> OrtCaptioner | Captioner | HubCaptioner:
     """Load a model directory with `runtime` (default: `LUKEWARM_RUNTIME`, else `onnx`).
 
     `onnx` needs the directory's export (`lukewarm export DIR` makes it) and refuses one
-    made from other weights; `torch` reads `weights.safetensors`.
+    made from other weights; `torch` reads `weights.safetensors`. An imported Hub model
+    (`lukewarm import`) runs on `onnx` only.
     """
+    if is_hub_model(Path(model_dir)):
+        if chosen_runtime(runtime) == "torch":
+            raise ModelFormatError(hub_torch_refusal(Path(model_dir)))
+        from .hub import HubCaptioner
+
+        return HubCaptioner.load(model_dir)
     if chosen_runtime(runtime) == "torch":
         from .pytorch import Captioner
 
@@ -58,3 +69,11 @@ def load_captioner(model_dir: str | Path, runtime: str | None = None) -> OrtCapt
     from .ort import OrtCaptioner
 
     return OrtCaptioner.load(model_dir)
+
+
+def hub_torch_refusal(model_dir: Path) -> str:
+    """Why runtime `torch` cannot serve an imported Hub model, and what to do."""
+    return (
+        f"{model_dir} is an imported Hub model (lukewarm import), which lukewarm serves on "
+        "runtime onnx only (its image holds no torch or transformers): set runtime onnx"
+    )

@@ -9,7 +9,9 @@ with the same bookkeeping as the torch backend's (`search.py`).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import onnxruntime as ort
@@ -18,7 +20,7 @@ from PIL import Image
 from .config import ModelConfig, ModelFormatError, Vocabulary, read_config, read_vocabulary
 from .exported import ENCODER_FILE, EXPORT_DIR, STEP_FILE, Manifest, read_manifest, refresh_hint
 from .preprocess import to_array
-from .search import Caption, Hypothesis, advance_batch, stage_timing, to_caption
+from .search import Caption, Generation, Hypothesis, search, stage_timing, to_caption
 from .threads import thread_count
 
 
@@ -46,6 +48,9 @@ def session_options(threads: int) -> ort.SessionOptions:
 class OrtCaptioner:
     """A loaded export: what the handler keeps for the life of an instance."""
 
+    default_beam = 3
+    """The beam width when a request names none."""
+
     def __init__(
         self,
         config: ModelConfig,
@@ -66,28 +71,8 @@ class OrtCaptioner:
         config = read_config(model_dir)
         vocabulary = read_vocabulary(model_dir)
         manifest = read_manifest(model_dir)
-        options = session_options(threads or thread_count())
-        sessions = []
-        for name in (ENCODER_FILE, STEP_FILE):
-            path = model_dir / EXPORT_DIR / name
-            try:
-                sessions.append(
-                    ort.InferenceSession(
-                        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                )
-            except Exception as error:  # onnxruntime raises its own untyped errors
-                raise ModelFormatError(
-                    f"{path} cannot be loaded ({str(error).splitlines()[0]}): "
-                    f"{refresh_hint(model_dir)}"
-                ) from None
-        captioner = cls(config, vocabulary, manifest, *sessions)
-        if not captioner.finite_on_blank():
-            raise ModelFormatError(
-                f"{model_dir}'s export gives outputs that are not finite on a blank image "
-                f"(NaN or infinite weights): {refresh_hint(model_dir)}"
-            )
-        return captioner
+        sessions = load_sessions(model_dir, threads)
+        return refuse_unless_finite(cls(config, vocabulary, manifest, *sessions), model_dir)
 
     def finite_on_blank(self) -> bool:
         """Whether the encoder and one decoder step give finite numbers for a black image.
@@ -107,8 +92,12 @@ class OrtCaptioner:
                 "projected": projected,
             },
         )
-        outputs = (features, projected, log_probs, hidden, cell)
-        return all(bool(np.isfinite(array).all()) for array in outputs)
+        return all_finite(features, projected, log_probs, hidden, cell)
+
+    @property
+    def max_steps(self) -> int:
+        """The most decoding steps a caption takes: `max_length` words, then `<end>`."""
+        return self.config.max_length + 1
 
     @property
     def info(self) -> dict[str, str]:
@@ -142,9 +131,129 @@ class OrtCaptioner:
         decoded = time.perf_counter()
         timing = stage_timing(started, preprocessed, encoded, decoded)
         return [
-            to_caption(hypotheses, self.vocabulary, alternatives=alternatives, timing_ms=timing)
+            to_caption(
+                hypotheses, self.vocabulary.decode, alternatives=alternatives, timing_ms=timing
+            )
             for hypotheses in results
         ]
+
+
+def load_sessions(
+    model_dir: Path, threads: int | None = None
+) -> tuple[ort.InferenceSession, ort.InferenceSession]:
+    """The export's encoder and decoder step sessions (either family's); a graph ONNX
+    Runtime cannot load is the model-format error, with the command that rewrites it."""
+    options = session_options(threads or thread_count())
+    sessions = []
+    for name in (ENCODER_FILE, STEP_FILE):
+        path = model_dir / EXPORT_DIR / name
+        try:
+            sessions.append(
+                ort.InferenceSession(
+                    str(path), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+            )
+        except Exception as error:  # onnxruntime raises its own untyped errors
+            raise ModelFormatError(
+                f"{path} cannot be loaded ({str(error).splitlines()[0]}): {refresh_hint(model_dir)}"
+            ) from None
+    return sessions[0], sessions[1]
+
+
+class BlankCheckable(Protocol):
+    def finite_on_blank(self) -> bool: ...
+
+
+Checked = TypeVar("Checked", bound=BlankCheckable)
+
+
+def refuse_unless_finite(captioner: Checked, model_dir: Path) -> Checked:
+    """`captioner`, unless its export gives numbers that are not finite on a blank image:
+    every ONNX Runtime family (Show-Attend-Tell's export, a Hub import) is refused at
+    init for it, with the command that rewrites the export."""
+    if not captioner.finite_on_blank():
+        raise ModelFormatError(
+            f"{model_dir}'s export gives outputs that are not finite on a blank image "
+            f"(NaN or infinite weights): {refresh_hint(model_dir)}"
+        )
+    return captioner
+
+
+def all_finite(*arrays: np.ndarray) -> bool:
+    return all(bool(np.isfinite(array).all()) for array in arrays)
+
+
+class OrtDecoding:
+    """`search.Decoding` over Show-Attend-Tell's exported decoder step."""
+
+    def __init__(
+        self,
+        step: ort.InferenceSession,
+        encoded: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        beam: int,
+    ) -> None:
+        self.session = step
+        self.beam = beam
+        # Every beam of an image attends over the same grid: copied once, never reordered.
+        self.features, self.projected, self.hidden, self.cell = (
+            np.repeat(array, beam, axis=0) for array in encoded
+        )
+        self.log_probs = np.empty((0, 0), dtype=np.float32)
+        self.vocab_size = 0
+
+    def step(self, tokens: list[int]) -> None:
+        self.log_probs, self.hidden, self.cell = self.session.run(
+            None,
+            {
+                "words": np.asarray(tokens, dtype=np.int64),
+                "hidden": self.hidden,
+                "cell": self.cell,
+                "features": self.features,
+                "projected": self.projected,
+            },
+        )
+        self.vocab_size = self.log_probs.shape[1]
+
+    def best(
+        self,
+        scores: list[list[float]],
+        count: int,
+        *,
+        banned: Sequence[tuple[int, int]] = (),
+        only: int | None = None,
+    ) -> tuple[list[list[float]], list[list[int]]]:
+        return best_candidates(
+            self.log_probs, scores, count, beam=self.beam, banned=banned, only=only
+        )
+
+    def reorder(self, rows: list[int]) -> None:
+        self.hidden, self.cell = self.hidden[rows], self.cell[rows]
+
+
+def best_candidates(
+    log_probs: np.ndarray,
+    scores: list[list[float]],
+    count: int,
+    *,
+    beam: int,
+    banned: Sequence[tuple[int, int]] = (),
+    only: int | None = None,
+) -> tuple[list[list[float]], list[list[int]]]:
+    """`search.Decoding.best` for a step's (images x beam, vocabulary) log-probabilities
+    in NumPy: what every ONNX Runtime family's decoding returns."""
+    batch = len(scores)
+    log_probs = log_probs.reshape(batch, beam, -1)
+    if only is not None:
+        ended = np.full_like(log_probs, -np.inf)
+        ended[:, :, only] = log_probs[:, :, only]
+        log_probs = ended
+    if banned:
+        log_probs = log_probs.copy()
+        for row, token in banned:
+            log_probs[row // beam, row % beam, token] = -np.inf
+    totals = np.asarray(scores, dtype=np.float32)[:, :, None] + log_probs
+    top_scores, top_index = _top(totals.reshape(batch, -1), count)
+    return top_scores.tolist(), top_index.tolist()
 
 
 def beam_search(
@@ -158,67 +267,8 @@ def beam_search(
 ) -> list[list[Hypothesis]]:
     """`beam.beam_search` over the exported decoder step: the `beam` best captions of
     each image, best first. `encoded` is the encoder session's output for B images."""
-    features, projected, hidden, cell = encoded
-    batch = features.shape[0]
-    k = beam
-    # Every beam of an image attends over the same grid: copied once, never reordered.
-    features, projected, hidden, cell = (
-        np.repeat(array, k, axis=0) for array in (features, projected, hidden, cell)
-    )
-    words = np.full(batch * k, start, dtype=np.int64)
-    sequences = np.empty((batch, k, 0), dtype=np.int64)
-    scores = np.zeros((batch, k), dtype=np.float32)
-    scores[:, 1:] = -np.inf  # all beams start identical: expand only the first
-    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
-    done = [False] * batch
-
-    for length in range(max_length + 1):
-        log_probs, hidden, cell = step.run(
-            None,
-            {
-                "words": words,
-                "hidden": hidden,
-                "cell": cell,
-                "features": features,
-                "projected": projected,
-            },
-        )
-        log_probs = log_probs.reshape(batch, k, -1)
-        if length == max_length:
-            # At the length limit a caption can only end.
-            ended = np.full_like(log_probs, -np.inf)
-            ended[:, :, end] = log_probs[:, :, end]
-            log_probs = ended
-        vocab = log_probs.shape[2]
-        candidates = (scores[:, :, None] + log_probs).reshape(batch, k * vocab)
-        # 2k candidates leave k live ones even if every finished one ends here.
-        top_scores, top_index = _top(candidates, 2 * k)
-        source_beam, next_word = np.divmod(top_index, vocab)
-
-        rows = advance_batch(
-            top_scores.tolist(),
-            source_beam.tolist(),
-            next_word.tolist(),
-            sequences.tolist(),
-            end=end,
-            k=k,
-            finished=finished,
-            done=done,
-        )
-        keep_beam, keep_word = np.array(rows[0], np.int64), np.array(rows[1], np.int64)
-        keep_score = np.array(rows[2], np.float32)
-        if all(done):
-            break
-
-        flat_source = (keep_beam + np.arange(batch)[:, None] * k).reshape(-1)
-        sequences = np.concatenate(
-            [sequences[np.arange(batch)[:, None], keep_beam], keep_word[:, :, None]], axis=2
-        )
-        scores = keep_score
-        words = keep_word.reshape(-1)
-        hidden, cell = hidden[flat_source], cell[flat_source]
-
-    return finished
+    rules = Generation(prompt=(start,), end=end, steps=max_length + 1)
+    return search(OrtDecoding(step, encoded, beam), rules, batch=encoded[0].shape[0], beam=beam)
 
 
 def _top(candidates: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:

@@ -120,6 +120,9 @@ def _quantize_decoder(decoder: nn.Module) -> nn.Module:
 class Captioner:
     """A loaded model: the thing the handler keeps for the life of an instance."""
 
+    default_beam = 3
+    """The beam width when a request names none."""
+
     def __init__(self, config: ModelConfig, vocabulary: Vocabulary, model: CaptionModel) -> None:
         self.config = config
         self.vocabulary = vocabulary
@@ -160,6 +163,11 @@ class Captioner:
             return all(bool(torch.isfinite(tensor).all()) for tensor in outputs)
 
     @property
+    def max_steps(self) -> int:
+        """The most decoding steps a caption takes: `max_length` words, then `<end>`."""
+        return self.config.max_length + 1
+
+    @property
     def info(self) -> dict[str, str]:
         return {"name": self.config.name, "version": self.config.version, "runtime": "torch"}
 
@@ -188,6 +196,8 @@ class Captioner:
         decoded = time.perf_counter()
         timing = stage_timing(started, preprocessed, encoded, decoded)
         return [
-            to_caption(hypotheses, self.vocabulary, alternatives=alternatives, timing_ms=timing)
+            to_caption(
+                hypotheses, self.vocabulary.decode, alternatives=alternatives, timing_ms=timing
+            )
             for hypotheses in results
         ]

@@ -56,6 +56,9 @@ first is the default."""
 RUNTIME_VARIABLE = "LUKEWARM_RUNTIME"
 """The function's environment variable naming its runtime: the stack sets it from
 `lukewarm:runtime`, the one place the runtime is chosen."""
+HUB_MODEL_FORMAT = "lukewarm-hub/1"
+"""`config.json`'s `format` in a model directory `lukewarm import` wrote: the function
+serves it on `onnx` only, and the Pulumi program refuses `runtime: torch` with it."""
 
 MAX_IMAGE_BYTES = 4_700_000
 """The largest image the function accepts: base64-encoded (6,266,668 bytes) it leaves 24 KB
@@ -181,6 +184,46 @@ def parse_warmer_input(event: Any) -> tuple[int, int]:
     if not _is_int(hold_ms) or not 0 <= hold_ms <= MAX_HOLD_MS:
         raise ValueError(f"hold_ms must be an integer from 0 to {MAX_HOLD_MS}, got {hold_ms!r}")
     return concurrency, hold_ms
+
+
+def prewarm_input(concurrency: int, hold_ms: int, version: str) -> dict[str, Any]:
+    """A deploy's pre-warm: the warmer's input naming the version the deploy published, so
+    the warmer waits until that version is Active before warming it."""
+    return {**warmer_input(concurrency, hold_ms), "version": version}
+
+
+def parse_prewarm_version(event: Any) -> str | None:
+    """The version a deploy's pre-warm names, None for a scheduled run (no "version"), or
+    ValueError saying what is wrong."""
+    version = event.get("version") if isinstance(event, dict) else None
+    if version is None:
+        return None
+    if not isinstance(version, str) or not version.isdigit():
+        raise ValueError(f'version must be a published version number such as "7", got {version!r}')
+    return version
+
+
+def pruner_input(keep: int, live: str) -> dict[str, Any]:
+    """The version pruner's event: how many versions to keep, and the version the alias
+    points at (always kept), so the pruner needs no right to read the alias."""
+    return {"keep": keep, "live": live}
+
+
+def parse_pruner_input(event: Any) -> tuple[int, str]:
+    """`(keep, live)` from the deploy's input, or ValueError saying what is wrong."""
+    keep = event.get("keep") if isinstance(event, dict) else None
+    live = event.get("live") if isinstance(event, dict) else None
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= MAX_KEPT_VERSIONS:
+        raise ValueError(
+            f'the event must be {{"keep": <int from 1 to {MAX_KEPT_VERSIONS}>,'
+            f' "live": "<version>"}}, got {event!r}'
+        )
+    if not isinstance(live, str) or not (live.isdigit() or live == "$LATEST"):
+        raise ValueError(
+            f'the event\'s "live" must be the version the alias points at ("7" or "$LATEST"),'
+            f" got {live!r}"
+        )
+    return keep, live
 
 
 def _is_int(value: Any) -> bool:

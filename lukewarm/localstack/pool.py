@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .logs import LogGroups, peak_memory_mb
 from .snapshot import RestoredProcess, Snapshot
 
 log = logging.getLogger("lukewarm.pool")
@@ -56,6 +57,8 @@ class PoolOptions:
     """How long an instance may take to import the handler before it counts as failed."""
     snapstart: bool = False
     """Start new instances by restoring one initialised snapshot, as SnapStart does."""
+    logs: LogGroups | None = None
+    """Where the function's log lines and Lambda's platform lines go (none: nowhere)."""
 
 
 @dataclass
@@ -155,6 +158,7 @@ class Pool:
         self._starting = 0
         self._closed = False
         self._snapshot: asyncio.Task[Snapshot | dict[str, str]] | None = None
+        self.logs = options.logs or LogGroups(None)
 
     async def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
         """Run `event` on an instance; raises Throttled when none is free and none may start."""
@@ -168,8 +172,21 @@ class Pool:
                 log.info("%s exited while idle (%s); dropped", instance.id, gone)
         if len(self._instances) + self._starting >= self.options.max_instances:
             raise Throttled(f"all {self.options.max_instances} instances are busy")
+        began = time.perf_counter()
         started = await self._start_instance()
         if isinstance(started, Invocation):
+            # The invocation that waited for the failed init fails with it.
+            assert started.error is not None
+            self.logs.start(started.instance, request_id)
+            self.logs.end(started.instance, request_id)
+            self.logs.report(
+                started.instance,
+                request_id,
+                duration_ms=(time.perf_counter() - began) * 1000,
+                max_memory_mb=0,
+                status="error",
+                error_type=started.error["errorType"],
+            )
             return started
         return await self._run(started, event, request_id, cold=started.restore_ms is None)
 
@@ -218,6 +235,7 @@ class Pool:
             "PYTHONUNBUFFERED": "1",
         }
         self._starting += 1
+        began = time.perf_counter()
         try:
             if self.options.snapstart:
                 snapshot = await self.snapshot()
@@ -246,7 +264,11 @@ class Pool:
             # throttled requests below the cap.
             self._starting -= 1
         instance = Instance(instance_id, process)
-        instance.stderr_task = asyncio.create_task(forward_logs(instance))
+        if self.options.snapstart:
+            self.logs.restore_start(instance_id)
+        else:
+            self.logs.init_start(instance_id)
+        instance.stderr_task = asyncio.create_task(forward_logs(instance, self.logs))
         self._instances[instance_id] = instance
         try:
             ready = await asyncio.wait_for(instance.read_message(), self.options.init_timeout_s)
@@ -255,15 +277,27 @@ class Pool:
             if isinstance(error, asyncio.CancelledError):
                 raise
             reason = "init timed out" if isinstance(error, TimeoutError) else str(error)
+            self.logs.init_report(
+                instance_id, (time.perf_counter() - began) * 1000, "Runtime.InitError"
+            )
             return Invocation(
                 instance_id, process.pid, True, error=init_error("Runtime.InitError", reason)
             )
         if "init_error" in ready:
             await self._discard(instance)
+            self.logs.init_report(
+                instance_id,
+                (time.perf_counter() - began) * 1000,
+                ready["init_error"].get("errorType", "Runtime.Unknown"),
+            )
             cold = not self.options.snapstart
             return Invocation(instance_id, process.pid, cold, error=ready["init_error"])
         instance.init_ms = ready.get("init_ms")
         instance.restore_ms = ready.get("restore_ms")
+        if instance.restore_ms is not None:
+            self.logs.restore_report(instance_id, instance.restore_ms)
+        elif instance.init_ms is not None:
+            self.logs.init_report(instance_id, instance.init_ms)
         if instance.restore_ms is not None:
             log.info(
                 "%s restored from the snapshot in %.0f ms (%.0f ms CPU)",
@@ -307,9 +341,13 @@ class Pool:
         timeout = self.options.timeout_s
         deadline_ms = time.time() * 1000 + timeout * 1000
         first = instance.served == 0
+        began = time.perf_counter()
+        max_memory_mb = 0
+        self.logs.start(instance.id, request_id)
         try:
             message = await asyncio.wait_for(instance.call(event, request_id, deadline_ms), timeout)
         except TimeoutError:
+            max_memory_mb = peak_memory_mb(instance.pid)
             await self._discard(instance)
             message = {
                 "error": {
@@ -333,9 +371,11 @@ class Pool:
             await self._discard(instance)
             raise
         else:
+            max_memory_mb = peak_memory_mb(instance.pid)
             instance.busy = False
             instance.served += 1
             instance.last_used = time.monotonic()
+        self._report(instance, request_id, message, began, max_memory_mb, cold, first)
         return Invocation(
             instance.id,
             instance.pid,
@@ -344,6 +384,34 @@ class Pool:
             message.get("error"),
             instance.init_ms if cold else None,
             instance.restore_ms if first else None,
+        )
+
+    def _report(
+        self,
+        instance: Instance,
+        request_id: str,
+        message: dict[str, Any],
+        began: float,
+        max_memory_mb: int,
+        cold: bool,
+        first: bool,
+    ) -> None:
+        """END and REPORT, as Lambda writes them after every invocation."""
+        error = message.get("error")
+        error_type = error.get("errorType") if isinstance(error, dict) else None
+        status = "success"
+        if error is not None:
+            status = "timeout" if error_type == "Sandbox.Timedout" else "error"
+        self.logs.end(instance.id, request_id)
+        self.logs.report(
+            instance.id,
+            request_id,
+            duration_ms=(time.perf_counter() - began) * 1000,
+            max_memory_mb=max_memory_mb,
+            init_ms=instance.init_ms if cold else None,
+            restore_ms=instance.restore_ms if first else None,
+            status=status,
+            error_type=error_type,
         )
 
     async def _discard(self, instance: Instance) -> None:
@@ -389,8 +457,9 @@ def init_error(error_type: str, message: str) -> dict[str, str]:
     return {"errorType": error_type, "errorMessage": message}
 
 
-async def forward_logs(instance: Instance) -> None:
-    """The instance's stdout and stderr (its CloudWatch stream), line by line to our log."""
+async def forward_logs(instance: Instance, logs: LogGroups) -> None:
+    """The instance's stdout and stderr (its CloudWatch stream), line by line to our log
+    and to the stack's log file."""
     stream = instance.process.stderr
     assert stream is not None
     while True:
@@ -400,4 +469,6 @@ async def forward_logs(instance: Instance) -> None:
             continue
         if not line:
             return
-        function_log.info("[%s] %s", instance.id, line.decode(errors="replace").rstrip())
+        text = line.decode(errors="replace").rstrip()
+        logs.function(instance.id, text)
+        function_log.info("[%s] %s", instance.id, text)

@@ -34,11 +34,15 @@ class StackProcess:
     def __init__(self, env: dict[str, str] | None = None, **options: Any) -> None:
         """`options` are `lukewarm serve` flags by keyword; `env` is added to the environment."""
         self.env = env or {}
-        self.arguments = flags(**{"port": 0, **options})
         self.log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (lives as long as the stack)
             prefix="lukewarm-serve-", suffix=".log", delete=False
         )
         self.log_path = Path(self.log_file.name)
+        # Its log events beside its output, never in the checkout's default file.
+        self.events_path = Path(
+            options.pop("log_file", None) or self.log_path.with_suffix(".jsonl")
+        )
+        self.arguments = flags(**{"port": 0, "log_file": self.events_path, **options})
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
 
@@ -106,6 +110,7 @@ class StackProcess:
         """Stop the stack and delete its log."""
         self.stop()
         self.log_path.unlink(missing_ok=True)
+        self.events_path.unlink(missing_ok=True)
 
     def __enter__(self) -> StackProcess:
         return self.start() if self.process is None else self

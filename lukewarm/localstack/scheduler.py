@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from contract import ALIAS, parse_warmer_input, warmer_input
 from warmer import handler as warmer
 
+from .logs import LogGroups
+
 log = logging.getLogger("lukewarm.warmer")
 
 # The warmer Lambda's own timeout; infra/warming.py gives it the same budget.
@@ -93,8 +95,10 @@ class WarmScheduler:
         hold_ms: int,
         function_timeout_s: float,
         clock: StackClock,
+        logs: LogGroups | None = None,
     ) -> None:
         self.schedules = schedules
+        self.logs = logs or LogGroups(None)
         self.endpoint_url = endpoint_url
         self.function_name = function_name
         self.hold_ms = hold_ms
@@ -113,6 +117,8 @@ class WarmScheduler:
             self.function_timeout_s,
         )
         log.info("warm run (%s): %s", reason, json.dumps(summary, separators=(",", ":")))
+        # What the deployed warmer prints: its summary as one EMF line, in its log group.
+        self.logs.warmer(warmer.emf_line(summary))
         return summary
 
     async def follow(self, schedule: Schedule, runs: asyncio.TaskGroup) -> None:

@@ -22,6 +22,7 @@ from lukewarm.checkout import FUNCTION_DIR
 
 from . import front, invoke, server
 from .cors import Cors
+from .logs import JSON, LogGroups
 from .pool import Pool, PoolOptions
 from .scheduler import Schedule, StackClock, WarmScheduler
 
@@ -63,6 +64,10 @@ class StackOptions:
     """The function's application log level, as the deployed logging config sets it."""
     authorizer: Authorizer | None = None
     """What `lukewarm:auth` iam or jwt checks before the protected routes; None for none."""
+    log_file: Path | None = None
+    """Where the function's and the warmer's log events go (`lukewarm report --local`)."""
+    log_format: str = JSON
+    """Lambda's log format for the platform lines: JSON (as deployed) or Text."""
     cors_origins: Sequence[str] = ()
     """The API's `corsOrigins`: preflights answered and CORS headers set as API Gateway does."""
 
@@ -89,6 +94,12 @@ class LocalStack:
             env["LUKEWARM_MODEL_DIR"] = str(Path(options.model_dir).resolve())
         if options.runtime is not None:
             env[RUNTIME_VARIABLE] = options.runtime
+        self.logs = LogGroups(
+            options.log_file,
+            log_format=options.log_format,
+            memory_mb=options.memory_size,
+            version=invoke.EXECUTED_VERSION,
+        )
         self.pool = Pool(
             PoolOptions(
                 task_root=Path(options.task_root).resolve(),
@@ -98,6 +109,7 @@ class LocalStack:
                 timeout_s=options.timeout_s,
                 init_timeout_s=INIT_CAP_S + options.timeout_s,
                 snapstart=options.snapstart,
+                logs=self.logs,
             )
         )
         self.events = invoke.EventQueue(self.pool, options.time_scale)
@@ -159,6 +171,7 @@ class LocalStack:
                 hold_ms=self.options.warm_hold_ms,
                 function_timeout_s=self.options.timeout_s,
                 clock=self.clock,
+                logs=self.logs,
             )
             self.run_in_background(scheduler.run(prewarm=self.options.prewarm))
         return self.url
@@ -187,3 +200,4 @@ class LocalStack:
         await self.pool.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        self.logs.close()

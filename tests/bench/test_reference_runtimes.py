@@ -16,12 +16,19 @@ def pinned(runtime: str) -> dict[str, str]:
 
 
 def test_the_onnx_runtime_is_its_requirements_from_pypi_without_torch() -> None:
-    (install,) = reference.install_commands("onnx", None)
+    install, without_deps = reference.install_commands("onnx", None)
 
-    assert install == reference.requirements("onnx")
+    assert sorted([*install, *without_deps[1:]]) == sorted(reference.requirements("onnx"))
     assert "onnxruntime" in pinned("onnx")
-    assert not any(line.startswith("torch") for line in install)
+    assert not any(line.startswith("torch") for line in install + without_deps)
     assert "--index-url" not in install
+
+
+def test_tokenizers_is_installed_without_the_hub_client_it_depends_on() -> None:
+    """As the image installs it: the function decodes tokens and never downloads."""
+    _, without_deps = reference.install_commands("onnx", None)
+
+    assert without_deps == ["--no-deps", f"tokenizers=={pinned('onnx')['tokenizers']}"]
 
 
 def test_torch_comes_first_from_pytorchs_cpu_index_at_the_images_pin() -> None:

@@ -126,6 +126,7 @@ def test_the_warmer_zips_from_lukewarms_checkout_whatever_the_working_directory(
 def test_keepwarm_refuses_no_windows_and_holds_out_of_range() -> None:
     alias_args = {
         "function_name": "f",
+        "function_arn": "arn",
         "alias_name": "live",
         "alias_arn": "arn",
         "alias_version": None,

@@ -120,32 +120,22 @@ def test_the_function_code_is_copied_into_either_image() -> None:
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_copy_sources_are_exactly_what_each_runtime_needs(runtime: str) -> None:
     """torch: its requirements and the three model files. onnx: its requirements, and
-    the export with the JSON it reads, taken from the stage that checked them against
-    the weights (which stay out of the image)."""
+    the model directory taken from the stage that checked its export against its sources
+    (Show-Attend-Tell's weights, or an imported Hub model's config and tokenizer and
+    every export file's hash), with the weights removed there."""
     sources = [s for stage in image_stages(runtime) for group, _, _ in copies(stage) for s in group]
     if runtime == "torch":
         assert sources[:4] == ["requirements-torch.txt"] + [f"model/{n}" for n in MODEL_FILES]
+        tail = sources[4:]
     else:
-        assert sources[:4] == [
-            "requirements-onnx.txt",
-            "/check/model/config.json",
-            "/check/model/vocab.json",
-            "/check/model/onnx/",
-        ]
+        assert sources[:2] == ["requirements-onnx.txt", "/check/model/"]
         assert {origin for _, _, origin in copies("onnx")} == {None, "onnx-check"}
         checked = [s for group, _, _ in copies("onnx-check") for s in group]
-        assert checked == ["contract/", "captioner/"] + [f"model/{n}" for n in MODEL_FILES] + [
-            "model/onnx/"
-        ]
+        assert checked == ["contract/", "captioner/", "model/"]
         assert "python -m captioner.exported model" in runs("onnx-check")
-    assert sources[4:] == [
-        "app.py",
-        "uploads.py",
-        "events.py",
-        "contract/",
-        "captioner/",
-        "static/",
-    ]
+        assert "rm -f model/weights.safetensors" in runs("onnx-check")
+        tail = sources[2:]
+    assert tail == ["app.py", "uploads.py", "events.py", "contract/", "captioner/", "static/"]
     context = [
         s
         for stage in (runtime, "onnx-check", "final")
@@ -190,6 +180,9 @@ def test_each_image_installs_only_its_runtime_and_nothing_pickled_or_torchvision
     onnx_requirements = (FUNCTION_DIR / "requirements-onnx.txt").read_text()
     assert re.search(r"^torch==\d+\.\d+\.\d+$", torch_requirements, re.MULTILINE)
     assert re.search(r"^onnxruntime==\d+\.\d+\.\d+$", onnx_requirements, re.MULTILINE)
+    # tokenizers without huggingface-hub: the function decodes, never downloads.
+    assert re.search(r"^tokenizers==[\d.]+  # --no-deps$", onnx_requirements, re.MULTILINE)
+    assert "pip install --no-cache-dir --no-deps -r /tmp/no-deps.txt" in runs("onnx")
     assert not re.search(r"^torch", onnx_requirements, re.MULTILINE)
     assert "torchvision" not in torch_requirements + str(instructions())
     for source in (FUNCTION_DIR / "captioner").glob("*.py"):

@@ -5,7 +5,9 @@ that must differ between instances restored from one snapshot.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import random
 import re
 import subprocess
@@ -143,8 +145,10 @@ def test_the_before_snapshot_hook_primes_the_captioner(tiny_model_dir: Path) -> 
     assert calls == [((size, size), {"beam": 1})]
 
 
-def test_the_handler_imports_where_snapshot_restore_py_is_missing(tiny_model_dir: Path) -> None:
-    """No runtime restores without the library, so the hooks simply go unregistered."""
+def import_without_snapshot_restore_py(
+    tiny_model_dir: Path, initialization_type: str | None
+) -> subprocess.CompletedProcess[str]:
+    """Import the handler in a fresh interpreter where the hook library is missing."""
     probe = (
         "import sys; sys.modules['snapshot_restore_py'] = None\n"
         "import app\n"
@@ -152,18 +156,81 @@ def test_the_handler_imports_where_snapshot_restore_py_is_missing(tiny_model_dir
         "warm = {'lukewarm': {'action': 'warm', 'hold_ms': 0}}\n"
         "print(app.handler(warm, LambdaContext())['restored'])\n"
     )
-    done = subprocess.run(
+    env = {
+        "LUKEWARM_MODEL_DIR": str(tiny_model_dir),
+        "LUKEWARM_THREADS": "1",
+        "PYTHONPATH": f"{FUNCTION_DIR}:{FUNCTION_DIR.parent}",
+    }
+    if initialization_type:
+        env["AWS_LAMBDA_INITIALIZATION_TYPE"] = initialization_type
+    return subprocess.run(
         [sys.executable, "-c", probe],
         cwd=FUNCTION_DIR,
-        env={
-            "LUKEWARM_MODEL_DIR": str(tiny_model_dir),
-            "LUKEWARM_THREADS": "1",
-            "PYTHONPATH": f"{FUNCTION_DIR}:{FUNCTION_DIR.parent}",
-        },
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+@pytest.mark.parametrize("initialization_type", [None, "on-demand", "provisioned-concurrency"])
+def test_the_handler_imports_where_snapshot_restore_py_is_missing(
+    tiny_model_dir: Path, initialization_type: str | None
+) -> None:
+    """Without SnapStart no hook ever runs, so the hooks may go unregistered."""
+    done = import_without_snapshot_restore_py(tiny_model_dir, initialization_type)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines()[-1] == "False"
+
+
+def test_under_snapstart_a_missing_snapshot_restore_py_fails_the_init_loudly(
+    tiny_model_dir: Path,
+) -> None:
+    """Silently unregistered hooks would let every restored instance share one id."""
+    done = import_without_snapshot_restore_py(tiny_model_dir, "snap-start")
+    assert done.returncode != 0
+    (last,) = done.stderr.strip().splitlines()[-1:]
+    assert last.startswith("RuntimeError: SnapStart is on")
+    assert "snapshot_restore_py cannot be imported" in last
+    assert "AWS Python 3.12+ base image" in last
+
+
+def test_a_failing_before_snapshot_hook_is_logged_and_never_fails_the_publish(
+    tiny_model_dir: Path,
+) -> None:
+    """A hook that raises fails PublishVersion, and the provider then leaves the stack stuck
+    (terraform-provider-aws #49904): priming is an optimisation, so it only logs."""
+    app = import_app(tiny_model_dir)
+    captioner = app.captioner
+
+    def out_of_memory(image, **options):
+        raise MemoryError("priming needed more than the function has")
+
+    app.captioner = type("Failing", (), {
+        "config": captioner.config,
+        "caption": lambda self, image, **options: out_of_memory(image, **options),
+    })()  # fmt: skip
+    stream = io.StringIO()
+    log_handler = logging.StreamHandler(stream)
+    log_handler.setFormatter(app.logger.registered_formatter)
+    app.logger.addHandler(log_handler)
+    try:
+        (prime,) = [hook for hook, _, _ in hooks_of(app, snapshot_restore_py.get_before_snapshot())]
+        prime()  # returns: the snapshot is taken unprimed
+    finally:
+        app.captioner = captioner
+        app.logger.removeHandler(log_handler)
+    (record,) = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert record["level"] == "WARNING"
+    assert record["message"].startswith("priming before the snapshot failed")
+    assert record["error"] == "MemoryError: priming needed more than the function has"
+    # And the restored instance serves as usual.
+    snapshot_and_restore_after_hooks(app)
+    answer = app.handler(sample_event("warm_up.json"), LambdaContext())
+    assert answer["restored"] is True
+
+
+def snapshot_and_restore_after_hooks(app: ModuleType) -> None:
+    for hook, args, kwargs in hooks_of(app, snapshot_restore_py.get_after_restore()):
+        hook(*args, **kwargs)

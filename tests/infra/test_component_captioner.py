@@ -16,9 +16,12 @@ def test_two_captioners_live_side_by_side_in_one_program() -> None:
     assert deployment.one(FUNCTION, "small-service-function")["memorySize"] == 1024
     assert deployment.one(FUNCTION, "large-service-function")["memorySize"] == 3008
     assert len(deployment.of_type(HTTP_API)) == 2
+    # Each has its own version pruner, on every stack; warming only where it has windows.
     assert sorted(f.name for f in deployment.of_type(FUNCTION)) == [
         "large-service-function",
+        "large-versions-pruner",
         "small-service-function",
+        "small-versions-pruner",
         "small-warming-warmer",
     ]
     assert any(urn.endswith("lukewarm:index:Captioner::small") for urn in deployment.urns)

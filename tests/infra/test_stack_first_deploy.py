@@ -112,7 +112,7 @@ def test_schedules_wait_for_their_right_to_invoke_and_for_the_no_retry_config() 
 
 def test_prewarm_waits_for_the_warmers_right_to_invoke_the_alias() -> None:
     deployment = deploy()
-    (prewarm,) = deployment.of_type(INVOCATION)
+    (prewarm,) = [r for r in deployment.of_type(INVOCATION) if r.name == "warming-prewarm"]
     assert "warming-invoke-alias" in deployment.dependencies[prewarm.name]
 
 

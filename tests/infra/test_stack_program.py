@@ -9,6 +9,7 @@ import pytest
 
 from infra.mocks import (
     ALIAS,
+    DASHBOARD,
     DOCKER_IMAGE,
     ECR_LIFECYCLE_POLICY,
     ECR_REPOSITORY,
@@ -35,6 +36,8 @@ COMPONENTS = {
     "lukewarm:index:Service",
     "lukewarm:index:Api",
     "lukewarm:index:Warming",
+    "lukewarm:index:Versions",
+    "lukewarm:index:Monitoring",
 }
 
 
@@ -45,14 +48,14 @@ def test_default_stack_creates_each_piece_once() -> None:
 
     assert counts == {
         **dict.fromkeys(COMPONENTS, 1),
-        HELPER_LAMBDA: 1,
+        HELPER_LAMBDA: 2,
         ECR_REPOSITORY: 1,
         ECR_LIFECYCLE_POLICY: 1,
         DOCKER_IMAGE: 1,
-        LOG_GROUP: 2,
-        ROLE: 3,
-        ROLE_POLICY: 4,
-        FUNCTION: 2,
+        LOG_GROUP: 3,
+        ROLE: 4,
+        ROLE_POLICY: 7,
+        FUNCTION: 3,
         ALIAS: 1,
         HTTP_API: 1,
         INTEGRATION: 1,
@@ -60,8 +63,9 @@ def test_default_stack_creates_each_piece_once() -> None:
         STAGE: 1,
         PERMISSION: 1,
         SCHEDULE: 1,
-        INVOCATION: 1,
+        INVOCATION: 2,
         EVENT_INVOKE_CONFIG: 1,
+        DASHBOARD: 1,
     }
 
 
@@ -84,7 +88,7 @@ def test_every_cloud_resource_is_a_child_named_after_its_component() -> None:
         else:
             assert parent in COMPONENTS, urn
             assert name.startswith(f"{parent.rsplit(':', 1)[1].lower()}-"), urn
-    assert helpers == {"warming"}
+    assert helpers == {"warming", "versions"}
 
 
 def test_outputs() -> None:
@@ -98,7 +102,14 @@ def test_outputs() -> None:
         "image_uri",
         "warmer_name",
         "warm_schedules",
+        "dashboard_url",
+        "alarm_topic_arn",
     }
+    assert outputs["dashboard_url"] == (
+        "https://eu-central-1.console.aws.amazon.com/cloudwatch/home?region=eu-central-1"
+        "#dashboards/dashboard/lukewarm-test"
+    )
+    assert outputs["alarm_topic_arn"] is None
     assert outputs["caption_url"] == outputs["url"] + "caption"
     assert "@sha256:" in outputs["image_uri"]
     assert outputs["alias_arn"].endswith(f"function:{outputs['function_name']}:live")

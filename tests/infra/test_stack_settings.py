@@ -45,10 +45,13 @@ def test_the_documented_defaults() -> None:
         provisioned_concurrency=0,
         log_level="INFO",
         snap_start=False,
-        snap_start_versions=2,
+        snap_start_versions=1,
         auth="none",
         jwt_issuer=None,
         jwt_audience=None,
+        monitoring="dashboard",
+        alarm_email=None,
+        cold_start_alarm=15.0,
         tags={},
     )
 
@@ -61,6 +64,17 @@ def test_every_key_in_pulumi_yaml_has_type_or_default_and_description() -> None:
         assert "default" in declaration, key
 
 
+@pytest.mark.parametrize("key", ["reservedConcurrency", "provisionedConcurrency"])
+def test_the_concurrency_keys_name_the_accounts_real_unreserved_floor(key: str) -> None:
+    """The floor AWS keeps unreserved is 10 on a new account and 10, 50 or 100 elsewhere;
+    a description that promises 100 sends a new account's user the wrong way."""
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    description = " ".join(declared[f"lukewarm:{key}"]["description"].split())
+    assert "10 on a new account" in description
+    assert "10, 50 or 100 elsewhere" in description
+    assert "100 by AWS's docs" not in description
+
+
 def test_declared_types_fit_their_defaults_as_pulumi_checks_them() -> None:
     # Pulumi rejects a project whose typed default does not match its type; its types
     # are only these four, so throttleRate (a float), warmSchedules (objects) and tags (a
@@ -69,7 +83,12 @@ def test_declared_types_fit_their_defaults_as_pulumi_checks_them() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     for key, declaration in declared.items():
         if "type" not in declaration:
-            assert key in {"lukewarm:throttleRate", "lukewarm:warmSchedules", "lukewarm:tags"}
+            assert key in {
+                "lukewarm:throttleRate",
+                "lukewarm:warmSchedules",
+                "lukewarm:coldStartAlarm",
+                "lukewarm:tags",
+            }, key
             continue
         assert isinstance(declaration["default"], python_types[declaration["type"]]), key
         if declaration["type"] == "array":
@@ -370,8 +389,8 @@ def test_each_bad_part_of_a_schedule_list_is_reported_where_it_is() -> None:
     problems = raised.value.problems
     assert problems == (
         "lukewarm:warmSchedules[0].concurrency = 0: must be an integer from 1 to 50",
-        'lukewarm:warmSchedules[0].timezone = "Mars/Olympus": must be a tz database name'
-        " such as UTC or Europe/Berlin",
+        'lukewarm:warmSchedules[0].timezone = "Mars/Olympus": must be an IANA time zone'
+        " name, Area/Location such as Europe/Berlin, or UTC",
         'lukewarm:warmSchedules[1] = "rate(5 minutes)": must be a mapping'
         " {schedule, concurrency, timezone}",
         'lukewarm:warmSchedules[2] = {"schedule": "rate(5 minutes)", "every": 2}: unknown field'
@@ -507,7 +526,8 @@ def test_a_warm_schedule_built_in_code_is_validated_too() -> None:
     assert str(raised.value) == (
         "schedule: a rate needs a whole number of at least 1; "
         "concurrency: must be an integer from 1 to 50; "
-        "timezone: must be a tz database name such as UTC or Europe/Berlin"
+        "timezone: must be an IANA time zone name, Area/Location such as Europe/Berlin,"
+        " or UTC; nearest: Europe/Berlin"
     )
 
 
@@ -533,6 +553,30 @@ def test_a_warm_schedule_built_in_code_is_validated_too() -> None:
         (
             {"corsOrigins": "[oops"},
             'lukewarm:corsOrigins = "[oops": must be a list of origins (JSON or YAML list)',
+        ),
+        # The monitoring keys, and what alarmEmail needs of monitoring.
+        (
+            {"monitoring": "everything"},
+            'lukewarm:monitoring = "everything": must be off, dashboard or alarms '
+            "(the dashboard, alarms and their SNS topic)",
+        ),
+        (
+            {"monitoring": "alarms", "alarmEmail": "ops"},
+            'lukewarm:alarmEmail = "ops": must be an e-mail address such as ops@example.com, '
+            'or "" for none',
+        ),
+        (
+            {"alarmEmail": "ops@example.com"},
+            'lukewarm:alarmEmail = "ops@example.com": needs lukewarm:monitoring = alarms '
+            "(it is dashboard): only alarms send mail",
+        ),
+        (
+            {"coldStartAlarm": 0},
+            "lukewarm:coldStartAlarm = 0: must be a number above 0 and at most 100",
+        ),
+        (
+            {"coldStartAlarm": 101},
+            "lukewarm:coldStartAlarm = 101: must be a number above 0 and at most 100",
         ),
     ],
 )
@@ -603,6 +647,44 @@ def test_stack_settings_take_their_defaults_from_that_project(project: Path) -> 
     settings = stack_settings("dev", project)
 
     assert (settings.memory_size, settings.timeout) == (1769, 12)
+
+
+@pytest.mark.parametrize(
+    ("timezone", "nearest"),
+    [
+        # Files of the tz database that Python's zoneinfo lists among its zones.
+        ("Factory", "Factory is a file of the tz database, not a zone; nearest: UTC"),
+        ("localtime", "localtime is a file of the tz database, not a zone; nearest: UTC"),
+        ("posixrules", "posixrules is a file of the tz database, not a zone; nearest: UTC"),
+        # Legacy aliases: the region name with the same zone data.
+        ("US/Eastern", "nearest: America/New_York"),
+        ("Japan", "nearest: Asia/Tokyo"),
+        # Misspelt, or a city alone.
+        ("Europe/Berln", "nearest: Europe/Berlin"),
+        ("new york", "nearest: America/New_York"),
+    ],
+)
+def test_a_name_outside_the_tz_regions_is_refused_with_the_nearest_valid_names(
+    timezone: str, nearest: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"warmSchedules": [{"schedule": "rate(5 minutes)", "timezone": timezone}]})
+
+    (problem,) = raised.value.problems
+    assert problem.startswith(
+        f'lukewarm:warmSchedules[0].timezone = "{timezone}": must be an IANA time zone name'
+    )
+    assert nearest in problem
+
+
+@pytest.mark.parametrize(
+    "timezone", ["UTC", "Europe/Berlin", "America/Argentina/Salta", "Etc/GMT+5"]
+)
+def test_region_names_and_utc_are_accepted(timezone: str) -> None:
+    (window,) = load_settings(
+        {"warmSchedules": [{"schedule": "rate(5 minutes)", "timezone": timezone}]}
+    ).warm_schedules
+    assert window.timezone == timezone
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The `snapStart` key: SnapStart on the published versions the live alias follows, and the
-pruner that keeps at most `snapStartVersions` of them (and their billed snapshots)."""
+pruner that keeps at most `snapStartVersions` of them (and their billed snapshots), on
+every stack, since a snapshot outlives the setting that made it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 import pulumi
 import pytest
 
-from contract import MAX_KEPT_VERSIONS
+from contract import MAX_KEPT_VERSIONS, parse_pruner_input
 from infra.mocks import (
     ALIAS,
     FUNCTION,
@@ -18,7 +19,6 @@ from infra.mocks import (
     deploy,
 )
 from infra.settings import ROOT, SettingsError, load_settings
-from pruner.handler import parse_event as parse_prune_event
 
 
 def test_snapstart_is_off_by_default() -> None:
@@ -62,14 +62,21 @@ def test_a_snapstart_value_that_is_not_a_boolean_is_refused() -> None:
         load_settings({"snapStart": "sometimes"})
 
 
-def test_without_snapstart_no_version_is_ever_deleted() -> None:
+def test_without_snapstart_old_versions_are_pruned_all_the_same() -> None:
+    """Every deploy publishes a version, and a version published while SnapStart was on
+    keeps its billed snapshot after SnapStart is turned off: the pruner stays."""
     deployment = deploy({"snapStartVersions": 1})
-    assert [r.name for r in deployment.of_type(FUNCTION)] == ["service-function", "warming-warmer"]
-    assert [r.name for r in deployment.of_type(INVOCATION)] == ["warming-prewarm"]
+    assert {r.name for r in deployment.of_type(FUNCTION)} == {
+        "service-function",
+        "warming-warmer",
+        "versions-pruner",
+    }
+    assert json.loads(deployment.one(INVOCATION, "versions-prune")["input"])["keep"] == 1
 
 
-def test_with_snapstart_each_deploy_prunes_all_but_the_newest_versions() -> None:
-    deployment = deploy({"snapStart": True, "snapStartVersions": 3})
+@pytest.mark.parametrize("snap_start", [True, False])
+def test_each_deploy_prunes_all_but_the_newest_versions(snap_start: bool) -> None:
+    deployment = deploy({"snapStart": snap_start, "snapStartVersions": 3})
     service = deployment.state(FUNCTION, "service-function")
     pruner = deployment.one(FUNCTION, "versions-pruner")
     prune = deployment.one(INVOCATION, "versions-prune")
@@ -78,40 +85,50 @@ def test_with_snapstart_each_deploy_prunes_all_but_the_newest_versions() -> None
     assert isinstance(pruner["code"], pulumi.AssetArchive)
     assert pruner["code"].assets["handler.py"].path == "pruner/handler.py"
     assert pruner["code"].assets["contract/__init__.py"].path == "function/contract/__init__.py"
-    assert pruner["environment"]["variables"] == {
-        "FUNCTION_NAME": service["name"],
-        "FUNCTION_QUALIFIER": "live",
-    }
+    assert pruner["environment"]["variables"] == {"FUNCTION_NAME": service["name"]}
     assert "snapStart" not in pruner
-    # Run once per deploy that moves the alias, after it moved, keeping the configured count.
+    # Run once per deploy that moves the alias, after it moved, keeping the configured count
+    # and the version the alias points at, which the input names: no alias is read.
+    live = deployment.one(ALIAS)["functionVersion"]
     assert prune["functionName"] == deployment.state(FUNCTION, "versions-pruner")["name"]
-    assert json.loads(prune["input"]) == {"keep": 3}
-    assert prune["triggers"] == {"alias_version": deployment.one(ALIAS)["functionVersion"]}
+    assert json.loads(prune["input"]) == {"keep": 3, "live": live}
+    assert prune["triggers"] == {"alias_version": live}
 
 
 def test_the_pruner_may_delete_versions_of_the_captioner_and_nothing_else() -> None:
     deployment = deploy({"snapStart": True})
     function_arn = deployment.state(FUNCTION, "service-function")["arn"]
-    alias_arn = deployment.outputs["alias_arn"]
 
+    # No GetAlias: AWS authorizes it against the function, not the alias, and a denied call
+    # would have failed the deploy. The live version comes in the pruner's input instead.
     assert deployment.policies()["versions-prune-versions"]["Statement"] == [
-        {"Effect": "Allow", "Action": "lambda:GetAlias", "Resource": alias_arn},
         {"Effect": "Allow", "Action": "lambda:ListVersionsByFunction", "Resource": function_arn},
         # Qualified ARNs only: deleting the function itself needs the unqualified one.
         {"Effect": "Allow", "Action": "lambda:DeleteFunction", "Resource": f"{function_arn}:*"},
     ]
-    assert load_settings({"snapStart": True}).snap_start_versions == 2
+
+
+def test_one_version_is_kept_by_default_and_never_more_than_images() -> None:
+    """A rollback redeploys an earlier commit, whose image ECR still keeps: the live version
+    is all a stack needs, and a version whose image is gone can never run again."""
+    assert load_settings({"snapStart": True}).snap_start_versions == 1
+    assert load_settings({"snapStartVersions": 3, "keepImages": 3}).snap_start_versions == 3
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"snapStartVersions": 4, "keepImages": 3})
+    (problem,) = raised.value.problems
+    assert problem.startswith("lukewarm:snapStartVersions = 4: must be at most keepImages (3)")
 
 
 @pytest.mark.parametrize("value", [0, 101, "two"])
 def test_snapstart_versions_outside_1_to_100_are_refused(value: object) -> None:
     with pytest.raises(SettingsError, match=r"lukewarm:snapStartVersions = .*: must be an integer"):
         load_settings({"snapStartVersions": value})
-    # The most the settings accept is what the pruner accepts.
-    assert load_settings({"snapStartVersions": MAX_KEPT_VERSIONS}).snap_start_versions == 100
-    assert parse_prune_event({"keep": MAX_KEPT_VERSIONS}) == 100
+    # The most the settings accept is what the pruner accepts (with as many images kept).
+    most = {"snapStartVersions": MAX_KEPT_VERSIONS, "keepImages": MAX_KEPT_VERSIONS}
+    assert load_settings(most).snap_start_versions == 100
+    assert parse_pruner_input({"keep": MAX_KEPT_VERSIONS, "live": "7"}) == (100, "7")
     with pytest.raises(ValueError, match="from 1 to 100"):
-        parse_prune_event({"keep": MAX_KEPT_VERSIONS + 1})
+        parse_pruner_input({"keep": MAX_KEPT_VERSIONS + 1, "live": "7"})
 
 
 def test_the_image_is_built_on_a_base_image_that_runs_snapstart_hooks() -> None:
@@ -121,3 +138,7 @@ def test_the_image_is_built_on_a_base_image_that_runs_snapstart_hooks() -> None:
     base = re.search(r"^ARG BASE_IMAGE=public\.ecr\.aws/lambda/python:3\.(\d+)", dockerfile, re.M)
     assert base is not None and int(base[1]) >= 12
     assert re.search(r"^FROM \$\{BASE_IMAGE\}", dockerfile, re.M)
+    # Whoever changes BASE_IMAGE is told, beside it, what SnapStart then needs.
+    comment = dockerfile[: dockerfile.index("ARG BASE_IMAGE=")]
+    assert "must stay an AWS Python >= 3.12 base image" in comment
+    assert 'LABEL com.amazonaws.lambda.feature.snapstart="Allow"' in comment

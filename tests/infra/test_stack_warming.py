@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+from typing import Any
 
 import pulumi
+import pytest
+from pulumi.runtime import MockResourceArgs
 
 from infra.mocks import (
     ACCOUNT,
@@ -15,6 +19,7 @@ from infra.mocks import (
     ROLE,
     ROLE_POLICY,
     SCHEDULE,
+    LukewarmMocks,
     deploy,
 )
 
@@ -33,7 +38,8 @@ def test_warmer_is_a_small_python_zip_of_warmer_dir_aimed_at_the_alias() -> None
     assert warmer["architectures"] == ["arm64"]  # Graviton, whatever the function runs on
     assert warmer["handler"] == "handler.handler"
     assert warmer["memorySize"] <= 256
-    assert warmer["timeout"] <= 60
+    # Room for a pre-warm to wait for a new version to be Active (up to 210 s), then warm.
+    assert warmer["timeout"] == 300
     assert isinstance(code, pulumi.AssetArchive)
     assert "handler.py" in code.assets
     assert all(name.endswith(".py") for name in code.assets)
@@ -65,7 +71,12 @@ def test_warmer_may_invoke_only_the_live_alias() -> None:
         for policy in deployment.of_type(ROLE_POLICY)
         if policy.inputs["role"] == "warming-role-id"
     ]
-    assert sorted(warmer_policies) == ["warming-invoke-alias", "warming-write-logs"]
+    # And, for the pre-warm only, read its versions' state (the next test).
+    assert sorted(warmer_policies) == [
+        "warming-invoke-alias",
+        "warming-read-version-state",
+        "warming-write-logs",
+    ]
 
 
 def test_one_schedule_per_window_with_its_zone_and_input() -> None:
@@ -122,19 +133,72 @@ def test_scheduler_role_is_for_this_accounts_schedules_and_invokes_only_the_warm
 
 def test_prewarm_runs_the_warmer_again_whenever_the_image_or_version_changes() -> None:
     deployment = deploy({"warmSchedules": WINDOWS, "warmHoldMs": 800})
-    prewarm = deployment.one(INVOCATION)
+    prewarm = deployment.one(INVOCATION, "warming-prewarm")
+    live = deployment.one(ALIAS)["functionVersion"]
 
     assert prewarm["functionName"] == deployment.outputs["warmer_name"]
-    assert json.loads(prewarm["input"]) == {"concurrency": 3, "hold_ms": 800}
+    # The version it names is the one it waits for until Active, then warms.
+    assert json.loads(prewarm["input"]) == {"concurrency": 3, "hold_ms": 800, "version": live}
     assert prewarm["triggers"] == {
         "image_uri": deployment.outputs["image_uri"],
         "alias_version": deployment.one(ALIAS)["functionVersion"],
     }
 
 
+def test_the_prewarm_may_read_the_state_of_the_functions_versions_and_waits_for_it() -> None:
+    deployment = deploy()
+    function_arn = deployment.state(FUNCTION, "service-function")["arn"]
+
+    assert deployment.policies()["warming-read-version-state"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "lambda:GetFunctionConfiguration",
+            "Resource": f"{function_arn}:*",
+        }
+    ]
+    assert "warming-read-version-state" in deployment.dependencies["warming-prewarm"]
+
+
+class PrewarmAnswers(LukewarmMocks):
+    """The fake cloud, with the pre-warm's result as the warmer would return it."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__()
+        self.result = result
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        resource_id, state = super().new_resource(args)
+        if args.name == "warming-prewarm":
+            state["result"] = json.dumps(self.result)
+        return resource_id, state
+
+
+def test_a_version_not_active_at_the_bound_is_said_plainly_in_the_deploy_log(caplog) -> None:
+    message = "version 1 of f is Pending (Creating) after 210 s, not Active: nothing was warmed"
+    result = {
+        "version_state": {"version": "1", "state": "Pending", "active": False},
+        "error_details": [message],
+    }
+    with caplog.at_level(logging.WARNING):
+        deploy(mocks=PrewarmAnswers(result))
+
+    assert f"pre-warm: {message}" in [record.getMessage() for record in caplog.records]
+
+
+@pytest.mark.parametrize(
+    "result",
+    [{"version_state": {"state": "Active", "active": True}, "error_details": []}, {}],
+)
+def test_an_active_version_or_an_older_warmer_logs_no_warning(caplog, result) -> None:
+    with caplog.at_level(logging.WARNING):
+        deploy(mocks=PrewarmAnswers(result))
+    assert not [r for r in caplog.records if "pre-warm" in r.getMessage()]
+
+
 def test_no_prewarm_when_turned_off() -> None:
     deployment = deploy({"prewarmOnDeploy": False})
-    assert deployment.of_type(INVOCATION) == []
+    assert [r.name for r in deployment.of_type(INVOCATION)] == ["versions-prune"]
+    assert "warming-read-version-state" not in deployment.policies()
     assert len(deployment.of_type(SCHEDULE)) == 1
 
 
@@ -143,7 +207,7 @@ def test_no_warming_resources_at_all_without_warm_windows() -> None:
 
     assert [r.name for r in deployment.resources if r.name.startswith("warming")] == []
     assert deployment.of_type(SCHEDULE) == []
-    assert deployment.of_type(INVOCATION) == []
-    assert [r.name for r in deployment.of_type(FUNCTION)] == ["service-function"]
+    assert [r.name for r in deployment.of_type(INVOCATION)] == ["versions-prune"]
+    assert {r.name for r in deployment.of_type(FUNCTION)} == {"service-function", "versions-pruner"}
     assert deployment.outputs["warmer_name"] is None
     assert deployment.outputs["warm_schedules"] == []

@@ -79,7 +79,13 @@ def invoke(client: Any, event: Any, qualifier: str = "live") -> tuple[Any, dict[
 def instance_pids(stack_pid: int) -> set[int]:
     """The stack's instance processes (its children), running now."""
     return {
-        child.pid
-        for child in psutil.Process(stack_pid).children(recursive=True)
-        if child.is_running() and child.status() != psutil.STATUS_ZOMBIE
+        child.pid for child in psutil.Process(stack_pid).children(recursive=True) if _running(child)
     }
+
+
+def _running(process: psutil.Process) -> bool:
+    # A reclaimed instance can exit between being listed and being looked at.
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -252,7 +252,7 @@ def test_logs_kept_forever_are_refused() -> None:
         "(lukewarm: logRetentionDays)."
         for group in deployment.of_type(LOG_GROUP)
     )
-    assert len(verdict.violations) == 2
+    assert len(verdict.violations) == 3  # the captioner's, the warmer's, the pruner's
 
 
 def test_a_function_without_its_own_log_group_is_refused() -> None:

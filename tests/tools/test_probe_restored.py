@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lukewarm.probe import Sample, classify, cost_inputs, derive_threshold, summarise
 
 
@@ -28,3 +30,20 @@ def test_restored_requests_are_classed_apart_and_counted_as_new_instances() -> N
     assert summary["restored"]["count"] == 1 and summary["restored"]["p50_ms"] == 900.0
     # Both started an instance: `lukewarm cost --snapstart` prices those as restores.
     assert inputs["cold_fraction"] == 0.4
+
+
+def test_the_probes_help_names_every_class_restored_included(capsys):
+    from lukewarm.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["probe", "--help"])
+
+    out = capsys.readouterr().out
+    assert "measure cold, restored, luke-warm and warm latency over time" in out
+    for line in (
+        "- cold: the response says `cold_start: true` (the instance loaded the model for it);",
+        "- restored: the response says `restored: true` (SnapStart restored the instance for it);",
+        "- luke-warm: not cold, but slower than the luke-warm threshold;",
+        "- warm: the rest.",
+    ):
+        assert line in out.splitlines()
