@@ -16,8 +16,8 @@ still overruns stays a timeout, counted apart. One line per module, and the last
 
     mutation <module>: killed=<n> survived=<n> timeout=<n> score=<killed / (killed + survived)>
 
-    python -m tests.mutation [MODULE ...]    # app, uploads, events, search, images, warmer,
-                                             # settings (default: all)
+    python -m tests.mutation [MODULE ...]    # app, uploads, events, search, hub, images,
+                                             # warmer, settings (default: all)
     python -m tests.mutation --report [MODULE ...]   # the last run's lines, nothing run
 """
 
@@ -70,6 +70,11 @@ MODULES = {
             "tests/function/test_onnx_runtime.py",
             "tests/function/test_app.py",
         ),
+    ),
+    "hub": Module(
+        "captioner/hub.py",
+        "captioner",
+        ("tests/toolkit/test_hub_import.py", "tests/function/test_onnx_runtime.py"),
     ),
     "images": Module(
         "captioner/images.py",
