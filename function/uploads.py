@@ -96,10 +96,7 @@ class _Form:
         self.parts = 0
         self.ended = False
         self.image: list[bytes] | None = None
-        self._header_field = b""
-        self._disposition = b""
-        self._dispositions = 0
-        self._chunks: list[bytes] | None = None
+        self._start_part()
 
     def callbacks(self) -> MultipartCallbacks:
         return {
@@ -120,9 +117,14 @@ class _Form:
                 f"the multipart/form-data body has over {MAX_FORM_PARTS} parts; "
                 "send the image alone, in a file field named 'image'"
             )
-        self._header_field = self._disposition = b""
+        self._start_part()
+
+    def _start_part(self) -> None:
+        """A part's headers are read afresh; its data is kept only if it is the image."""
+        self._header_field = b""
+        self._disposition = b""
         self._dispositions = 0
-        self._chunks = None
+        self._chunks: list[bytes] | None = None
 
     def header_field(self, data: bytes, start: int, end: int) -> None:
         self._header_field += data[start:end]

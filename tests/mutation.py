@@ -9,9 +9,16 @@ module (the fast ones that cover it).
 
 A surviving mutant that no test could ever kill (an equivalent mutant: the program
 behaves the same) is listed in `EQUIVALENT` with the reason, and left out of the score.
-The last line is `mutation: killed=<n> survived=<n> score=<x>`.
+mutmut calls a mutant whose tests overrun its CPU limit a timeout, and on a busy machine
+slow tests do. Each timeout is settled: its tests run again, allowed `SETTLE_FACTOR` times
+their clean duration (measured), until they fail (killed) or pass (survived); one that
+still overruns stays a timeout, counted apart. One line per module, and the last for all:
 
-    python -m tests.mutation [MODULE ...]    # app, images, warmer, settings (default: all)
+    mutation <module>: killed=<n> survived=<n> timeout=<n> score=<killed / (killed + survived)>
+
+    python -m tests.mutation [MODULE ...]    # app, uploads, events, search, hub, images,
+                                             # warmer, settings (default: all)
+    python -m tests.mutation --report [MODULE ...]   # the last run's lines, nothing run
 """
 
 from __future__ import annotations
@@ -20,8 +27,11 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +52,29 @@ class Module:
     """Tests that cannot pass on mutated code (mutmut's instrumentation imports mutmut)."""
 
 
+APP_TESTS = (
+    "tests/function/test_app.py",
+    "tests/function/test_snapstart.py",
+    "tests/function/test_hostile_input.py",
+)
+
 MODULES = {
-    "app": Module(
-        "app.py", "app.py", ("tests/function/test_app.py", "tests/function/test_hostile_input.py")
+    "app": Module("app.py", "app.py", APP_TESTS),
+    "uploads": Module("uploads.py", "uploads.py", APP_TESTS),
+    "events": Module("events.py", "events.py", APP_TESTS),
+    "search": Module(
+        "captioner/search.py",
+        "captioner",
+        (
+            "tests/function/test_model.py",
+            "tests/function/test_onnx_runtime.py",
+            "tests/function/test_app.py",
+        ),
+    ),
+    "hub": Module(
+        "captioner/hub.py",
+        "captioner",
+        ("tests/toolkit/test_hub_import.py", "tests/function/test_onnx_runtime.py"),
     ),
     "images": Module(
         "captioner/images.py",
@@ -116,16 +146,16 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
             Equivalent("xǁInstanceǁbegin_invocation", line, ONLY_ZERO_READ)
             for line in ("self.invocations = 1", "self.invocations -= 1", "self.invocations += 2")
         ),
+    ),
+    "uploads": (
         Equivalent("x__body_bytes", 'return body.encode("UTF-8", "surrogatepass")', SAME_CODEC),
-        Equivalent(
-            "x_read_image_bytes",
-            'media_type = content_type.split(";", )[0].strip().lower()',
-            "only the text before the first ';' is kept, however many splits follow",
-        ),
-        Equivalent(
-            "x_read_image_bytes",
-            'media_type = content_type.split(";", 2)[0].strip().lower()',
-            "only the text before the first ';' is kept, however many splits follow",
+        *(
+            Equivalent(
+                "x_read_image_bytes",
+                f'media_type = content_type.split(";", {splits})[0].strip().lower()',
+                "only the text before the first ';' is kept, however many splits follow",
+            )
+            for splits in ("", "2")
         ),
     ),
     "images": (
@@ -182,8 +212,21 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     ),
 }
 
-KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+# What each mutmut verdict counts as. A timeout is neither: mutmut's limits (CPU time from
+# its estimate of the tests' duration, and a wall-clock time half of that, after which its
+# fork server sends SIGXCPU) are overrun by slow tests on a busy machine, so each timeout is
+# settled (`settle`) and the ones that still overrun are reported apart.
+KILLED = {"killed", "caught by type check", "segfault"}
 SURVIVED = {"survived", "no tests"}
+TIMEOUT = "timeout"
+SIGKILL = -9
+"""mutmut calls a worker killed by SIGKILL a segfault, but RLIMIT_CPU's hard limit, one
+second past the soft one that sends SIGXCPU, kills with SIGKILL: that is a timeout too."""
+
+SETTLE_FACTOR = 5.0
+"""A timed-out mutant's tests get this many times their clean run's duration, measured."""
+SETTLE_FLOOR_S = 30.0
+"""...and at least this long: pytest's start-up alone varies by seconds on a busy machine."""
 
 
 def stage(name: str, module: Module, fresh: bool) -> Path:
@@ -234,15 +277,156 @@ def mutmut(folder: Path, *arguments: str, capture: bool = False) -> str:
     return done.stdout or ""
 
 
-def statuses(folder: Path, module: Module) -> dict[str, str]:
-    """Every mutant of the module and what became of it (`killed`, `survived`, ...)."""
+def mutmut_statuses(folder: Path, module: Module) -> dict[str, str]:
+    """Every mutant of the module and mutmut's verdict (`killed`, `survived`, `timeout`...)."""
     meta = folder / "mutants" / (module.source + ".meta")
     if not meta.is_file():
         return {}
     codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
     from mutmut.stats import status_by_exit_code
 
-    return {mutant: status_by_exit_code[code] for mutant, code in codes.items()}
+    return {
+        mutant: TIMEOUT if code == SIGKILL else status_by_exit_code[code]
+        for mutant, code in codes.items()
+    }
+
+
+def statuses(folder: Path, module: Module) -> dict[str, str]:
+    """mutmut's verdicts, with each timeout that was settled replaced by its settled one."""
+    settled = load_settled(folder)
+    return {
+        mutant: settled[mutant].status if status == TIMEOUT and mutant in settled else status
+        for mutant, status in mutmut_statuses(folder, module).items()
+    }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a timed-out mutant's tests did when given time enough."""
+
+    status: str
+    """`killed` (a test failed), `survived` (all passed) or `timeout` (still over the limit)."""
+    seconds: float
+    limit_s: float
+
+
+def load_settled(folder: Path) -> dict[str, Verdict]:
+    path = folder / "settled.json"
+    if not path.is_file():
+        return {}
+    return {
+        mutant: Verdict(**fields)
+        for mutant, fields in json.loads(path.read_text(encoding="utf-8")).items()
+    }
+
+
+def save_settled(folder: Path, verdicts: Mapping[str, Verdict]) -> None:
+    document = {mutant: vars(verdict) for mutant, verdict in sorted(verdicts.items())}
+    (folder / "settled.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+
+
+def run_tests(
+    command: Sequence[str], cwd: Path, mutant: str, limit_s: float | None
+) -> tuple[int | None, float]:
+    """Run `command` with `mutant` switched on (`""`: the original code): its exit code, or
+    None when it ran past `limit_s` (then it is killed, with any processes it started), and
+    the seconds it took."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["MUTANT_UNDER_TEST"] = mutant
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        code: int | None = process.wait(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        code = None
+    return code, time.perf_counter() - started
+
+
+def verdict_of(exit_code: int | None) -> str:
+    """pytest's exit code on a mutant, as a verdict. 1: a test failed; 2: collection failed
+    (the mutant broke an import; the same tests collect on the original); 3: pytest's
+    internal error, which mutmut counts as a kill too; 5: no test ran."""
+    if exit_code is None:
+        return TIMEOUT
+    if exit_code == 0:
+        return "survived"
+    if exit_code == 5:
+        return "no tests"
+    return "killed"
+
+
+def settle(
+    mutants: Iterable[str],
+    tests_of: Callable[[str], tuple[str, ...]],
+    command: Callable[[tuple[str, ...]], list[str]],
+    cwd: Path,
+    *,
+    factor: float = SETTLE_FACTOR,
+    floor_s: float = SETTLE_FLOOR_S,
+    log: Callable[[str], None] = print,
+) -> dict[str, Verdict]:
+    """Run each timed-out mutant's tests again, allowed `factor` times the duration of the
+    same tests on the original code (measured here, once per set of tests, so under the
+    machine's load of the moment) and at least `floor_s`, until they fail or pass."""
+    clean_s: dict[tuple[str, ...], float] = {}
+    verdicts: dict[str, Verdict] = {}
+    for mutant in sorted(mutants):
+        tests = tests_of(mutant)
+        if tests not in clean_s:
+            code, seconds = run_tests(command(tests), cwd, "", None)
+            if code != 0:
+                raise SystemExit(
+                    f"the tests of {mutant} fail on the original code (exit code {code}): "
+                    f"{' '.join(command(tests))} in {cwd}"
+                )
+            clean_s[tests] = seconds
+        limit_s = max(factor * clean_s[tests], floor_s)
+        code, seconds = run_tests(command(tests), cwd, mutant, limit_s)
+        verdicts[mutant] = Verdict(verdict_of(code), round(seconds, 1), round(limit_s, 1))
+        log(
+            f"  settled {mutant}: {verdicts[mutant].status} after {seconds:.1f} s "
+            f"(limit {limit_s:.0f} s, {factor:g}x the clean {clean_s[tests]:.1f} s)"
+        )
+    return verdicts
+
+
+def mutant_tests(folder: Path, module: Module) -> Callable[[str], tuple[str, ...]]:
+    """The tests mutmut ran for a mutant (those that reach its function), else the module's."""
+    stats = folder / "mutants" / "mutmut-stats.json"
+    by_function: dict[str, list[str]] = {}
+    if stats.is_file():
+        by_function = json.loads(stats.read_text(encoding="utf-8"))[
+            "tests_by_mangled_function_name"
+        ]
+
+    def tests_of(mutant: str) -> tuple[str, ...]:
+        return tuple(sorted(by_function.get(mutant.partition("__mutmut_")[0], ()))) or (
+            module.tests
+        )
+
+    return tests_of
+
+
+def pytest_command(module: Module) -> Callable[[tuple[str, ...]], list[str]]:
+    """pytest as mutmut runs it in `mutants/`, without a per-test time limit."""
+
+    def command(tests: tuple[str, ...]) -> list[str]:
+        deselect = [arg for test in module.deselect for arg in ("--deselect", test)]
+        return [
+            sys.executable, "-m", "pytest", "--rootdir=.", "-x", "-q", "-p", "no:randomly",
+            "--timeout=0", *deselect, *tests,
+        ]  # fmt: skip
+
+    return command
 
 
 def mutated_lines(folder: Path, mutant: str) -> list[str]:
@@ -256,7 +440,7 @@ def mutated_lines(folder: Path, mutant: str) -> list[str]:
 
 def equivalent(folder: Path, name: str, mutant: str) -> Equivalent | None:
     function = mutant.rpartition(".")[2].partition("__mutmut_")[0]
-    candidates = [e for e in EQUIVALENT[name] if e.function == function]
+    candidates = [e for e in EQUIVALENT.get(name, ()) if e.function == function]
     if not candidates:
         return None
     lines = mutated_lines(folder, mutant)
@@ -264,54 +448,103 @@ def equivalent(folder: Path, name: str, mutant: str) -> Equivalent | None:
 
 
 @dataclass
-class Score:
+class Tally:
     killed: int = 0
     survived: int = 0
+    timeout: int = 0
+    equivalent: int = 0
     unchecked: int = 0
 
     @property
-    def score(self) -> float:
+    def score(self) -> float | None:
+        """Killed over killed and survived: timeouts and equivalents count neither way."""
         total = self.killed + self.survived
-        return self.killed / total if total else 1.0
+        return self.killed / total if total else None
 
     def line(self, label: str) -> str:
-        return f"{label}: killed={self.killed} survived={self.survived} score={self.score:.3f}"
+        score = "n/a" if self.score is None else f"{self.score:.3f}"
+        return (
+            f"mutation {label}: killed={self.killed} survived={self.survived} "
+            f"timeout={self.timeout} score={score}"
+        )
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(*(getattr(self, name) + getattr(other, name) for name in vars(self)))
+
+
+def tally(
+    verdicts: Mapping[str, str], is_equivalent: Callable[[str], Equivalent | None]
+) -> tuple[Tally, list[tuple[str, str, str]]]:
+    """Count a module's verdicts (timeouts already settled); list every survivor, timeout
+    and equivalent mutant as (verdict, mutant, the equivalent's reason or "")."""
+    counts = Tally()
+    listed: list[tuple[str, str, str]] = []
+    for mutant, status in sorted(verdicts.items()):
+        if status in KILLED:
+            counts.killed += 1
+        elif status == TIMEOUT:
+            counts.timeout += 1
+            listed.append((status, mutant, ""))
+        elif status in SURVIVED:
+            reason = is_equivalent(mutant) if status == "survived" else None
+            if reason is not None:
+                counts.equivalent += 1
+                listed.append(("equivalent", mutant, reason.reason))
+            else:
+                counts.survived += 1
+                listed.append((status, mutant, ""))
+        else:  # not checked, skipped, suspicious, interrupted
+            counts.unchecked += 1
+    return counts, listed
 
 
 def run(name: str, fresh: bool, workers: int) -> None:
     module = MODULES[name]
     folder = stage(name, module, fresh)
-    # After an earlier run only its survivors run again (against the current tests).
+    # After an earlier run only what was not killed runs again (against the current tests).
     again = [m for m, status in statuses(folder, module).items() if status not in KILLED]
     mutmut(folder, "run", "--max-children", str(workers), *again)
     # Changed tests can void earlier results that were not run again: run those too.
-    unchecked = [m for m, status in statuses(folder, module).items() if status == "not checked"]
+    unchecked = [
+        m for m, status in mutmut_statuses(folder, module).items() if status == "not checked"
+    ]
     if unchecked:
         mutmut(folder, "run", "--max-children", str(workers), *unchecked)
+    rerun = set(again) | set(unchecked)
+    settled = {m: v for m, v in load_settled(folder).items() if m not in rerun}
+    timeouts = [
+        m
+        for m, status in mutmut_statuses(folder, module).items()
+        if status == TIMEOUT and m not in settled
+    ]
+    if timeouts:
+        print(f"settling {len(timeouts)} timeouts of {name}", flush=True)
+    verdicts = settle(
+        timeouts,
+        mutant_tests(folder, module),
+        pytest_command(module),
+        folder / "mutants",
+        log=lambda line: print(line, flush=True),
+    )
+    save_settled(folder, {**settled, **verdicts})
 
 
-def report(name: str) -> Score:
-    """The module's score from its last run's results, survivors and equivalents listed."""
+def report(name: str) -> Tally:
+    """The module's line from its last run's results, after every survivor and timeout with
+    its mutated lines and every equivalent mutant with its reason."""
     module = MODULES[name]
     folder = STAGING / name
-    score = Score()
-    for mutant, status in sorted(statuses(folder, module).items()):
-        if status == "not checked":
-            score.unchecked += 1
-            continue
-        if status in KILLED:
-            score.killed += 1
-            continue
-        reason = equivalent(folder, name, mutant) if status == "survived" else None
-        if reason is not None:
-            print(f"  equivalent {mutant}: {reason.reason}")
-            continue
-        score.survived += 1
-        print(f"  {status} {mutant}:")
-        print("    " + "\n    ".join(mutated_lines(folder, mutant)))
-    unchecked = f" ({score.unchecked} not checked yet)" if score.unchecked else ""
-    print(score.line(f"mutation {name} ({module.source})") + unchecked, flush=True)
-    return score
+    counts, listed = tally(statuses(folder, module), lambda m: equivalent(folder, name, m))
+    print(f"{module.source}:")
+    for status, mutant, reason in listed:
+        if reason:
+            print(f"  {status} {mutant}: {reason}")
+        else:
+            print(f"  {status} {mutant}:")
+            print("    " + "\n    ".join(mutated_lines(folder, mutant)))
+    unchecked = f" ({counts.unchecked} not checked)" if counts.unchecked else ""
+    print(counts.line(name) + unchecked, flush=True)
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--again",
         action="store_true",
-        help="keep the last run's results and test only its survivors again",
+        help="keep the last run's results and test only what it did not kill again",
     )
     parser.add_argument("--workers", type=int, default=2, help="mutants tested at once")
     parser.add_argument(
@@ -331,10 +564,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report:
         for name in names:
             run(name, not args.again, args.workers)
-    scores = [report(name) for name in names]
-    total = Score(sum(s.killed for s in scores), sum(s.survived for s in scores))
-    print(total.line("mutation"))
-    return 0 if all(s.score >= TARGET_SCORE for s in scores) else 1
+    counts = [report(name) for name in names]
+    total = sum(counts, Tally())
+    print(total.line("all"))
+    passed = all(c.score is not None and c.score >= TARGET_SCORE for c in counts)
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -202,7 +202,7 @@ def every_bad_request() -> dict[str, tuple[Any, ...]]:
             http_event(body=b"hello, world" * 10),
             400,
             "unreadable_image",
-            "not an image",
+            Exactly("the data is not an image in any format lukewarm knows"),
         ),
         "truncated jpeg": (http_event(body=truncated(photo)), 400, "unreadable_image", "truncated"),
         "truncated png": (
@@ -230,14 +230,24 @@ def every_bad_request() -> dict[str, tuple[Any, ...]]:
             "payload_too_large",
             Exactly("the request body is over 6,291,456 bytes"),
         ),
-        "beam zero": (http_event(body=photo, query={"beam": "0"}), 400, "bad_request", "beam"),
+        "beam zero": (
+            http_event(body=photo, query={"beam": "0"}),
+            400,
+            "bad_request",
+            Exactly("query parameter beam must be an integer from 1 to 10, got '0'"),
+        ),
         "beam eleven": (http_event(body=photo, query={"beam": "11"}), 400, "bad_request", "beam"),
-        "beam words": (http_event(body=photo, query={"beam": "three"}), 400, "bad_request", "beam"),
+        "beam words": (
+            http_event(body=photo, query={"beam": "three"}),
+            400,
+            "bad_request",
+            Exactly("query parameter beam must be an integer from 1 to 10, got 'three'"),
+        ),
         "alternatives six": (
             http_event(body=photo, query={"alternatives": "6"}),
             400,
             "bad_request",
-            "alternatives",
+            Exactly("query parameter alternatives must be an integer from 0 to 5, got '6'"),
         ),
         "alternatives negative": (
             http_event(body=photo, query={"alternatives": "-1"}),
@@ -304,7 +314,10 @@ def every_bad_request() -> dict[str, tuple[Any, ...]]:
             http_event(body=photo + b"\0" * 4_700_000),
             413,
             "payload_too_large",
-            "4,700,000 bytes",
+            Exactly(
+                f"the image is {len(photo) + 4_700_000:,} bytes; at most 4,700,000 bytes "
+                "(4.48 MiB) are accepted, what fits Lambda's 6 MiB invoke payload"
+            ),
         ),
         "text content type": (
             http_event(body=photo, content_type="text/plain; charset=utf-8; format=flowed"),
@@ -332,10 +345,20 @@ def every_bad_request() -> dict[str, tuple[Any, ...]]:
             http_event(method="GET", path="/nothing-here"),
             404,
             "not_found",
-            "/nothing-here",
+            Exactly("no route GET /nothing-here"),
         ),
-        "get on caption": (http_event(method="GET"), 405, "method_not_allowed", "POST"),
-        "delete on page": (http_event(method="DELETE", path="/"), 405, "method_not_allowed", "GET"),
+        "get on caption": (
+            http_event(method="GET"),
+            405,
+            "method_not_allowed",
+            Exactly("/caption accepts POST, not GET"),
+        ),
+        "delete on page": (
+            http_event(method="DELETE", path="/"),
+            405,
+            "method_not_allowed",
+            Exactly("/ accepts GET, HEAD, not DELETE"),
+        ),
     }
 
 
@@ -360,8 +383,11 @@ def test_an_image_of_exactly_the_size_limit_is_accepted(
 
 def test_method_not_allowed_says_which_methods_are(app: ModuleType) -> None:
     reply = invoke(app, http_event(method="PUT", path="/health"))
-    assert reply.status == 405
+    assert_error(reply, 405, "method_not_allowed", Exactly("/health accepts GET, HEAD, not PUT"))
     assert reply.headers["Allow"] == "GET, HEAD"
+    rest = app.handler(rest_event(method="PUT", path="/health"), LambdaContext())
+    assert rest["statusCode"] == 405
+    assert rest["multiValueHeaders"]["Allow"] == ["GET, HEAD"]
 
 
 def test_the_instance_survives_every_bad_request(
@@ -444,7 +470,14 @@ def test_warm_up_is_cold_on_a_new_instance_then_warm(tiny_model_dir: Path) -> No
     started = time.perf_counter()
     first = app.handler(warm, LambdaContext())
     assert time.perf_counter() - started >= 0.05  # held for hold_ms
-    assert first["warm"] is True and first["cold_start"] is True
+    # The warmer reads these fields (and the README shows them): all of them, no others.
+    assert first == {
+        "warm": True,
+        "instance": app.instance.id,
+        "cold_start": True,
+        "restored": False,
+        "init_ms": app.instance.init_ms,
+    }
     assert first["init_ms"] > 0
     second = app.handler(warm, LambdaContext())
     assert second == {**first, "cold_start": False}

@@ -26,7 +26,7 @@ from tests.function.handler_support import (
     multipart,
     rest_event,
 )
-from tests.function.test_app import assert_caption, assert_error
+from tests.function.test_app import Exactly, assert_caption, assert_error
 from uploads import MAX_BODY_BYTES, MAX_FORM_PARTS, MAX_IMAGE_BYTES
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -176,6 +176,37 @@ def test_a_malformed_http_api_event_gets_the_json_error_not_an_exception(
     event = with_(http_event(body=uploads["png"]), path, value)
     reply = invoke(app, event)
     assert_error(reply, 400, "malformed_event", "API Gateway")
+
+
+def test_an_http_api_event_with_cookies_is_served(app: ModuleType) -> None:
+    """Browsers send cookies, which HTTP API passes as a list of strings: a well-formed
+    field, not a malformed event."""
+    event = with_(http_event(method="GET", path="/health", body=None), "cookies", ["a=1", "b=2"])
+    assert invoke(app, event).status == 200
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (
+            with_(http_event(body=b"x"), "body", 123),
+            "body has the wrong type or is missing; expected an API Gateway proxy event",
+        ),
+        (
+            with_(http_event(body=b"x"), "requestContext", {}),
+            "requestContext.http.method has the wrong type or is missing; "
+            "expected an API Gateway proxy event",
+        ),
+        (
+            with_(rest_event(body=b"x"), "httpMethod", 7),
+            "httpMethod has the wrong type or is missing; expected an API Gateway proxy event",
+        ),
+    ],
+)
+def test_a_malformed_event_is_told_which_field_is_wrong_word_for_word(
+    app: ModuleType, event: dict[str, Any], message: str
+) -> None:
+    assert_error(invoke(app, event), 400, "malformed_event", Exactly(message))
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,10 @@ import io
 import json
 import logging
 import random
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -72,6 +74,35 @@ def test_a_restored_instance_is_a_new_one_and_says_it_was_restored(
     assert random.random() != before_restore  # reseeded: instances draw different numbers
     assert "Restores" in first_metrics and "ColdStart" not in first_metrics
     assert (health["restored"], health["cold_start"]) == (False, False)
+
+
+def test_a_restore_renews_an_instance_that_has_served_invocations(tiny_model_dir: Path) -> None:
+    """`Instance.renew`: however many invocations the snapshot's instance served (none on
+    Lambda, where the snapshot follows init), the first after a restore is the restored one
+    and answers with a new id of the same form."""
+    app = import_app(tiny_model_dir)
+    warm = sample_event("warm_up.json")
+    app.handler(warm, LambdaContext())
+    before = app.handler(warm, LambdaContext())
+
+    for hook, args, kwargs in hooks_of(app, snapshot_restore_py.get_after_restore()):
+        hook(*args, **kwargs)
+    first = app.handler(warm, LambdaContext())
+    second = app.handler(warm, LambdaContext())
+
+    assert (
+        re.fullmatch("[0-9a-f]{12}", first["instance"]) and first["instance"] != before["instance"]
+    )
+    assert first == {
+        "warm": True,
+        "instance": first["instance"],
+        "cold_start": False,
+        "restored": True,
+        "init_ms": before["init_ms"],
+    }
+    assert second == {**first, "restored": False}
+    assert app.instance.invocations == 2
+    assert time.time() - app.instance.initialised_at < 60
 
 
 def test_a_cold_instance_is_cold_not_restored_and_counts_a_cold_start(

@@ -7,13 +7,16 @@ import asyncio
 import json
 import threading
 import time
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import psutil
 
 from lukewarm.localstack import invoke
 from lukewarm.localstack.pool import Throttled
 from tests.localstack.conftest import FAKE_FUNCTION, http, instance_pids
+
+T = TypeVar("T")
 
 ONE_MB_OF_OBJECTS = b"[" + b"{}," * 349_000 + b"{}]"
 """Just under Lambda's 1 MiB Event payload: 349,001 empty objects, the costliest JSON to
@@ -53,6 +56,16 @@ def event_invoke(stack, payload: bytes):
         data=payload,
         headers={"X-Amz-Invocation-Type": "Event"},
     )
+
+
+def run(scenario: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` on a loop of its own: asyncio.run leaves the main thread's loop unset,
+    and the Pulumi mocks of later tests (tests/policy) need `asyncio.get_event_loop()`."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(scenario)
+    finally:
+        loop.close()
 
 
 def test_a_queued_1_mb_event_costs_the_stack_about_its_size_not_its_parsed_size(
@@ -102,7 +115,7 @@ def test_the_queue_is_capped_by_bytes_as_well_as_by_count():
         await by_count.close()
         return refused_by_bytes, refused_by_count
 
-    refused_by_bytes, refused_by_count = asyncio.run(scenario())
+    refused_by_bytes, refused_by_count = run(scenario())
 
     assert refused_by_bytes[:3] == [None, None, None]
     assert refused_by_bytes[3] == (
@@ -127,7 +140,7 @@ def test_the_byte_cap_is_freed_as_events_leave_the_queue():
         await queue.close()
         return refused, pool.invoked
 
-    refused, delivered = asyncio.run(scenario())
+    refused, delivered = run(scenario())
 
     assert refused is None
     assert delivered == [{"n": 1, "pad": 0}, {"n": 2, "pad": 0}]
@@ -147,7 +160,7 @@ def test_throttled_events_retry_spread_out_not_in_a_wave():
         await queue.close()
         return started, pool.asked
 
-    started, asked = asyncio.run(scenario())
+    started, asked = run(scenario())
 
     first_asks, retries = asked[:30], asked[30:]
     assert max(first_asks) - started < 0.2
