@@ -43,10 +43,14 @@ LAMBDA_ARN = re.compile(
 )
 """A function ARN, bare or inside an `invokeArn` (`.../functions/<arn>/invocations`)."""
 IMAGE_BY_DIGEST = re.compile(r"^(?P<repository>[^@\s]+)@sha256:[0-9a-f]{64}$")
-MEASURED_NEED_KEY = "measured_memory_mb"
-"""Where a model directory records the memory it was measured to need, in MB: a top-level
-key of `config.json` or of `onnx/manifest.json`. No model records one yet (the Hub import
-is about to), so until then the memory advisory reports itself not applicable."""
+MEASURED_NEED_KEY = "measured"
+"""Where `lukewarm import` records what it measured of a model, in its `onnx/manifest.json`:
+`peak_rss_mb`, the peak on the largest accepted image."""
+MEMORY_HEADROOM = 1.2
+MEMORY_STEP_MB = 64
+"""The need is that peak plus a fifth, rounded up to 64 MB: `infra.settings.memory_floor`'s
+rule, which preview warns by (this pack runs in a virtualenv of its own, without lukewarm;
+a test ties the two)."""
 
 
 def _functions(resources: Iterable[PolicyResource]) -> list[PolicyResource]:
@@ -290,22 +294,21 @@ def memory_covers_the_model(args: StackValidationArgs, report: ReportViolation) 
                 )
     if not checked:
         args.not_applicable(
-            f"no model directory in this stack records {MEASURED_NEED_KEY} "
-            "(config.json or onnx/manifest.json)"
+            "no model directory in this stack records what it was measured to need "
+            "(onnx/manifest.json's measured.peak_rss_mb, written by lukewarm import)"
         )
 
 
 def measured_need_mb(model_dir: Path) -> int | None:
-    """The memory a model directory says its model needs, in MB, or None if it says nothing."""
-    for document in (model_dir / "config.json", model_dir / "onnx" / "manifest.json"):
-        try:
-            value = json.loads(document.read_text(encoding="utf-8")).get(MEASURED_NEED_KEY)
-        except (OSError, ValueError, AttributeError):
-            continue
-        need = _whole(value)
-        if need is not None and need > 0:
-            return need
-    return None
+    """The memory a model directory's measurements call for, in MB, or None if it has none."""
+    try:
+        manifest = json.loads((model_dir / "onnx" / "manifest.json").read_text(encoding="utf-8"))
+        peak = float(manifest[MEASURED_NEED_KEY]["peak_rss_mb"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    if not math.isfinite(peak) or peak <= 0:
+        return None
+    return int(math.ceil(peak * MEMORY_HEADROOM / MEMORY_STEP_MB) * MEMORY_STEP_MB)
 
 
 POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [

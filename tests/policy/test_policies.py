@@ -20,8 +20,8 @@ import yaml
 from pulumi_aws import apigatewayv2, cloudwatch, lambda_, scheduler
 
 from infra.mocks import FUNCTION, LOG_GROUP, REGISTRY, ROUTE, deploy, run
-from infra.settings import ROOT
-from policy.rules import MEASURED_NEED_KEY, POLICIES
+from infra.settings import ROOT, memory_floor
+from policy.rules import MEASURED_NEED_KEY, POLICIES, measured_need_mb
 from tests.policy.crossguard import check, urn
 
 DIGEST = "sha256:" + "ab" * 32
@@ -332,24 +332,34 @@ def test_a_warm_window_above_the_functions_cap_is_reported() -> None:
 # --- memory-covers-the-model (advisory) -------------------------------------------------
 
 
-def model_needing(tmp_path: Path, need_mb: int) -> Path:
-    """A project directory whose function/model records a measured need of `need_mb`."""
-    model = tmp_path / "function" / "model"
-    model.mkdir(parents=True)
-    (model / "config.json").write_text(json.dumps({"name": "big", MEASURED_NEED_KEY: need_mb}))
+def model_peaking_at(tmp_path: Path, peak_rss_mb: float) -> Path:
+    """A project directory whose function/model is an import `lukewarm import` measured."""
+    export = tmp_path / "function" / "model" / "onnx"
+    export.mkdir(parents=True)
+    (export / "manifest.json").write_text(
+        json.dumps({MEASURED_NEED_KEY: {"peak_rss_mb": peak_rss_mb, "caption_s": 1.5}})
+    )
     return tmp_path
 
 
+def test_the_need_is_the_one_preview_warns_by(tmp_path: Path) -> None:
+    for peak in (100.0, 1445.0, 1474.0, 1667.0):
+        project = model_peaking_at(tmp_path / str(peak), peak)
+        assert measured_need_mb(project / "function" / "model") == memory_floor(peak)
+
+
 def test_memory_at_the_models_measured_need_passes(tmp_path: Path) -> None:
-    project = model_needing(tmp_path, 1769)
-    verdict = check("memory-covers-the-model", deploy(), {"projectDir": str(project)})
+    project = model_peaking_at(tmp_path, 1474)  # needs 1769.6 rounded up: 1792 MB
+    verdict = check(
+        "memory-covers-the-model", deploy({"memorySize": 1792}), {"projectDir": str(project)}
+    )
 
     assert verdict.not_applicable is None
     assert verdict.violations == []
 
 
 def test_memory_below_the_models_measured_need_is_reported(tmp_path: Path) -> None:
-    project = model_needing(tmp_path, 2048)
+    project = model_peaking_at(tmp_path, 1667)  # BLIP base fp32, as bench-hf measured it
     verdict = check("memory-covers-the-model", deploy(), {"projectDir": str(project)})
 
     assert verdict.violations == [
@@ -367,8 +377,8 @@ def test_a_model_that_records_no_need_makes_the_advisory_not_applicable() -> Non
 
     assert verdict.violations == []
     assert verdict.not_applicable == (
-        f"no model directory in this stack records {MEASURED_NEED_KEY} "
-        "(config.json or onnx/manifest.json)"
+        "no model directory in this stack records what it was measured to need "
+        "(onnx/manifest.json's measured.peak_rss_mb, written by lukewarm import)"
     )
 
 
