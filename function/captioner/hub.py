@@ -11,7 +11,6 @@ transformers' `generate` would.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from tokenizers import Tokenizer
 from .config import ModelFormatError
 from .exported import Manifest, read_manifest, refresh_hint
 from .hub_config import TOKENIZER_FILE, HubConfig, HubPreprocess, read_hub_config
-from .ort import all_finite, best_candidates, load_sessions, refuse_unless_finite
+from .ort import NumpyDecoding, all_finite, load_sessions, refuse_unless_finite
 from .search import Caption, Generation, Hypothesis, search, stage_timing, to_caption
 
 
@@ -56,7 +55,7 @@ def generation_rules(config: HubConfig) -> Generation:
     )
 
 
-class HubDecoding:
+class HubDecoding(NumpyDecoding):
     """`search.Decoding` over an imported model's step session and key/value cache."""
 
     def __init__(
@@ -94,18 +93,6 @@ class HubDecoding:
             },
         )
         self.position += 1
-
-    def best(
-        self,
-        scores: list[list[float]],
-        count: int,
-        *,
-        banned: Sequence[tuple[int, int]] = (),
-        only: int | None = None,
-    ) -> tuple[list[list[float]], list[list[int]]]:
-        return best_candidates(
-            self.log_probs, scores, count, beam=self.beam, banned=banned, only=only
-        )
 
     def reorder(self, rows: list[int]) -> None:
         self.keys = self.keys[rows]

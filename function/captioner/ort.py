@@ -183,7 +183,27 @@ def all_finite(*arrays: np.ndarray) -> bool:
     return all(bool(np.isfinite(array).all()) for array in arrays)
 
 
-class OrtDecoding:
+class NumpyDecoding:
+    """What every ONNX Runtime `search.Decoding` shares: the last step's log-probabilities
+    in a NumPy array, ranked by `best_candidates`."""
+
+    beam: int
+    log_probs: np.ndarray
+
+    def best(
+        self,
+        scores: list[list[float]],
+        count: int,
+        *,
+        banned: Sequence[tuple[int, int]] = (),
+        only: int | None = None,
+    ) -> tuple[list[list[float]], list[list[int]]]:
+        return best_candidates(
+            self.log_probs, scores, count, beam=self.beam, banned=banned, only=only
+        )
+
+
+class OrtDecoding(NumpyDecoding):
     """`search.Decoding` over Show-Attend-Tell's exported decoder step."""
 
     def __init__(
@@ -213,18 +233,6 @@ class OrtDecoding:
             },
         )
         self.vocab_size = self.log_probs.shape[1]
-
-    def best(
-        self,
-        scores: list[list[float]],
-        count: int,
-        *,
-        banned: Sequence[tuple[int, int]] = (),
-        only: int | None = None,
-    ) -> tuple[list[list[float]], list[list[int]]]:
-        return best_candidates(
-            self.log_probs, scores, count, beam=self.beam, banned=banned, only=only
-        )
 
     def reorder(self, rows: list[int]) -> None:
         self.hidden, self.cell = self.hidden[rows], self.cell[rows]
