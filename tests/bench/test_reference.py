@@ -64,4 +64,6 @@ def test_both_runtimes_caption_alike_and_report_their_figures(
     for result in (original, lukewarm, onnx):
         assert min(result["import_s"], result["load_s"], result["first_caption_s"]) > 0
         assert len(result["warm_ms"]) == 1 and 0 < result["encode_ms"][0] < result["warm_ms"][0]
-        assert 50 < result["import_rss_mb"] < result["max_rss_mb"]
+        # A real reading (the interpreter alone is about 10 MB; a runtime and NumPy add 35+;
+        # a fresh virtualenv's onnx side read 48 MB), below the peak.
+        assert 25 < result["import_rss_mb"] < result["max_rss_mb"]
