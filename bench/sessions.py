@@ -49,7 +49,7 @@ def save_graphs(model_dir: Path, scratch: Path) -> None:
     from toolkit import export
 
     captioner = Captioner.load(model_dir)
-    export._export_graphs(captioner, model_dir, scratch / "raw", export._scenes(0, 2))
+    export.export_graphs(captioner, model_dir, scratch / "raw", export.check_scenes(0, 2))
     levels = {
         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,

@@ -173,10 +173,10 @@ def export_model(
     staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.exporting-", dir=parent))
     try:
         raw, fp32_dir = staging / "raw", staging / "fp32"
-        feeds, expected = _export_graphs(captioner, model_dir, raw, check_images[:2])
+        feeds, expected = export_graphs(captioner, model_dir, raw, check_images[:2])
         fp32_dir.mkdir()
         for name in (ENCODER_FILE, STEP_FILE):
-            _optimise(raw / name, fp32_dir / name)
+            optimise(raw / name, fp32_dir / name)
         max_difference = _difference(fp32_dir, feeds, expected)
         if max_difference > TOLERANCE:
             raise ExportError(
@@ -201,7 +201,7 @@ def export_model(
         )
         _write_manifest(out, manifest)
         files = {path.name: path.stat().st_size for path in sorted(out.iterdir())}
-        _replace(model_dir / EXPORT_DIR, out)
+        replace_export(model_dir / EXPORT_DIR, out)
     except OSError as error:
         raise ExportError(f"could not write {model_dir / EXPORT_DIR}: {error}") from None
     finally:
@@ -345,7 +345,7 @@ STEP_INPUTS = ["words", "hidden", "cell", "features", "projected"]
 STEP_OUTPUTS = ["log_probs", "next_hidden", "next_cell"]
 
 
-def _export_graphs(
+def export_graphs(
     captioner: Captioner, model_dir: Path, out: Path, images: list[Image.Image]
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Export both graphs to `out` as torch writes them. Returns test inputs (images, and
@@ -371,29 +371,20 @@ def _export_graphs(
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-            torch.onnx.export(
-                image_graph,
-                (batch,),
-                out / ENCODER_FILE,
-                dynamo=False,
-                opset_version=OPSET,
-                input_names=IMAGE_INPUTS,
-                output_names=IMAGE_OUTPUTS,
-                dynamic_axes={name: {0: "images"} for name in IMAGE_INPUTS + IMAGE_OUTPUTS},
-            )
-            torch.onnx.export(
-                step_graph,
-                step_inputs,
-                out / STEP_FILE,
-                dynamo=False,
-                opset_version=OPSET,
-                input_names=STEP_INPUTS,
-                output_names=STEP_OUTPUTS,
-                dynamic_axes={name: {0: "beams"} for name in STEP_INPUTS + STEP_OUTPUTS},
-            )
+        export_graph(
+            image_graph,
+            (batch,),
+            out / ENCODER_FILE,
+            {name: {0: "images"} for name in IMAGE_INPUTS},
+            {name: {0: "images"} for name in IMAGE_OUTPUTS},
+        )
+        export_graph(
+            step_graph,
+            step_inputs,
+            out / STEP_FILE,
+            {name: {0: "beams"} for name in STEP_INPUTS},
+            {name: {0: "beams"} for name in STEP_OUTPUTS},
+        )
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
     feeds = [tensor.numpy() for tensor in (batch, *step_inputs)]
@@ -418,7 +409,34 @@ def _difference(directory: Path, feeds: list[np.ndarray], expected: list[np.ndar
     )
 
 
-def _optimise(source: Path, target: Path) -> None:
+def export_graph(
+    graph: nn.Module,
+    inputs: tuple[Tensor, ...],
+    path: Path,
+    inputs_axes: dict[str, dict[int, str]],
+    outputs_axes: dict[str, dict[int, str]],
+) -> None:
+    """Trace `graph` on `inputs` to `path` with the TorchScript exporter at `OPSET`: the
+    names and dynamic axes of its inputs and outputs, in order, are the model format's.
+    (`dynamo=False` needs only the `onnx` package; the new exporter needs `onnxscript`.)"""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        torch.onnx.export(
+            graph,
+            inputs,
+            path,
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=list(inputs_axes),
+            output_names=list(outputs_axes),
+            dynamic_axes=inputs_axes | outputs_axes,
+        )
+
+
+def optimise(source: Path, target: Path) -> None:
     """Save `source` as ONNX Runtime's extended level leaves it: constants folded,
     batch norms folded into convolutions, activations and attention fused. Nothing at
     that level depends on the CPU (the layout transforms of the next level do), so the
@@ -493,7 +511,7 @@ def _quantize(raw: Path, out: Path, calibration: list[Image.Image], captioner: C
     finally:
         logging.disable(logging.NOTSET)
     for name in (ENCODER_FILE, STEP_FILE):
-        _optimise(work / f"q-{name}", out / name)
+        optimise(work / f"q-{name}", out / name)
     shutil.rmtree(work)
 
 
@@ -515,7 +533,7 @@ def _write_manifest(out: Path, manifest: Manifest) -> None:
     (out / MANIFEST_FILE).write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
 
 
-def _replace(target: Path, staged: Path) -> None:
+def replace_export(target: Path, staged: Path) -> None:
     """Move `staged` to `target`; an export already there is swapped out, not merged."""
     retired = target.parent / f".{target.name}.replaced-{os.getpid()}"
     for path in staged.rglob("*"):
@@ -532,9 +550,9 @@ def _images(
 ) -> tuple[list[Image.Image], list[Image.Image], list[str]]:
     """Images to compare the export on, images to calibrate int8 with, and notes."""
     if quantize == "none":
-        return _scenes(CHECK_SEED, checks), [], []
+        return check_scenes(CHECK_SEED, checks), [], []
     if calibration is not None:
-        photos = _folder_images(calibration)
+        photos = folder_images(calibration)
         return photos[: max(checks, INT8_CHECKS)], photos, []
     notes = []
     if captioner.config.name != DEMO_MODEL_NAME:
@@ -542,17 +560,17 @@ def _images(
             "int8 was calibrated on generated scenes; for a model that captions photos, "
             "pass --calibration DIR with photos like the ones it will see"
         )
-    checked = _scenes(CHECK_SEED, max(checks, INT8_CHECKS))
-    return checked, _scenes(CALIBRATION_SEED, CALIBRATION_SCENES), notes
+    checked = check_scenes(CHECK_SEED, max(checks, INT8_CHECKS))
+    return checked, check_scenes(CALIBRATION_SEED, CALIBRATION_SCENES), notes
 
 
-def _scenes(seed: int, count: int) -> list[Image.Image]:
+def check_scenes(seed: int, count: int) -> list[Image.Image]:
     from toolkit.scenes import make_scene
 
     return [make_scene("evaluate", seed, i).image for i in range(count)]
 
 
-def _folder_images(folder: Path) -> list[Image.Image]:
+def folder_images(folder: Path) -> list[Image.Image]:
     from PIL import Image, UnidentifiedImageError
 
     if not folder.is_dir():

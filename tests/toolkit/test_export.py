@@ -77,7 +77,7 @@ def test_a_failed_export_leaves_the_previous_one_in_place(
     def disk_full(source: Path, target: Path) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export, "_optimise", disk_full)
+    monkeypatch.setattr(export, "optimise", disk_full)
     with pytest.raises(export.ExportError, match="No space left on device"):
         export.export_model(model, checks=2)
     assert {name: (model / "onnx" / name).read_bytes() for name in EXPORT_FILES} == before

@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 
     from captioner.hub import HubCaptioner
 
-OPSET = 17
 TOLERANCE = 1e-3
 """Largest difference of an exported graph's output from torch's, relative to the
 output's largest value."""
@@ -363,43 +362,30 @@ def _export(
         stepped = step(*step_inputs)
     raw = out / "raw"
     raw.mkdir(parents=True)
+    rows_axis = {0: "rows"}
     cache_axes = {0: "rows", 3: "positions"}
+    step_axes = (rows_axis, rows_axis, cache_axes, cache_axes, rows_axis, rows_axis)
     with warnings.catch_warnings():
+        # transformers' modules warn while traced (Python control flow, constant shapes).
         warnings.simplefilter("ignore")
-        torch.onnx.export(
+        sat_export.export_graph(
             encoder,
             (pixels,),
             raw / ENCODER_FILE,
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=ENCODER_INPUTS,
-            output_names=ENCODER_OUTPUTS,
-            dynamic_axes={name: {0: "images"} for name in ENCODER_INPUTS + ENCODER_OUTPUTS},
+            {name: {0: "images"} for name in ENCODER_INPUTS},
+            {name: {0: "images"} for name in ENCODER_OUTPUTS},
         )
-        torch.onnx.export(
+        sat_export.export_graph(
             step,
             step_inputs,
             raw / STEP_FILE,
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=STEP_INPUTS,
-            output_names=STEP_OUTPUTS,
-            dynamic_axes={
-                "tokens": {0: "rows"},
-                "positions": {0: "rows"},
-                "past_keys": cache_axes,
-                "past_values": cache_axes,
-                "cross_keys": {0: "rows"},
-                "cross_values": {0: "rows"},
-                "log_probs": {0: "rows"},
-                "next_keys": cache_axes,
-                "next_values": cache_axes,
-            },
+            dict(zip(STEP_INPUTS, step_axes, strict=True)),
+            dict(zip(STEP_OUTPUTS, (rows_axis, cache_axes, cache_axes), strict=True)),
         )
     fp32 = out / "fp32"
     fp32.mkdir()
     for name in (ENCODER_FILE, STEP_FILE):
-        sat_export._optimise(raw / name, fp32 / name)
+        sat_export.optimise(raw / name, fp32 / name)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     got = ort.InferenceSession(str(fp32 / ENCODER_FILE), options).run(
@@ -445,7 +431,7 @@ def _quantize(raw: Path, out: Path) -> None:
                 reduce_range=True,
                 op_types_to_quantize=["MatMul", "Gemm"],
             )
-            sat_export._optimise(work / f"q-{name}", out / name)
+            sat_export.optimise(work / f"q-{name}", out / name)
     finally:
         logging.disable(logging.NOTSET)
     shutil.rmtree(work)
@@ -454,14 +440,14 @@ def _quantize(raw: Path, out: Path) -> None:
 def _calibration_images(calibration: Path | None) -> tuple[list[Image.Image], list[str]]:
     if calibration is not None:
         try:
-            return sat_export._folder_images(calibration), []
+            return sat_export.folder_images(calibration), []
         except sat_export.ExportError as error:
             raise HubImportError(str(error)) from None
     note = (
         "int8 was compared with fp32 on generated scenes; judge it on real weights with "
         "--calibration DIR holding photos like the ones it will caption"
     )
-    return sat_export._scenes(sat_export.CHECK_SEED, 16), [note]
+    return sat_export.check_scenes(sat_export.CHECK_SEED, 16), [note]
 
 
 def _agreement(fp32: HubCaptioner, int8: HubCaptioner, images: list[Image.Image]) -> dict[str, Any]:
@@ -579,7 +565,7 @@ def _manifest(
     settings = {
         "format": HUB_EXPORT_FORMAT,
         "quantize": quantize,
-        "opset": OPSET,
+        "opset": sat_export.OPSET,
         "weights": weights_digest,
     }
     sources = source_digests(target, HUB_SOURCE_FILES)
@@ -626,4 +612,4 @@ def _check_out_dir(out_dir: Path) -> None:
 def _replace_dir(target: Path, staged: Path) -> None:
     """Move `staged` to `target`; a directory already there is swapped out, not merged.
     Files readable by all: the image runs the function as a non-root user."""
-    sat_export._replace(target, staged)
+    sat_export.replace_export(target, staged)
