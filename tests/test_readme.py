@@ -49,7 +49,18 @@ from lukewarm.localstack.process import StackProcess
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
-DOCS_ORDER: tuple[str, ...] = ()
+DOCS_ORDER: tuple[str, ...] = (
+    "local-stack.md",
+    "api.md",  # writes scene.png, and sends it in three forms
+    "model.md",
+    "auth.md",
+    "deploy.md",
+    "keep-warm.md",
+    "tools.md",
+    "components.md",
+    "benchmarks.md",
+    "development.md",
+)
 """The pages of docs/, in the order their examples run, after the README's."""
 DOCUMENTS = [README, *(DOCS / name for name in DOCS_ORDER)]
 

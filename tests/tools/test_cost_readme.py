@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -36,7 +37,7 @@ and on torch."""
 def tables() -> list[tuple[str, str, str]]:
     """Each table as (where: document and line, its flags, the table)."""
     found = []
-    for path in DOCUMENTS:
+    for path in filter(Path.is_file, DOCUMENTS):  # test_readme names a missing page
         text = path.read_text(encoding="utf-8")
         for match in TABLE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
