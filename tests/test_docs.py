@@ -33,9 +33,9 @@ USERS_PATH = [
 ]
 """The README's `##` sections, in order: what a user does, then where the rest is."""
 DEPLOY_BY_LINE = 270
-"""The deploy section starts within this many lines (it started at line 704 of 2,303; now 251)."""
+"""The deploy section starts within this many lines (it started at line 704 before #23)."""
 README_LINES = 660
-"""The README's budget: the user's path, not the reference (2,303 lines before; now 650)."""
+"""The README's budget: the user's path, not the reference (2,303 lines before #23)."""
 EXTERNAL = ("http://", "https://", "mailto:")
 
 
