@@ -4,8 +4,8 @@ Exports the model directory's graphs again into a scratch directory, saved at ea
 optimisation level, then loads them in fresh processes with each candidate set of
 session options (one thread) and reports, as medians: CPU seconds to create both
 sessions, CPU seconds of the first and of a warm caption (beam 3, `coffee.png`), and peak
-RSS. CPU time rather than wall time: this machine is shared. The README's table of
-session options comes from `python -m bench.sessions /path/to/reference/lukewarm` (the
+RSS. CPU time rather than wall time: this machine is shared. The table of session
+options in docs/model.md comes from `python -m bench.sessions /path/to/reference/lukewarm` (the
 ResNet-101 model `make bench-reference` builds).
 """
 

@@ -15,8 +15,8 @@ SINGLE_MANIFEST_BUILD_ARGS = {"BUILDKIT_MULTI_PLATFORM": "false"}
 Docker Engine API, which asks BuildKit for no provenance or SBOM attestations (the usual
 source of an index: buildx adds provenance by default); of what remains, the one switch
 that wraps a single-platform result in an index is BuildKit's multi-platform opt-in,
-pinned off here. The provider exposes no output or attestation options beyond that: the
-README says how to check the pushed manifest."""
+pinned off here. The provider exposes no output or attestation options beyond that:
+docs/deploy.md, "The image manifest", says how to check the pushed manifest."""
 
 _DIGEST_URI = re.compile(r"(?P<repository>[^@\s]+)@sha256:[0-9a-f]{64}")
 

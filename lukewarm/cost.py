@@ -458,7 +458,8 @@ def _per_event(usd: float) -> str:
 
 
 def comparison_cells(row: dict[str, Any]) -> list[str]:
-    """One row of the printed comparison, cell by cell, as the README's tables quote it."""
+    """One row of the printed comparison, cell by cell, as the README and docs/keep-warm.md
+    quote it."""
     return [
         row["scenario"],
         _money(row["total_usd"]),

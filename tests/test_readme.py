@@ -1,8 +1,10 @@
-"""The README's examples, run as written against a local stack, so that they cannot drift.
+"""The README's and docs/'s examples, run as written against a local stack, so that they
+cannot drift.
 
 The stack is started the way `make serve` starts it, `python -m lukewarm serve`, on a free
 port (`--port 0`) and without make, whose install step would rewrite the virtualenv. Every
-`sh` and `console` block of README.md then runs in bash, in the README's order, with the
+`sh` and `console` block of README.md, then of each page of docs/ in `DOCS_ORDER`, runs in
+bash, in that order (a later block may use a file an earlier one wrote), with the
 virtualenv's `bin/` on the PATH (as `source .venv/bin/activate` puts it there), from a
 directory that mirrors the checkout's top level (so what the examples write stays out of
 the work tree), and with `URL` set to the stack: the README's own definition of `URL` is
@@ -46,6 +48,21 @@ from lukewarm.localstack.process import StackProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+DOCS_ORDER: tuple[str, ...] = (
+    "local-stack.md",
+    "api.md",  # writes scene.png, and sends it in three forms
+    "model.md",
+    "auth.md",
+    "deploy.md",
+    "keep-warm.md",
+    "tools.md",
+    "components.md",
+    "benchmarks.md",
+    "development.md",
+)
+"""The pages of docs/, in the order their examples run, after the README's."""
+DOCUMENTS = [README, *(DOCS / name for name in DOCS_ORDER)]
 
 SHELL = {"sh", "bash", "shell", "console"}
 OUTPUT = {"text", "json"}
@@ -66,7 +83,7 @@ TIMEOUT_S = 90
 
 @dataclass
 class Block:
-    """One fenced block of the README, with the marker comment right above it, if any."""
+    """One fenced block of the README or a docs/ page, with the marker comment above it, if any."""
 
     line: int
     lang: str
@@ -74,10 +91,16 @@ class Block:
     marker: str | None = None
     output: Block | None = None
     """The `text` or `json` block right under a shell block: what it prints."""
+    document: str = "README.md"
+    """The file the block is in, relative to the checkout."""
+
+    @property
+    def where(self) -> str:
+        return f"{self.document}:{self.line}"
 
     @property
     def id(self) -> str:
-        return f"README.md:{self.line}:{self.lang or 'no-language'}"
+        return f"{self.where}:{self.lang or 'no-language'}"
 
     @property
     def skip_reason(self) -> str | None:
@@ -96,7 +119,7 @@ class Ran:
     expected: list[str] = field(default_factory=list)
 
 
-def read_blocks(text: str) -> list[Block]:
+def read_blocks(text: str, document: str = "README.md") -> list[Block]:
     tokens = MarkdownIt("commonmark").parse(text)
     blocks: list[Block] = []
     previous: Any = None
@@ -110,7 +133,7 @@ def read_blocks(text: str) -> list[Block]:
             ):
                 marker = " ".join(match["what"].split())
             block = Block(token.map[0] + 1, token.info.split()[0] if token.info else "",
-                          token.content, marker)  # fmt: skip
+                          token.content, marker, document=document)  # fmt: skip
             if (
                 block.lang in OUTPUT
                 and marker is None
@@ -126,7 +149,16 @@ def read_blocks(text: str) -> list[Block]:
     return blocks
 
 
-BLOCKS = read_blocks(README.read_text(encoding="utf-8"))
+def document_name(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+BLOCKS = [
+    block
+    for path in DOCUMENTS
+    if path.is_file()  # test_every_docs_page_runs_its_examples names a missing one
+    for block in read_blocks(path.read_text(encoding="utf-8"), document_name(path))
+]
 
 
 def commands(block: Block) -> list[tuple[str, list[str]]]:
@@ -211,6 +243,14 @@ def url_definition() -> tuple[Block, str, str]:
     pytest.fail("the README defines no URL=... in a runnable block before its requests")
 
 
+def test_every_docs_page_runs_its_examples() -> None:
+    """Each page of docs/ is in DOCS_ORDER, so none of its examples goes unrun, and each
+    page DOCS_ORDER names exists."""
+    pages = {path.name for path in DOCS.glob("*.md")}
+    assert sorted(pages - set(DOCS_ORDER)) == [], "add these pages to DOCS_ORDER"
+    assert sorted(set(DOCS_ORDER) - pages) == [], "DOCS_ORDER names pages docs/ lacks"
+
+
 def run(script: str, cwd: Path, url: str) -> Ran:
     bin_dir = Path(sys.executable).parent
     env = {
@@ -236,10 +276,10 @@ def run(script: str, cwd: Path, url: str) -> Ran:
 
 
 @pytest.fixture(scope="module")
-def results(stack: StackProcess, checkout: Path) -> dict[int, list[Ran]]:
-    """Run every runnable block once, in the README's order: later ones use earlier files."""
+def results(stack: StackProcess, checkout: Path) -> dict[str, list[Ran]]:
+    """Run every runnable block once, in the documents' order: later ones use earlier files."""
     defining, definition, _ = url_definition()
-    ran: dict[int, list[Ran]] = {}
+    ran: dict[str, list[Ran]] = {}
     for block in BLOCKS:
         if block.lang not in SHELL or block.marker == "request log" or block.skip_reason:
             continue
@@ -248,18 +288,18 @@ def results(stack: StackProcess, checkout: Path) -> dict[int, list[Ran]]:
         listed = commands(block)
         if [command for command, _ in listed] == [MAKE_SERVE]:
             started = [line for line in stack.log().splitlines() if line.startswith("lukewarm: ")]
-            ran[block.line] = [Ran(MAKE_SERVE, "\n".join(started), 0)]
+            ran[block.where] = [Ran(MAKE_SERVE, "\n".join(started), 0)]
         elif block.lang == "console":
-            ran[block.line] = []
+            ran[block.where] = []
             for command, expected in listed:
                 outcome = run(command, checkout, stack.url)
                 outcome.expected = expected
-                ran[block.line].append(outcome)
+                ran[block.where].append(outcome)
         else:
             script = block.text
             if block is defining:
                 script = script.replace(definition, f"URL={stack.url}", 1)
-            ran[block.line] = [run("set -e -o pipefail\n" + script, checkout, stack.url)]
+            ran[block.where] = [run("set -e -o pipefail\n" + script, checkout, stack.url)]
     return ran
 
 
@@ -351,7 +391,7 @@ def test_readme_block(block: Block, request: pytest.FixtureRequest) -> None:
             "mark it <!-- readme-test: skip, REASON --> (needs AWS, long-running, ...)"
         )
     stack: StackProcess = request.getfixturevalue("stack")
-    ran: list[Ran] = request.getfixturevalue("results")[block.line]
+    ran: list[Ran] = request.getfixturevalue("results")[block.where]
     readme_url = url_definition()[2]
     compare = masked if block.marker == "numbers vary" else normalised
 
@@ -377,7 +417,7 @@ def test_readme_block(block: Block, request: pytest.FixtureRequest) -> None:
     else:
         problems = missing_lines(shown(block.output.text.splitlines()), outcome.output, compare)
     assert not problems, (
-        f"{block.id}: what README.md:{block.output.line} shows differs:\n"
+        f"{block.id}: what {block.document}:{block.output.line} shows differs:\n"
         + "\n".join(problems)
         + f"\n--- it printed:\n{outcome.output}"
     )
@@ -416,12 +456,12 @@ def post(url: str, body: bytes) -> int:
 
 
 def test_request_log_lines_are_what_the_stack_logs(
-    stack: StackProcess, results: dict[int, list[Ran]], photos: dict[str, Path]
+    stack: StackProcess, results: dict[str, list[Ran]], photos: dict[str, Path]
 ) -> None:
-    """The README's log lines: the stack above (prewarm, warm requests) and a stack that
+    """The documents' log lines: the stack above (prewarm, warm requests) and a stack that
     throttles (one instance) and times out (1 ms), each line as one of them logged it."""
     quoted = [b for b in BLOCKS if b.marker == "request log"]
-    assert quoted, "the README quotes no request log (<!-- readme-test: request log -->)"
+    assert quoted, "no document quotes a request log (<!-- readme-test: request log -->)"
     image = photos["coffee"].read_bytes()
     with StackProcess(max_instances=1, timeout=0.001, no_warmer=True) as failing:
         endpoint = failing.url + "caption"
@@ -445,7 +485,7 @@ def test_request_log_lines_are_what_the_stack_logs(
         time.sleep(0.2)
     unlogged = [line for shape, line in wanted.items() if shape not in logged]
     assert not unlogged, (
-        "the README quotes request log lines no stack logs:\n"
+        "the documents quote request log lines no stack logs:\n"
         + "\n".join(unlogged)
         + "\n--- they logged:\n"
         + "\n".join(sorted(logged))

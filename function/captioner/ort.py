@@ -25,7 +25,8 @@ from .threads import thread_count
 
 
 def session_options(threads: int) -> ort.SessionOptions:
-    """Options for loading an export, chosen by measurement (README, "ONNX Runtime sessions").
+    """Options for loading an export, chosen by measurement (docs/model.md: "ONNX Runtime
+    sessions").
 
     `lukewarm export` saved the graphs as ONNX Runtime's extended optimisations leave
     them, which is the same on every CPU, so loading optimises nothing again. The next

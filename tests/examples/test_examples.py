@@ -154,11 +154,12 @@ def test_the_captioner_args_default_to_the_checkouts_function_dir() -> None:
     assert CaptionerArgs(captioner_settings()).function_dir == ROOT / "function"
 
 
-def readme_python_blocks(section: str) -> list[str]:
-    """The python blocks of one `##` section of the README."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def documented_python_blocks(document: str, section: str) -> list[str]:
+    """The python blocks of one `##` section of the README or a page of docs/."""
+    text = (ROOT / document).read_text(encoding="utf-8")
+    assert f"\n## {section}\n" in text, f"{document} has no section {section!r}"
     body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
-    return [b.text for b in read_blocks(body) if b.lang == "python"]
+    return [b.text for b in read_blocks(body, document) if b.lang == "python"]
 
 
 def code_lines(text: str) -> list[str]:
@@ -166,17 +167,23 @@ def code_lines(text: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("section", "files"),
+    ("document", "section", "files"),
     [
-        ("Use it from your own program", ["captioner/__main__.py"]),
-        ("Keep your own function warm", ["keepwarm/__main__.py", "keepwarm/app/app.py"]),
+        ("docs/components.md", "Use it from your own program", ["captioner/__main__.py"]),
+        (
+            "docs/components.md",
+            "Keep your own function warm",
+            ["keepwarm/__main__.py", "keepwarm/app/app.py"],
+        ),
     ],
 )
-def test_the_readmes_code_is_the_examples_code(section: str, files: list[str]) -> None:
-    blocks = readme_python_blocks(section)
+def test_the_documented_code_is_the_examples_code(
+    document: str, section: str, files: list[str]
+) -> None:
+    blocks = documented_python_blocks(document, section)
 
     assert len(blocks) == len(files)
     for block, name in zip(blocks, files, strict=True):
         example = code_lines((EXAMPLES / name).read_text(encoding="utf-8"))
         missing = [line for line in code_lines(block) if line not in example]
-        assert missing == [], f"README lines not in examples/{name}"
+        assert missing == [], f"{document} lines not in examples/{name}"

@@ -470,7 +470,7 @@ def test_warm_up_is_cold_on_a_new_instance_then_warm(tiny_model_dir: Path) -> No
     started = time.perf_counter()
     first = app.handler(warm, LambdaContext())
     assert time.perf_counter() - started >= 0.05  # held for hold_ms
-    # The warmer reads these fields (and the README shows them): all of them, no others.
+    # The warmer reads these fields (and docs/api.md shows them): all of them, no others.
     assert first == {
         "warm": True,
         "instance": app.instance.id,

@@ -17,7 +17,7 @@ BAR_SCENES = 1000
 
 @needs_demo_model
 def test_demo_model_meets_the_bar() -> None:
-    """The README's bar, exact match >= 0.95 and BLEU-4 >= 0.97, on 1,000 held-out scenes.
+    """docs/model.md's bar, exact match >= 0.95 and BLEU-4 >= 0.97, on 1,000 held-out scenes.
 
     On 1,000 scenes the count of exact matches is binomial. A model whose true exact
     match is 0.92 (920 +- 8.6) reaches 950 with probability 0.0001, one at 0.93 with

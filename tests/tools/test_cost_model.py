@@ -78,7 +78,7 @@ def test_requests_beyond_the_warmed_instances_meet_cold_starts(capsys) -> None:
 
 
 def test_provisioned_instances_serve_what_they_can_and_the_rest_is_on_demand(capsys) -> None:
-    """The README's busiest month: 25,920,000 one-second requests keep ten instances busy;
+    """docs/deploy.md's busiest month: 25,920,000 one-second requests keep ten instances busy;
     one provisioned instance serves about a tenth of the compute, not all of it."""
     report = cost(
         capsys, "--requests", "25920000", "--duration", "1", "--memory", "2048",
