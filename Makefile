@@ -82,7 +82,7 @@ evaluate: $(STAMP)
 agreement: $(STAMP)
 	$(PY) -m toolkit.agreement --count 500 --seed 1000003 $(ARGS)
 
-## Cold start, warm caption latency and peak memory of the demo model per runtime, 1 thread.
+## Cold start, warm caption latency and peak memory of the demo model per variant (onnx, onnx-int8, torch), 1 thread.
 bench: $(STAMP)
 	$(PY) -m bench.coldstart $(ARGS)
 
@@ -94,7 +94,7 @@ bench-warm: $(STAMP)
 bench-load: $(STAMP)
 	$(PY) -m bench.load $(ARGS)
 
-## The original 2022 design against each lukewarm runtime, side by side in one run.
+## The original 2022 design against each lukewarm variant, side by side in one run.
 bench-reference: $(STAMP)
 	$(PY) -m bench.reference $(ARGS)
 

@@ -1,8 +1,9 @@
 """Cold start and warm caption latency of the function, against the reference design.
 
-`make bench` (or `python -m bench.coldstart`; `--runtime onnx-int8` for one runtime).
-For each runtime the image can run (`onnx`: the model's fp32 ONNX export on ONNX Runtime;
-`onnx-int8`: its int8 export, made once into .bench/; `torch`), cold start is a fresh
+`make bench` (or `python -m bench.coldstart`; `--variant onnx-int8` for one variant).
+A variant is a model directory plus the runtime (`LUKEWARM_RUNTIME`) it loads on: `onnx`
+(the model's fp32 ONNX export on ONNX Runtime), `onnx-int8` (its int8 export, made once
+into .bench/, on the same runtime) and `torch`. For each variant, cold start is a fresh
 Python process to its first caption: interpreter start, `import app` (the runtime, the
 model load) and one `POST /caption` through the handler, like a new Lambda instance.
 Warm latency is the handler's time for one caption once loaded, in another fresh
@@ -268,12 +269,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.coldstart", description=__doc__)
     parser.add_argument("--model-dir", type=Path, default=FUNCTION_DIR / "model")
     parser.add_argument(
-        "--runtime",
+        "--variant",
         dest="variants",
         action="append",
         choices=tuple(VARIANTS),
-        help="measure this variant (repeatable; default: all of them)",
+        help="measure this variant: a model directory and the runtime it loads on"
+        " (repeatable; default: all of them)",
     )
+    # The flag's name until 2026-12: a variant is not a runtime (onnx-int8 runs on onnx).
+    parser.add_argument("--runtime", dest="old_flag", action="append", help=argparse.SUPPRESS)
     parser.add_argument("--photo", type=Path, default=DEFAULT_PHOTO)
     parser.add_argument("--runs", type=int, default=5, help="fresh processes (default 5)")
     parser.add_argument("--calls", type=int, default=30, help="warm captions (default 30)")
@@ -284,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
         help="where to write the dated medians (default bench/results/coldstart.json)",
     )
     args = parser.parse_args(argv)
+    if args.old_flag:
+        parser.error(
+            f"--runtime is now --variant (one of {', '.join(VARIANTS)}): "
+            + " ".join(f"--variant {name}" for name in args.old_flag)
+        )
     from captioner.config import read_config
 
     if not (args.model_dir / "weights.safetensors").is_file():
@@ -362,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"cold: median of {args.runs} fresh processes; warm: {args.calls} calls in one fresh "
-        "process per runtime"
+        "process per variant"
     )
     write_results(args, variants, cold, warm, load, sys.argv[1:] if argv is None else argv)
     return 0
@@ -376,14 +385,15 @@ def write_results(
     load: float,
     argv: list[str] | None,
 ) -> None:
-    """The run's medians as `lukewarm cost` reads them: per runtime, the init (`import
-    app`: runtime and model load, Lambda's billed init phase), the first request, a warm
-    caption, and the share of each that was CPU time (what scales with Lambda's memory)."""
-    runtimes = {}
+    """The run's medians as `lukewarm cost` reads them: per variant, the runtime it ran
+    on, the init (`import app`: runtime and model load, Lambda's billed init phase), the
+    first request, a warm caption, and the share of each that was CPU time (what scales
+    with Lambda's memory)."""
+    figures = {}
     for name in variants:
         total = statistics.median(cold[name]["total_s"])
         warm_s = statistics.median(warm[name]["seconds"])
-        runtimes[name] = {
+        figures[name] = {
             "runtime": VARIANTS[name],
             "init_s": round(statistics.median(cold[name]["import_s"]), 4),
             "first_request_s": round(statistics.median(cold[name]["first_request_s"]), 4),
@@ -404,7 +414,7 @@ def write_results(
         "photo": args.photo.name,
         "runs": args.runs,
         "calls": args.calls,
-        "runtimes": runtimes,
+        "variants": figures,
     }
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -20,7 +20,7 @@ counts its decoder steps, which the bench checks are equal.
 Every figure comes from fresh processes on one thread, median of `--runs`: cold start
 (process start to first caption), warm caption, peak RSS, installed size (distributions
 plus model files). One thread is what the default `memorySize`, 1769 MB, buys: one vCPU.
-Writes bench/results/hf.md; the last lines are `hf[FAMILY][RUNTIME]: ...` ratio lines,
+Writes bench/results/hf.md; the last lines are `hf[FAMILY][VARIANT]: ...` ratio lines,
 reference ÷ lukewarm.
 """
 

@@ -1,4 +1,4 @@
-"""`make bench-reference`: the original 2022 design against lukewarm's runtimes, side by side.
+"""`make bench-reference`: the original 2022 design against lukewarm's variants, side by side.
 
 All caption with the same ResNet-101 / 9,490-word Show-Attend-Tell weights (random,
 seeded) and decode exactly the same number of steps with the same beam: the `<end>`
@@ -8,23 +8,24 @@ logit is pushed to -1e4, so none stops early, and all stop at `--steps`.
   CUDA build, run on CPU), the whole model pickled with joblib, numpy preprocessing,
   no inference mode, the tutorial's beam search (attention projection recomputed at
   every step). Runs in this repository's dev virtualenv.
-- lukewarm, once per runtime the image can be built with, each in its own cached
-  virtualenv holding what that image installs (the function's requirements for the
-  runtime), `captioner` on the path and the model directory the image bakes in:
-  `onnx` (ONNX Runtime on numpy, the fp32 export), `onnx-int8` (the same runtime, the
-  int8 export) and `torch` (CPU-only torch, safetensors). torch comes from PyTorch's
+- lukewarm, once per variant: a model directory the image bakes in plus the runtime
+  (`LUKEWARM_RUNTIME`) it loads on, each runtime in its own cached virtualenv holding
+  what its image installs (the function's requirements for the runtime), `captioner`
+  on the path: `onnx` (ONNX Runtime on numpy, the fp32 export), `onnx-int8` (the same
+  runtime, the int8 export) and `torch` (CPU-only torch, safetensors). torch comes from PyTorch's
   CPU-only index at the version the image pins; where that index cannot be reached, set
   `LUKEWARM_TORCH_WHEEL` (or `--torch-wheel`) to a CPU-only torch wheel file.
 
 Every figure comes from fresh processes on one thread (OMP/MKL/ONNX Runtime/torch),
 median of `--runs`: cold start (process start to first caption), warm caption latency
 (image bytes to caption), peak RSS, and the installed size of the runtime's
-distributions plus the model files the image holds. A first round per runtime, not
+distributions plus the model files the image holds. A first round per variant, not
 counted, warms the disk cache and bytecode alike and checks that all compute the same
-greedy caption; then every lukewarm runtime captions the real photos and a few held-out
+greedy caption; then every lukewarm variant captions the real photos and a few held-out
 scenes, greedily and at the benchmark's beam, to compare their captions. Writes
-bench/results/reference.md; the last lines are one `ratios[RUNTIME]:` line per runtime
-(the stack's default runtime first) and the default runtime's `ratios:` line.
+bench/results/reference.md; the last lines are one `CPU-time ratios[VARIANT]:` line per
+variant, then one `ratios[VARIANT]:` line per variant (each time the one named after the
+stack's default runtime first), then that variant's `ratios:` line.
 """
 
 from __future__ import annotations
@@ -88,14 +89,16 @@ CPU_FIGURES = {"cold": "cold_cpu_s", "warm": "warm_cpu_ms"}
 
 @dataclass(frozen=True)
 class Side:
-    """One column of the table: a runtime, its interpreter and the model it loads."""
+    """One column of the table: the original or a lukewarm variant (`label`), its
+    interpreter, the model it loads and the runtime it loads it on."""
 
     label: str
     python: Path
     pythonpath: Path
     model: Path
     runtime: str | None = None
-    """What `captioner` loads the model with; None for the original design."""
+    """What `captioner` loads the model with (`LUKEWARM_RUNTIME`: `onnx` for both ONNX
+    variants); None for the original design."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--runs", type=int, default=5, help="fresh processes per runtime")
+    parser.add_argument("--runs", type=int, default=5, help="fresh processes per variant")
     parser.add_argument("--warm", type=int, default=3, help="warm captions per process")
     parser.add_argument("--beam", type=int, default=3)
     parser.add_argument(
@@ -148,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     # Greedy: the same words, except that lukewarm's last step can only end the caption.
     same_caption = check["original"]["caption"].split()[:-1] == check["torch"]["caption"].split()
     print(_versions(check, args.torch_wheel), flush=True)
-    print(f"{args.runs} fresh processes per runtime, {args.warm} warm captions each", flush=True)
+    print(f"{args.runs} fresh processes per variant, {args.warm} warm captions each", flush=True)
     for _ in range(args.runs):
         for side in sides:
             result = _timed_run(side, args, args.image.resolve())
@@ -192,7 +195,8 @@ def default_runtime() -> str:
 
 
 def variant_order(default: str) -> list[str]:
-    """Every variant, the default runtime's first, then the others in their fixed order."""
+    """Every variant, the one named after the default runtime first, then the others in
+    their fixed order."""
     return [default, *(name for name in VARIANTS if name != default)]
 
 
@@ -473,7 +477,7 @@ def _compare_captions(sides: list[Side], scenes: int, beam: int) -> dict[str, An
 
 
 def agreement(these: dict[str, str], those: dict[str, str]) -> dict[str, Any]:
-    """How alike two runtimes' captions of the same images are (`toolkit.alike`): the share
+    """How alike two variants' captions of the same images are (`toolkit.alike`): the share
     of word positions that agree, and how many captions are identical."""
     from toolkit.alike import compare_captions
 

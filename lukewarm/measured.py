@@ -1,9 +1,10 @@
 """A stack's request and cold-start times from the last `make bench`, not from constants.
 
 `make bench` writes its medians, dated, with the commit and the command, to
-bench/results/coldstart.json: per runtime, the init (`import app`: the runtime and the
-model load, which Lambda bills as the init phase), the first request, a warm caption, and
-the share of each that was CPU time. They were measured on one thread of the machine
+bench/results/coldstart.json: per variant (a model directory and the runtime it loads on:
+`onnx`, `onnx-int8`, `torch`), the init (`import app`: the runtime and the model load,
+which Lambda bills as the init phase), the first request, a warm caption, and the share of
+each that was CPU time. They were measured on one thread of the machine
 that ran them, which stands for Lambda's one vCPU at 1,769 MB.
 
 The estimate uses the CPU time: on a shared development machine the rest of the wall time
@@ -30,7 +31,10 @@ LAMBDA_MB_PER_VCPU = 1769
 """Lambda's documented CPU share: one vCPU at 1,769 MB of memory (what one benchmark
 thread stands for)."""
 VARIANT = {"onnx": "onnx", "torch": "torch"}
-"""The `make bench` column that runs what a stack's `runtime` deploys."""
+"""The `make bench` variant that runs what a stack's `runtime` deploys."""
+SECTIONS = ("variants", "runtimes")
+"""Where the results keep their figures per variant: `runtimes` in files written before
+the bench named its columns variants (2026-12), which read the same."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,9 @@ def for_stack(
     measured_dir = str(document.get("model_dir", ""))
     if Path(measured_dir).name != Path(model_dir).name:
         return None
-    figures = (document.get("runtimes") or {}).get(VARIANT.get(runtime, runtime))
+    sections = (document[key] for key in SECTIONS if isinstance(document.get(key), dict))
+    section: dict[str, Any] = next(sections, {})
+    figures = section.get(VARIANT.get(runtime, runtime))
     if not isinstance(figures, dict):
         return None
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bench import reference
 
 ORIGINAL = {
@@ -38,10 +40,21 @@ def test_ratio_lines_are_original_over_lukewarm() -> None:
     assert reference._ratios(ORIGINAL, lukewarm(), cpu=True) == "cold=7.5 warm=5.0"
 
 
-def test_the_default_runtime_comes_first() -> None:
+def test_the_variant_of_the_default_runtime_comes_first() -> None:
     assert reference.variant_order("onnx") == ["onnx", "onnx-int8", "torch"]
     assert reference.variant_order("torch") == ["torch", "onnx", "onnx-int8"]
     assert reference.variant_order(reference.default_runtime())[0] == "onnx"
+
+
+def test_help_says_the_columns_are_variants_and_names_the_ratio_lines_so(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        reference.main(["--help"])
+    assert exited.value.code == 0
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "the original 2022 design against lukewarm's variants, side by side" in usage
+    assert "--runs RUNS fresh processes per variant" in usage
+    assert "one `ratios[VARIANT]:` line per variant" in usage
+    assert "RUNTIME]" not in usage
 
 
 def test_no_floor_is_printed_when_every_target_is_met() -> None:

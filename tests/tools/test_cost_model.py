@@ -111,7 +111,9 @@ def test_traffic_above_the_throttle_is_refused_not_priced(capsys) -> None:
     assert "refused 4,080,000 requests a month: above the stack's 25,920,000" in out
 
 
-def write_bench(path: Path, **figures: float) -> None:
+def write_bench(path: Path, section: str = "variants", **figures: float) -> None:
+    """A `make bench` results file; `section` "runtimes" is how files written before the
+    bench named its columns variants keep their figures."""
     path.write_text(
         json.dumps(
             {
@@ -120,7 +122,7 @@ def write_bench(path: Path, **figures: float) -> None:
                 "command": "make bench",
                 "machine": "2 CPUs, load average 0.5, one thread",
                 "model_dir": "function/model",
-                "runtimes": {
+                section: {
                     "onnx": {
                         "runtime": "onnx",
                         "init_s": 1.0,
@@ -163,6 +165,25 @@ def test_above_one_vcpu_no_speed_up_is_assumed(tmp_path) -> None:
     at_1769 = measured.for_stack("onnx", "model", 1769, results)
     assert at_3008 is not None and at_1769 is not None
     assert at_3008.duration_s == at_1769.duration_s == pytest.approx(0.16)
+
+
+def test_results_written_before_the_variants_were_named_so_still_price(tmp_path) -> None:
+    results = tmp_path / "coldstart.json"
+    write_bench(results, section="runtimes")
+    before = measured.for_stack("onnx", "model", 1769, results)
+    write_bench(results)
+    after = measured.for_stack("onnx", "model", 1769, results)
+    assert before is not None and before == after
+    assert before.duration_s == pytest.approx(0.16)
+
+
+def test_results_with_no_figures_per_variant_fall_back_to_the_default(tmp_path) -> None:
+    results = tmp_path / "coldstart.json"
+    write_bench(results, section="something else")
+    assert measured.for_stack("onnx", "model", 1769, results) is None
+    document = json.loads(results.read_text())
+    results.write_text(json.dumps({**document, "variants": ["onnx"]}))
+    assert measured.for_stack("onnx", "model", 1769, results) is None
 
 
 def test_another_models_figures_are_not_used(capsys, tmp_path, monkeypatch) -> None:
