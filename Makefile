@@ -24,7 +24,7 @@ STAMP := $(VENV)/.installed
 
 ## List the commands.
 help:
-	@awk '/^## /{doc=substr($$0, 4); next} /^[a-z-]+:/{if (doc) printf "  make %-16s %s\n", substr($$1, 1, length($$1)-1), doc; doc=""}' $(MAKEFILE_LIST)
+	@awk '/^## /{doc=(doc ? doc " " : "") substr($$0, 4); next} /^[a-z-]+:/{if (doc) printf "  make %-16s %s\n", substr($$1, 1, length($$1)-1), doc} {doc=""}' $(MAKEFILE_LIST)
 
 $(SERVE_STAMP): requirements.txt requirements-serve.txt function/requirements-onnx.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

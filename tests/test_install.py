@@ -113,3 +113,21 @@ def test_an_unknown_flag_is_refused_with_the_commands_own_usage():
     assert finished.stderr.splitlines()[-1] == (
         "lukewarm caption: error: unrecognized arguments: --bogus"
     )
+
+
+def test_make_help_prints_each_targets_whole_description():
+    """A target's `## ` lines above it are its description, however many there are: `make
+    help` once printed only the last line of a two-line one (bench-hf's, half a sentence)."""
+    makefile = (ROOT / "Makefile").read_text()
+    described = re.findall(r"((?:^## .*\n)+)([a-z-]+):", makefile, flags=re.MULTILINE)
+    shown = subprocess.run(
+        ["make", "--no-print-directory", "help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert any(doc.count("\n") > 1 for doc, _ in described)
+    for doc, target in described:
+        text = " ".join(line[3:] for line in doc.splitlines())
+        assert f"make {target:<16} {text}\n" in shown
