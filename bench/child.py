@@ -29,7 +29,7 @@ def _caption_original(
     from bench.original.caption import caption_image_beam_search, preprocess, words
 
     torch.set_num_threads(1)
-    imported = _imported()
+    imported = mark_imported()
     model = joblib.load(model_file)
     model["encoder"].eval()
     model["decoder"].eval()
@@ -62,7 +62,7 @@ def _caption_lukewarm(
     # runtime's own cost is counted as import, not as model load.
     importlib.import_module("torch" if runtime == "torch" else "onnxruntime")
     configure_threads(1, runtime)
-    imported = _imported()
+    imported = mark_imported()
     captioner = load_captioner(model_dir, runtime)
     if captioner.max_steps != steps:
         raise SystemExit(f"{model_dir} decodes up to {captioner.max_steps} steps")
@@ -75,7 +75,7 @@ def _caption_lukewarm(
     return imported, caption, captioner.info["runtime"]
 
 
-def _imported() -> tuple[float, float]:
+def mark_imported() -> tuple[float, float]:
     """When the runtime's imports were done, and how much was resident then: what the
     runtime itself costs, before any weights."""
     return time.perf_counter(), _status_mb("VmRSS")
@@ -86,40 +86,55 @@ def timing(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     data = Path(args.image).read_bytes()
     if args.mode == "original":
-        loaded_runtime = _caption_original(args.model, args.beam, args.steps)
+        loaded = _caption_original(args.model, args.beam, args.steps)
     else:
-        loaded_runtime = _caption_lukewarm(args.model, args.beam, args.steps, args.runtime)
-    (imported, import_rss), caption, runtime = loaded_runtime
-    loaded = time.perf_counter()
-    text, _ = caption(data)
+        loaded = _caption_lukewarm(args.model, args.beam, args.steps, args.runtime)
+    figures = measure(started, loaded, data, args.warm)
+    return {**figures, "dynamo_imported": "torch._dynamo" in sys.modules}
+
+
+def measure(
+    started: float, loaded: tuple[tuple[float, float], Any, str], data: bytes, warm: int
+) -> dict[str, Any]:
+    """Time a captioner loaded just now, in a process that began at `started`: its first
+    caption of `data`, then `warm` more. `loaded` is what a loader returns: when the
+    runtime's imports were done and the RSS then (`mark_imported`), `caption(data)`, and the
+    runtime's name. `caption` returns the text, the image encoder's milliseconds and, where
+    the child counts them, the decoder steps it ran (then listed as `steps`, first caption's
+    first)."""
+    (imported, import_rss), caption, runtime = loaded
+    loaded_at = time.perf_counter()
+    first = caption(data)
     first_at = time.time()
     first_cpu = time.process_time()
-    first = time.perf_counter()
-    warm, warm_cpu, encode = [], [], []
-    for _ in range(args.warm):
+    first_done = time.perf_counter()
+    warm_ms, warm_cpu, answers = [], [], []
+    for _ in range(warm):
         before, before_cpu = time.perf_counter(), time.process_time()
-        encode.append(caption(data)[1])
-        warm.append((time.perf_counter() - before) * 1000)
+        answers.append(caption(data))
+        warm_ms.append((time.perf_counter() - before) * 1000)
         warm_cpu.append((time.process_time() - before_cpu) * 1000)
-    return {
+    figures = {
         "first_caption_at": first_at,
         "import_s": imported - started,
-        "load_s": loaded - imported,
-        "first_caption_s": first - loaded,
+        "load_s": loaded_at - imported,
+        "first_caption_s": first_done - loaded_at,
         "cold_cpu_s": first_cpu,
-        "warm_ms": warm,
+        "warm_ms": warm_ms,
         "warm_cpu_ms": warm_cpu,
-        "encode_ms": encode,
-        "caption": text,
+        "encode_ms": [answer[1] for answer in answers],
+        "caption": first[0],
         "runtime": runtime,
         "max_rss_mb": _status_mb("VmHWM"),
         "import_rss_mb": import_rss,
-        "dynamo_imported": "torch._dynamo" in sys.modules,
-        **_runtime_versions(),
+        **runtime_versions(),
     }
+    if len(first) > 2:
+        figures["steps"] = [answer[2] for answer in (first, *answers)]
+    return figures
 
 
-def _runtime_versions() -> dict[str, str | None]:
+def runtime_versions() -> dict[str, str | None]:
     """The torch and ONNX Runtime this process imported (None for one it never did)."""
     return {
         name: getattr(sys.modules.get(name), "__version__", None)
@@ -149,7 +164,7 @@ def captions(args: argparse.Namespace) -> dict[str, Any]:
     for path in args.images:
         image = Image.open(path).convert("RGB")
         found[Path(path).name] = captioner.caption(image, beam=args.beam).caption
-    return {"captions": found, "runtime": captioner.info["runtime"], **_runtime_versions()}
+    return {"captions": found, "runtime": captioner.info["runtime"], **runtime_versions()}
 
 
 def sizes(args: argparse.Namespace) -> dict[str, Any]:

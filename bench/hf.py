@@ -33,7 +33,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +56,6 @@ REFERENCE_TRANSFORMERS = "transformers==4.57.6"
 REFERENCE_DISTS = ("torch", "transformers", "pillow", "numpy")
 DEFAULT_MEMORY_MB = 1769
 """The stack's default `memorySize`: exactly one vCPU on Lambda."""
-ONE_THREAD = reference.ONE_THREAD
 SIZES = {
     "full": "Full-size random weights (ViT-base + GPT-2 small, 239 M parameters; BLIP base)",
     "tiny": "Tiny random weights (toolkit.hub.random's test configs: a smoke run, no figures)",
@@ -273,18 +271,9 @@ def _timed_run(side: Side, family: str, args: argparse.Namespace) -> dict[str, A
     command = [str(side.python), str(CHILD), side.mode, str(side.model), str(args.image.resolve())]
     command += ["--family", family, "--beam", str(args.beam), "--steps", str(args.steps)]
     command += ["--warm", str(args.warm)]
-    env = {**os.environ, **ONE_THREAD, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env["PYTHONPATH"] = str(FUNCTION_DIR) if side.mode == "lukewarm" else ""
-    with tempfile.TemporaryDirectory() as workdir:
-        started = time.time()
-        done = subprocess.run(
-            command, check=False, env=env, cwd=workdir, capture_output=True, text=True
-        )
-    if done.returncode != 0:
-        raise SystemExit(f"{family} {side.label} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    result["cold_s"] = result["first_caption_at"] - started
-    return result
+    return reference.fresh_process(command, env, f"{family} {side.label}")
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:

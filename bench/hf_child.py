@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from child import _imported, _runtime_versions, _status_mb  # type: ignore[import-not-found]
+from child import mark_imported, measure  # type: ignore[import-not-found]
 
 
 class _Counter:
@@ -42,7 +42,7 @@ def _pipeline(
     from transformers import pipeline
 
     torch.set_num_threads(1)
-    imported = _imported()
+    imported = mark_imported()
     # transformers 4's task (the reference runs 4.57); transformers 5's types no longer list it.
     make: Any = pipeline
     captioner = make("image-to-text", model=model_dir, device="cpu")
@@ -75,7 +75,7 @@ def _lukewarm(model_dir: str, beam: int) -> tuple[tuple[float, float], Any, Any]
     importlib.import_module("onnxruntime")
     importlib.import_module("tokenizers")
     configure_threads(1, "onnx")
-    imported = _imported()
+    imported = mark_imported()
     captioner: Any = load_captioner(model_dir, "onnx")
     counter = _Counter(captioner.step)
     captioner.step = counter
@@ -94,41 +94,11 @@ def timing(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     data = Path(args.image).read_bytes()
     if args.mode == "pipeline":
-        (imported, import_rss), caption, runtime = _pipeline(
-            args.model, args.family, args.beam, args.steps
-        )
+        loaded = _pipeline(args.model, args.family, args.beam, args.steps)
     else:
-        (imported, import_rss), caption, runtime = _lukewarm(args.model, args.beam)
-    loaded = time.perf_counter()
-    text, _, steps = caption(data)
-    first_at = time.time()
-    first_cpu = time.process_time()
-    first = time.perf_counter()
-    warm, warm_cpu, encode, counted = [], [], [], [steps]
-    for _ in range(args.warm):
-        before, before_cpu = time.perf_counter(), time.process_time()
-        _, encode_ms, steps = caption(data)
-        warm.append((time.perf_counter() - before) * 1000)
-        warm_cpu.append((time.process_time() - before_cpu) * 1000)
-        encode.append(encode_ms)
-        counted.append(steps)
-    return {
-        "first_caption_at": first_at,
-        "import_s": imported - started,
-        "load_s": loaded - imported,
-        "first_caption_s": first - loaded,
-        "cold_cpu_s": first_cpu,
-        "warm_ms": warm,
-        "warm_cpu_ms": warm_cpu,
-        "encode_ms": encode,
-        "steps": counted,
-        "caption": text,
-        "runtime": runtime,
-        "max_rss_mb": _status_mb("VmHWM"),
-        "import_rss_mb": import_rss,
-        **_runtime_versions(),
-        "transformers": getattr(sys.modules.get("transformers"), "__version__", None),
-    }
+        loaded = _lukewarm(args.model, args.beam)
+    transformers = getattr(sys.modules.get("transformers"), "__version__", None)
+    return {**measure(started, loaded, data, args.warm), "transformers": transformers}
 
 
 def main() -> None:

@@ -392,14 +392,25 @@ def _timed_run(
     command = [str(side.python), str(CHILD), *mode, str(side.model), str(image)]
     command += ["--beam", str(beam or args.beam), "--steps", str(args.steps)]
     command += ["--warm", str(args.warm)]
-    env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(side.pythonpath)}
+    return fresh_process(command, {"PYTHONPATH": str(side.pythonpath)}, side.label)
+
+
+def fresh_process(command: list[str], env: dict[str, str], label: str) -> dict[str, Any]:
+    """Run one child (`bench/child.py` or its like) in a fresh process on one thread, from
+    an empty working directory, with `env` over this one's: the JSON document its last line
+    prints, plus `cold_s`, the time from starting the process to its first caption."""
     with tempfile.TemporaryDirectory() as workdir:
         started = time.time()
         done = subprocess.run(
-            command, check=False, env=env, cwd=workdir, capture_output=True, text=True
+            command,
+            check=False,
+            env={**os.environ, **ONE_THREAD, **env},
+            cwd=workdir,
+            capture_output=True,
+            text=True,
         )
     if done.returncode != 0:
-        raise SystemExit(f"{side.label} failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{label} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     result["cold_s"] = result["first_caption_at"] - started
     return result

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import hf
+from bench import hf, reference
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = {
@@ -117,7 +117,7 @@ def test_the_lukewarm_child_decodes_exactly_the_steps_asked(tmp_path: Path) -> N
 
     source = random_model("vit-gpt2", tmp_path / "source", num_beams=2, max_length=7, min_length=7)
     import_model(str(source), tmp_path / "onnx")
-    env = {**os.environ, **hf.ONE_THREAD, "PYTHONPATH": str(ROOT / "function")}
+    env = {**os.environ, **reference.ONE_THREAD, "PYTHONPATH": str(ROOT / "function")}
     image = ROOT / "data" / "photos" / "coffee.png"
     command = [sys.executable, str(hf.CHILD), "lukewarm", str(tmp_path / "onnx"), str(image)]
     command += ["--family", "vit-gpt2", "--beam", "2", "--steps", "6", "--warm", "2"]
