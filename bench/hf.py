@@ -65,15 +65,9 @@ TARGETS = {
     "onnx-int8": {"cold": 6, "warm": 3.5, "rss": 3, "size": 4},
 }
 """Reference ÷ lukewarm, from issue #18, per variant."""
-FIGURES = {
-    "cold": ("cold start, process to first caption", "cold_s", "s", 2),
-    "warm": ("warm caption", "warm_ms", "ms", 0),
-    "rss": ("peak RSS", "max_rss_mb", "MB", 0),
-    "size": ("installed size (dependencies + model files)", "size_mb", "MB", 0),
-    "cold_cpu": ("cold start, CPU time", "cold_cpu_s", "s", 2),
-    "warm_cpu": ("warm caption, CPU time", "warm_cpu_ms", "ms", 0),
-}
-CPU_FIGURES = {"cold": "cold_cpu_s", "warm": "warm_cpu_ms"}
+FIGURES = reference.FIGURES
+CPU_FIGURES = reference.CPU_FIGURES
+"""The same rows and CPU-time pairs as `make bench-reference`'s table."""
 MODEL_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
