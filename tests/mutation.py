@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.conftest import TINY_MODEL_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 STAGING = ROOT / ".mutation"
 TARGET_SCORE = 0.80
@@ -222,6 +224,12 @@ TIMEOUT = "timeout"
 SIGKILL = -9
 """mutmut calls a worker killed by SIGKILL a segfault, but RLIMIT_CPU's hard limit, one
 second past the soft one that sends SIGXCPU, kills with SIGKILL: that is a timeout too."""
+RUNNER_ERROR = "runner error"
+RUNNER_ERROR_EXIT = 255
+"""mutmut's worker exits 255 when its test runner raises, and mutmut calls that a timeout:
+pytest refusing its command line (a test id it cannot find) is one, in a fraction of a
+second. Not a verdict: settled like a timeout, and counted apart if it cannot be."""
+TO_SETTLE = {TIMEOUT, RUNNER_ERROR}
 
 SETTLE_FACTOR = 5.0
 """A timed-out mutant's tests get this many times their clean run's duration, measured."""
@@ -229,8 +237,20 @@ SETTLE_FLOOR_S = 30.0
 """...and at least this long: pytest's start-up alone varies by seconds on a busy machine."""
 
 
-def stage(name: str, module: Module, fresh: bool) -> Path:
-    """The staging folder of one module's run; `fresh` drops an earlier run's results."""
+TIMEOUT_MULTIPLIER = 15.0
+"""mutmut's own default: a mutant's tests may take this many times their expected time."""
+
+
+def stage(name: str, module: Module, fresh: bool, startup_s: float = 1.0) -> Path:
+    """The staging folder of one module's run; `fresh` drops an earlier run's results.
+
+    mutmut stops a mutant's tests (a timeout) after (their duration + `timeout_constant`)
+    x `timeout_multiplier` seconds of wall-clock time, twice that of CPU time. The duration
+    it sums is only each test's call phase: no start-up, no collection, no fixture. The
+    handler's tests spend about 2.5 s on those in each forked worker (13 s while every
+    session built the tiny model again), against 0.01 s of calls for a mutant of a small
+    function: with mutmut's constant of 1 s, the limit was 15 s, and on a busy machine
+    every mutant overran it. So the constant is `startup_s`, measured (`startup_seconds`)."""
     folder = STAGING / name
     if fresh:
         shutil.rmtree(folder, ignore_errors=True)
@@ -256,16 +276,53 @@ def stage(name: str, module: Module, fresh: bool) -> Path:
         f"also_copy = [{copied}]\n"
         f"pytest_add_cli_args_test_selection = [\n{tests}]\n"
         f"pytest_add_cli_args = [{deselect}]\n"
+        f"timeout_constant = {startup_s:.1f}\n"
+        f"timeout_multiplier = {TIMEOUT_MULTIPLIER}\n"
         # torch is not fork-safe once it has run: fork workers from a process that has not.
         'process_isolation = "forkserver"\n'
-        "use_git_change_detection = false\n",
+        "use_git_change_detection = false\n"
+        # mutants/mutmut-debug.log: each mutant's limits, exit code and duration.
+        "log_to_file = true\n",
         encoding="utf-8",
     )
     return folder
 
 
-def mutmut(folder: Path, *arguments: str, capture: bool = False) -> str:
+TINY_MODEL = STAGING / "tiny-model"
+"""The tests' tiny model, built once from the original code and copied by each test session
+(`tests/conftest.py`'s `tiny_model_dir`), not built again by every mutant's tests."""
+
+
+def build_tiny_model() -> Path:
+    if not TINY_MODEL.is_dir():
+        partial = STAGING / "tiny-model.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        subprocess.run(
+            [
+                sys.executable, "-c",
+                "import sys, pathlib; from tests.conftest import build_tiny_model; "
+                "build_tiny_model(pathlib.Path(sys.argv[1]))",
+                str(partial),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'function'}"},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        partial.rename(TINY_MODEL)
+    return TINY_MODEL
+
+
+def run_env() -> dict[str, str]:
+    """The environment of mutmut and of the settling runs: the staging folder's own import
+    path, and the tiny model built once."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env[TINY_MODEL_ENV] = str(TINY_MODEL)
+    return env
+
+
+def mutmut(folder: Path, *arguments: str, capture: bool = False) -> str:
+    env = run_env()
     done = subprocess.run(
         [sys.executable, "-m", "mutmut", *arguments],
         cwd=folder,
@@ -277,6 +334,58 @@ def mutmut(folder: Path, *arguments: str, capture: bool = False) -> str:
     return done.stdout or ""
 
 
+def startup_seconds(folder: Path, module: Module) -> float:
+    """How long a fresh pytest takes to start and collect the module's tests, on the original
+    code: more than a forked worker spends before the first test (the fork server has
+    imported pytest and the test modules already), so mutmut's limit is not too tight."""
+    command = [
+        sys.executable, "-m", "pytest", "--rootdir=.", "-q", "-p", "no:randomly",
+        "--collect-only", *module.tests,
+    ]  # fmt: skip
+    code, seconds = run_tests(command, folder, "", None)
+    if code != 0:
+        raise SystemExit(
+            f"the tests of {module.source} do not collect (exit code {code}): "
+            f"{' '.join(command)} in {folder}"
+        )
+    return seconds
+
+
+# Collects the tests given twice in one process, as mutmut's fork server and then each of its
+# workers do, and prints every test id of the second collection that the first did not have.
+TWICE = """
+import json, sys, pytest
+class Ids:
+    def __init__(self): self.ids = []
+    def pytest_collection_modifyitems(self, items): self.ids.append({i.nodeid for i in items})
+ids = Ids()
+for _ in range(2):
+    if pytest.main(["--rootdir=.", "-qqq", "--collect-only", "-p", "no:randomly", *sys.argv[1:]],
+                   plugins=[ids]):
+        sys.exit("collection failed")
+print(json.dumps(sorted(ids.ids[1] - ids.ids[0])))
+"""
+
+
+def unstable_test_ids(folder: Path, module: Module) -> list[str]:
+    """The module's test ids that change when pytest collects a second time in one process
+    (`ids=repr` of bytes: pytest escapes the backslashes again). mutmut's workers name the
+    tests to run by the ids the first collection gave, and pytest then finds no such test:
+    each mutant they cover was a "timeout" in a fraction of a second."""
+    done = subprocess.run(
+        [sys.executable, "-c", TWICE, *module.tests],
+        cwd=folder,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the tests of {module.source} do not collect: {done.stderr.strip()}")
+    unstable: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return unstable
+
+
 def mutmut_statuses(folder: Path, module: Module) -> dict[str, str]:
     """Every mutant of the module and mutmut's verdict (`killed`, `survived`, `timeout`...)."""
     meta = folder / "mutants" / (module.source + ".meta")
@@ -286,7 +395,11 @@ def mutmut_statuses(folder: Path, module: Module) -> dict[str, str]:
     from mutmut.stats import status_by_exit_code
 
     return {
-        mutant: TIMEOUT if code == SIGKILL else status_by_exit_code[code]
+        mutant: TIMEOUT
+        if code == SIGKILL
+        else RUNNER_ERROR
+        if code == RUNNER_ERROR_EXIT
+        else status_by_exit_code[code]
         for mutant, code in codes.items()
     }
 
@@ -295,7 +408,7 @@ def statuses(folder: Path, module: Module) -> dict[str, str]:
     """mutmut's verdicts, with each timeout that was settled replaced by its settled one."""
     settled = load_settled(folder)
     return {
-        mutant: settled[mutant].status if status == TIMEOUT and mutant in settled else status
+        mutant: settled[mutant].status if status in TO_SETTLE and mutant in settled else status
         for mutant, status in mutmut_statuses(folder, module).items()
     }
 
@@ -331,7 +444,7 @@ def run_tests(
     """Run `command` with `mutant` switched on (`""`: the original code): its exit code, or
     None when it ran past `limit_s` (then it is killed, with any processes it started), and
     the seconds it took."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env = run_env()
     env["MUTANT_UNDER_TEST"] = mutant
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -482,7 +595,7 @@ def tally(
     for mutant, status in sorted(verdicts.items()):
         if status in KILLED:
             counts.killed += 1
-        elif status == TIMEOUT:
+        elif status in TO_SETTLE:
             counts.timeout += 1
             listed.append((status, mutant, ""))
         elif status in SURVIVED:
@@ -501,6 +614,20 @@ def tally(
 def run(name: str, fresh: bool, workers: int) -> None:
     module = MODULES[name]
     folder = stage(name, module, fresh)
+    build_tiny_model()
+    unstable = unstable_test_ids(folder, module)
+    if unstable:
+        raise SystemExit(
+            f"pytest names these tests of {name} differently when it collects them again in "
+            "one process, so mutmut's workers would not find them: " + " ".join(unstable)
+        )
+    startup_s = startup_seconds(folder, module)
+    stage(name, module, fresh=False, startup_s=startup_s)
+    print(
+        f"mutmut's limit for each mutant of {name}: (its tests' duration + {startup_s:.1f} s, "
+        f"pytest's start-up measured) x {TIMEOUT_MULTIPLIER:g}",
+        flush=True,
+    )
     # After an earlier run only what was not killed runs again (against the current tests).
     again = [m for m, status in statuses(folder, module).items() if status not in KILLED]
     mutmut(folder, "run", "--max-children", str(workers), *again)
@@ -515,10 +642,20 @@ def run(name: str, fresh: bool, workers: int) -> None:
     timeouts = [
         m
         for m, status in mutmut_statuses(folder, module).items()
-        if status == TIMEOUT and m not in settled
+        if status in TO_SETTLE and m not in settled
     ]
     if timeouts:
-        print(f"settling {len(timeouts)} timeouts of {name}", flush=True)
+        codes = mutmut_statuses(folder, module)
+        errors = sum(codes[m] == RUNNER_ERROR for m in timeouts)
+        print(
+            f"settling {len(timeouts)} timeouts of {name}"
+            + (
+                f" ({errors} of them mutmut's runner failing, exit {RUNNER_ERROR_EXIT})"
+                if errors
+                else ""
+            ),
+            flush=True,
+        )
     verdicts = settle(
         timeouts,
         mutant_tests(folder, module),
