@@ -90,7 +90,7 @@ MODULES = {
     "warmer": Module(
         "warmer/handler.py",
         "warmer",
-        ("tests/warmer/test_handler.py",),
+        ("tests/warmer/test_handler.py", "tests/warmer/test_prewarm_active.py"),
     ),
     "settings": Module(
         "infra/settings.py",
@@ -142,8 +142,21 @@ ONLY_ZERO_READ = (
 )
 SAME_CODEC = "UTF-8 and utf-8 name the same codec"
 
+SAME_REST_REPLY = (
+    "`_refusal` gives a REST API event `multiValueHeaders`, any other `headers`; REST API "
+    "reads either (and HTTP API's own answer is unchanged): the client gets the same reply"
+)
+
 EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     "app": (
+        *(
+            Equivalent("x__serve", line, SAME_REST_REPLY)
+            for line in (
+                "return _refusal(None, MethodNotAllowed(method, path, allowed))",
+                'return _refusal(None, RouteNotFound(f"no route {method} {path}"))',
+                'return _malformed_event(None, "the event is not a well-formed API Gateway event")',
+            )
+        ),
         *(
             Equivalent("xǁInstanceǁbegin_invocation", line, ONLY_ZERO_READ)
             for line in ("self.invocations = 1", "self.invocations -= 1", "self.invocations += 2")

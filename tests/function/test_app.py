@@ -29,6 +29,7 @@ from tests.function.handler_support import (
     invoke,
     multipart,
     published_metrics,
+    published_units,
     rest_event,
     sample_event,
 )
@@ -629,10 +630,13 @@ def test_each_outcome_publishes_its_emf_metric(
 ) -> None:
     app = import_app(tiny_model_dir)
     capsys.readouterr()
+    units: dict[str, str] = {}
 
     def metrics_of(event: dict[str, Any]) -> dict[str, float]:
         app.handler(event, LambdaContext())
-        return published_metrics(capsys.readouterr().out)
+        out = capsys.readouterr().out
+        units.update(published_units(out))
+        return published_metrics(out)
 
     assert metrics_of(sample_event("warm_up.json")) == {"ColdStart": 1, "WarmUps": 1}
     captioned = metrics_of(http_event(body=uploads["png"]))
@@ -644,6 +648,11 @@ def test_each_outcome_publishes_its_emf_metric(
     with monkeypatch.context() as patch:
         patch.setattr(app.captioner, "caption", _broken)
         assert metrics_of(http_event(body=uploads["png"])) == {"ServerErrors": 1}
+    # CloudWatch keeps a metric's unit: a dashboard or alarm on it reads these.
+    assert units == {
+        "ColdStart": "Count", "WarmUps": "Count", "Captions": "Count",
+        "InferenceTime": "Milliseconds", "ClientErrors": "Count", "ServerErrors": "Count",
+    }  # fmt: skip
 
 
 def _broken(*args: object, **kwargs: object) -> None:

@@ -291,8 +291,19 @@ def test_a_warm_up_event_of_any_depth_is_refused_and_logged(
     reply = app.handler({"lukewarm": deep}, LambdaContext())
     assert reply["warm"] is False
     warnings = [r for r in log_records(strict_log) if r["message"] == "invalid warm-up event"]
-    assert len(warnings) == 1
-    assert len(warnings[0]["warm_event"]) <= 203
+    assert [warning["warm_event"] for warning in warnings] == ["<list nested too deeply>"]
+
+
+@pytest.mark.parametrize("length", [200, 201, 5_000])
+def test_a_warm_up_event_is_logged_whole_up_to_200_characters(
+    app: ModuleType, strict_log: io.BytesIO, length: int
+) -> None:
+    shown = repr("x" * (length - 2))  # the log shows the value's repr: quotes included
+    reply = app.handler({"lukewarm": "x" * (length - 2)}, LambdaContext())
+    assert reply["warm"] is False
+    warnings = [r for r in log_records(strict_log) if r["message"] == "invalid warm-up event"]
+    expected = shown if length <= 200 else shown[:200] + "..."
+    assert [warning["warm_event"] for warning in warnings] == [expected]
 
 
 def test_the_image_limit_is_what_fits_the_invoke_payload(app: ModuleType) -> None:
@@ -326,11 +337,44 @@ def test_beam_is_ascii_digits_only(app: ModuleType, uploads: dict[str, bytes], v
 def test_methods_are_case_sensitive(app: ModuleType, method: str) -> None:
     """RFC 9110 makes the method case-sensitive: `get` is another method than GET, so it
     gets the 405 any other method on the route gets, naming the ones allowed."""
+    message = Exactly(f"/health accepts GET, HEAD, not {method}")
     reply = invoke(app, http_event(method=method, path="/health", content_type=None))
-    assert_error(reply, 405, "method_not_allowed", method)
+    assert_error(reply, 405, "method_not_allowed", message)
     assert reply.headers["Allow"] == "GET, HEAD"
     rest = invoke(app, rest_event(method=method, path="/health"))
-    assert_error(rest, 405, "method_not_allowed", method)
+    assert_error(rest, 405, "method_not_allowed", message)
+    assert rest.headers["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize("event", [http_event, rest_event], ids=["http api", "rest api"])
+def test_a_lowercase_method_on_an_unknown_path_is_a_404_naming_both(
+    app: ModuleType, event: Callable[..., dict[str, Any]]
+) -> None:
+    reply = invoke(app, event(method="get", path="/nowhere"))
+    assert_error(reply, 404, "not_found", Exactly("no route get /nowhere"))
+
+
+def test_an_event_powertools_cannot_resolve_is_a_malformed_event_and_logged(
+    app: ModuleType, strict_log: io.BytesIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shape the event checks did not foresee, where Powertools raises: the caller gets
+    the JSON error, the log names the exception."""
+
+    def unresolvable(event: object, context: object) -> None:
+        raise KeyError("requestContext")
+
+    monkeypatch.setattr(app.http_api, "resolve", unresolvable)
+    reply = invoke(app, http_event(method="GET", path="/health", content_type=None))
+    assert_error(
+        reply,
+        400,
+        "malformed_event",
+        Exactly(
+            "the event is not a well-formed API Gateway event; expected an API Gateway proxy event"
+        ),
+    )
+    warnings = [r for r in log_records(strict_log) if r["level"] == "WARNING"]
+    assert [(r["message"], r["error"]) for r in warnings] == [("unresolvable event", "KeyError")]
 
 
 def test_a_part_with_two_content_disposition_lines_is_refused(
