@@ -243,6 +243,12 @@ RUNNER_ERROR_EXIT = 255
 pytest refusing its command line (a test id it cannot find) is one, in a fraction of a
 second. Not a verdict: settled like a timeout, and counted apart if it cannot be."""
 TO_SETTLE = {TIMEOUT, RUNNER_ERROR}
+RECHECKED = {*TO_SETTLE, "survived"}
+"""The verdicts this script runs again itself: a survivor too, against all the module's
+tests. mutmut runs only the tests its stats run saw reach the mutated function, and a call
+made while a test module imports the handler (`route`, at import) is seen only by the first
+test that imported it: a `route` mutant survived the 20 tests that were not about HEAD,
+and fails the ones that are."""
 
 SETTLE_FACTOR = 5.0
 """A timed-out mutant's tests get this many times their clean run's duration, measured."""
@@ -418,10 +424,11 @@ def mutmut_statuses(folder: Path, module: Module) -> dict[str, str]:
 
 
 def statuses(folder: Path, module: Module) -> dict[str, str]:
-    """mutmut's verdicts, with each timeout that was settled replaced by its settled one."""
+    """mutmut's verdicts, with each one run again here (a timeout, a survivor) replaced by
+    what its tests did then."""
     settled = load_settled(folder)
     return {
-        mutant: settled[mutant].status if status in TO_SETTLE and mutant in settled else status
+        mutant: settled[mutant].status if status in RECHECKED and mutant in settled else status
         for mutant, status in mutmut_statuses(folder, module).items()
     }
 
@@ -499,11 +506,13 @@ def settle(
     factor: float = SETTLE_FACTOR,
     floor_s: float = SETTLE_FLOOR_S,
     log: Callable[[str], None] = print,
+    clean_s: dict[tuple[str, ...], float] | None = None,
 ) -> dict[str, Verdict]:
     """Run each timed-out mutant's tests again, allowed `factor` times the duration of the
     same tests on the original code (measured here, once per set of tests, so under the
-    machine's load of the moment) and at least `floor_s`, until they fail or pass."""
-    clean_s: dict[tuple[str, ...], float] = {}
+    machine's load of the moment) and at least `floor_s`, until they fail or pass.
+    `clean_s` keeps the clean durations across calls."""
+    clean_s = {} if clean_s is None else clean_s
     verdicts: dict[str, Verdict] = {}
     for mutant in sorted(mutants):
         tests = tests_of(mutant)
@@ -676,7 +685,29 @@ def run(name: str, fresh: bool, workers: int) -> None:
         folder / "mutants",
         log=lambda line: print(line, flush=True),
     )
-    save_settled(folder, {**settled, **verdicts})
+    settled = {**settled, **verdicts}
+    save_settled(folder, settled)
+    # Each survivor that is not a listed equivalent, against every test of the module.
+    survivors = [
+        m
+        for m, status in mutmut_statuses(folder, module).items()
+        if status == "survived" and m not in settled and equivalent(folder, name, m) is None
+    ]
+    if survivors:
+        print(f"running the {len(survivors)} survivors of {name} against all its tests", flush=True)
+    clean_s: dict[tuple[str, ...], float] = {}
+    for mutant in survivors:  # one at a time, saved as it goes: each takes the whole set
+        settled.update(
+            settle(
+                [mutant],
+                lambda m: module.tests,
+                pytest_command(module),
+                folder / "mutants",
+                log=lambda line: print(line, flush=True),
+                clean_s=clean_s,
+            )
+        )
+        save_settled(folder, settled)
 
 
 def report(name: str) -> Tally:

@@ -229,3 +229,26 @@ def test_mutmuts_limit_allows_for_the_measured_start_up(
     assert config["timeout_multiplier"] == 15.0
     assert config["pytest_add_cli_args_test_selection"] == list(mutation.APP_TESTS)
     assert (folder / "app.py").resolve() == mutation.ROOT / "function" / "app.py"
+
+
+def test_a_survivor_that_fails_a_test_mutmut_did_not_pick_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # mutmut runs only the tests its stats saw reach the function: a survivor is run again
+    # against all the module's tests, and what they did is its verdict.
+    monkeypatch.setattr(mutation, "STAGING", tmp_path)
+    monkeypatch.setattr(mutation, "mutated_lines", lambda folder, mutant: ["return None"])
+    fake_run(
+        tmp_path,
+        "app",
+        {"app.x_route__mutmut_1": 0, "app.x_route__mutmut_2": 0, "app.x_route__mutmut_3": 1},
+        {"app.x_route__mutmut_1": Verdict("killed", 20.0, 100.0),
+         "app.x_route__mutmut_2": Verdict("survived", 25.0, 100.0)},
+    )  # fmt: skip
+
+    assert mutation.main(["--report", "app"]) == 1
+
+    lines = capsys.readouterr().out.splitlines()
+    assert "  survived app.x_route__mutmut_2:" in lines
+    assert "  survived app.x_route__mutmut_1:" not in lines
+    assert lines[-2] == "mutation app: killed=2 survived=1 timeout=0 score=0.667"
