@@ -150,6 +150,26 @@ SAME_REST_REPLY = (
 EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     "app": (
         *(
+            Equivalent("x_log_json", line, reason)
+            for line, reason in (
+                (
+                    "line = json.dumps(record, default=str, separators=None, ensure_ascii=False)",
+                    "the same JSON document, with spaces after separators",
+                ),
+                (
+                    "line = json.dumps(record, default=str, ensure_ascii=False)",
+                    "the same JSON document, with spaces after separators",
+                ),
+                (
+                    'line = json.dumps(record, default=str, separators=(",", ":"), '
+                    "ensure_ascii=None)",
+                    "json reads ensure_ascii for its truth: None is False",
+                ),
+                ('return line.encode("UTF-8", "backslashreplace").decode("utf-8")', SAME_CODEC),
+                ('return line.encode("utf-8", "backslashreplace").decode("UTF-8")', SAME_CODEC),
+            )
+        ),
+        *(
             Equivalent("x__serve", line, SAME_REST_REPLY)
             for line in (
                 "return _refusal(None, MethodNotAllowed(method, path, allowed))",

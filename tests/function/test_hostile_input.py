@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from pathlib import PurePosixPath
 from types import ModuleType
 from typing import Any
 
@@ -280,6 +281,22 @@ def test_a_refusal_with_undecodable_bytes_is_still_logged(
     assert len(refused) == 1
     assert refused[0]["status"] == 415
     assert content_type.split(";", maxsplit=1)[0] in refused[0]["reason"]
+
+
+def test_log_lines_keep_non_ascii_text_readable(app: ModuleType, strict_log: io.BytesIO) -> None:
+    """Written as UTF-8, not as \\u escapes: the log console shows what the client sent."""
+    reply = invoke(app, http_event(body=b"x", content_type="text/café"))
+    assert_error(reply, 415, "unsupported_media_type")
+    assert "text/café".encode() in strict_log.getvalue()
+
+
+def test_a_log_value_json_cannot_write_is_written_as_text(
+    app: ModuleType, strict_log: io.BytesIO
+) -> None:
+    """Not lost: the logging module drops a record whose line cannot be built."""
+    app.logger.info("odd value", extra={"where": PurePosixPath("/opt/model")})
+    odd = [r for r in log_records(strict_log) if r["message"] == "odd value"]
+    assert [record["where"] for record in odd] == ["/opt/model"]
 
 
 def test_a_warm_up_event_of_any_depth_is_refused_and_logged(
