@@ -169,6 +169,11 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
                 ('return line.encode("utf-8", "backslashreplace").decode("UTF-8")', SAME_CODEC),
             )
         ),
+        Equivalent(
+            "x__serve",
+            'response["isBase64Encoded"] = True',
+            "a HEAD answer's body is empty: base64-decoded, it is still empty",
+        ),
         *(
             Equivalent("x__serve", line, SAME_REST_REPLY)
             for line in (
