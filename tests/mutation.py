@@ -189,6 +189,46 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     ),
     "uploads": (
         Equivalent("x__body_bytes", 'return body.encode("UTF-8", "surrogatepass")', SAME_CODEC),
+        Equivalent(
+            "x__image_from_multipart",
+            'header = content_type.encode("UTF-8", "surrogateescape")',
+            SAME_CODEC,
+        ),
+        *(
+            Equivalent(
+                "x__image_from_multipart",
+                f"body = body[start + 2 :] if {test} else body",
+                "they differ only at start 0, a body that opens with CRLF and the boundary: "
+                "python-multipart skips a leading CRLF itself, the same parse",
+            )
+            for test in ("start > 0", "start >= 1")
+        ),
+        Equivalent(
+            "x__image_from_multipart",
+            "removed: max_header_count=MAX_PART_HEADERS,",
+            "python-multipart's own default is 8 header lines, MAX_PART_HEADERS",
+        ),
+        Equivalent(
+            "xǁ_Formǁ__init__", "self.ended = None", "only `not form.ended` is read: None is False"
+        ),
+        Equivalent(
+            "xǁ_Formǁ_start_part",
+            'self._disposition = b"XXXX"',
+            "the part's name is a parameter after the first ';' of Content-Disposition: "
+            "a prefix on the disposition type changes no parameter",
+        ),
+        *(
+            Equivalent(
+                method,
+                line,
+                "the whole body goes to the parser in one write: each header name and value "
+                "arrives in one callback, so = and += keep the same bytes",
+            )
+            for method, line in (
+                ("xǁ_Formǁheader_field", "self._header_field = data[start:end]"),
+                ("xǁ_Formǁheader_value", "self._disposition = data[start:end]"),
+            )
+        ),
         *(
             Equivalent(
                 "x_read_image_bytes",
@@ -590,12 +630,12 @@ def pytest_command(module: Module) -> Callable[[tuple[str, ...]], list[str]]:
 
 
 def mutated_lines(folder: Path, mutant: str) -> list[str]:
-    diff = mutmut(folder, "show", mutant, capture=True)
-    return [
-        line[1:].strip()
-        for line in diff.splitlines()
-        if line.startswith("+") and not line.startswith("+++")
-    ]
+    """The lines the mutant adds, stripped; for one that only removes lines (an argument
+    left out), those lines as `removed: <line>`."""
+    diff = mutmut(folder, "show", mutant, capture=True).splitlines()
+    added = [line[1:].strip() for line in diff if line[:1] == "+" and line[:3] != "+++"]
+    removed = [line[1:].strip() for line in diff if line[:1] == "-" and line[:3] != "---"]
+    return added or [f"removed: {line}" for line in removed]
 
 
 def equivalent(folder: Path, name: str, mutant: str) -> Equivalent | None:

@@ -260,7 +260,13 @@ def every_bad_request() -> dict[str, tuple[Any, ...]]:
             http_event(body='{"image": ', content_type="application/json"),
             400,
             "bad_request",
-            "not valid JSON",
+            Exactly("the body is not valid JSON (Expecting value: line 1 column 11 (char 10))"),
+        ),
+        "json nested too deeply": (
+            http_event(body="[" * 100_000, content_type="application/json"),
+            400,
+            "bad_request",
+            Exactly("the body is not valid JSON (nested too deeply)"),
         ),
         "json array": (
             http_event(body='["abc"]', content_type="application/json"),
@@ -288,6 +294,46 @@ def every_bad_request() -> dict[str, tuple[Any, ...]]:
             400,
             "bad_request",
             Exactly("the multipart/form-data body has no file field named 'image'"),
+        ),
+        "multipart without boundary": (
+            http_event(body=b"--x\r\n\r\n--x--\r\n", content_type="multipart/form-data"),
+            400,
+            "bad_request",
+            Exactly("a multipart/form-data Content-Type needs a boundary parameter"),
+        ),
+        "multipart without its closing boundary": (
+            http_event(
+                body=multipart({"image": ("a.jpg", photo, "image/jpeg")}, "b0undary")[:-14],
+                content_type="multipart/form-data; boundary=b0undary",
+            ),
+            400,
+            "bad_request",
+            Exactly(
+                "the multipart/form-data body does not end with its closing boundary "
+                "(check the boundary)"
+            ),
+        ),
+        "multipart of 17 parts": (
+            http_event(
+                body=multipart({f"note{i}": "hello" for i in range(17)}, "b0undary"),
+                content_type="multipart/form-data; boundary=b0undary",
+            ),
+            400,
+            "bad_request",
+            Exactly(
+                "the multipart/form-data body has over 16 parts; "
+                "send the image alone, in a file field named 'image'"
+            ),
+        ),
+        "multipart with no boundary in the body": (
+            http_event(body=b"hello there", content_type="multipart/form-data; boundary=xyz"),
+            400,
+            "bad_request",
+            # python-multipart's words inside ours: the body is read from its first byte.
+            Exactly(
+                "the multipart/form-data body is malformed (Expected boundary character 45, "
+                "got 104 at index 2; check the boundary)"
+            ),
         ),
         "multipart with wrong boundary": (
             http_event(

@@ -108,8 +108,11 @@ def test_a_4_mb_part_of_near_boundaries_is_scanned_in_milliseconds(
     [
         ('Content-Disposition: form-data; name="image"; filename="' + "a" * 5_000 + '"', "header"),
         ("\r\n".join(f"X-Header-{i}: 1" for i in range(50)), "header"),
+        # Over the 1 KB a part's header line may have, under python-multipart's own 4 KB.
+        ('Content-Disposition: form-data; name="image"; filename="' + "a" * 1_100 + '"', "header"),
+        ("\r\n".join(f"X-Header-{i}: 1" for i in range(9)), "header"),
     ],
-    ids=["one huge header", "many headers"],
+    ids=["one huge header", "many headers", "a header over 1 KB", "nine headers"],
 )
 def test_oversized_part_headers_are_refused(app: ModuleType, header: str, words: str) -> None:
     body = f"--{BOUNDARY}\r\n{header}\r\n\r\ndata\r\n--{BOUNDARY}--\r\n".encode()
@@ -339,7 +342,20 @@ def test_a_lone_surrogate_in_the_boundary_is_a_400_not_a_500(
     # A direct invoke can carry any string: "boundary=\ud800" raised UnicodeEncodeError.
     body = multipart({"image": ("a.jpg", uploads["jpeg"], "image/jpeg")}, BOUNDARY)
     event = http_event(body=body, content_type="multipart/form-data; boundary=\ud800")
-    assert_error(invoke(app, event), 400, "bad_request", "Content-Type")
+    assert_error(
+        invoke(app, event), 400, "bad_request", Exactly("the Content-Type header is not valid text")
+    )
+
+
+def test_an_undecodable_byte_in_the_boundary_is_that_byte(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    """A header's undecodable byte arrives as a surrogate escape (\\udcff for 0xff): the
+    boundary is the bytes the client sent, and its form is read."""
+    fields = {"image": ("a.jpg", uploads["jpeg"], "image/jpeg")}
+    body = multipart(fields, "b0undary").replace(b"b0undary", b"b\xffundary")
+    event = http_event(body=body, content_type="multipart/form-data; boundary=b\udcffundary")
+    assert_caption(invoke(app, event))
 
 
 @pytest.mark.parametrize("value", ["\uff13", "\u0663", "\U0001d7d1", "3\n", " 3", "+3"])
@@ -410,7 +426,14 @@ def test_a_part_with_two_content_disposition_lines_is_refused(
         + f"\r\n--{BOUNDARY}--\r\n".encode()
     )
     reply = invoke(app, http_event(body=body, content_type=FORM))
-    assert_error(reply, 400, "bad_request", "Content-Disposition")
+    assert_error(
+        reply,
+        400,
+        "bad_request",
+        Exactly(
+            "a part of the multipart/form-data body has more than one Content-Disposition header"
+        ),
+    )
 
 
 @pytest.mark.parametrize(
