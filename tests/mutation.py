@@ -190,6 +190,11 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     "uploads": (
         Equivalent("x__body_bytes", 'return body.encode("UTF-8", "surrogatepass")', SAME_CODEC),
         Equivalent(
+            "x_read_image_bytes",
+            'content_type = event.headers.get("CONTENT-TYPE") or ""',
+            "Powertools' event headers are looked up case-insensitively",
+        ),
+        Equivalent(
             "x__image_from_multipart",
             'header = content_type.encode("UTF-8", "surrogateescape")',
             SAME_CODEC,

@@ -347,6 +347,14 @@ def test_a_lone_surrogate_in_the_boundary_is_a_400_not_a_500(
     )
 
 
+def test_a_lone_surrogate_in_a_text_body_is_a_400_not_a_500(app: ModuleType) -> None:
+    """A direct invoke's JSON can carry any string: its bytes are kept as they came (json
+    reads them back the same way), so the client hears what is wrong with its image."""
+    event = http_event(body='{"image": "?"}', content_type="application/json")
+    event["body"] = '{"image": "\ud800"}'
+    assert_error(invoke(app, event), 400, "bad_request", Exactly('"image" is not valid base64'))
+
+
 def test_an_undecodable_byte_in_the_boundary_is_that_byte(
     app: ModuleType, uploads: dict[str, bytes]
 ) -> None:
