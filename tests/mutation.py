@@ -83,6 +83,7 @@ MODULES = {
         "captioner",
         (
             "tests/function/test_images.py",
+            "tests/function/test_hostile_images.py",
             "tests/function/test_app.py",
             "tests/function/test_hostile_input.py",
         ),
