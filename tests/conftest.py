@@ -31,6 +31,12 @@ runs the handler's tests once per mutant, and building and exporting the model w
 took 7.5 s of each 13 s run."""
 
 
+HUB_MODELS_ENV = "LUKEWARM_TEST_HUB_MODELS"
+"""A folder `tests/toolkit/test_hub_import.py`'s `build_hub_models` filled before: `make
+mutation` runs those tests once per mutant of captioner/hub.py, and building and importing
+the two tiny Hub models took 18 s of each run."""
+
+
 def build_tiny_model(model_dir: Path) -> None:
     """A small random-weight model, with its ONNX export, in `model_dir` (made if missing).
     Seeded: every build is the same model."""

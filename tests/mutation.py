@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import TINY_MODEL_ENV
+from tests.conftest import HUB_MODELS_ENV, TINY_MODEL_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGING = ROOT / ".mutation"
@@ -52,6 +52,8 @@ class Module:
     """The fast tests that cover it."""
     deselect: tuple[str, ...] = ()
     """Tests that cannot pass on mutated code (mutmut's instrumentation imports mutmut)."""
+    hub_models: bool = False
+    """Its tests read the tiny Hub models, built once (`build_hub_models`)."""
 
 
 APP_TESTS = (
@@ -77,6 +79,7 @@ MODULES = {
         "captioner/hub.py",
         "captioner",
         ("tests/toolkit/test_hub_import.py", "tests/function/test_onnx_runtime.py"),
+        hub_models=True,
     ),
     "images": Module(
         "captioner/images.py",
@@ -403,11 +406,40 @@ def build_tiny_model() -> Path:
     return TINY_MODEL
 
 
+HUB_MODELS = STAGING / "hub-models"
+"""The Hub tests' two tiny models and their imports, built once from the original code
+(`tests/toolkit/test_hub_import.py`'s `hub_models`)."""
+
+
+def build_hub_models() -> Path:
+    """Built where it stays (an import names its source's path), marked done when it is."""
+    done = HUB_MODELS / ".built"
+    if not done.is_file():
+        shutil.rmtree(HUB_MODELS, ignore_errors=True)
+        subprocess.run(
+            [
+                sys.executable, "-c",
+                "import sys, pathlib; from tests.toolkit.test_hub_import import build_hub_models; "
+                "build_hub_models(pathlib.Path(sys.argv[1]))",
+                str(HUB_MODELS),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'function'}"},
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        done.touch()
+    return HUB_MODELS
+
+
 def run_env() -> dict[str, str]:
     """The environment of mutmut and of the settling runs: the staging folder's own import
     path, and the tiny model built once."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env[TINY_MODEL_ENV] = str(TINY_MODEL)
+    if (HUB_MODELS / ".built").is_file():
+        env[HUB_MODELS_ENV] = str(HUB_MODELS)
     return env
 
 
@@ -708,6 +740,8 @@ def run(name: str, fresh: bool, workers: int) -> None:
     module = MODULES[name]
     folder = stage(name, module, fresh)
     build_tiny_model()
+    if module.hub_models:
+        build_hub_models()
     unstable = unstable_test_ids(folder, module)
     if unstable:
         raise SystemExit(
