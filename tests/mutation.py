@@ -118,6 +118,7 @@ LAYOUT = {
     "infra": "infra",
     "lukewarm": "lukewarm",
     "toolkit": "toolkit",
+    "bench": "bench",
     "data": "data",
     "tests": "tests",
     "__main__.py": "__main__.py",
@@ -219,6 +220,12 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
         ),
         Equivalent(
             "xǁ_Formǁ__init__", "self.ended = None", "only `not form.ended` is read: None is False"
+        ),
+        Equivalent(
+            "x__image_from_multipart",
+            'return b"XXXX".join(form.image)',
+            "the body goes to the parser in one write, and the image comes out in one piece "
+            "(also when its bytes begin like the boundary): one piece is joined with no separator",
         ),
         Equivalent(
             "xǁ_Formǁ_start_part",

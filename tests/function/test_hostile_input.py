@@ -19,9 +19,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from PIL import Image, PngImagePlugin
 
 from tests.function.handler_support import (
     LambdaContext,
+    encode,
     http_event,
     invoke,
     multipart,
@@ -442,6 +444,16 @@ def test_a_part_with_two_content_disposition_lines_is_refused(
             "a part of the multipart/form-data body has more than one Content-Disposition header"
         ),
     )
+
+
+def test_an_image_holding_the_boundarys_first_bytes_arrives_whole(app: ModuleType) -> None:
+    """Data that begins like the boundary but is not it stays in the image, byte for byte
+    (a PNG checks each chunk's CRC)."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", f"\r\n--{BOUNDARY[:-1]}x " * 3)
+    png = encode(Image.new("RGB", (64, 64), "red"), "PNG", pnginfo=info)
+    body = multipart({"image": ("a.png", png, "image/png")}, BOUNDARY)
+    assert_caption(invoke(app, http_event(body=body, content_type=FORM)))
 
 
 @pytest.mark.parametrize(
