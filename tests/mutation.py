@@ -70,6 +70,7 @@ MODULES = {
         "captioner/search.py",
         "captioner",
         (
+            "tests/function/test_search.py",
             "tests/function/test_model.py",
             "tests/function/test_onnx_runtime.py",
             "tests/function/test_app.py",
@@ -146,6 +147,10 @@ ONLY_ZERO_READ = (
     "invocation gives the same cold/warm answers"
 )
 SAME_CODEC = "UTF-8 and utf-8 name the same codec"
+ONE_TOP_K = (
+    "scores, sources and words come from one top-k of the same rows: always of one length, "
+    "so zip's strict check never fires"
+)
 
 SAME_REST_REPLY = (
     "`_refusal` gives a REST API event `multiValueHeaders`, any other `headers`; REST API "
@@ -252,6 +257,42 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
                 "only the text before the first ';' is kept, however many splits follow",
             )
             for splits in ("", "2")
+        ),
+    ),
+    "search": (
+        *(
+            Equivalent("x_advance", line, ONE_TOP_K)
+            for line in (
+                "for rank, (score, source, word) in enumerate(zip(scores, sources, words, "
+                "strict=None)):",
+                "for rank, (score, source, word) in enumerate(zip(scores, sources, words, )):",
+                "for rank, (score, source, word) in enumerate(zip(scores, sources, words, "
+                "strict=False)):",
+            )
+        ),
+        Equivalent(
+            "x_advance",
+            'if score == float("-INF") or len(survivors) == k:',
+            'float() reads "-INF" as "-inf"',
+        ),
+        *(
+            Equivalent(
+                "x_banned_tokens",
+                f"if size <= 0 or {test}:",
+                "at the one length where the two tests differ, the loop over earlier n-grams "
+                "has no turn (range of 0 or -1): nothing is banned either way",
+            )
+            for test in ("len(sequence) + 2 < size", "len(sequence) + 1 <= size")
+        ),
+        *(
+            Equivalent(
+                "x__greedy",
+                f"return replace(rules, early_stopping={value})",
+                "at width 1 a finished caption is its step's best candidate, above every live "
+                "beam at the same length: False (None reads as False) stops there as True does; "
+                "only `never` with a length penalty goes on, and that is kept out",
+            )
+            for value in ("None", "False")
         ),
     ),
     "images": (
