@@ -270,10 +270,38 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
                 "strict=False)):",
             )
         ),
+        *(
+            Equivalent(function, line, 'float() reads "-INF" as "-inf"')
+            for function, line in (
+                ("x_advance", 'if score == float("-INF") or len(survivors) == k:'),
+                ("x_advance", 'best_live = survivors[0].score if survivors else float("-INF")'),
+                ("x_advance_batch", 'keep_score = [[float("-INF")] * k for _ in scores]'),
+                ("x_search", 'scores = [[0.0] + [float("-INF")] * (k - 1) for _ in range(batch)]'),
+            )
+        ),
         Equivalent(
             "x_advance",
-            'if score == float("-INF") or len(survivors) == k:',
-            'float() reads "-INF" as "-inf"',
+            'if rules.early_stopping == "never" and rules.length_penalty >= 0:',
+            "they differ at a length penalty of 0, where any length to the power 0 is 1",
+        ),
+        *(
+            Equivalent(
+                "x_search",
+                f"checks_history = {test}",
+                "the history is checked also when no rule can ban anything: a minimum length "
+                "of 0 or 1 (a sequence holds its prompt) or no n-gram rule; the same bans",
+            )
+            for test in (
+                "rules.no_repeat_ngram_size >= 0 or rules.min_length > 0",
+                "rules.no_repeat_ngram_size > 0 or rules.min_length >= 0",
+                "rules.no_repeat_ngram_size > 0 or rules.min_length > 1",
+            )
+        ),
+        Equivalent(
+            "x_search",
+            "banned = banned_tokens(rows, rules, skip=None)",
+            "the rows of an image that is done are decoded on but never read again: tokens "
+            "banned in them change no caption",
         ),
         *(
             Equivalent(

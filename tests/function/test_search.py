@@ -151,3 +151,65 @@ def test_a_length_penalty_divides_the_score_by_the_length() -> None:
     rules = Generation(prompt=(START,), end=END, steps=2, length_penalty=1.0)
     [[caption]] = search(TableDecoding(table), rules, batch=1, beam=1)
     assert caption == Hypothesis((A,), (math.log(0.6) + math.log(0.9)) / 2)
+
+
+# Log-probabilities by step for the early-stopping tests: at step 3 (A A, END) ends below
+# the live A A A, which ends at step 4 above it.
+GOES_ON = [
+    {A: -0.5, B: -0.9, END: -20.0},
+    {END: -0.7, A: -0.8, B: -20.0},
+    {A: -0.6, END: -0.8, B: -20.0},
+    {END: -0.1, A: -20.0, B: -20.0},
+]
+
+
+@pytest.mark.parametrize(
+    ("early_stopping", "captions"),
+    [(False, [(A,), (A, A, A)]), (True, [(A,), (A, A)])],
+    ids=["while a live beam can win", "at beam finished captions"],
+)
+def test_an_image_stops_when_no_live_beam_can_win_or_at_beam_captions(
+    early_stopping: bool, captions: list[tuple[int, ...]]
+) -> None:
+    rules = Generation(prompt=(START,), end=END, steps=4, early_stopping=early_stopping)
+    [found] = search(TableDecoding(GOES_ON), rules, batch=1, beam=2)
+    assert [caption.words for caption in found] == captions
+
+
+# With a length penalty of 1: at step 2, (B, END) has finished at -0.65 and the live A A
+# is at -2.0: over its length (2) it cannot win, over the most steps (4) it can, and does.
+LONGER_WINS = [
+    {A: -1.0, B: -1.2, END: -20.0},
+    {END: -0.1, A: -1.0, B: -20.0},
+    {A: -0.2, END: -3.0, B: -20.0},
+    {END: -0.1, A: -20.0, B: -20.0},
+]
+
+
+@pytest.mark.parametrize(
+    ("early_stopping", "captions"),
+    [(False, [(A,), (B,)]), ("never", [(A,), (A, A, A)])],
+    ids=["at its current length", "at the most steps"],
+)
+def test_with_a_length_penalty_never_hopes_for_the_longest_caption(
+    early_stopping: bool | str, captions: list[tuple[int, ...]]
+) -> None:
+    rules = Generation(
+        prompt=(START,),
+        end=END,
+        steps=4,
+        length_penalty=1.0,
+        early_stopping=early_stopping,  # type: ignore[arg-type]
+    )
+    [found] = search(TableDecoding(LONGER_WINS), rules, batch=1, beam=2)
+    assert [caption.words for caption in found] == captions
+    assert found[0].score == pytest.approx(-1.1 / 2)
+
+
+def test_no_repeat_of_size_1_never_repeats_a_token() -> None:
+    # The prompt counts: START is banned too, and after A and B only END is left.
+    table = [{A: -0.1, B: -0.5, START: -0.2, END: -3.0}] * 3
+    rules = Generation(prompt=(START,), end=END, steps=3, at_limit="finish")
+    assert search(TableDecoding(table), rules, batch=1, beam=1)[0][0].words == (A, A, A)
+    once = Generation(prompt=(START,), end=END, steps=3, at_limit="finish", no_repeat_ngram_size=1)
+    assert search(TableDecoding(table), once, batch=1, beam=1)[0][0].words == (A, B)
