@@ -351,6 +351,25 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     ),
     "warmer": (
         Equivalent(
+            "x_classify_answer",
+            'answer = ""',
+            "None and an empty string are both not a dict: the same two checks refuse them",
+        ),
+        *(
+            Equivalent(
+                "x_wait_until_active",
+                line,
+                "the loop asks Lambda at least once and sets both from its answer before "
+                "either is read",
+            )
+            for line in (
+                'state, reason = "XXUnknownXX", ""',
+                'state, reason = "unknown", ""',
+                'state, reason = "UNKNOWN", ""',
+                'state, reason = "Unknown", "XXXX"',
+            )
+        ),
+        Equivalent(
             "x_client_config",
             "max_pool_connections=max(11, concurrency),",
             "10 or 11 connections are both at least the concurrency below 10, and the same above",

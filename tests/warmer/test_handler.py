@@ -248,6 +248,12 @@ def answered(payload: bytes, function_error: str | None = None) -> Any:
             None,
             warmer.InvokeResult(warmer.OK, instance="a1b2", cold_start=False),
         ),
+        (  # the first invocation of an instance SnapStart restored: not cold, restored
+            b'{"warm": true, "instance": "c3d4", "cold_start": false, "restored": true,'
+            b' "init_ms": 640.0}',
+            None,
+            warmer.InvokeResult(warmer.OK, instance="c3d4", cold_start=False, restored=True),
+        ),
         (
             b'{"warm": false, "error": {"code": "bad_warm_event"}}',
             None,
