@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -451,3 +452,68 @@ def test_answers_without_an_instance_count_as_malformed_not_as_one_instance(
     assert (summary["malformed"], summary["errors"], summary["waves"]) == (3, 3, 1)
     assert summary["error_details"] == ["malformed warm-up answer: no instance"]
     assert emf_document(capsys)["WarmErrors"] == 3
+
+
+class WaveRecorder:
+    """`warm` with a stopped clock and no Lambda: what each wave's client was made with,
+    and each wave answered by `concurrency` distinct instances."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.clients: list[tuple[Any, ...]] = []
+        monkeypatch.setattr(warmer, "time", SimpleNamespace(monotonic=lambda: 500.0))
+        monkeypatch.setattr(warmer, "lambda_client", self.client)
+        monkeypatch.setattr(warmer, "run_wave", self.wave)
+
+    def client(self, *arguments: Any) -> str:
+        self.clients.append(arguments)
+        return "client"
+
+    def wave(self, client: str, name: str, qualifier: str, concurrency: int, hold: int) -> list:
+        return [warmer.InvokeResult(warmer.OK, instance=f"i{n}") for n in range(concurrency)]
+
+
+def test_each_invoke_is_waited_for_the_init_cap_the_timeout_and_the_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = WaveRecorder(monkeypatch)
+    summary = warmer.warm(
+        "lukewarm",
+        "live",
+        2,
+        0,
+        budget_s=300,
+        function_timeout_s=5.26,
+        endpoint_url="http://127.0.0.1:9",
+        client_options={"region_name": "us-east-1"},
+    )
+    assert summary["waves"] == 1
+    # Lambda's 10 s init cap + the 5.26 s timeout + 2 s for the network, to a tenth.
+    assert recorder.clients == [("http://127.0.0.1:9", 2, 17.3, (("region_name", "us-east-1"),))]
+
+
+@pytest.mark.parametrize(
+    ("left_s", "waves"),
+    [(11.0, 1), (10.995, 0), (12.0, 1)],
+    ids=["exactly the hold and a second", "just under", "a second more"],
+)
+def test_a_wave_is_sent_when_the_budget_holds_the_hold_and_a_second(
+    monkeypatch: pytest.MonkeyPatch, left_s: float, waves: int
+) -> None:
+    """A 10 s hold needs 11 s of the budget left (after the 1.5 s safety margin)."""
+    recorder = WaveRecorder(monkeypatch)
+    summary = warmer.warm("lukewarm", "live", 1, 10_000, budget_s=left_s + 1.5)
+    assert summary["waves"] == waves
+    assert [arguments[2] for arguments in recorder.clients] == [round(left_s, 1)] * waves
+
+
+def test_a_wave_has_all_its_invokes_in_flight_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """40 at once (more than a thread pool's default 32 workers): each invoke waits until
+    all 40 are in flight, as the warm-ups' holds make them on Lambda."""
+    together = threading.Barrier(40, timeout=10)
+
+    def invoke_once(client: Any, name: str, qualifier: str, hold_ms: int) -> Any:
+        return warmer.InvokeResult(warmer.OK, instance=str(together.wait()))
+
+    monkeypatch.setattr(warmer, "invoke_once", invoke_once)
+    wave = warmer.run_wave("client", "lukewarm", "live", 40, 0)
+    assert sorted(int(result.instance) for result in wave) == list(range(40))
