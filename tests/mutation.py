@@ -351,6 +351,11 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     ),
     "warmer": (
         Equivalent(
+            "x_version_state_client",
+            "return lambda_client(endpoint_url, 2, CONNECT_TIMEOUT_S * 2)",
+            "the concurrency only sizes the connection pool, at least 10 for 1 or 2",
+        ),
+        Equivalent(
             "x_classify_answer",
             'answer = ""',
             "None and an empty string are both not a dict: the same two checks refuse them",

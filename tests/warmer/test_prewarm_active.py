@@ -272,3 +272,18 @@ def test_a_version_not_active_is_said_word_for_word(readiness, said) -> None:
         f"{said}, not Active: nothing was warmed, and requests to the live alias fail until it"
         " is Active (a first SnapStart version can take minutes to snapshot)"
     )
+
+
+def test_the_state_questions_get_a_quick_client_of_their_own(monkeypatch) -> None:
+    """GetFunctionConfiguration answers in milliseconds: 4 s to read its answer, one
+    attempt (the wait asks again every 5 s anyway), at the endpoint given."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    client = warmer.version_state_client("http://127.0.0.1:9")
+    assert client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert client.meta.config.read_timeout == 4.0
+    assert client.meta.config.retries["total_max_attempts"] == 1
