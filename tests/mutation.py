@@ -351,6 +351,12 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     ),
     "warmer": (
         Equivalent(
+            "x__function_timeout_s",
+            "return value if 0 < value < DEFAULT_FUNCTION_TIMEOUT_S "
+            "else DEFAULT_FUNCTION_TIMEOUT_S",
+            "at the one value where they differ, the longest, both return the longest",
+        ),
+        Equivalent(
             "x_version_state_client",
             "return lambda_client(endpoint_url, 2, CONNECT_TIMEOUT_S * 2)",
             "the concurrency only sizes the connection pool, at least 10 for 1 or 2",

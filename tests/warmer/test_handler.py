@@ -517,3 +517,27 @@ def test_a_wave_has_all_its_invokes_in_flight_together(monkeypatch: pytest.Monke
     monkeypatch.setattr(warmer, "invoke_once", invoke_once)
     wave = warmer.run_wave("client", "lukewarm", "live", 40, 0)
     assert sorted(int(result.instance) for result in wave) == list(range(40))
+
+
+LONGEST = warmer.DEFAULT_FUNCTION_TIMEOUT_S
+
+
+@pytest.mark.parametrize(
+    ("raw", "timeout_s"),
+    [
+        ("30", 30.0),
+        ("0.5", 0.5),
+        ("1", 1.0),
+        (str(LONGEST), LONGEST),
+        (None, LONGEST),
+        ("", LONGEST),
+        ("thirty", LONGEST),
+        ("0", LONGEST),
+        ("-5", LONGEST),
+        (str(LONGEST + 1), LONGEST),
+    ],
+)
+def test_the_targets_timeout_is_read_or_the_longest_a_stack_allows(
+    raw: str | None, timeout_s: float
+) -> None:
+    assert warmer._function_timeout_s(raw) == timeout_s
