@@ -541,3 +541,49 @@ def test_the_targets_timeout_is_read_or_the_longest_a_stack_allows(
     raw: str | None, timeout_s: float
 ) -> None:
     assert warmer._function_timeout_s(raw) == timeout_s
+
+
+SUMMARY_NUMBERS = (
+    "targets", "instances_reached", "cold_starts", "restores", "unverified", "errors",
+    "throttled", "duration_ms",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(("state", "budget_s"), [("Active", 200.0 - 15.0), ("Pending", 0.0)])
+def test_the_handler_warms_with_what_is_left_after_the_wait_for_active(
+    monkeypatch: pytest.MonkeyPatch, state: str, budget_s: float
+) -> None:
+    """The run's budget is the invocation's remaining time, less the wait; a version not
+    Active gets none. The target's timeout and the endpoint come from the environment."""
+    monkeypatch.setenv("FUNCTION_NAME", "lukewarm")
+    monkeypatch.setenv("FUNCTION_TIMEOUT_S", "12")
+    monkeypatch.setenv("LAMBDA_ENDPOINT_URL", "http://127.0.0.1:9")
+    asked: list[tuple[Any, ...]] = []
+    warmed: list[dict[str, Any]] = []
+
+    def wait_until_active(client: Any, name: str, version: str, bound_s: float) -> dict:
+        asked.append((client, name, version, bound_s))
+        return {"version": version, "state": state, "active": state == "Active",
+                "waited_s": 15.0, "reason": ""}  # fmt: skip
+
+    def warm(name: str, qualifier: str, concurrency: int, hold_ms: int, **options: Any) -> dict:
+        warmed.append({"target": (name, qualifier, concurrency, hold_ms), **options})
+        return {"error_details": [], **{key: 0 for key in SUMMARY_NUMBERS}}
+
+    monkeypatch.setattr(warmer, "version_state_client", lambda endpoint_url: endpoint_url)
+    monkeypatch.setattr(warmer, "wait_until_active", wait_until_active)
+    monkeypatch.setattr(warmer, "warm", warm)
+
+    remaining = SimpleNamespace(get_remaining_time_in_millis=lambda: 200_000)
+    warmer.handler({"concurrency": 2, "hold_ms": 100, "version": "7"}, remaining)
+
+    # Asked with the endpoint's client, for as long as leaves a wave its time.
+    assert asked == [("http://127.0.0.1:9", "lukewarm", "7", 200.0 - warmer.WAVE_RESERVE_S)]
+    assert warmed == [
+        {
+            "target": ("lukewarm", "live", 2, 100),
+            "budget_s": budget_s,
+            "function_timeout_s": 12.0,
+            "endpoint_url": "http://127.0.0.1:9",
+        }
+    ]
