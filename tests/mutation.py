@@ -9,15 +9,22 @@ module (the fast ones that cover it).
 
 A surviving mutant that no test could ever kill (an equivalent mutant: the program
 behaves the same) is listed in `EQUIVALENT` with the reason, and left out of the score.
-mutmut calls a mutant whose tests overrun its CPU limit a timeout, and on a busy machine
-slow tests do. Each timeout is settled: its tests run again, allowed `SETTLE_FACTOR` times
-their clean duration (measured), until they fail (killed) or pass (survived); one that
-still overruns stays a timeout, counted apart. One line per module, and the last for all:
+
+mutmut's own verdicts are made real before the run: the tests' tiny models are built once
+(not by each mutant's test session), its time limit allows for pytest's start-up, measured
+(`stage`), and a test id that pytest would not find again in mutmut's workers stops the run
+(`unstable_test_ids`). What mutmut still calls a timeout, or its runner failing (exit 255,
+which it also calls a timeout), is settled: the mutant's tests run again, allowed
+`SETTLE_FACTOR` times their clean duration (measured), until they fail (killed) or pass
+(survived); one that still overruns stays a timeout, counted apart. A survivor is run
+again against all the module's tests (`RECHECKED`). One line per module, and the last for
+all:
 
     mutation <module>: killed=<n> survived=<n> timeout=<n> score=<killed / (killed + survived)>
 
     python -m tests.mutation [MODULE ...]    # app, uploads, events, search, hub, images,
                                              # warmer, settings (default: all)
+    python -m tests.mutation --again [MODULE ...]    # what was not killed, run again
     python -m tests.mutation --report [MODULE ...]   # the last run's lines, nothing run
 """
 
