@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -914,18 +915,26 @@ def run(name: str, fresh: bool, workers: int) -> None:
     if survivors:
         print(f"running the {len(survivors)} survivors of {name} against all its tests", flush=True)
     clean_s: dict[tuple[str, ...], float] = {}
-    for mutant in survivors:  # one at a time, saved as it goes: each takes the whole set
-        settled.update(
-            settle(
-                [mutant],
-                lambda m: module.tests,
-                pytest_command(module),
-                folder / "mutants",
-                log=lambda line: print(line, flush=True),
-                clean_s=clean_s,
-            )
+
+    def recheck(mutant: str) -> dict[str, Verdict]:
+        return settle(
+            [mutant],
+            lambda m: module.tests,
+            pytest_command(module),
+            folder / "mutants",
+            log=lambda line: print(line, flush=True),
+            clean_s=clean_s,
         )
+
+    # The first measures the clean run; the rest go `workers` at a time, as mutmut's do,
+    # each saved as it ends (each takes the whole set, so a run may be stopped between).
+    for verdicts in [recheck(survivors[0])] if survivors else []:
+        settled.update(verdicts)
         save_settled(folder, settled)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for verdicts in pool.map(recheck, survivors[1:]):
+            settled.update(verdicts)
+            save_settled(folder, settled)
 
 
 def report(name: str) -> Tally:
