@@ -358,6 +358,15 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
         ),
     ),
     "warmer": (
+        *(
+            Equivalent(
+                "x_invoke_once",
+                line,
+                "a missing code is only read as `code or status` and against "
+                "TooManyRequestsException: None reads as the empty string does",
+            )
+            for line in ('code = details.get("Code", None)', 'code = details.get("Code", )')
+        ),
         Equivalent(
             "x__function_timeout_s",
             "return value if 0 < value < DEFAULT_FUNCTION_TIMEOUT_S "

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
@@ -455,12 +456,16 @@ def test_answers_without_an_instance_count_as_malformed_not_as_one_instance(
 
 
 class WaveRecorder:
-    """`warm` with a stopped clock and no Lambda: what each wave's client was made with,
-    and each wave answered by `concurrency` distinct instances."""
+    """`warm` with no Lambda, on a clock that only a wave moves (by 1.23456 s): what each
+    wave's client was made with and its hold; each wave answered with `answers`, by default
+    `concurrency` distinct instances."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, answers: list | None = None) -> None:
         self.clients: list[tuple[Any, ...]] = []
-        monkeypatch.setattr(warmer, "time", SimpleNamespace(monotonic=lambda: 500.0))
+        self.holds: list[int] = []
+        self.answers = answers
+        self.now = 500.0
+        monkeypatch.setattr(warmer, "time", SimpleNamespace(monotonic=lambda: self.now))
         monkeypatch.setattr(warmer, "lambda_client", self.client)
         monkeypatch.setattr(warmer, "run_wave", self.wave)
 
@@ -469,7 +474,37 @@ class WaveRecorder:
         return "client"
 
     def wave(self, client: str, name: str, qualifier: str, concurrency: int, hold: int) -> list:
+        self.holds.append(hold)
+        self.now += 1.23456
+        if self.answers is not None:
+            return self.answers
         return [warmer.InvokeResult(warmer.OK, instance=f"i{n}") for n in range(concurrency)]
+
+
+@pytest.mark.parametrize(("hold_ms", "holds"), [(0, [0, 1000]), (100, [100, 300])])
+def test_a_second_wave_holds_three_times_longer_or_a_second(
+    monkeypatch: pytest.MonkeyPatch, hold_ms: int, holds: list[int]
+) -> None:
+    """One instance answered both invokes of the first wave: the next holds longer, so
+    that the second invoke finds the first instance busy."""
+    recorder = WaveRecorder(monkeypatch, [warmer.InvokeResult(warmer.OK, instance="i0")] * 2)
+    summary = warmer.warm("lukewarm", "live", 2, hold_ms, budget_s=300)
+    assert recorder.holds == holds
+    assert summary["duration_ms"] == 2469.1  # two waves of 1.23456 s, to a tenth of a ms
+
+
+def test_the_summary_counts_errors_apart_from_unverified_and_shows_five_details(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = [
+        warmer.InvokeResult(warmer.OK, instance="i0"),
+        warmer.InvokeResult(warmer.UNVERIFIED, detail="answered without lukewarm's helper"),
+        *(warmer.InvokeResult(warmer.ERROR, detail=f"error {n}") for n in range(6)),
+    ]
+    WaveRecorder(monkeypatch, answers)
+    summary = warmer.warm("lukewarm", "live", 8, 0, budget_s=300)
+    assert (summary["errors"], summary["unverified"]) == (6, 1)
+    assert summary["error_details"] == [f"error {n}" for n in range(5)]
 
 
 def test_each_invoke_is_waited_for_the_init_cap_the_timeout_and_the_network(
@@ -587,3 +622,43 @@ def test_the_handler_warms_with_what_is_left_after_the_wait_for_active(
             "endpoint_url": "http://127.0.0.1:9",
         }
     ]
+
+
+class Raising:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def invoke(self, **call: Any) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "result"),
+    [
+        (  # no status, no message: the code alone says it is a throttle
+            ClientError({"Error": {"Code": "TooManyRequestsException"}}, "Invoke"),
+            warmer.InvokeResult(warmer.THROTTLED, detail="TooManyRequestsException: "),
+        ),
+        (  # no error details at all: the status says what it was
+            ClientError({"ResponseMetadata": {"HTTPStatusCode": 503}}, "Invoke"),
+            warmer.InvokeResult(warmer.ERROR, detail="503: "),
+        ),
+        (
+            ReadTimeoutError(endpoint_url="http://127.0.0.1:9"),
+            warmer.InvokeResult(
+                warmer.TIMEOUT, detail='Read timeout on endpoint URL: "http://127.0.0.1:9"'
+            ),
+        ),
+        (
+            EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
+            warmer.InvokeResult(
+                warmer.ERROR,
+                detail="EndpointConnectionError: Could not connect to the endpoint URL: "
+                '"http://127.0.0.1:9"',
+            ),
+        ),
+    ],
+    ids=["throttled, code only", "status only", "read timeout", "no connection"],
+)
+def test_an_invoke_that_fails_before_an_answer_is_classified(error: Exception, result: Any) -> None:
+    assert warmer.invoke_once(Raising(error), "lukewarm", "live", 250) == result
