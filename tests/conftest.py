@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,14 +25,21 @@ def photos() -> dict[str, Path]:
     return {path.stem: path for path in sorted(PHOTOS_DIR.iterdir()) if path.suffix != ".md"}
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small random-weight model directory, with its ONNX export: loads in milliseconds,
-    captions nonsense.
+TINY_MODEL_ENV = "LUKEWARM_TEST_TINY_MODEL"
+"""A tiny model built before by `build_tiny_model`, copied instead of built: `make mutation`
+runs the handler's tests once per mutant, and building and exporting the model with torch
+took 7.5 s of each 13 s run."""
 
-    For tests of everything around the model (API, errors, processes); tests of what
-    the captions say use the committed demo model.
-    """
+
+HUB_MODELS_ENV = "LUKEWARM_TEST_HUB_MODELS"
+"""A folder `tests/toolkit/test_hub_import.py`'s `build_hub_models` filled before: `make
+mutation` runs those tests once per mutant of captioner/hub.py, and building and importing
+the two tiny Hub models took 18 s of each run."""
+
+
+def build_tiny_model(model_dir: Path) -> None:
+    """A small random-weight model, with its ONNX export, in `model_dir` (made if missing).
+    Seeded: every build is the same model."""
     import torch
 
     from captioner import CaptionModel, ModelConfig, Vocabulary, save_model
@@ -47,7 +56,6 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         preprocess=PreprocessConfig(image_size=64),
         max_length=8,
     )
-    model_dir = tmp_path_factory.mktemp("tiny-model")
     save_model(
         model_dir,
         config,
@@ -55,6 +63,23 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         CaptionModel(config.encoder, config.decoder, len(words)),
     )
     export_model(model_dir, checks=4)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small random-weight model directory, with its ONNX export: loads in milliseconds,
+    captions nonsense. A session's own copy of the one in `$LUKEWARM_TEST_TINY_MODEL` when
+    that is set, else built here.
+
+    For tests of everything around the model (API, errors, processes); tests of what
+    the captions say use the committed demo model.
+    """
+    model_dir = tmp_path_factory.mktemp("tiny-model")
+    prebuilt = os.environ.get(TINY_MODEL_ENV)
+    if prebuilt:
+        shutil.copytree(prebuilt, model_dir, dirs_exist_ok=True)
+    else:
+        build_tiny_model(model_dir)
     return model_dir
 
 

@@ -9,15 +9,22 @@ module (the fast ones that cover it).
 
 A surviving mutant that no test could ever kill (an equivalent mutant: the program
 behaves the same) is listed in `EQUIVALENT` with the reason, and left out of the score.
-mutmut calls a mutant whose tests overrun its CPU limit a timeout, and on a busy machine
-slow tests do. Each timeout is settled: its tests run again, allowed `SETTLE_FACTOR` times
-their clean duration (measured), until they fail (killed) or pass (survived); one that
-still overruns stays a timeout, counted apart. One line per module, and the last for all:
+
+mutmut's own verdicts are made real before the run: the tests' tiny models are built once
+(not by each mutant's test session), its time limit allows for pytest's start-up, measured
+(`stage`), and a test id that pytest would not find again in mutmut's workers stops the run
+(`unstable_test_ids`). What mutmut still calls a timeout, or its runner failing (exit 255,
+which it also calls a timeout), is settled: the mutant's tests run again, allowed
+`SETTLE_FACTOR` times their clean duration (measured), until they fail (killed) or pass
+(survived); one that still overruns stays a timeout, counted apart. A survivor is run
+again against all the module's tests (`RECHECKED`). One line per module, and the last for
+all:
 
     mutation <module>: killed=<n> survived=<n> timeout=<n> score=<killed / (killed + survived)>
 
     python -m tests.mutation [MODULE ...]    # app, uploads, events, search, hub, images,
                                              # warmer, settings (default: all)
+    python -m tests.mutation --again [MODULE ...]    # what was not killed, run again
     python -m tests.mutation --report [MODULE ...]   # the last run's lines, nothing run
 """
 
@@ -32,8 +39,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.conftest import HUB_MODELS_ENV, TINY_MODEL_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGING = ROOT / ".mutation"
@@ -50,6 +60,8 @@ class Module:
     """The fast tests that cover it."""
     deselect: tuple[str, ...] = ()
     """Tests that cannot pass on mutated code (mutmut's instrumentation imports mutmut)."""
+    hub_models: bool = False
+    """Its tests read the tiny Hub models, built once (`build_hub_models`)."""
 
 
 APP_TESTS = (
@@ -66,6 +78,7 @@ MODULES = {
         "captioner/search.py",
         "captioner",
         (
+            "tests/function/test_search.py",
             "tests/function/test_model.py",
             "tests/function/test_onnx_runtime.py",
             "tests/function/test_app.py",
@@ -75,12 +88,14 @@ MODULES = {
         "captioner/hub.py",
         "captioner",
         ("tests/toolkit/test_hub_import.py", "tests/function/test_onnx_runtime.py"),
+        hub_models=True,
     ),
     "images": Module(
         "captioner/images.py",
         "captioner",
         (
             "tests/function/test_images.py",
+            "tests/function/test_hostile_images.py",
             "tests/function/test_app.py",
             "tests/function/test_hostile_input.py",
         ),
@@ -88,7 +103,7 @@ MODULES = {
     "warmer": Module(
         "warmer/handler.py",
         "warmer",
-        ("tests/warmer/test_handler.py",),
+        ("tests/warmer/test_handler.py", "tests/warmer/test_prewarm_active.py"),
     ),
     "settings": Module(
         "infra/settings.py",
@@ -112,6 +127,7 @@ LAYOUT = {
     "infra": "infra",
     "lukewarm": "lukewarm",
     "toolkit": "toolkit",
+    "bench": "bench",
     "data": "data",
     "tests": "tests",
     "__main__.py": "__main__.py",
@@ -139,9 +155,51 @@ ONLY_ZERO_READ = (
     "invocation gives the same cold/warm answers"
 )
 SAME_CODEC = "UTF-8 and utf-8 name the same codec"
+ONE_TOP_K = (
+    "scores, sources and words come from one top-k of the same rows: always of one length, "
+    "so zip's strict check never fires"
+)
+
+SAME_REST_REPLY = (
+    "`_refusal` gives a REST API event `multiValueHeaders`, any other `headers`; REST API "
+    "reads either (and HTTP API's own answer is unchanged): the client gets the same reply"
+)
 
 EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     "app": (
+        *(
+            Equivalent("x_log_json", line, reason)
+            for line, reason in (
+                (
+                    "line = json.dumps(record, default=str, separators=None, ensure_ascii=False)",
+                    "the same JSON document, with spaces after separators",
+                ),
+                (
+                    "line = json.dumps(record, default=str, ensure_ascii=False)",
+                    "the same JSON document, with spaces after separators",
+                ),
+                (
+                    'line = json.dumps(record, default=str, separators=(",", ":"), '
+                    "ensure_ascii=None)",
+                    "json reads ensure_ascii for its truth: None is False",
+                ),
+                ('return line.encode("UTF-8", "backslashreplace").decode("utf-8")', SAME_CODEC),
+                ('return line.encode("utf-8", "backslashreplace").decode("UTF-8")', SAME_CODEC),
+            )
+        ),
+        Equivalent(
+            "x__serve",
+            'response["isBase64Encoded"] = True',
+            "a HEAD answer's body is empty: base64-decoded, it is still empty",
+        ),
+        *(
+            Equivalent("x__serve", line, SAME_REST_REPLY)
+            for line in (
+                "return _refusal(None, MethodNotAllowed(method, path, allowed))",
+                'return _refusal(None, RouteNotFound(f"no route {method} {path}"))',
+                'return _malformed_event(None, "the event is not a well-formed API Gateway event")',
+            )
+        ),
         *(
             Equivalent("xǁInstanceǁbegin_invocation", line, ONLY_ZERO_READ)
             for line in ("self.invocations = 1", "self.invocations -= 1", "self.invocations += 2")
@@ -149,6 +207,57 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     ),
     "uploads": (
         Equivalent("x__body_bytes", 'return body.encode("UTF-8", "surrogatepass")', SAME_CODEC),
+        Equivalent(
+            "x_read_image_bytes",
+            'content_type = event.headers.get("CONTENT-TYPE") or ""',
+            "Powertools' event headers are looked up case-insensitively",
+        ),
+        Equivalent(
+            "x__image_from_multipart",
+            'header = content_type.encode("UTF-8", "surrogateescape")',
+            SAME_CODEC,
+        ),
+        *(
+            Equivalent(
+                "x__image_from_multipart",
+                f"body = body[start + 2 :] if {test} else body",
+                "they differ only at start 0, a body that opens with CRLF and the boundary: "
+                "python-multipart skips a leading CRLF itself, the same parse",
+            )
+            for test in ("start > 0", "start >= 1")
+        ),
+        Equivalent(
+            "x__image_from_multipart",
+            "removed: max_header_count=MAX_PART_HEADERS,",
+            "python-multipart's own default is 8 header lines, MAX_PART_HEADERS",
+        ),
+        Equivalent(
+            "xǁ_Formǁ__init__", "self.ended = None", "only `not form.ended` is read: None is False"
+        ),
+        Equivalent(
+            "x__image_from_multipart",
+            'return b"XXXX".join(form.image)',
+            "the body goes to the parser in one write, and the image comes out in one piece "
+            "(also when its bytes begin like the boundary): one piece is joined with no separator",
+        ),
+        Equivalent(
+            "xǁ_Formǁ_start_part",
+            'self._disposition = b"XXXX"',
+            "the part's name is a parameter after the first ';' of Content-Disposition: "
+            "a prefix on the disposition type changes no parameter",
+        ),
+        *(
+            Equivalent(
+                method,
+                line,
+                "the whole body goes to the parser in one write: each header name and value "
+                "arrives in one callback, so = and += keep the same bytes",
+            )
+            for method, line in (
+                ("xǁ_Formǁheader_field", "self._header_field = data[start:end]"),
+                ("xǁ_Formǁheader_value", "self._disposition = data[start:end]"),
+            )
+        ),
         *(
             Equivalent(
                 "x_read_image_bytes",
@@ -156,6 +265,70 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
                 "only the text before the first ';' is kept, however many splits follow",
             )
             for splits in ("", "2")
+        ),
+    ),
+    "search": (
+        *(
+            Equivalent("x_advance", line, ONE_TOP_K)
+            for line in (
+                "for rank, (score, source, word) in enumerate(zip(scores, sources, words, "
+                "strict=None)):",
+                "for rank, (score, source, word) in enumerate(zip(scores, sources, words, )):",
+                "for rank, (score, source, word) in enumerate(zip(scores, sources, words, "
+                "strict=False)):",
+            )
+        ),
+        *(
+            Equivalent(function, line, 'float() reads "-INF" as "-inf"')
+            for function, line in (
+                ("x_advance", 'if score == float("-INF") or len(survivors) == k:'),
+                ("x_advance", 'best_live = survivors[0].score if survivors else float("-INF")'),
+                ("x_advance_batch", 'keep_score = [[float("-INF")] * k for _ in scores]'),
+                ("x_search", 'scores = [[0.0] + [float("-INF")] * (k - 1) for _ in range(batch)]'),
+            )
+        ),
+        Equivalent(
+            "x_advance",
+            'if rules.early_stopping == "never" and rules.length_penalty >= 0:',
+            "they differ at a length penalty of 0, where any length to the power 0 is 1",
+        ),
+        *(
+            Equivalent(
+                "x_search",
+                f"checks_history = {test}",
+                "the history is checked also when no rule can ban anything: a minimum length "
+                "of 0 or 1 (a sequence holds its prompt) or no n-gram rule; the same bans",
+            )
+            for test in (
+                "rules.no_repeat_ngram_size >= 0 or rules.min_length > 0",
+                "rules.no_repeat_ngram_size > 0 or rules.min_length >= 0",
+                "rules.no_repeat_ngram_size > 0 or rules.min_length > 1",
+            )
+        ),
+        Equivalent(
+            "x_search",
+            "banned = banned_tokens(rows, rules, skip=None)",
+            "the rows of an image that is done are decoded on but never read again: tokens "
+            "banned in them change no caption",
+        ),
+        *(
+            Equivalent(
+                "x_banned_tokens",
+                f"if size <= 0 or {test}:",
+                "at the one length where the two tests differ, the loop over earlier n-grams "
+                "has no turn (range of 0 or -1): nothing is banned either way",
+            )
+            for test in ("len(sequence) + 2 < size", "len(sequence) + 1 <= size")
+        ),
+        *(
+            Equivalent(
+                "x__greedy",
+                f"return replace(rules, early_stopping={value})",
+                "at width 1 a finished caption is its step's best candidate, above every live "
+                "beam at the same length: False (None reads as False) stops there as True does; "
+                "only `never` with a length penalty goes on, and that is kept out",
+            )
+            for value in ("None", "False")
         ),
     ),
     "images": (
@@ -185,6 +358,45 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
         ),
     ),
     "warmer": (
+        *(
+            Equivalent(
+                "x_invoke_once",
+                line,
+                "a missing code is only read as `code or status` and against "
+                "TooManyRequestsException: None reads as the empty string does",
+            )
+            for line in ('code = details.get("Code", None)', 'code = details.get("Code", )')
+        ),
+        Equivalent(
+            "x__function_timeout_s",
+            "return value if 0 < value < DEFAULT_FUNCTION_TIMEOUT_S "
+            "else DEFAULT_FUNCTION_TIMEOUT_S",
+            "at the one value where they differ, the longest, both return the longest",
+        ),
+        Equivalent(
+            "x_version_state_client",
+            "return lambda_client(endpoint_url, 2, CONNECT_TIMEOUT_S * 2)",
+            "the concurrency only sizes the connection pool, at least 10 for 1 or 2",
+        ),
+        Equivalent(
+            "x_classify_answer",
+            'answer = ""',
+            "None and an empty string are both not a dict: the same two checks refuse them",
+        ),
+        *(
+            Equivalent(
+                "x_wait_until_active",
+                line,
+                "the loop asks Lambda at least once and sets both from its answer before "
+                "either is read",
+            )
+            for line in (
+                'state, reason = "XXUnknownXX", ""',
+                'state, reason = "unknown", ""',
+                'state, reason = "UNKNOWN", ""',
+                'state, reason = "Unknown", "XXXX"',
+            )
+        ),
         Equivalent(
             "x_client_config",
             "max_pool_connections=max(11, concurrency),",
@@ -222,6 +434,18 @@ TIMEOUT = "timeout"
 SIGKILL = -9
 """mutmut calls a worker killed by SIGKILL a segfault, but RLIMIT_CPU's hard limit, one
 second past the soft one that sends SIGXCPU, kills with SIGKILL: that is a timeout too."""
+RUNNER_ERROR = "runner error"
+RUNNER_ERROR_EXIT = 255
+"""mutmut's worker exits 255 when its test runner raises, and mutmut calls that a timeout:
+pytest refusing its command line (a test id it cannot find) is one, in a fraction of a
+second. Not a verdict: settled like a timeout, and counted apart if it cannot be."""
+TO_SETTLE = {TIMEOUT, RUNNER_ERROR}
+RECHECKED = {*TO_SETTLE, "survived"}
+"""The verdicts this script runs again itself: a survivor too, against all the module's
+tests. mutmut runs only the tests its stats run saw reach the mutated function, and a call
+made while a test module imports the handler (`route`, at import) is seen only by the first
+test that imported it: a `route` mutant survived the 20 tests that were not about HEAD,
+and fails the ones that are."""
 
 SETTLE_FACTOR = 5.0
 """A timed-out mutant's tests get this many times their clean run's duration, measured."""
@@ -229,8 +453,20 @@ SETTLE_FLOOR_S = 30.0
 """...and at least this long: pytest's start-up alone varies by seconds on a busy machine."""
 
 
-def stage(name: str, module: Module, fresh: bool) -> Path:
-    """The staging folder of one module's run; `fresh` drops an earlier run's results."""
+TIMEOUT_MULTIPLIER = 15.0
+"""mutmut's own default: a mutant's tests may take this many times their expected time."""
+
+
+def stage(name: str, module: Module, fresh: bool, startup_s: float = 1.0) -> Path:
+    """The staging folder of one module's run; `fresh` drops an earlier run's results.
+
+    mutmut stops a mutant's tests (a timeout) after (their duration + `timeout_constant`)
+    x `timeout_multiplier` seconds of wall-clock time, twice that of CPU time. The duration
+    it sums is only each test's call phase: no start-up, no collection, no fixture. The
+    handler's tests spend about 2.5 s on those in each forked worker (13 s while every
+    session built the tiny model again), against 0.01 s of calls for a mutant of a small
+    function: with mutmut's constant of 1 s, the limit was 15 s, and on a busy machine
+    every mutant overran it. So the constant is `startup_s`, measured (`startup_seconds`)."""
     folder = STAGING / name
     if fresh:
         shutil.rmtree(folder, ignore_errors=True)
@@ -256,16 +492,82 @@ def stage(name: str, module: Module, fresh: bool) -> Path:
         f"also_copy = [{copied}]\n"
         f"pytest_add_cli_args_test_selection = [\n{tests}]\n"
         f"pytest_add_cli_args = [{deselect}]\n"
+        f"timeout_constant = {startup_s:.1f}\n"
+        f"timeout_multiplier = {TIMEOUT_MULTIPLIER}\n"
         # torch is not fork-safe once it has run: fork workers from a process that has not.
         'process_isolation = "forkserver"\n'
-        "use_git_change_detection = false\n",
+        "use_git_change_detection = false\n"
+        # mutants/mutmut-debug.log: each mutant's limits, exit code and duration.
+        "log_to_file = true\n",
         encoding="utf-8",
     )
     return folder
 
 
-def mutmut(folder: Path, *arguments: str, capture: bool = False) -> str:
+TINY_MODEL = STAGING / "tiny-model"
+"""The tests' tiny model, built once from the original code and copied by each test session
+(`tests/conftest.py`'s `tiny_model_dir`), not built again by every mutant's tests."""
+
+
+def build_tiny_model() -> Path:
+    if not TINY_MODEL.is_dir():
+        partial = STAGING / "tiny-model.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        subprocess.run(
+            [
+                sys.executable, "-c",
+                "import sys, pathlib; from tests.conftest import build_tiny_model; "
+                "build_tiny_model(pathlib.Path(sys.argv[1]))",
+                str(partial),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'function'}"},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        partial.rename(TINY_MODEL)
+    return TINY_MODEL
+
+
+HUB_MODELS = STAGING / "hub-models"
+"""The Hub tests' two tiny models and their imports, built once from the original code
+(`tests/toolkit/test_hub_import.py`'s `hub_models`)."""
+
+
+def build_hub_models() -> Path:
+    """Built where it stays (an import names its source's path), marked done when it is."""
+    done = HUB_MODELS / ".built"
+    if not done.is_file():
+        shutil.rmtree(HUB_MODELS, ignore_errors=True)
+        subprocess.run(
+            [
+                sys.executable, "-c",
+                "import sys, pathlib; from tests.toolkit.test_hub_import import build_hub_models; "
+                "build_hub_models(pathlib.Path(sys.argv[1]))",
+                str(HUB_MODELS),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'function'}"},
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        done.touch()
+    return HUB_MODELS
+
+
+def run_env() -> dict[str, str]:
+    """The environment of mutmut and of the settling runs: the staging folder's own import
+    path, and the tiny model built once."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env[TINY_MODEL_ENV] = str(TINY_MODEL)
+    if (HUB_MODELS / ".built").is_file():
+        env[HUB_MODELS_ENV] = str(HUB_MODELS)
+    return env
+
+
+def mutmut(folder: Path, *arguments: str, capture: bool = False) -> str:
+    env = run_env()
     done = subprocess.run(
         [sys.executable, "-m", "mutmut", *arguments],
         cwd=folder,
@@ -277,6 +579,58 @@ def mutmut(folder: Path, *arguments: str, capture: bool = False) -> str:
     return done.stdout or ""
 
 
+def startup_seconds(folder: Path, module: Module) -> float:
+    """How long a fresh pytest takes to start and collect the module's tests, on the original
+    code: more than a forked worker spends before the first test (the fork server has
+    imported pytest and the test modules already), so mutmut's limit is not too tight."""
+    command = [
+        sys.executable, "-m", "pytest", "--rootdir=.", "-q", "-p", "no:randomly",
+        "--collect-only", *module.tests,
+    ]  # fmt: skip
+    code, seconds = run_tests(command, folder, "", None)
+    if code != 0:
+        raise SystemExit(
+            f"the tests of {module.source} do not collect (exit code {code}): "
+            f"{' '.join(command)} in {folder}"
+        )
+    return seconds
+
+
+# Collects the tests given twice in one process, as mutmut's fork server and then each of its
+# workers do, and prints every test id of the second collection that the first did not have.
+TWICE = """
+import json, sys, pytest
+class Ids:
+    def __init__(self): self.ids = []
+    def pytest_collection_modifyitems(self, items): self.ids.append({i.nodeid for i in items})
+ids = Ids()
+for _ in range(2):
+    if pytest.main(["--rootdir=.", "-qqq", "--collect-only", "-p", "no:randomly", *sys.argv[1:]],
+                   plugins=[ids]):
+        sys.exit("collection failed")
+print(json.dumps(sorted(ids.ids[1] - ids.ids[0])))
+"""
+
+
+def unstable_test_ids(folder: Path, module: Module) -> list[str]:
+    """The module's test ids that change when pytest collects a second time in one process
+    (`ids=repr` of bytes: pytest escapes the backslashes again). mutmut's workers name the
+    tests to run by the ids the first collection gave, and pytest then finds no such test:
+    each mutant they cover was a "timeout" in a fraction of a second."""
+    done = subprocess.run(
+        [sys.executable, "-c", TWICE, *module.tests],
+        cwd=folder,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the tests of {module.source} do not collect: {done.stderr.strip()}")
+    unstable: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return unstable
+
+
 def mutmut_statuses(folder: Path, module: Module) -> dict[str, str]:
     """Every mutant of the module and mutmut's verdict (`killed`, `survived`, `timeout`...)."""
     meta = folder / "mutants" / (module.source + ".meta")
@@ -286,16 +640,21 @@ def mutmut_statuses(folder: Path, module: Module) -> dict[str, str]:
     from mutmut.stats import status_by_exit_code
 
     return {
-        mutant: TIMEOUT if code == SIGKILL else status_by_exit_code[code]
+        mutant: TIMEOUT
+        if code == SIGKILL
+        else RUNNER_ERROR
+        if code == RUNNER_ERROR_EXIT
+        else status_by_exit_code[code]
         for mutant, code in codes.items()
     }
 
 
 def statuses(folder: Path, module: Module) -> dict[str, str]:
-    """mutmut's verdicts, with each timeout that was settled replaced by its settled one."""
+    """mutmut's verdicts, with each one run again here (a timeout, a survivor) replaced by
+    what its tests did then."""
     settled = load_settled(folder)
     return {
-        mutant: settled[mutant].status if status == TIMEOUT and mutant in settled else status
+        mutant: settled[mutant].status if status in RECHECKED and mutant in settled else status
         for mutant, status in mutmut_statuses(folder, module).items()
     }
 
@@ -331,7 +690,7 @@ def run_tests(
     """Run `command` with `mutant` switched on (`""`: the original code): its exit code, or
     None when it ran past `limit_s` (then it is killed, with any processes it started), and
     the seconds it took."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env = run_env()
     env["MUTANT_UNDER_TEST"] = mutant
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -373,11 +732,13 @@ def settle(
     factor: float = SETTLE_FACTOR,
     floor_s: float = SETTLE_FLOOR_S,
     log: Callable[[str], None] = print,
+    clean_s: dict[tuple[str, ...], float] | None = None,
 ) -> dict[str, Verdict]:
     """Run each timed-out mutant's tests again, allowed `factor` times the duration of the
     same tests on the original code (measured here, once per set of tests, so under the
-    machine's load of the moment) and at least `floor_s`, until they fail or pass."""
-    clean_s: dict[tuple[str, ...], float] = {}
+    machine's load of the moment) and at least `floor_s`, until they fail or pass.
+    `clean_s` keeps the clean durations across calls."""
+    clean_s = {} if clean_s is None else clean_s
     verdicts: dict[str, Verdict] = {}
     for mutant in sorted(mutants):
         tests = tests_of(mutant)
@@ -430,12 +791,12 @@ def pytest_command(module: Module) -> Callable[[tuple[str, ...]], list[str]]:
 
 
 def mutated_lines(folder: Path, mutant: str) -> list[str]:
-    diff = mutmut(folder, "show", mutant, capture=True)
-    return [
-        line[1:].strip()
-        for line in diff.splitlines()
-        if line.startswith("+") and not line.startswith("+++")
-    ]
+    """The lines the mutant adds, stripped; for one that only removes lines (an argument
+    left out), those lines as `removed: <line>`."""
+    diff = mutmut(folder, "show", mutant, capture=True).splitlines()
+    added = [line[1:].strip() for line in diff if line[:1] == "+" and line[:3] != "+++"]
+    removed = [line[1:].strip() for line in diff if line[:1] == "-" and line[:3] != "---"]
+    return added or [f"removed: {line}" for line in removed]
 
 
 def equivalent(folder: Path, name: str, mutant: str) -> Equivalent | None:
@@ -482,7 +843,7 @@ def tally(
     for mutant, status in sorted(verdicts.items()):
         if status in KILLED:
             counts.killed += 1
-        elif status == TIMEOUT:
+        elif status in TO_SETTLE:
             counts.timeout += 1
             listed.append((status, mutant, ""))
         elif status in SURVIVED:
@@ -501,6 +862,22 @@ def tally(
 def run(name: str, fresh: bool, workers: int) -> None:
     module = MODULES[name]
     folder = stage(name, module, fresh)
+    build_tiny_model()
+    if module.hub_models:
+        build_hub_models()
+    unstable = unstable_test_ids(folder, module)
+    if unstable:
+        raise SystemExit(
+            f"pytest names these tests of {name} differently when it collects them again in "
+            "one process, so mutmut's workers would not find them: " + " ".join(unstable)
+        )
+    startup_s = startup_seconds(folder, module)
+    stage(name, module, fresh=False, startup_s=startup_s)
+    print(
+        f"mutmut's limit for each mutant of {name}: (its tests' duration + {startup_s:.1f} s, "
+        f"pytest's start-up measured) x {TIMEOUT_MULTIPLIER:g}",
+        flush=True,
+    )
     # After an earlier run only what was not killed runs again (against the current tests).
     again = [m for m, status in statuses(folder, module).items() if status not in KILLED]
     mutmut(folder, "run", "--max-children", str(workers), *again)
@@ -515,10 +892,20 @@ def run(name: str, fresh: bool, workers: int) -> None:
     timeouts = [
         m
         for m, status in mutmut_statuses(folder, module).items()
-        if status == TIMEOUT and m not in settled
+        if status in TO_SETTLE and m not in settled
     ]
     if timeouts:
-        print(f"settling {len(timeouts)} timeouts of {name}", flush=True)
+        codes = mutmut_statuses(folder, module)
+        errors = sum(codes[m] == RUNNER_ERROR for m in timeouts)
+        print(
+            f"settling {len(timeouts)} timeouts of {name}"
+            + (
+                f" ({errors} of them mutmut's runner failing, exit {RUNNER_ERROR_EXIT})"
+                if errors
+                else ""
+            ),
+            flush=True,
+        )
     verdicts = settle(
         timeouts,
         mutant_tests(folder, module),
@@ -526,7 +913,37 @@ def run(name: str, fresh: bool, workers: int) -> None:
         folder / "mutants",
         log=lambda line: print(line, flush=True),
     )
-    save_settled(folder, {**settled, **verdicts})
+    settled = {**settled, **verdicts}
+    save_settled(folder, settled)
+    # Each survivor that is not a listed equivalent, against every test of the module.
+    survivors = [
+        m
+        for m, status in mutmut_statuses(folder, module).items()
+        if status == "survived" and m not in settled and equivalent(folder, name, m) is None
+    ]
+    if survivors:
+        print(f"running the {len(survivors)} survivors of {name} against all its tests", flush=True)
+    clean_s: dict[tuple[str, ...], float] = {}
+
+    def recheck(mutant: str) -> dict[str, Verdict]:
+        return settle(
+            [mutant],
+            lambda m: module.tests,
+            pytest_command(module),
+            folder / "mutants",
+            log=lambda line: print(line, flush=True),
+            clean_s=clean_s,
+        )
+
+    # The first measures the clean run; the rest go `workers` at a time, as mutmut's do,
+    # each saved as it ends (each takes the whole set, so a run may be stopped between).
+    for verdicts in [recheck(survivors[0])] if survivors else []:
+        settled.update(verdicts)
+        save_settled(folder, settled)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for verdicts in pool.map(recheck, survivors[1:]):
+            settled.update(verdicts)
+            save_settled(folder, settled)
 
 
 def report(name: str) -> Tally:

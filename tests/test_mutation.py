@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,88 @@ def test_the_report_counts_settled_timeouts_as_what_they_settled_to(
         "mutation search: killed=1 survived=0 timeout=0 score=1.000",
         "mutation all: killed=4 survived=2 timeout=1 score=0.667",
     ]
+
+
+def test_mutmuts_runner_error_is_settled_and_never_a_kill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # mutmut's worker exits 255 when pytest refuses its command line, and mutmut's own table
+    # calls that a timeout: it decides nothing about the mutant.
+    monkeypatch.setattr(mutation, "STAGING", tmp_path)
+    monkeypatch.setattr(mutation, "mutated_lines", lambda folder, mutant: ["return None"])
+    fake_run(
+        tmp_path,
+        "events",
+        {"events.x_a__mutmut_1": 1, "events.x_a__mutmut_2": 255, "events.x_a__mutmut_3": 255},
+        {"events.x_a__mutmut_2": Verdict("survived", 3.0, 30.0)},
+    )
+
+    assert mutation.mutmut_statuses(tmp_path / "events", mutation.MODULES["events"]) == {
+        "events.x_a__mutmut_1": "killed",
+        "events.x_a__mutmut_2": "runner error",
+        "events.x_a__mutmut_3": "runner error",
+    }
+    assert mutation.main(["--report", "events"]) == 1
+
+    lines = capsys.readouterr().out.splitlines()
+    assert "  survived events.x_a__mutmut_2:" in lines
+    assert "  runner error events.x_a__mutmut_3:" in lines
+    assert lines[-2] == "mutation events: killed=1 survived=1 timeout=1 score=0.500"
+
+
+def test_test_ids_that_change_when_collected_again_are_found(tmp_path: Path) -> None:
+    # mutmut's fork server collects once and each worker again, in one process: an id that
+    # changes names no test, and every mutant those tests cover was a "timeout".
+    (tmp_path / "test_ids.py").write_text(
+        "import pytest\n"
+        '@pytest.mark.parametrize("filler", [b"\\r"], ids=repr)\n'
+        "def test_escaped(filler): pass\n"
+        '@pytest.mark.parametrize("filler", [b"\\r"], ids=["CR"])\n'
+        "def test_plain(filler): pass\n"
+    )
+
+    unstable = mutation.unstable_test_ids(
+        tmp_path, mutation.Module("m.py", "m.py", ("test_ids.py",))
+    )
+
+    assert len(unstable) == 1 and unstable[0].startswith("test_ids.py::test_escaped[")
+
+
+def test_mutmuts_limit_allows_for_the_measured_start_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # mutmut's limit is (the tests' call phases + timeout_constant) x timeout_multiplier; the
+    # call phases of a small function's tests sum to hundredths of a second.
+    monkeypatch.setattr(mutation, "STAGING", tmp_path)
+
+    folder = mutation.stage("events", mutation.MODULES["events"], fresh=True, startup_s=4.26)
+
+    with (folder / "pyproject.toml").open("rb") as staged:
+        config = tomllib.load(staged)["tool"]["mutmut"]
+    assert config["timeout_constant"] == 4.3
+    assert config["timeout_multiplier"] == 15.0
+    assert config["pytest_add_cli_args_test_selection"] == list(mutation.APP_TESTS)
+    assert (folder / "app.py").resolve() == mutation.ROOT / "function" / "app.py"
+
+
+def test_a_survivor_that_fails_a_test_mutmut_did_not_pick_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # mutmut runs only the tests its stats saw reach the function: a survivor is run again
+    # against all the module's tests, and what they did is its verdict.
+    monkeypatch.setattr(mutation, "STAGING", tmp_path)
+    monkeypatch.setattr(mutation, "mutated_lines", lambda folder, mutant: ["return None"])
+    fake_run(
+        tmp_path,
+        "app",
+        {"app.x_route__mutmut_1": 0, "app.x_route__mutmut_2": 0, "app.x_route__mutmut_3": 1},
+        {"app.x_route__mutmut_1": Verdict("killed", 20.0, 100.0),
+         "app.x_route__mutmut_2": Verdict("survived", 25.0, 100.0)},
+    )  # fmt: skip
+
+    assert mutation.main(["--report", "app"]) == 1
+
+    lines = capsys.readouterr().out.splitlines()
+    assert "  survived app.x_route__mutmut_2:" in lines
+    assert "  survived app.x_route__mutmut_1:" not in lines
+    assert lines[-2] == "mutation app: killed=2 survived=1 timeout=0 score=0.667"

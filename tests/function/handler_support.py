@@ -107,12 +107,26 @@ def _set_body(event: dict[str, Any], body: bytes | str | None) -> None:
         event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
 
 
+PROXY_RESPONSE_KEYS = {
+    "statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies",
+}  # fmt: skip
+"""What API Gateway reads from a proxy integration's answer (`cookies` in payload 2.0 only).
+REST API answers any other key with a 502, "Malformed Lambda proxy response"."""
+
+
 def invoke(app: ModuleType, event: dict[str, Any], context: LambdaContext | None = None) -> Reply:
+    """The handler's answer to `event`, read the way API Gateway reads it: a body flagged
+    `isBase64Encoded` is base64-decoded before the client gets it."""
     response = app.handler(copy.deepcopy(event), context or LambdaContext())
+    assert set(response) <= PROXY_RESPONSE_KEYS, response
+    assert isinstance(response["isBase64Encoded"], bool), response
     headers = response.get("headers") or {
         name: values[-1] for name, values in response.get("multiValueHeaders", {}).items()
     }
-    return Reply(int(response["statusCode"]), headers, response["body"])
+    body = response["body"]
+    if response["isBase64Encoded"]:
+        body = base64.b64decode(body, validate=True).decode("utf-8", "replace")
+    return Reply(int(response["statusCode"]), headers, body)
 
 
 def multipart(fields: dict[str, tuple[str, bytes, str] | str], boundary: str) -> bytes:
@@ -178,6 +192,17 @@ def published_metrics(stdout: str) -> dict[str, float]:
                 values = values if isinstance(values, list) else [values]
                 totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(values)
     return totals
+
+
+def published_units(stdout: str) -> dict[str, str]:
+    """The unit each EMF metric in what the handler printed is published with, by name."""
+    return {
+        metric["Name"]: metric["Unit"]
+        for line in stdout.splitlines()
+        if '"_aws"' in line
+        for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
 
 
 def black_png(width: int, height: int) -> bytes:

@@ -29,6 +29,7 @@ from tests.function.handler_support import (
     invoke,
     multipart,
     published_metrics,
+    published_units,
     rest_event,
     sample_event,
 )
@@ -230,6 +231,12 @@ def every_bad_request() -> dict[str, tuple[Any, ...]]:
             "payload_too_large",
             Exactly("the request body is over 6,291,456 bytes"),
         ),
+        "text body of exactly 6 MiB": (  # the limit itself is allowed: not a 413
+            http_event(body="x" * 6_291_456, content_type="application/json"),
+            400,
+            "bad_request",
+            Exactly("the body is not valid JSON (Expecting value: line 1 column 1 (char 0))"),
+        ),
         "beam zero": (
             http_event(body=photo, query={"beam": "0"}),
             400,
@@ -259,7 +266,13 @@ def every_bad_request() -> dict[str, tuple[Any, ...]]:
             http_event(body='{"image": ', content_type="application/json"),
             400,
             "bad_request",
-            "not valid JSON",
+            Exactly("the body is not valid JSON (Expecting value: line 1 column 11 (char 10))"),
+        ),
+        "json nested too deeply": (
+            http_event(body="[" * 100_000, content_type="application/json"),
+            400,
+            "bad_request",
+            Exactly("the body is not valid JSON (nested too deeply)"),
         ),
         "json array": (
             http_event(body='["abc"]', content_type="application/json"),
@@ -287,6 +300,46 @@ def every_bad_request() -> dict[str, tuple[Any, ...]]:
             400,
             "bad_request",
             Exactly("the multipart/form-data body has no file field named 'image'"),
+        ),
+        "multipart without boundary": (
+            http_event(body=b"--x\r\n\r\n--x--\r\n", content_type="multipart/form-data"),
+            400,
+            "bad_request",
+            Exactly("a multipart/form-data Content-Type needs a boundary parameter"),
+        ),
+        "multipart without its closing boundary": (
+            http_event(
+                body=multipart({"image": ("a.jpg", photo, "image/jpeg")}, "b0undary")[:-14],
+                content_type="multipart/form-data; boundary=b0undary",
+            ),
+            400,
+            "bad_request",
+            Exactly(
+                "the multipart/form-data body does not end with its closing boundary "
+                "(check the boundary)"
+            ),
+        ),
+        "multipart of 17 parts": (
+            http_event(
+                body=multipart({f"note{i}": "hello" for i in range(17)}, "b0undary"),
+                content_type="multipart/form-data; boundary=b0undary",
+            ),
+            400,
+            "bad_request",
+            Exactly(
+                "the multipart/form-data body has over 16 parts; "
+                "send the image alone, in a file field named 'image'"
+            ),
+        ),
+        "multipart with no boundary in the body": (
+            http_event(body=b"hello there", content_type="multipart/form-data; boundary=xyz"),
+            400,
+            "bad_request",
+            # python-multipart's words inside ours: the body is read from its first byte.
+            Exactly(
+                "the multipart/form-data body is malformed (Expected boundary character 45, "
+                "got 104 at index 2; check the boundary)"
+            ),
         ),
         "multipart with wrong boundary": (
             http_event(
@@ -629,10 +682,13 @@ def test_each_outcome_publishes_its_emf_metric(
 ) -> None:
     app = import_app(tiny_model_dir)
     capsys.readouterr()
+    units: dict[str, str] = {}
 
     def metrics_of(event: dict[str, Any]) -> dict[str, float]:
         app.handler(event, LambdaContext())
-        return published_metrics(capsys.readouterr().out)
+        out = capsys.readouterr().out
+        units.update(published_units(out))
+        return published_metrics(out)
 
     assert metrics_of(sample_event("warm_up.json")) == {"ColdStart": 1, "WarmUps": 1}
     captioned = metrics_of(http_event(body=uploads["png"]))
@@ -644,6 +700,11 @@ def test_each_outcome_publishes_its_emf_metric(
     with monkeypatch.context() as patch:
         patch.setattr(app.captioner, "caption", _broken)
         assert metrics_of(http_event(body=uploads["png"])) == {"ServerErrors": 1}
+    # CloudWatch keeps a metric's unit: a dashboard or alarm on it reads these.
+    assert units == {
+        "ColdStart": "Count", "WarmUps": "Count", "Captions": "Count",
+        "InferenceTime": "Milliseconds", "ClientErrors": "Count", "ServerErrors": "Count",
+    }  # fmt: skip
 
 
 def _broken(*args: object, **kwargs: object) -> None:

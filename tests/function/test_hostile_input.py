@@ -14,13 +14,16 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from pathlib import PurePosixPath
 from types import ModuleType
 from typing import Any
 
 import pytest
+from PIL import Image, PngImagePlugin
 
 from tests.function.handler_support import (
     LambdaContext,
+    encode,
     http_event,
     invoke,
     multipart,
@@ -85,7 +88,13 @@ def test_thousands_of_nested_multipart_parts_are_refused_in_milliseconds(app: Mo
     assert cpu_s < CPU_BOUND_S
 
 
-@pytest.mark.parametrize("filler", [f"\r\n--{BOUNDARY[:-1]}x".encode(), b"\r", b"\r\n-"], ids=repr)
+# Plain ids: `ids=repr` made ids with backslashes, which pytest escapes once more when it
+# collects a second time in one process, as mutmut's workers do: they then named no test.
+@pytest.mark.parametrize(
+    "filler",
+    [f"\r\n--{BOUNDARY[:-1]}x".encode(), b"\r", b"\r\n-"],
+    ids=["the boundary with its last byte changed", "CR", "CR LF dash"],
+)
 def test_a_4_mb_part_of_near_boundaries_is_scanned_in_milliseconds(
     app: ModuleType, filler: bytes
 ) -> None:
@@ -101,8 +110,11 @@ def test_a_4_mb_part_of_near_boundaries_is_scanned_in_milliseconds(
     [
         ('Content-Disposition: form-data; name="image"; filename="' + "a" * 5_000 + '"', "header"),
         ("\r\n".join(f"X-Header-{i}: 1" for i in range(50)), "header"),
+        # Over the 1 KB a part's header line may have, under python-multipart's own 4 KB.
+        ('Content-Disposition: form-data; name="image"; filename="' + "a" * 1_100 + '"', "header"),
+        ("\r\n".join(f"X-Header-{i}: 1" for i in range(9)), "header"),
     ],
-    ids=["one huge header", "many headers"],
+    ids=["one huge header", "many headers", "a header over 1 KB", "nine headers"],
 )
 def test_oversized_part_headers_are_refused(app: ModuleType, header: str, words: str) -> None:
     body = f"--{BOUNDARY}\r\n{header}\r\n\r\ndata\r\n--{BOUNDARY}--\r\n".encode()
@@ -276,6 +288,22 @@ def test_a_refusal_with_undecodable_bytes_is_still_logged(
     assert content_type.split(";", maxsplit=1)[0] in refused[0]["reason"]
 
 
+def test_log_lines_keep_non_ascii_text_readable(app: ModuleType, strict_log: io.BytesIO) -> None:
+    """Written as UTF-8, not as \\u escapes: the log console shows what the client sent."""
+    reply = invoke(app, http_event(body=b"x", content_type="text/café"))
+    assert_error(reply, 415, "unsupported_media_type")
+    assert "text/café".encode() in strict_log.getvalue()
+
+
+def test_a_log_value_json_cannot_write_is_written_as_text(
+    app: ModuleType, strict_log: io.BytesIO
+) -> None:
+    """Not lost: the logging module drops a record whose line cannot be built."""
+    app.logger.info("odd value", extra={"where": PurePosixPath("/opt/model")})
+    odd = [r for r in log_records(strict_log) if r["message"] == "odd value"]
+    assert [record["where"] for record in odd] == ["/opt/model"]
+
+
 def test_a_warm_up_event_of_any_depth_is_refused_and_logged(
     app: ModuleType, strict_log: io.BytesIO
 ) -> None:
@@ -285,8 +313,19 @@ def test_a_warm_up_event_of_any_depth_is_refused_and_logged(
     reply = app.handler({"lukewarm": deep}, LambdaContext())
     assert reply["warm"] is False
     warnings = [r for r in log_records(strict_log) if r["message"] == "invalid warm-up event"]
-    assert len(warnings) == 1
-    assert len(warnings[0]["warm_event"]) <= 203
+    assert [warning["warm_event"] for warning in warnings] == ["<list nested too deeply>"]
+
+
+@pytest.mark.parametrize("length", [200, 201, 5_000])
+def test_a_warm_up_event_is_logged_whole_up_to_200_characters(
+    app: ModuleType, strict_log: io.BytesIO, length: int
+) -> None:
+    shown = repr("x" * (length - 2))  # the log shows the value's repr: quotes included
+    reply = app.handler({"lukewarm": "x" * (length - 2)}, LambdaContext())
+    assert reply["warm"] is False
+    warnings = [r for r in log_records(strict_log) if r["message"] == "invalid warm-up event"]
+    expected = shown if length <= 200 else shown[:200] + "..."
+    assert [warning["warm_event"] for warning in warnings] == [expected]
 
 
 def test_the_image_limit_is_what_fits_the_invoke_payload(app: ModuleType) -> None:
@@ -305,7 +344,28 @@ def test_a_lone_surrogate_in_the_boundary_is_a_400_not_a_500(
     # A direct invoke can carry any string: "boundary=\ud800" raised UnicodeEncodeError.
     body = multipart({"image": ("a.jpg", uploads["jpeg"], "image/jpeg")}, BOUNDARY)
     event = http_event(body=body, content_type="multipart/form-data; boundary=\ud800")
-    assert_error(invoke(app, event), 400, "bad_request", "Content-Type")
+    assert_error(
+        invoke(app, event), 400, "bad_request", Exactly("the Content-Type header is not valid text")
+    )
+
+
+def test_a_lone_surrogate_in_a_text_body_is_a_400_not_a_500(app: ModuleType) -> None:
+    """A direct invoke's JSON can carry any string: its bytes are kept as they came (json
+    reads them back the same way), so the client hears what is wrong with its image."""
+    event = http_event(body='{"image": "?"}', content_type="application/json")
+    event["body"] = '{"image": "\ud800"}'
+    assert_error(invoke(app, event), 400, "bad_request", Exactly('"image" is not valid base64'))
+
+
+def test_an_undecodable_byte_in_the_boundary_is_that_byte(
+    app: ModuleType, uploads: dict[str, bytes]
+) -> None:
+    """A header's undecodable byte arrives as a surrogate escape (\\udcff for 0xff): the
+    boundary is the bytes the client sent, and its form is read."""
+    fields = {"image": ("a.jpg", uploads["jpeg"], "image/jpeg")}
+    body = multipart(fields, "b0undary").replace(b"b0undary", b"b\xffundary")
+    event = http_event(body=body, content_type="multipart/form-data; boundary=b\udcffundary")
+    assert_caption(invoke(app, event))
 
 
 @pytest.mark.parametrize("value", ["\uff13", "\u0663", "\U0001d7d1", "3\n", " 3", "+3"])
@@ -320,11 +380,44 @@ def test_beam_is_ascii_digits_only(app: ModuleType, uploads: dict[str, bytes], v
 def test_methods_are_case_sensitive(app: ModuleType, method: str) -> None:
     """RFC 9110 makes the method case-sensitive: `get` is another method than GET, so it
     gets the 405 any other method on the route gets, naming the ones allowed."""
+    message = Exactly(f"/health accepts GET, HEAD, not {method}")
     reply = invoke(app, http_event(method=method, path="/health", content_type=None))
-    assert_error(reply, 405, "method_not_allowed", method)
+    assert_error(reply, 405, "method_not_allowed", message)
     assert reply.headers["Allow"] == "GET, HEAD"
     rest = invoke(app, rest_event(method=method, path="/health"))
-    assert_error(rest, 405, "method_not_allowed", method)
+    assert_error(rest, 405, "method_not_allowed", message)
+    assert rest.headers["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize("event", [http_event, rest_event], ids=["http api", "rest api"])
+def test_a_lowercase_method_on_an_unknown_path_is_a_404_naming_both(
+    app: ModuleType, event: Callable[..., dict[str, Any]]
+) -> None:
+    reply = invoke(app, event(method="get", path="/nowhere"))
+    assert_error(reply, 404, "not_found", Exactly("no route get /nowhere"))
+
+
+def test_an_event_powertools_cannot_resolve_is_a_malformed_event_and_logged(
+    app: ModuleType, strict_log: io.BytesIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shape the event checks did not foresee, where Powertools raises: the caller gets
+    the JSON error, the log names the exception."""
+
+    def unresolvable(event: object, context: object) -> None:
+        raise KeyError("requestContext")
+
+    monkeypatch.setattr(app.http_api, "resolve", unresolvable)
+    reply = invoke(app, http_event(method="GET", path="/health", content_type=None))
+    assert_error(
+        reply,
+        400,
+        "malformed_event",
+        Exactly(
+            "the event is not a well-formed API Gateway event; expected an API Gateway proxy event"
+        ),
+    )
+    warnings = [r for r in log_records(strict_log) if r["level"] == "WARNING"]
+    assert [(r["message"], r["error"]) for r in warnings] == [("unresolvable event", "KeyError")]
 
 
 def test_a_part_with_two_content_disposition_lines_is_refused(
@@ -343,7 +436,24 @@ def test_a_part_with_two_content_disposition_lines_is_refused(
         + f"\r\n--{BOUNDARY}--\r\n".encode()
     )
     reply = invoke(app, http_event(body=body, content_type=FORM))
-    assert_error(reply, 400, "bad_request", "Content-Disposition")
+    assert_error(
+        reply,
+        400,
+        "bad_request",
+        Exactly(
+            "a part of the multipart/form-data body has more than one Content-Disposition header"
+        ),
+    )
+
+
+def test_an_image_holding_the_boundarys_first_bytes_arrives_whole(app: ModuleType) -> None:
+    """Data that begins like the boundary but is not it stays in the image, byte for byte
+    (a PNG checks each chunk's CRC)."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", f"\r\n--{BOUNDARY[:-1]}x " * 3)
+    png = encode(Image.new("RGB", (64, 64), "red"), "PNG", pnginfo=info)
+    body = multipart({"image": ("a.png", png, "image/png")}, BOUNDARY)
+    assert_caption(invoke(app, http_event(body=body, content_type=FORM)))
 
 
 @pytest.mark.parametrize(

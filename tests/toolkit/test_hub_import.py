@@ -6,6 +6,7 @@ imported directory served with neither torch nor transformers importable."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from PIL import Image
 from captioner import ModelFormatError, load_captioner
 from captioner.hub import HubCaptioner, to_pixels
 from lukewarm.__main__ import main
-from tests.conftest import FUNCTION_DIR, PHOTOS_DIR
+from tests.conftest import FUNCTION_DIR, HUB_MODELS_ENV, PHOTOS_DIR
 from toolkit.hub import HubImportError, import_model
 from toolkit.hub.random import random_model
 from toolkit.scenes import make_scene
@@ -39,28 +40,42 @@ def images() -> list[Image.Image]:
     return scenes + photos
 
 
-@pytest.fixture(scope="session")
-def hub_sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A tiny random model of each family in the Hub's layout (BLIP with no-repeat 3-grams,
-    so that rule is checked against transformers too, and 4 beams, not the 3 of
-    Show-Attend-Tell's default)."""
-    root = tmp_path_factory.mktemp("hub-sources")
-    return {
-        "vit-gpt2": random_model("vit-gpt2", root / "vit-gpt2"),
-        "blip": random_model("blip", root / "blip", no_repeat_ngram_size=3, num_beams=4),
+def build_hub_models(root: Path) -> None:
+    """A tiny random model of each family in the Hub's layout in `root/sources` (BLIP with
+    no-repeat 3-grams, so that rule is checked against transformers too, and 4 beams, not
+    the 3 of Show-Attend-Tell's default), and each imported, in `root/imports`."""
+    sources = {
+        "vit-gpt2": random_model("vit-gpt2", root / "sources" / "vit-gpt2"),
+        "blip": random_model(
+            "blip", root / "sources" / "blip", no_repeat_ngram_size=3, num_beams=4
+        ),
     }
+    for family, source in sources.items():
+        import_model(str(source), root / "imports" / family)
 
 
 @pytest.fixture(scope="session")
-def imported(
-    hub_sources: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Path]:
+def hub_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built here, or the folder in `$LUKEWARM_TEST_HUB_MODELS`: its sources are read where
+    they are (an import names its source's path), its imports copied, as tests change them."""
+    prebuilt = os.environ.get(HUB_MODELS_ENV)
+    if prebuilt:
+        return Path(prebuilt)
+    root = tmp_path_factory.mktemp("hub-models")
+    build_hub_models(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def hub_sources(hub_models: Path) -> dict[str, Path]:
+    return {family: hub_models / "sources" / family for family in ("vit-gpt2", "blip")}
+
+
+@pytest.fixture(scope="session")
+def imported(hub_models: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("hub-imports")
-    out = {}
-    for family, source in hub_sources.items():
-        import_model(str(source), root / family)
-        out[family] = root / family
-    return out
+    shutil.copytree(hub_models / "imports", root, dirs_exist_ok=True)
+    return {family: root / family for family in ("vit-gpt2", "blip")}
 
 
 def _transformers_model(source: Path, family: str):

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
@@ -248,6 +250,12 @@ def answered(payload: bytes, function_error: str | None = None) -> Any:
             None,
             warmer.InvokeResult(warmer.OK, instance="a1b2", cold_start=False),
         ),
+        (  # the first invocation of an instance SnapStart restored: not cold, restored
+            b'{"warm": true, "instance": "c3d4", "cold_start": false, "restored": true,'
+            b' "init_ms": 640.0}',
+            None,
+            warmer.InvokeResult(warmer.OK, instance="c3d4", cold_start=False, restored=True),
+        ),
         (
             b'{"warm": false, "error": {"code": "bad_warm_event"}}',
             None,
@@ -445,3 +453,212 @@ def test_answers_without_an_instance_count_as_malformed_not_as_one_instance(
     assert (summary["malformed"], summary["errors"], summary["waves"]) == (3, 3, 1)
     assert summary["error_details"] == ["malformed warm-up answer: no instance"]
     assert emf_document(capsys)["WarmErrors"] == 3
+
+
+class WaveRecorder:
+    """`warm` with no Lambda, on a clock that only a wave moves (by 1.23456 s): what each
+    wave's client was made with and its hold; each wave answered with `answers`, by default
+    `concurrency` distinct instances."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, answers: list | None = None) -> None:
+        self.clients: list[tuple[Any, ...]] = []
+        self.holds: list[int] = []
+        self.answers = answers
+        self.now = 500.0
+        monkeypatch.setattr(warmer, "time", SimpleNamespace(monotonic=lambda: self.now))
+        monkeypatch.setattr(warmer, "lambda_client", self.client)
+        monkeypatch.setattr(warmer, "run_wave", self.wave)
+
+    def client(self, *arguments: Any) -> str:
+        self.clients.append(arguments)
+        return "client"
+
+    def wave(self, client: str, name: str, qualifier: str, concurrency: int, hold: int) -> list:
+        self.holds.append(hold)
+        self.now += 1.23456
+        if self.answers is not None:
+            return self.answers
+        return [warmer.InvokeResult(warmer.OK, instance=f"i{n}") for n in range(concurrency)]
+
+
+@pytest.mark.parametrize(("hold_ms", "holds"), [(0, [0, 1000]), (100, [100, 300])])
+def test_a_second_wave_holds_three_times_longer_or_a_second(
+    monkeypatch: pytest.MonkeyPatch, hold_ms: int, holds: list[int]
+) -> None:
+    """One instance answered both invokes of the first wave: the next holds longer, so
+    that the second invoke finds the first instance busy."""
+    recorder = WaveRecorder(monkeypatch, [warmer.InvokeResult(warmer.OK, instance="i0")] * 2)
+    summary = warmer.warm("lukewarm", "live", 2, hold_ms, budget_s=300)
+    assert recorder.holds == holds
+    assert summary["duration_ms"] == 2469.1  # two waves of 1.23456 s, to a tenth of a ms
+
+
+def test_the_summary_counts_errors_apart_from_unverified_and_shows_five_details(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = [
+        warmer.InvokeResult(warmer.OK, instance="i0"),
+        warmer.InvokeResult(warmer.UNVERIFIED, detail="answered without lukewarm's helper"),
+        *(warmer.InvokeResult(warmer.ERROR, detail=f"error {n}") for n in range(6)),
+    ]
+    WaveRecorder(monkeypatch, answers)
+    summary = warmer.warm("lukewarm", "live", 8, 0, budget_s=300)
+    assert (summary["errors"], summary["unverified"]) == (6, 1)
+    assert summary["error_details"] == [f"error {n}" for n in range(5)]
+
+
+def test_each_invoke_is_waited_for_the_init_cap_the_timeout_and_the_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = WaveRecorder(monkeypatch)
+    summary = warmer.warm(
+        "lukewarm",
+        "live",
+        2,
+        0,
+        budget_s=300,
+        function_timeout_s=5.26,
+        endpoint_url="http://127.0.0.1:9",
+        client_options={"region_name": "us-east-1"},
+    )
+    assert summary["waves"] == 1
+    # Lambda's 10 s init cap + the 5.26 s timeout + 2 s for the network, to a tenth.
+    assert recorder.clients == [("http://127.0.0.1:9", 2, 17.3, (("region_name", "us-east-1"),))]
+
+
+@pytest.mark.parametrize(
+    ("left_s", "waves"),
+    [(11.0, 1), (10.995, 0), (12.0, 1)],
+    ids=["exactly the hold and a second", "just under", "a second more"],
+)
+def test_a_wave_is_sent_when_the_budget_holds_the_hold_and_a_second(
+    monkeypatch: pytest.MonkeyPatch, left_s: float, waves: int
+) -> None:
+    """A 10 s hold needs 11 s of the budget left (after the 1.5 s safety margin)."""
+    recorder = WaveRecorder(monkeypatch)
+    summary = warmer.warm("lukewarm", "live", 1, 10_000, budget_s=left_s + 1.5)
+    assert summary["waves"] == waves
+    assert [arguments[2] for arguments in recorder.clients] == [round(left_s, 1)] * waves
+
+
+def test_a_wave_has_all_its_invokes_in_flight_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """40 at once (more than a thread pool's default 32 workers): each invoke waits until
+    all 40 are in flight, as the warm-ups' holds make them on Lambda."""
+    together = threading.Barrier(40, timeout=10)
+
+    def invoke_once(client: Any, name: str, qualifier: str, hold_ms: int) -> Any:
+        return warmer.InvokeResult(warmer.OK, instance=str(together.wait()))
+
+    monkeypatch.setattr(warmer, "invoke_once", invoke_once)
+    wave = warmer.run_wave("client", "lukewarm", "live", 40, 0)
+    assert sorted(int(result.instance) for result in wave) == list(range(40))
+
+
+LONGEST = warmer.DEFAULT_FUNCTION_TIMEOUT_S
+
+
+@pytest.mark.parametrize(
+    ("raw", "timeout_s"),
+    [
+        ("30", 30.0),
+        ("0.5", 0.5),
+        ("1", 1.0),
+        (str(LONGEST), LONGEST),
+        (None, LONGEST),
+        ("", LONGEST),
+        ("thirty", LONGEST),
+        ("0", LONGEST),
+        ("-5", LONGEST),
+        (str(LONGEST + 1), LONGEST),
+    ],
+)
+def test_the_targets_timeout_is_read_or_the_longest_a_stack_allows(
+    raw: str | None, timeout_s: float
+) -> None:
+    assert warmer._function_timeout_s(raw) == timeout_s
+
+
+SUMMARY_NUMBERS = (
+    "targets", "instances_reached", "cold_starts", "restores", "unverified", "errors",
+    "throttled", "duration_ms",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(("state", "budget_s"), [("Active", 200.0 - 15.0), ("Pending", 0.0)])
+def test_the_handler_warms_with_what_is_left_after_the_wait_for_active(
+    monkeypatch: pytest.MonkeyPatch, state: str, budget_s: float
+) -> None:
+    """The run's budget is the invocation's remaining time, less the wait; a version not
+    Active gets none. The target's timeout and the endpoint come from the environment."""
+    monkeypatch.setenv("FUNCTION_NAME", "lukewarm")
+    monkeypatch.setenv("FUNCTION_TIMEOUT_S", "12")
+    monkeypatch.setenv("LAMBDA_ENDPOINT_URL", "http://127.0.0.1:9")
+    asked: list[tuple[Any, ...]] = []
+    warmed: list[dict[str, Any]] = []
+
+    def wait_until_active(client: Any, name: str, version: str, bound_s: float) -> dict:
+        asked.append((client, name, version, bound_s))
+        return {"version": version, "state": state, "active": state == "Active",
+                "waited_s": 15.0, "reason": ""}  # fmt: skip
+
+    def warm(name: str, qualifier: str, concurrency: int, hold_ms: int, **options: Any) -> dict:
+        warmed.append({"target": (name, qualifier, concurrency, hold_ms), **options})
+        return {"error_details": [], **{key: 0 for key in SUMMARY_NUMBERS}}
+
+    monkeypatch.setattr(warmer, "version_state_client", lambda endpoint_url: endpoint_url)
+    monkeypatch.setattr(warmer, "wait_until_active", wait_until_active)
+    monkeypatch.setattr(warmer, "warm", warm)
+
+    remaining = SimpleNamespace(get_remaining_time_in_millis=lambda: 200_000)
+    warmer.handler({"concurrency": 2, "hold_ms": 100, "version": "7"}, remaining)
+
+    # Asked with the endpoint's client, for as long as leaves a wave its time.
+    assert asked == [("http://127.0.0.1:9", "lukewarm", "7", 200.0 - warmer.WAVE_RESERVE_S)]
+    assert warmed == [
+        {
+            "target": ("lukewarm", "live", 2, 100),
+            "budget_s": budget_s,
+            "function_timeout_s": 12.0,
+            "endpoint_url": "http://127.0.0.1:9",
+        }
+    ]
+
+
+class Raising:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def invoke(self, **call: Any) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "result"),
+    [
+        (  # no status, no message: the code alone says it is a throttle
+            ClientError({"Error": {"Code": "TooManyRequestsException"}}, "Invoke"),
+            warmer.InvokeResult(warmer.THROTTLED, detail="TooManyRequestsException: "),
+        ),
+        (  # no error details at all: the status says what it was
+            ClientError({"ResponseMetadata": {"HTTPStatusCode": 503}}, "Invoke"),
+            warmer.InvokeResult(warmer.ERROR, detail="503: "),
+        ),
+        (
+            ReadTimeoutError(endpoint_url="http://127.0.0.1:9"),
+            warmer.InvokeResult(
+                warmer.TIMEOUT, detail='Read timeout on endpoint URL: "http://127.0.0.1:9"'
+            ),
+        ),
+        (
+            EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
+            warmer.InvokeResult(
+                warmer.ERROR,
+                detail="EndpointConnectionError: Could not connect to the endpoint URL: "
+                '"http://127.0.0.1:9"',
+            ),
+        ),
+    ],
+    ids=["throttled, code only", "status only", "read timeout", "no connection"],
+)
+def test_an_invoke_that_fails_before_an_answer_is_classified(error: Exception, result: Any) -> None:
+    assert warmer.invoke_once(Raising(error), "lukewarm", "live", 250) == result

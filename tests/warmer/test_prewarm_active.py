@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 
 from contract import parse_prewarm_version
@@ -156,3 +157,133 @@ def test_a_scheduled_run_names_no_version_and_asks_nothing(stack, lambda_state, 
 def test_a_version_that_is_not_a_published_number_is_refused(version: object) -> None:
     with pytest.raises(ValueError, match="version must be a published version number"):
         parse_prewarm_version({"concurrency": 1, "version": version})
+
+
+class Answers:
+    """Lambda's answers to GetFunctionConfiguration, in turn (the last one repeated); an
+    exception among them is raised."""
+
+    def __init__(self, *answers: object) -> None:
+        self.answers = list(answers)
+        self.asked = 0
+
+    def get_function_configuration(self, FunctionName: str, Qualifier: str) -> object:
+        assert (FunctionName, Qualifier) == ("lukewarm", "7")
+        answer = self.answers[min(self.asked, len(self.answers) - 1)]
+        self.asked += 1
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+class SlowTime:
+    """A clock at 1000 s that each 5 s pause moves by 5.32 s (a question takes time too)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.pauses: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.now += seconds + 0.32
+
+
+def wait(client: Answers, bound_s: float) -> tuple[dict, list[float]]:
+    clock = SlowTime()
+    readiness = warmer.wait_until_active(
+        client, "lukewarm", "7", bound_s, sleep=clock.sleep, clock=lambda: clock.now
+    )
+    return readiness, clock.pauses
+
+
+DENIED = ClientError({"Error": {"Code": "AccessDeniedException"}}, "GetFunctionConfiguration")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (DENIED, "AccessDeniedException"),
+        (ClientError({"Error": {"Message": "no"}}, "GetFunctionConfiguration"), "ClientError"),
+        (ClientError({}, "GetFunctionConfiguration"), "ClientError"),
+        (EndpointConnectionError(endpoint_url="https://lambda"), "EndpointConnectionError"),
+    ],
+    ids=["denied", "an error without a code", "an error without details", "no connection"],
+)
+def test_errors_are_waited_through_and_the_last_one_reported(error, reason) -> None:
+    readiness, pauses = wait(Answers(error), bound_s=12)
+
+    assert pauses == [5.0, 5.0]  # asked at 0, 5.32 and 10.64 s; 15.96 s is past the bound
+    assert readiness == {
+        "version": "7",
+        "state": "Unknown",
+        "active": False,
+        "waited_s": 10.6,
+        "reason": reason,
+    }
+
+
+def test_an_active_version_is_asked_about_once() -> None:
+    client = Answers({"State": "Active"})
+    readiness, pauses = wait(client, bound_s=210)
+
+    assert client.asked == 1 and pauses == []
+    assert readiness == {
+        "version": "7",
+        "state": "Active",
+        "active": True,
+        "waited_s": 0.0,
+        "reason": "",
+    }
+
+
+def test_the_state_and_its_reason_are_read_from_what_lambda_says() -> None:
+    # No State yet (Unknown), then Failed with a reason but no reason code.
+    client = Answers({}, {"State": "Failed", "StateReason": "the image is gone"})
+    readiness, _ = wait(client, bound_s=210)
+    assert (readiness["state"], readiness["reason"], readiness["waited_s"]) == (
+        "Failed",
+        "the image is gone",
+        5.3,
+    )
+    assert wait(Answers({}), bound_s=0)[0]["state"] == "Unknown"
+
+
+def test_the_wait_takes_the_time_it_is_given_to_the_tenth_of_a_second() -> None:
+    readiness, pauses = wait(Answers({"State": "Pending"}, {"State": "Active"}), bound_s=210)
+    assert pauses == [5.0] and readiness["waited_s"] == 5.3  # 5.32, to a tenth
+
+
+@pytest.mark.parametrize(
+    ("readiness", "said"),
+    [
+        (
+            {"version": "7", "state": "Pending", "waited_s": 210.0, "reason": "Creating"},
+            "version 7 of lukewarm is Pending (Creating) after 210 s",
+        ),
+        (
+            {"version": "7", "state": "Unknown", "waited_s": 10.0, "reason": ""},
+            "version 7 of lukewarm is Unknown after 10 s",
+        ),
+    ],
+    ids=["with a reason", "without one"],
+)
+def test_a_version_not_active_is_said_word_for_word(readiness, said) -> None:
+    assert warmer.not_active_message("lukewarm", readiness) == (
+        f"{said}, not Active: nothing was warmed, and requests to the live alias fail until it"
+        " is Active (a first SnapStart version can take minutes to snapshot)"
+    )
+
+
+def test_the_state_questions_get_a_quick_client_of_their_own(monkeypatch) -> None:
+    """GetFunctionConfiguration answers in milliseconds: 4 s to read its answer, one
+    attempt (the wait asks again every 5 s anyway), at the endpoint given."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    client = warmer.version_state_client("http://127.0.0.1:9")
+    assert client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert client.meta.config.read_timeout == 4.0
+    assert client.meta.config.retries["total_max_attempts"] == 1
