@@ -308,7 +308,8 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
         *(
             Equivalent("x_search", line, ONE_TOP_K)
             for line in (
-                "[(*sequences[b][source], word) for source, word in zip(beams, words, strict=None)]",
+                "[(*sequences[b][source], word) for source, word in zip(beams, words, "
+                "strict=None)]",
                 "[(*sequences[b][source], word) for source, word in zip(beams, words, )]",
                 "[(*sequences[b][source], word) for source, word in zip(beams, words, "
                 "strict=False)]",
