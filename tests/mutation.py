@@ -364,6 +364,26 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     ),
     "images": (
         *(
+            Equivalent(
+                "x__tiff_chunk_bytes",
+                line,
+                "only a TIFF is measured, and Pillow's TIFF image always has tag_v2",
+            )
+            for line in (
+                'tags = getattr(image, "tag_v2", None)',
+                'tags = getattr(image, "tag_v2", )',
+            )
+        ),
+        *(
+            Equivalent(
+                "x__tiff_chunk_bytes",
+                f"planar = tags.get({default}) == 2  "
+                "# a plane a sample: each strip holds one sample",
+                "without the tag, None is no more 2 than the default 1 is",
+            )
+            for default in ("284, None", "284, ")
+        ),
+        *(
             Equivalent("x_to_rgb", f'white = Image.new("RGBA", rgba.size, {white})', CLAMPED)
             for white in (
                 "(256, 255, 255, 255)",
