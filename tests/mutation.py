@@ -156,8 +156,8 @@ ONLY_ZERO_READ = (
 )
 SAME_CODEC = "UTF-8 and utf-8 name the same codec"
 ONE_TOP_K = (
-    "scores, sources and words come from one top-k of the same rows: always of one length, "
-    "so zip's strict check never fires"
+    "the lists zipped are built for the same k rows (one top-k, or one per image): always of "
+    "one length, so zip's strict check never fires"
 )
 
 SAME_REST_REPLY = (
@@ -305,6 +305,37 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
                 "rules.no_repeat_ngram_size > 0 or rules.min_length > 1",
             )
         ),
+        *(
+            Equivalent("x_search", line, ONE_TOP_K)
+            for line in (
+                "[(*sequences[b][source], word) for source, word in zip(beams, words, "
+                "strict=None)]",
+                "[(*sequences[b][source], word) for source, word in zip(beams, words, )]",
+                "[(*sequences[b][source], word) for source, word in zip(beams, words, "
+                "strict=False)]",
+                "for b, (beams, words) in enumerate(zip(keep_beam, keep_word, strict=None))",
+                "for b, (beams, words) in enumerate(zip(keep_beam, keep_word, ))",
+                "for b, (beams, words) in enumerate(zip(keep_beam, keep_word, strict=False))",
+            )
+        ),
+        Equivalent(
+            "x_search",
+            "top_scores, top_index = decoding.best(scores, 3 * k, banned=banned, only=only)",
+            "each beam has one end token, so 2k candidates already hold k live ones: `advance` "
+            "stops at k live and lets only the first k finish, whatever comes after",
+        ),
+        Equivalent(
+            "x_search",
+            "if all(done) and last:",
+            "steps after every image is done change nothing (`advance_batch` skips done "
+            "images), and the last step ends the loop anyway",
+        ),
+        Equivalent(
+            "x_search",
+            "banned = banned_tokens(rows, rules, )",
+            "the rows of an image that is done are decoded on but never read again: tokens "
+            "banned in them change no caption",
+        ),
         Equivalent(
             "x_search",
             "banned = banned_tokens(rows, rules, skip=None)",
@@ -332,6 +363,26 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
         ),
     ),
     "images": (
+        *(
+            Equivalent(
+                "x__tiff_chunk_bytes",
+                line,
+                "only a TIFF is measured, and Pillow's TIFF image always has tag_v2",
+            )
+            for line in (
+                'tags = getattr(image, "tag_v2", None)',
+                'tags = getattr(image, "tag_v2", )',
+            )
+        ),
+        *(
+            Equivalent(
+                "x__tiff_chunk_bytes",
+                f"planar = tags.get({default}) == 2  "
+                "# a plane a sample: each strip holds one sample",
+                "without the tag, None is no more 2 than the default 1 is",
+            )
+            for default in ("284, None", "284, ")
+        ),
         *(
             Equivalent("x_to_rgb", f'white = Image.new("RGBA", rgba.size, {white})', CLAMPED)
             for white in (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image, ImageFile, ImageStat
@@ -14,6 +15,7 @@ from captioner.images import (
     ImageTooLarge,
     UnreadableImage,
     UnsupportedImage,
+    _tiff_chunk_bytes,
     decode_image,
     to_rgb,
 )
@@ -254,3 +256,26 @@ def test_damaged_files_of_every_format_are_decoded_or_refused_never_crash(
         except ImageRejected:
             refused += 1
     assert 0 < refused < 300
+
+
+@pytest.mark.parametrize(
+    ("tags", "size", "chunk_bytes"),
+    [
+        ({}, (100, 50), 100 * 50),  # no tags: 8 bits, one strip
+        ({258: (8, 8, 8), 278: 16}, (100, 50), 300 * 16),  # RGB, 16 rows a strip
+        ({258: (8, 8, 8), 284: 2, 278: 16}, (100, 50), 100 * 16),  # a plane a sample
+        ({258: (8, 8, 8), 284: 1, 278: 16}, (100, 50), 300 * 16),  # planar 1: interleaved
+        ({258: (16,), 322: 64, 323: 32}, (1000, 1000), 128 * 32),  # 64x32 tiles
+        ({258: (16,), 322: 64}, (10, 10), 20 * 10),  # a tile width alone: strips
+        ({258: 16}, (10, 10), 20 * 10),  # bits as one number
+        ({278: 1000}, (10, 20), 10 * 20),  # a strip taller than the image: the image
+        ({258: (1,)}, (10, 4), 2 * 4),  # 1 bit: a row of 10 pixels takes 2 bytes
+        ({258: (16,), 323: 32}, (10, 10), 20 * 10),  # a tile height alone: strips
+        ({258: (), 284: 2}, (10, 10), 10 * 10),  # planar with no bit depth: 8 bits
+    ],
+)
+def test_a_tiffs_largest_strip_or_tile_is_what_libtiff_buffers(
+    tags: dict[int, object], size: tuple[int, int], chunk_bytes: int
+) -> None:
+    image = SimpleNamespace(tag_v2=tags, size=size)
+    assert _tiff_chunk_bytes(image) == chunk_bytes  # type: ignore[arg-type]

@@ -11,17 +11,26 @@ from collections.abc import Sequence
 
 import pytest
 
-from captioner.search import Generation, Hypothesis, banned_tokens, search
+from captioner.search import (
+    Alternative,
+    Generation,
+    Hypothesis,
+    banned_tokens,
+    search,
+    stage_timing,
+    to_caption,
+)
 
 START, END, A, B = 0, 1, 2, 3
 
 
 class TableDecoding:
-    """The same log-probabilities for every beam at a step, from a table by step."""
+    """The same log-probabilities for every beam at a step, from a table by step (at a
+    step, a list holds one image's each)."""
 
     vocab_size = 4
 
-    def __init__(self, table: list[dict[int, float]]) -> None:
+    def __init__(self, table: Sequence[dict[int, float] | list[dict[int, float]]]) -> None:
         self.table = table
         self.at = -1
 
@@ -36,9 +45,10 @@ class TableDecoding:
         banned: Sequence[tuple[int, int]] = (),
         only: int | None = None,
     ) -> tuple[list[list[float]], list[list[int]]]:
-        logprobs = self.table[self.at]
+        step = self.table[self.at]
         top_scores, top_index = [], []
         for image, beams in enumerate(scores):
+            logprobs = step[image] if isinstance(step, list) else step
             candidates = []
             for beam, base in enumerate(beams):
                 row = image * len(beams) + beam
@@ -213,3 +223,39 @@ def test_no_repeat_of_size_1_never_repeats_a_token() -> None:
     assert search(TableDecoding(table), rules, batch=1, beam=1)[0][0].words == (A, A, A)
     once = Generation(prompt=(START,), end=END, steps=3, at_limit="finish", no_repeat_ngram_size=1)
     assert search(TableDecoding(table), once, batch=1, beam=1)[0][0].words == (A, B)
+
+
+def test_greedy_search_of_two_images_goes_on_for_the_one_not_done() -> None:
+    """The first image ends at once; its row is kept idle while the second goes on."""
+    table = [
+        [{END: -0.1, A: -3.0}, {A: -0.1, END: -3.0}],
+        [{END: -0.1, A: -3.0}, {B: -0.1, END: -3.0}],
+        [{END: -0.1, A: -3.0}, {END: -0.1, A: -3.0}],
+    ]
+    rules = Generation(prompt=(START,), end=END, steps=3)
+    found = search(TableDecoding(table), rules, batch=2, beam=1)
+    assert [[caption.words for caption in image] for image in found] == [[()], [(A, B)]]
+
+
+def test_each_stage_is_timed_in_milliseconds_to_a_hundredth() -> None:
+    timing = stage_timing(100.0, 100.0012344, 100.0045678, 100.0123456)
+    assert timing == {"preprocess": 1.23, "encode": 3.33, "decode": 7.78}
+
+
+def test_a_caption_is_its_best_hypothesis_with_distinct_runners_up() -> None:
+    words = {A: "a", B: "b"}
+    hypotheses = [
+        Hypothesis((A,), -1.0),
+        Hypothesis((A,), -1.5),  # the same text again: not an alternative
+        Hypothesis((B,), -2.0),
+        Hypothesis((A, B), -3.0),
+    ]
+    caption = to_caption(
+        hypotheses,
+        lambda tokens: " ".join(words[token] for token in tokens),
+        alternatives=1,
+        timing_ms={"decode": 1.0},
+    )
+    assert (caption.caption, caption.score) == ("a", -1.0)
+    assert caption.alternatives == [Alternative("b", -2.0)]
+    assert caption.timing_ms == {"decode": 1.0}
