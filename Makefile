@@ -103,7 +103,8 @@ bench-reference: $(STAMP)
 bench-hf: $(STAMP)
 	$(PY) -m bench.hf $(ARGS)
 
-## Mutation testing of the handler, image decoding, warmer and settings (about an hour on 2 cores).
+## Mutation testing of the handler, the beam search, the Hub backend, image decoding, the warmer
+## and settings, per module (about three hours on 2 cores for all).
 mutation: $(STAMP)
 	$(PY) -m tests.mutation $(ARGS)
 
