@@ -560,22 +560,26 @@ TINY_MODEL = STAGING / "tiny-model"
 (`tests/conftest.py`'s `tiny_model_dir`), not built again by every mutant's tests."""
 
 
+def _build(module: str, function: str, target: Path, *, quiet: bool = False) -> None:
+    """Run the tests' own `module.function(target)` in a fresh interpreter on the original
+    code, as the tests import it; `quiet` drops its warnings (torch's export) too."""
+    code = f"import sys, pathlib; from {module} import {function} as build; "
+    code += "build(pathlib.Path(sys.argv[1]))"
+    subprocess.run(
+        [sys.executable, "-c", code, str(target)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'function'}"},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if quiet else None,
+    )
+
+
 def build_tiny_model() -> Path:
     if not TINY_MODEL.is_dir():
         partial = STAGING / "tiny-model.partial"
         shutil.rmtree(partial, ignore_errors=True)
-        subprocess.run(
-            [
-                sys.executable, "-c",
-                "import sys, pathlib; from tests.conftest import build_tiny_model; "
-                "build_tiny_model(pathlib.Path(sys.argv[1]))",
-                str(partial),
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'function'}"},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        _build("tests.conftest", "build_tiny_model", partial)
         partial.rename(TINY_MODEL)
     return TINY_MODEL
 
@@ -590,19 +594,7 @@ def build_hub_models() -> Path:
     done = HUB_MODELS / ".built"
     if not done.is_file():
         shutil.rmtree(HUB_MODELS, ignore_errors=True)
-        subprocess.run(
-            [
-                sys.executable, "-c",
-                "import sys, pathlib; from tests.toolkit.test_hub_import import build_hub_models; "
-                "build_hub_models(pathlib.Path(sys.argv[1]))",
-                str(HUB_MODELS),
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'function'}"},
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        _build("tests.toolkit.test_hub_import", "build_hub_models", HUB_MODELS, quiet=True)
         done.touch()
     return HUB_MODELS
 
