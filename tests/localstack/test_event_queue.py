@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import threading
 import time
 from collections.abc import Coroutine
@@ -146,28 +147,38 @@ def test_the_byte_cap_is_freed_as_events_leave_the_queue():
     assert delivered == [{"n": 1, "pad": 0}, {"n": 2, "pad": 0}]
 
 
-def test_throttled_events_retry_spread_out_not_in_a_wave():
+def test_throttled_events_retry_spread_out_not_in_a_wave(monkeypatch):
     # The first retry is due 1 s after a throttle. Thirty events throttled together used
-    # to retry within a millisecond of each other, every time.
-    async def scenario() -> tuple[float, list[float]]:
+    # to retry within a millisecond of each other, every time. The waits are checked as
+    # drawn, and the retries as they came: a loop stalled by a loaded machine can only
+    # spread them more, never bunch them.
+    draw = random.uniform
+    drawn: list[float] = []
+
+    def uniform(low: float, high: float) -> float:
+        drawn.append(draw(low, high))
+        return drawn[-1]
+
+    monkeypatch.setattr(invoke.random, "uniform", uniform)
+
+    async def scenario() -> list[float]:
         pool = SaturatedPool()
         queue = invoke.EventQueue(pool)
-        started = time.monotonic()
         for n in range(30):
             queue.put(json.dumps({"n": n}).encode(), f"r{n}", "f:live")
-        # Second retries are due 1.5 s in at the earliest: until then, one retry each.
-        await asyncio.sleep(1.3)
+        deadline = time.monotonic() + 10
+        while len(pool.asked) < 60 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         await queue.close()
-        return started, pool.asked
+        return pool.asked
 
-    started, asked = run(scenario())
+    asked = run(scenario())
 
-    first_asks, retries = asked[:30], asked[30:]
-    assert max(first_asks) - started < 0.2
+    first_asks, retries = asked[:30], sorted(asked[30:60])
     assert len(retries) == 30
-    waits = sorted(at - started for at in retries)
     # Each waits between half the backoff and all of it...
-    assert waits[0] >= 0.5
-    assert waits[-1] <= 1.3
+    assert all(0.5 <= wait <= 1.0 for wait in drawn[:30]), drawn
+    assert retries[0] - min(first_asks) >= 0.5
     # ...drawn at random, so together they spread over hundreds of milliseconds.
-    assert waits[-1] - waits[0] > 0.2, waits
+    assert max(drawn[:30]) - min(drawn[:30]) > 0.2, drawn
+    assert retries[-1] - retries[0] > 0.2, retries
