@@ -94,19 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=("full", "tiny"), default="full")
     parser.add_argument("--image", type=Path, default=PHOTOS / "motorcycle.jpg")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument(
-        "--torch-wheel",
-        type=Path,
-        default=os.environ.get(reference.TORCH_WHEEL_VARIABLE) or None,
-        metavar="WHEEL",
-        help=f"the reference's torch from this CPU-only wheel file instead of "
-        f"{reference.TORCH_INDEX} (default: ${reference.TORCH_WHEEL_VARIABLE})",
-    )
+    reference.add_torch_wheel(parser, "the reference's torch")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warm < 1 or args.beam < 1 or not 2 <= args.steps <= 60:
         parser.error("--runs, --warm and --beam must be at least 1, --steps 2-60")
-    if args.torch_wheel is not None and not args.torch_wheel.is_file():
-        parser.error(f"no torch wheel at {args.torch_wheel}")
+    reference.check_torch_wheel(parser, args)
 
     began = time.perf_counter()
     header = run_header(time.gmtime(), sys.argv[1:])

@@ -119,19 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, default=8, help="held-out scenes to compare on")
     parser.add_argument("--image", type=Path, default=PHOTOS / "motorcycle.jpg")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument(
-        "--torch-wheel",
-        type=Path,
-        default=os.environ.get(TORCH_WHEEL_VARIABLE) or None,
-        metavar="WHEEL",
-        help=f"install lukewarm's torch from this CPU-only wheel file instead of {TORCH_INDEX} "
-        f"(default: ${TORCH_WHEEL_VARIABLE})",
-    )
+    add_torch_wheel(parser, "install lukewarm's torch")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warm < 1 or args.scenes < 0 or not 2 <= args.steps <= 100:
         parser.error("--runs and --warm must be at least 1, --scenes 0 or more, --steps 2-100")
-    if args.torch_wheel is not None and not args.torch_wheel.is_file():
-        parser.error(f"no torch wheel at {args.torch_wheel}")
+    check_torch_wheel(parser, args)
 
     began = time.perf_counter()
     variants = variant_order(default_runtime())
@@ -185,6 +177,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratios[{name}]: {_ratios(figures['original'], figures[name])}")
     print(f"ratios: {_ratios(figures['original'], figures[variants[0]])}")
     return 0
+
+
+def add_torch_wheel(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--torch-wheel WHEEL`: `what` (a torch side of the bench) from a CPU-only wheel file
+    instead of PyTorch's index, which some machines cannot reach."""
+    parser.add_argument(
+        "--torch-wheel",
+        type=Path,
+        default=os.environ.get(TORCH_WHEEL_VARIABLE) or None,
+        metavar="WHEEL",
+        help=f"{what} from this CPU-only wheel file instead of {TORCH_INDEX} "
+        f"(default: ${TORCH_WHEEL_VARIABLE})",
+    )
+
+
+def check_torch_wheel(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.torch_wheel is not None and not args.torch_wheel.is_file():
+        parser.error(f"no torch wheel at {args.torch_wheel}")
 
 
 def default_runtime() -> str:
