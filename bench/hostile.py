@@ -52,7 +52,8 @@ def zlib_zeros(count: int) -> bytes:
     return b"\x78\xda" + middle * (count // piece_bytes) + tail + struct.pack(">I", adler)
 
 
-def _segment(marker: int, payload: bytes) -> bytes:
+def jpeg_segment(marker: int, payload: bytes) -> bytes:
+    """A JPEG marker segment: 0xFF, the marker, its length (counting itself), the payload."""
     return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
 
 
@@ -71,17 +72,17 @@ def scan_bomb_jpeg(side: int = 6300, ac_scans: int = 10_000) -> bytes:
     scan (about 3 ms a scan at 6300 x 6300): the default decodes for about 30 s of CPU.
     """
     blocks = ((side + 7) // 8) ** 2
-    quantisation = _segment(0xDB, b"\x00" + b"\x01" * 64)
-    frame = _segment(0xC2, struct.pack(">BHHB", 8, side, side, 1) + b"\x01\x11\x00")
+    quantisation = jpeg_segment(0xDB, b"\x00" + b"\x01" * 64)
+    frame = jpeg_segment(0xC2, struct.pack(">BHHB", 8, side, side, 1) + b"\x01\x11\x00")
     # One code each, of one bit: DC difference category 0, and the AC symbol EOB14
     # (an end-of-band run of 2**14 plus 14 more bits of blocks).
     one_code = bytes([1] + [0] * 15)
-    dc_table = _segment(0xC4, b"\x00" + one_code + b"\x00")
-    ac_table = _segment(0xC4, b"\x10" + one_code + b"\xe0")
-    dc_scan = _segment(0xDA, b"\x01\x01\x00\x00\x00\x00") + _entropy("0" * blocks)
+    dc_table = jpeg_segment(0xC4, b"\x00" + one_code + b"\x00")
+    ac_table = jpeg_segment(0xC4, b"\x10" + one_code + b"\xe0")
+    dc_scan = jpeg_segment(0xDA, b"\x01\x01\x00\x00\x00\x00") + _entropy("0" * blocks)
     run = (1 << 15) - 1
     ac_bits = ("0" + "1" * 14) * -(-blocks // run)
-    ac_scan = _segment(0xDA, b"\x01\x01\x00\x01\x3f\x00") + _entropy(ac_bits)
+    ac_scan = jpeg_segment(0xDA, b"\x01\x01\x00\x01\x3f\x00") + _entropy(ac_bits)
     return b"".join(
         [b"\xff\xd8", quantisation, frame, dc_table, ac_table, dc_scan]
         + [ac_scan] * ac_scans

@@ -165,6 +165,12 @@ SAME_REST_REPLY = (
     "reads either (and HTTP API's own answer is unchanged): the client gets the same reply"
 )
 
+BIG_ENDIAN = "int.from_bytes reads big-endian when not told (Python 3.11)"
+SHORT_FRAME = (
+    "Pillow refuses a JPEG frame header under 6 bytes when it opens the file, before "
+    "jpeg_frame reads it (checked for 0 to 5 bytes)"
+)
+
 EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
     "app": (
         *(
@@ -395,6 +401,106 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
         *(
             Equivalent("x_decode_image", f"image.draft({mode}, (min_size, min_size))", DRAFT_MODE)
             for mode in ("None", '"XXRGBXX"', '"rgb"')
+        ),
+        *(
+            Equivalent(
+                "x_decode_image",
+                f"orientation = _ORIENTATIONS.get(image.getexif().get({default}))",
+                "without the tag, None is no more an orientation to apply than the default 1",
+            )
+            for default in ("0x0112, None", "0x0112, ")
+        ),
+        Equivalent(
+            "x_decode_image",
+            "rgb = to_rgb(image) if (factors == (1, 1)) and False else _shrunk_rgb(image, factors)",
+            "_shrunk_rgb by (1, 1) converts strip by strip over the whole image's grey range and "
+            "reduces nothing: to_rgb's pixels (checked byte for byte in nine modes)",
+        ),
+        *(
+            Equivalent(
+                "x_jpeg_frame",
+                f"while {condition} and data[position] == 0xFF:",
+                "at position + 4 == len(data) the loop can only end with None: a fill byte or "
+                "any segment steps past the end, and a scan there is cut off",
+            )
+            for condition in ("position + 5 <= len(data)", "position + 4 < len(data)")
+        ),
+        Equivalent(
+            "x_jpeg_frame",
+            "length = int.from_bytes(data[position + 2 : position + 4], )",
+            BIG_ENDIAN,
+        ),
+        *(
+            Equivalent("x_jpeg_frame", f"components = {line}", SHORT_FRAME)
+            for line in (
+                "segment[5] if (len(segment) > 5) or True else 0",
+                "segment[5] if len(segment) >= 5 else 0",
+                "segment[5] if len(segment) > 5 else 1",
+            )
+        ),
+        Equivalent(
+            "x_jpeg_frame",
+            "components = segment[5] if len(segment) > 6 else 0",
+            "a frame header of exactly 6 bytes has no sampling factors: it counts 0 blocks, so "
+            "its scans are not counted and keeping coefficients adds nothing, whatever its "
+            "component count",
+        ),
+        *(
+            Equivalent(
+                "x__frame_blocks",
+                f"if {condition}:",
+                "a frame header of 6 or 7 bytes has no sampling factor (the first is byte 7): "
+                "0 blocks either way",
+            )
+            for condition in ("len(segment) <= 6", "len(segment) < 7")
+        ),
+        Equivalent(
+            "x__frame_blocks",
+            "for index in range(7, min(len(segment), 7 + 3 * count), 3)",
+            "7 + 3k is below 6 + 3 x count exactly when it is below 7 + 3 x count: the same "
+            "indexes",
+        ),
+        *(
+            Equivalent(
+                "x__frame_blocks",
+                f"most_{axis} = max({axis} for {pair}) or 2",
+                f"it is 0 only when every {axis} is 0, and then it divides a product of 0",
+            )
+            for axis, pair in (("h", "h, _ in factors"), ("v", "_, v in factors"))
+        ),
+        *(
+            Equivalent(
+                "x__check_scans",
+                f'if data.count(b"\\xff\\xda", {start}) <= allowed:',
+                "markers before the first scan only raise the bound; the exact count that "
+                "follows a bound over `allowed` decides the same",
+            )
+            for start in ("None", "")
+        ),
+        Equivalent(
+            "x__check_scans",
+            'if data.count(b"\\xff\\xda", frame.end) < allowed:',
+            "a bound of exactly `allowed` runs the exact count, which finds at most `allowed` "
+            "scans: refused by neither",
+        ),
+        Equivalent(
+            "x__check_scans",
+            "position += 2 + int.from_bytes(data[position + 2 : position + 4], )",
+            BIG_ENDIAN,
+        ),
+        Equivalent(
+            "x__shrunk_rgb",
+            "rows = max(2, STRIP_PIXELS // (width * factor_y)) * factor_y",
+            "strips of one or of two rows of reduction boxes: whole boxes either way, the same "
+            "pixels",
+        ),
+        *(
+            Equivalent(
+                "x__grey_range",
+                f"low, high = (float(value) for value in cast({kind}, image.getextrema()))",
+                "typing.cast returns its value as it is: the type is for mypy",
+            )
+            for kind in ("None", '"XXtuple[float, float]XX"', '"TUPLE[FLOAT, FLOAT]"')
         ),
         Equivalent(
             "x__to_8bit_grey",

@@ -9,8 +9,10 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image, ImageFile, ImageStat
 
+from captioner import images
 from captioner.images import (
     MAX_PIXELS,
+    MAX_SIDE,
     ImageRejected,
     ImageTooLarge,
     UnreadableImage,
@@ -181,6 +183,55 @@ def test_an_image_of_exactly_the_pixel_limit_is_decoded(monkeypatch: pytest.Monk
     assert MAX_PIXELS == 8_000 * 5_000
     with pytest.raises(AssertionError, match="decoding"):
         decode_image(black_png(8_000, 5_000))
+
+
+def test_an_image_with_a_side_of_exactly_the_cap_is_decoded() -> None:
+    assert decode_image(black_png(MAX_SIDE, 1)).size == (MAX_SIDE, 1)
+
+
+def test_an_image_of_exactly_the_decoding_budget_is_decoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = encode(Image.new("RGB", (100, 100)), "PNG")  # 4 bytes a pixel in Pillow
+    monkeypatch.setattr(images, "MAX_DECODED_BYTES", 100 * 100 * 4)
+    assert decode_image(data).size == (100, 100)
+    monkeypatch.setattr(images, "MAX_DECODED_BYTES", 100 * 100 * 4 - 1)
+    with pytest.raises(ImageTooLarge, match="the 100x100 PNG image takes"):
+        decode_image(data)
+
+
+@pytest.mark.parametrize(
+    ("size", "shrunk"),
+    [
+        ((2000, 2000), (250, 250)),
+        ((600, 300), (300, 300)),
+        ((300, 600), (300, 300)),
+        ((200, 100), (200, 100)),
+    ],
+)
+def test_large_images_are_shrunk_by_whole_factors_strip_by_strip(
+    size: tuple[int, int], shrunk: tuple[int, int]
+) -> None:
+    """Each side by the largest whole factor that keeps it at least three times the model's
+    input (80 here, so 240), converted a strip at a time (2000x2000 takes five): the
+    picture stays where it was."""
+    decoded = decode_image(encode(top_red_bottom_blue(*size), "PNG"), min_size=80)
+    assert decoded.size == shrunk
+    width, height = shrunk
+    assert close(decoded.getpixel((width // 2, height // 8)), RED)
+    assert close(decoded.getpixel((width // 2, height - 1 - height // 8)), BLUE)
+
+
+@pytest.mark.parametrize("mode", ["I", "F"])
+def test_a_wide_grey_image_is_shrunk_on_one_scale(mode: str) -> None:
+    """Its strips are scaled into 8 bits over the whole image's range: the top strips,
+    all 200 of 65,535, stay black beside bright ones, as they would unshrunk."""
+    image = Image.new(mode, (2000, 2000), 60_000)
+    image.paste(200, (0, 0, 2000, 1000))
+    decoded = decode_image(encode(image, "TIFF"), min_size=80)
+    assert decoded.size == (250, 250)
+    assert close(decoded.getpixel((125, 10)), (0, 0, 0), tolerance=1)
+    assert close(decoded.getpixel((125, 240)), (233, 233, 233), tolerance=1)
 
 
 @pytest.mark.parametrize(
