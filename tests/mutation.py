@@ -165,6 +165,15 @@ SAME_REST_REPLY = (
     "reads either (and HTTP API's own answer is unchanged): the client gets the same reply"
 )
 
+EIGHT_BIT_TIMES_FLOAT32 = (
+    "8-bit pixels times the float32 rescale are float32, each value exact: the same as "
+    "converting them first"
+)
+FIRST_STEP_SETS = (
+    "the log-probabilities are replaced by the first step before anything reads them (the "
+    "search and the blank-image check both step first)"
+)
+DEFAULT_INT64 = "NumPy's default integer is int64 on 64-bit Linux, the only platform Lambda runs"
 BIG_ENDIAN = "int.from_bytes reads big-endian when not told (Python 3.11)"
 SHORT_FRAME = (
     "Pillow refuses a JPEG frame header under 6 bytes when it opens the file, before "
@@ -366,6 +375,33 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
                 "only `never` with a length penalty goes on, and that is kept out",
             )
             for value in ("None", "False")
+        ),
+    ),
+    "hub": (
+        *(
+            Equivalent(
+                "x_to_pixels", f"pixels = {line}.transpose(2, 0, 1)", EIGHT_BIT_TIMES_FLOAT32
+            )
+            for line in ("np.asarray(resized, dtype=None)", "np.asarray(resized, )")
+        ),
+        *(
+            Equivalent("xǁHubDecodingǁ__init__", f"self.log_probs = {value}", FIRST_STEP_SETS)
+            for value in (
+                "None",
+                "np.empty((0, 0), dtype=None)",
+                "np.empty((0, 0), )",
+                "np.empty((1, 0), dtype=np.float32)",
+                "np.empty((0, 1), dtype=np.float32)",
+            )
+        ),
+        *(
+            Equivalent("xǁHubDecodingǁstep", f'"{name}": {call},', DEFAULT_INT64)
+            for name, call in (
+                ("tokens", "np.asarray(tokens, dtype=None)"),
+                ("tokens", "np.asarray(tokens, )"),
+                ("positions", "np.full(rows, self.position, dtype=None)"),
+                ("positions", "np.full(rows, self.position, )"),
+            )
         ),
     ),
     "images": (

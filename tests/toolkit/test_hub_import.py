@@ -18,7 +18,9 @@ import pytest
 from PIL import Image
 
 from captioner import ModelFormatError, load_captioner
-from captioner.hub import HubCaptioner, to_pixels
+from captioner.exported import refresh_hint
+from captioner.hub import HubCaptioner, generation_rules, to_pixels
+from captioner.search import Hypothesis
 from lukewarm.__main__ import main
 from tests.conftest import FUNCTION_DIR, HUB_MODELS_ENV, PHOTOS_DIR
 from toolkit.hub import HubImportError, import_model
@@ -436,6 +438,36 @@ def test_generation_rules_follow_transformers(settings, hub_sources, imported, i
         assert min(len(tokens) for tokens in got) >= settings["min_length"]
 
 
+@pytest.mark.parametrize("early_stopping", [True, False, "never"])
+def test_the_search_rules_are_the_generation_configs(imported, early_stopping) -> None:
+    """Each setting as the model's generation config gives it, none left at the search's
+    own defaults (on the tiny models most of them rarely change a caption, so the test
+    above cannot tell)."""
+    import dataclasses
+
+    config = HubCaptioner.load(imported["blip"], threads=1).config
+    generation = dataclasses.replace(
+        config.generation,
+        prompt=(5,),
+        max_length=12,
+        length_penalty=0.6,
+        early_stopping=early_stopping,
+        no_repeat_ngram_size=3,
+        min_length=4,
+    )
+    rules = generation_rules(dataclasses.replace(config, generation=generation))
+    assert (
+        rules.prompt,
+        rules.end,
+        rules.steps,
+        rules.at_limit,
+        rules.length_penalty,
+        rules.early_stopping,
+        rules.no_repeat_ngram_size,
+        rules.min_length,
+    ) == ((5,), generation.end, 11, "finish", 0.6, early_stopping, 3, 4)
+
+
 def test_a_revision_is_imported_from_the_hub_cache(hub_sources, tmp_path, monkeypatch) -> None:
     """--revision names the snapshot: a cache holding two commits imports the one asked for."""
     repo = tmp_path / "cache" / "models--someone--two-commits"
@@ -516,3 +548,115 @@ def test_the_tied_token_embedding_is_stored_once(family: str, imported) -> None:
         if sorted(tensor.dims) == sorted([cache.vocab_size, cache.heads * cache.head_size])
     ]
     assert len(embeddings) == 1, embeddings
+
+
+def test_the_search_is_as_wide_as_the_beam_or_the_alternatives_asked(
+    imported, images, monkeypatch
+) -> None:
+    """`num_beams` unless the request names a beam, and one more than the alternatives
+    asked for if that is wider; no alternatives unless asked."""
+    captioner = HubCaptioner.load(imported["vit-gpt2"], threads=1)
+    widths: list[int] = []
+    search = captioner._search
+
+    def recording(batch: list[Image.Image], width: int):
+        widths.append(width)
+        return search(batch, width)
+
+    monkeypatch.setattr(captioner, "_search", recording)
+    image = images[0]
+    assert captioner.caption(image).alternatives == []
+    assert captioner.caption_batch([image])[0].alternatives == []
+    captioner.caption(image, beam=2)
+    captioner.caption(image, beam=1, alternatives=2)
+    default = captioner.default_beam
+    assert widths == [default, default, 2, 3]
+
+
+def test_generate_ends_with_the_end_token_only_when_the_caption_ended(
+    imported, images, monkeypatch
+) -> None:
+    """As transformers' `generate`: a caption cut at `max_length` has no end token."""
+    captioner = HubCaptioner.load(imported["vit-gpt2"], threads=1)
+    generation = captioner.config.generation
+    longest = tuple(range(7, 7 + generation.max_length - len(generation.prompt)))
+    ended = [[Hypothesis((5, 6), 0.0)], [Hypothesis(longest, 0.0)]]
+    monkeypatch.setattr(captioner, "_search", lambda batch, width: (ended, {}))
+    assert captioner.generate(images[:2]) == [
+        [*generation.prompt, 5, 6, generation.end],
+        [*generation.prompt, *longest],
+    ]
+
+
+def test_captions_leave_out_the_special_tokens(imported) -> None:
+    captioner = HubCaptioner.load(imported["vit-gpt2"], threads=1)
+    words = captioner.tokenizer.encode("a red circle").ids
+    end = captioner.config.generation.end
+    assert captioner.decode(words) == "a red circle"
+    assert captioner.decode([end, *words, end]) == "a red circle"
+
+
+def test_the_sessions_run_on_the_threads_asked_for(imported) -> None:
+    captioner = HubCaptioner.load(imported["blip"], threads=3)
+    for session in (captioner.encoder, captioner.step):
+        assert session.get_session_options().intra_op_num_threads == 3
+
+
+class Poisoned:
+    """A session whose output number `poisoned` (counting from `first`, across the
+    encoder's two and the step's three) has a NaN in it."""
+
+    def __init__(self, session, first: int, poisoned: int) -> None:
+        self.session, self.first, self.poisoned = session, first, poisoned
+
+    def run(self, names, feeds):
+        outputs = [np.array(output) for output in self.session.run(names, feeds)]
+        for index, output in enumerate(outputs):
+            if self.first + index == self.poisoned:
+                output.flat[0] = np.nan
+        return outputs
+
+
+@pytest.mark.parametrize(
+    "poisoned",
+    range(5),
+    ids=["cross keys", "cross values", "log-probabilities", "step keys", "step values"],
+)
+def test_one_non_finite_output_fails_the_blank_image_check(imported, poisoned: int) -> None:
+    captioner = HubCaptioner.load(imported["vit-gpt2"], threads=1)
+    assert captioner.finite_on_blank()
+    captioner.encoder = Poisoned(captioner.encoder, 0, poisoned)
+    captioner.step = Poisoned(captioner.step, 2, poisoned)
+    assert not captioner.finite_on_blank()
+
+
+def test_an_unreadable_tokenizer_is_refused_naming_the_file_and_the_fix(
+    imported, monkeypatch
+) -> None:
+    """A tokenizer.json the manifest vouches for but this `tokenizers` cannot parse (one
+    written by a newer release fails so): refused with the file, the parser's first line,
+    and the command that writes it again."""
+    import captioner.hub
+
+    def newer_format(path: str):
+        raise Exception(
+            "data did not match any variant of untagged enum ModelWrapper at line 1 column 9\n"
+            "(the rest of the parser's report)"
+        )
+
+    monkeypatch.setattr(captioner.hub.Tokenizer, "from_file", newer_format)
+    model = imported["vit-gpt2"]
+    with pytest.raises(ModelFormatError) as refused:
+        HubCaptioner.load(model)
+    assert str(refused.value) == (
+        f"{model / 'tokenizer.json'} cannot be read (data did not match any variant of "
+        f"untagged enum ModelWrapper at line 1 column 9): {refresh_hint(model)}"
+    )
+    assert "lukewarm import" in str(refused.value)
+
+
+def test_preprocessing_refuses_an_image_that_is_not_rgb(imported) -> None:
+    """`decode_image` gives RGB; anything else reaching the model is a bug, named."""
+    preprocess = HubCaptioner.load(imported["blip"], threads=1).config.preprocess
+    with pytest.raises(ValueError, match=r"^expected an RGB image, got mode L$"):
+        to_pixels(Image.new("L", (8, 8)), preprocess)
