@@ -181,7 +181,7 @@ BUILT_FROM = (
     "toolkit/hub/random.py",
     "toolkit/hub/families.py",
     "toolkit/hub/importer.py",
-    "lukewarm/export.py",
+    "toolkit/export.py",
 )
 """What the built models' weights, graphs and generation settings come from (not
 toolkit/hub/need.py: it only adds the manifest's `measured`, which this bench measures
