@@ -121,6 +121,28 @@ def test_scan_markers_inside_a_segment_are_not_scans() -> None:
         decode_image(over, min_size=80)
 
 
+@pytest.mark.parametrize(
+    ("ending", "refused"),
+    [(jpeg_segment(0xFE, b"end"), False), (b"\xff\xda\x00\x08", True)],
+    ids=["a comment", "a scan header cut after its length"],
+)
+def test_scans_are_counted_to_the_last_byte_of_a_jpeg_without_its_end_marker(
+    ending: bytes, refused: bool
+) -> None:
+    """A JPEG at its scan budget, counted marker by marker (a comment holds FF DA), ends in
+    `ending` where its end marker should be: counting stops at the last byte, and a scan
+    begun there is one too many."""
+    at, _ = bomb_at_its_budget()
+    first_ac = at.index(FIRST_AC_SCAN)
+    data = at[:first_ac] + jpeg_segment(0xFE, b"\xff\xda" * 200) + at[first_ac:-2] + ending
+    if refused:
+        with pytest.raises(ImageTooLarge, match="at most 1,600 scans"):
+            decode_image(data, min_size=80)
+    else:
+        with contextlib.suppress(UnreadableImage):  # libjpeg may call the end missing
+            decode_image(data, min_size=80)
+
+
 def frame_header(
     width: int, height: int, sampling: Sequence[tuple[int, int]], *, progressive: bool = False
 ) -> bytes:
