@@ -663,7 +663,8 @@ def _warn(message: str) -> None:
 
 
 def _stack_files(project_dir: Path) -> Iterator[Path]:
-    return (path for path in project_dir.glob("Pulumi.*.yaml") if path.name != "Pulumi.yaml")
+    """Every stack's file; the pattern leaves out Pulumi.yaml, the project's."""
+    return project_dir.glob("Pulumi.*.yaml")
 
 
 def from_pulumi_config() -> Settings:

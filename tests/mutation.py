@@ -610,9 +610,47 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
             "pulumi.Config() without a name reads the project's own namespace, lukewarm",
         ),
         Equivalent(
-            "x_stack_settings",
+            "x_read_stack_config",
             'document = yaml.safe_load(stack_file.read_text(encoding="UTF-8")) or {}',
             SAME_CODEC,
+        ),
+        *(
+            Equivalent("x_misplaced_keys", line, reason)
+            for line, reason in (
+                (
+                    "if colon and not difflib.get_close_matches(namespace, [PROJECT], cutoff=0.7):",
+                    "one possibility: at most one match, whatever n allows",
+                ),
+                (
+                    "if colon and not difflib.get_close_matches(namespace, [PROJECT], n=2, "
+                    "cutoff=0.7):",
+                    "one possibility: at most one match, whatever n allows",
+                ),
+                (
+                    "nearest = difflib.get_close_matches(name, list(_KEYS), cutoff=0.6)",
+                    "only the best match, nearest[0], is read: n only adds others after it",
+                ),
+                (
+                    "nearest = difflib.get_close_matches(name, list(_KEYS), n=2, cutoff=0.6)",
+                    "only the best match, nearest[0], is read: n only adds others after it",
+                ),
+                (
+                    "nearest = difflib.get_close_matches(name, list(_KEYS), n=1, )",
+                    "0.6 is get_close_matches' default cutoff",
+                ),
+            )
+        ),
+        *(
+            Equivalent(
+                "x__number",
+                line,
+                "float() reads nan in any case, and refuses other "
+                "words with the ValueError the next line turns into the same refusal",
+            )
+            for line in (
+                'value = float(raw) if isinstance(raw, int | float | str) else float("XXnanXX")',
+                'value = float(raw) if isinstance(raw, int | float | str) else float("NAN")',
+            )
         ),
     ),
 }

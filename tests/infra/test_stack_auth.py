@@ -70,6 +70,29 @@ def test_jwt_settings_as_pulumi_hands_them_over() -> None:
                 "(e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID), or empty"
             ],
         ),
+        *(
+            (
+                {**JWT, "jwtIssuer": issuer},
+                [
+                    f"lukewarm:jwtIssuer = {shown}: "
+                    "must be the issuer's https:// URL, exactly as its tokens' iss claim says it "
+                    "(e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID), or empty"
+                ],
+            )
+            for issuer, shown in (
+                (5, "5"),
+                (f"{ISSUER}?tenant=1", f'"{ISSUER}?tenant=1"'),
+                (f"{ISSUER}#keys", f'"{ISSUER}#keys"'),
+                (f"{ISSUER}/a b", f'"{ISSUER}/a b"'),
+            )
+        ),
+        (
+            {**JWT, "jwtAudience": 5},
+            [
+                "lukewarm:jwtAudience = 5: must be the audience a token is for "
+                "(such as an app client id), or empty"
+            ],
+        ),
         (
             {**JWT, "jwtIssuer": "https://"},
             [

@@ -157,6 +157,28 @@ RETENTION_DAYS = (
             "lukewarm:memorySize = true: must be an integer from 128 to 10240 (MB)",
         ),
         (
+            "modelDir",
+            5,
+            "lukewarm:modelDir = 5: must be a relative path inside function/, such as model",
+        ),
+        (
+            "monitoring",
+            5,
+            "lukewarm:monitoring = 5: must be off, dashboard or alarms "
+            "(the dashboard, alarms and their SNS topic)",
+        ),
+        ("auth", 5, "lukewarm:auth = 5: must be none, iam or jwt"),
+        (
+            "throttleRate",
+            True,
+            "lukewarm:throttleRate = true: must be a number above 0 and at most 10000",
+        ),
+        (
+            "coldStartAlarm",
+            [5],
+            "lukewarm:coldStartAlarm = [5]: must be a number above 0 and at most 100",
+        ),
+        (
             "timeout",
             31,
             "lukewarm:timeout = 31: must be an integer from 1 to 30 "
@@ -717,10 +739,13 @@ def test_keys_lukewarm_would_never_read_are_warned_of_with_the_nearest_key(
 ) -> None:
     (project / "Pulumi.dev.yaml").write_text(
         "config:\n"
-        "  lukwarm:runtime: torch\n"
-        "  memorySize: 64\n"
-        "  aws:region: eu-central-1\n"
         "  lukewarm:timeout: 12\n"
+        "  lukwarm:runtime: torch\n"
+        "  aws:region: eu-central-1\n"
+        "  memorySize: 64\n"
+        "  warm:runtime: torch\n"  # a namespace of its own, not lukewarm's misspelt
+        "  colour: red\n"  # no namespace, and nothing like a lukewarm key
+        "  lukwarm:colour: red\n"  # lukewarm's namespace misspelt, no such key
     )
     warnings: list[str] = []
 
@@ -731,6 +756,8 @@ def test_keys_lukewarm_would_never_read_are_warned_of_with_the_nearest_key(
         "did you mean lukewarm:runtime?",
         "Pulumi.dev.yaml: memorySize is not a lukewarm: key and is ignored; "
         "did you mean lukewarm:memorySize?",
+        "Pulumi.dev.yaml: lukwarm:colour is not a lukewarm: key and is ignored; "
+        "did you mean a lukewarm: key?",
     ]
     assert (settings.runtime, settings.memory_size, settings.timeout) == (
         load_settings().runtime,
@@ -744,3 +771,63 @@ def test_overrides_are_checked_as_the_keys_they_override(project: Path) -> None:
         stack_settings(None, project, overrides={"timeout": 900})
 
     assert stack_settings(None, project, overrides={"timeout": 7, "runtime": None}).timeout == 7
+
+
+def test_warnings_go_to_standard_error_by_default(project: Path, capsys) -> None:
+    (project / "Pulumi.dev.yaml").write_text("config:\n  memorySize: 64\n")
+    stack_settings("dev", project)
+    assert capsys.readouterr() == (
+        "",
+        "warning: Pulumi.dev.yaml: memorySize is not a lukewarm: key and is ignored; "
+        "did you mean lukewarm:memorySize?\n",
+    )
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A checkout whose function/ holds only the model directories a test writes."""
+    import infra.settings
+
+    monkeypatch.setattr(infra.settings, "ROOT", tmp_path)
+    return tmp_path
+
+
+def write_json(path: Path, document: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document))
+
+
+def test_runtime_torch_is_refused_only_for_an_imported_hub_model(root: Path) -> None:
+    from contract import HUB_MODEL_FORMAT
+
+    write_json(root / "function" / "models" / "hub" / "config.json", {"format": HUB_MODEL_FORMAT})
+    write_json(root / "function" / "models" / "other" / "config.json", {"format": "other"})
+    (root / "function" / "models" / "broken").mkdir()
+    (root / "function" / "models" / "broken" / "config.json").write_text("{")
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"modelDir": "models/hub", "runtime": "torch"}, project_dir=ROOT)
+    assert raised.value.problems == (
+        'lukewarm:runtime = "torch": cannot serve function/models/hub, an imported Hub model '
+        "(lukewarm import), which runs on onnx only: set lukewarm:runtime to onnx",
+    )
+    assert load_settings({"modelDir": "models/hub"}, project_dir=ROOT).runtime == "onnx"
+    for model_dir in ("models/other", "models/broken", "models/missing"):
+        settings = load_settings({"modelDir": model_dir, "runtime": "torch"}, project_dir=ROOT)
+        assert settings.runtime == "torch"
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [["measured"], {"measured": [1]}, {"measured": {"peak_rss_mb": "1 GB"}}, {}],
+    ids=["a list", "measured a list", "a peak that is not a number", "nothing measured"],
+)
+def test_a_manifest_without_usable_measurements_gives_none(root: Path, manifest: object) -> None:
+    from infra.settings import model_measurements
+
+    write_json(root / "function" / "models" / "hub" / "onnx" / "manifest.json", manifest)
+    assert model_measurements("models/hub") is None
+    write_json(
+        root / "function" / "models" / "hub" / "onnx" / "manifest.json",
+        {"measured": {"peak_rss_mb": 1387}},
+    )
+    assert model_measurements("models/hub") == {"peak_rss_mb": 1387}
