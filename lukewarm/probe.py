@@ -25,16 +25,19 @@ Writes `report.json` (every request, the summary, the cost inputs `lukewarm cost
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import math
 import os
 import random
+import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -441,6 +444,25 @@ def _request(
     }
 
 
+@contextlib.contextmanager
+def _ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """While inside, the first Ctrl-C only sets `stop`; a second raises KeyboardInterrupt.
+    (Signal handlers can be set in the main thread only; elsewhere Ctrl-C is left as is.)"""
+
+    def ask_to_stop(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, ask_to_stop) if in_main_thread else None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
 def measure(
     endpoint: str,
     image: bytes,
@@ -450,7 +472,12 @@ def measure(
     samples: list[Sample],
     request_auth: auth.RequestAuth | None = None,
 ) -> None:
-    """Send requests at random gaps into `samples` until done (or Ctrl-C propagates).
+    """Send requests at random gaps into `samples` until done, or until Ctrl-C.
+
+    The first Ctrl-C stops after the request in flight, and KeyboardInterrupt is raised
+    once the progress bar has stopped: raised inside the bar's update, it could leave the
+    bar's refresh thread waiting for a lock for ever, and the probe hung. A second Ctrl-C
+    raises at once.
 
     Raises CaptionError if the very first request cannot reach the server at all, or is
     refused by the API's auth: a mistyped URL or a missing token should not cost a whole
@@ -479,16 +506,19 @@ def measure(
         done = len(samples) if count is not None else time.monotonic() - start
         progress.update(task, completed=done, last=shown)
 
-    with progress:
+    stop = threading.Event()
+    with _ctrl_c_stops(stop), progress:
         task = progress.add_task("probe", total=count or args.duration, last="")
         gap = 0.0
-        while len(samples) < (count or math.inf):
+        while len(samples) < (count or math.inf) and not stop.is_set():
             if count is None and time.monotonic() - start + gap > args.duration:
                 break
             deadline = time.monotonic() + gap
-            while (remaining := deadline - time.monotonic()) > 0:
+            while (remaining := deadline - time.monotonic()) > 0 and not stop.is_set():
                 time.sleep(min(remaining, 0.2))
                 advance()
+            if stop.is_set():
+                break
             sent_at = datetime.now(UTC)
             offset = time.monotonic() - start
             result = _request(endpoint, image, content_type, args.timeout, request_auth)
@@ -508,8 +538,10 @@ def measure(
                 cold = " cold" if sample.cold_start else " restored" if sample.restored else ""
                 advance(f"last: {sample.latency_ms / 1000:.2f} s{cold}")
             gap = rng.uniform(args.gap_min, args.gap_max)
-        if count is None:
+        if count is None and not stop.is_set():
             progress.update(task, completed=args.duration)
+    if stop.is_set():
+        raise KeyboardInterrupt
 
 
 def served_by(samples: Sequence[Sample]) -> list[dict[str, Any]]:
