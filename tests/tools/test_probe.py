@@ -227,3 +227,34 @@ def test_probe_the_local_stack(local_stack, tmp_path, capsys) -> None:
     assert all(report["summary"][kind]["server_p50_ms"] > 0 for kind in kinds)
     assert (tmp_path / "report.png").read_bytes().startswith(PNG)
     assert "p95" in out
+
+
+def test_ctrl_c_keeps_the_answer_in_flight_and_a_second_stops_at_once(fake_api, tmp_path):
+    """The first Ctrl-C lets the request being answered finish (the slow route takes 2 s)
+    and keeps it; pressed twice, the probe stops without waiting for it."""
+
+    def probe_and_interrupt(out: Path, presses: int) -> tuple[subprocess.Popen, bytes]:
+        before = len(fake_api.received)
+        command = [
+            sys.executable, "-m", "lukewarm", "probe", fake_api.url("slow"),
+            "--count", "5", *FAST, "--out", f"{out}/",
+        ]  # fmt: skip
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while len(fake_api.received) <= before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for _ in range(presses):
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.2)
+        _, stderr = process.communicate(timeout=60)
+        return process, stderr
+
+    process, stderr = probe_and_interrupt(tmp_path / "once", presses=1)
+    assert process.returncode == 130, stderr.decode()
+    answered = json.loads((tmp_path / "once" / "report.json").read_text())["requests"]
+    assert [(r["status"], r["latency_ms"] >= 1500) for r in answered] == [(200, True)]
+
+    process, stderr = probe_and_interrupt(tmp_path / "twice", presses=2)
+    assert process.returncode == 130, stderr.decode()
+    assert b"Traceback" not in stderr
+    assert json.loads((tmp_path / "twice" / "report.json").read_text())["requests"] == []
