@@ -169,6 +169,24 @@ RETENTION_DAYS = (
         ),
         ("auth", 5, "lukewarm:auth = 5: must be none, iam or jwt"),
         (
+            "warmSchedules",
+            5,
+            "lukewarm:warmSchedules = 5: must be a list of {schedule, concurrency, timezone}; "
+            "[] turns warming off",
+        ),
+        (
+            "tags",
+            5,
+            'lukewarm:tags = 5: must be a mapping of tag names to values, e.g. {"team": "vision"}',
+        ),
+        (
+            "tags",
+            {"aws:team": "vision", "b" * 129: "x"},
+            f'lukewarm:tags = {{"aws:team": "vision", "{"b" * 129}": "x"}}: aws:team: names '
+            f"starting aws: or lukewarm: are reserved; '{'b' * 129}': a name is 1-128 letters, "
+            "digits, spaces or _.:/=+-@",
+        ),
+        (
             "throttleRate",
             True,
             "lukewarm:throttleRate = true: must be a number above 0 and at most 10000",
@@ -831,3 +849,29 @@ def test_a_manifest_without_usable_measurements_gives_none(root: Path, manifest:
         {"measured": {"peak_rss_mb": 1387}},
     )
     assert model_measurements("models/hub") == {"peak_rss_mb": 1387}
+
+
+def test_as_many_tags_as_aws_leaves_room_for_are_accepted_and_one_more_refused() -> None:
+    from infra.settings import MAX_USER_TAGS
+
+    tags = {f"t{i}": "v" for i in range(MAX_USER_TAGS)}
+    assert len(load_settings({"tags": tags}).tags) == MAX_USER_TAGS == 47
+    with pytest.raises(SettingsError, match=r"at most 47 tags \(AWS's 50, less lukewarm's own 3\)"):
+        load_settings({"tags": {**tags, "one-more": "v"}})
+
+
+def test_every_bad_schedule_in_a_list_is_reported_and_one_instance_is_allowed() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(
+            {
+                "warmSchedules": [
+                    {"schedule": "rate(5 minutes)", "concurrency": 1},
+                    "x",
+                    {"schedule": "rate(6 minutes)", "concurrency": 0},
+                ]
+            }
+        )
+    assert raised.value.problems == (
+        'lukewarm:warmSchedules[1] = "x": must be a mapping {schedule, concurrency, timezone}',
+        "lukewarm:warmSchedules[2].concurrency = 0: must be an integer from 1 to 50",
+    )
