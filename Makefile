@@ -104,7 +104,7 @@ bench-hf: $(STAMP)
 	$(PY) -m bench.hf $(ARGS)
 
 ## Mutation testing of the handler, the beam search, the Hub backend, image decoding, the warmer
-## and settings, per module (about three hours on 2 cores for all).
+## and settings, per module (about four hours on 2 cores for all).
 mutation: $(STAMP)
 	$(PY) -m tests.mutation $(ARGS)
 

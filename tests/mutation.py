@@ -634,6 +634,16 @@ EQUIVALENT: dict[str, tuple[Equivalent, ...]] = {
             "pulumi.Config() without a name reads the project's own namespace, lukewarm",
         ),
         Equivalent(
+            "xǁ_InvalidPartsǁ__init__",
+            "super().__init__(None)",
+            "the parts are read from `.parts`; the exception's own arguments are never shown",
+        ),
+        Equivalent(
+            "x_load_settings",
+            'part_problems = [_problem(f"{name}{where}", v, a) for where, v, a in error.parts]',
+            "only warmSchedules has parts: the list is still empty when they are added",
+        ),
+        Equivalent(
             "x_read_stack_config",
             'document = yaml.safe_load(stack_file.read_text(encoding="UTF-8")) or {}',
             SAME_CODEC,
