@@ -139,7 +139,7 @@ def _structured(raw: object, what: str) -> object:
         try:
             return json.loads(raw)
         except json.JSONDecodeError:
-            raise _Invalid(f"must be {what} (JSON or YAML list)") from None
+            raise _Invalid(f"must be {what} (JSON or YAML)") from None
     return raw
 
 

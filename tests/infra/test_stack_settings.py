@@ -180,6 +180,17 @@ RETENTION_DAYS = (
             'lukewarm:tags = 5: must be a mapping of tag names to values, e.g. {"team": "vision"}',
         ),
         (
+            "warmSchedules",
+            "[oops",
+            'lukewarm:warmSchedules = "[oops": must be a list of '
+            "{schedule, concurrency, timezone} (JSON or YAML)",
+        ),
+        (
+            "tags",
+            "{oops",
+            'lukewarm:tags = "{oops": must be a mapping of tag names to values (JSON or YAML)',
+        ),
+        (
             "tags",
             {"aws:team": "vision", "b" * 129: "x"},
             f'lukewarm:tags = {{"aws:team": "vision", "{"b" * 129}": "x"}}: aws:team: names '
@@ -281,7 +292,7 @@ RETENTION_DAYS = (
             "corsOrigins",
             "https://example.com",
             'lukewarm:corsOrigins = "https://example.com": '
-            "must be a list of origins (JSON or YAML list)",
+            "must be a list of origins (JSON or YAML)",
         ),
         ("corsOrigins", [1], f"lukewarm:corsOrigins = [1]: {ORIGINS}"),
         ("logRetentionDays", 10, f"lukewarm:logRetentionDays = 10: {RETENTION_DAYS}"),
@@ -592,7 +603,7 @@ def test_a_warm_schedule_built_in_code_is_validated_too() -> None:
         # ... and broken JSON as the string it is.
         (
             {"corsOrigins": "[oops"},
-            'lukewarm:corsOrigins = "[oops": must be a list of origins (JSON or YAML list)',
+            'lukewarm:corsOrigins = "[oops": must be a list of origins (JSON or YAML)',
         ),
         # The monitoring keys, and what alarmEmail needs of monitoring.
         (
@@ -739,12 +750,27 @@ def test_region_names_and_utc_are_accepted(timezone: str) -> None:
             "Pulumi.dev.yaml: config: must be a mapping of keys to values, not a list",
         ),
         ("- config\n", "Pulumi.dev.yaml: must be a mapping with a config: section"),
+        (  # a reader error: it has no line, and its message no separate problem
+            "config:\n  lukewarm:timeout: 12\x07\n",
+            "Pulumi.dev.yaml: not valid YAML (unacceptable character #x0007: special "
+            "characters are not allowed)",
+        ),
+        (
+            b"config:\n  lukewarm:timeout: \xff\n",
+            "Pulumi.dev.yaml: cannot be read ('utf-8' codec can't decode byte 0xff in "
+            "position 28: invalid start byte)",
+        ),
     ],
+    ids=["a list cut short", "a list for config", "a list for the file", "a bell", "not UTF-8"],
 )
 def test_a_malformed_stack_file_is_one_problem_naming_the_file_and_line(
-    project: Path, text: str, problem: str
+    project: Path, text: str | bytes, problem: str
 ) -> None:
-    (project / "Pulumi.dev.yaml").write_text(text)
+    stack_file = project / "Pulumi.dev.yaml"
+    if isinstance(text, bytes):
+        stack_file.write_bytes(text)
+    else:
+        stack_file.write_text(text)
 
     with pytest.raises(SettingsError) as raised:
         stack_settings("dev", project)
@@ -867,11 +893,28 @@ def test_every_bad_schedule_in_a_list_is_reported_and_one_instance_is_allowed() 
                 "warmSchedules": [
                     {"schedule": "rate(5 minutes)", "concurrency": 1},
                     "x",
+                    {"concurrency": 2},
                     {"schedule": "rate(6 minutes)", "concurrency": 0},
                 ]
             }
         )
-    assert raised.value.problems == (
-        'lukewarm:warmSchedules[1] = "x": must be a mapping {schedule, concurrency, timezone}',
-        "lukewarm:warmSchedules[2].concurrency = 0: must be an integer from 1 to 50",
+    problems = raised.value.problems
+    assert len(problems) == 3
+    assert problems[0] == (
+        'lukewarm:warmSchedules[1] = "x": must be a mapping {schedule, concurrency, timezone}'
     )
+    assert problems[1].startswith(
+        'lukewarm:warmSchedules[2] = {"concurrency": 2}: needs a schedule: rate('
+    )
+    assert (
+        problems[2] == "lukewarm:warmSchedules[3].concurrency = 0: must be an integer from 1 to 50"
+    )
+
+
+@pytest.mark.parametrize("count", ["1", "3", 3])
+def test_a_schedules_count_may_be_a_string_as_pulumi_gives_it(count: object) -> None:
+    (schedule,) = load_settings(
+        {"warmSchedules": [{"schedule": "rate(5 minutes)", "concurrency": count}]}
+    ).warm_schedules
+    assert schedule.concurrency == int(str(count))
+    assert isinstance(schedule.concurrency, int)
