@@ -918,3 +918,28 @@ def test_a_schedules_count_may_be_a_string_as_pulumi_gives_it(count: object) -> 
     ).warm_schedules
     assert schedule.concurrency == int(str(count))
     assert isinstance(schedule.concurrency, int)
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        (
+            {"snapStart": True, "provisionedConcurrency": 1},
+            "lukewarm:snapStart = true: cannot be used with lukewarm:provisionedConcurrency "
+            "(1); AWS allows one or the other: set provisionedConcurrency to 0 or snapStart "
+            "to false",
+        ),
+        (
+            {"snapStart": True, "snapStartVersions": 9, "keepImages": 2},
+            "lukewarm:snapStartVersions = 9: must be at most keepImages (2): a version whose "
+            "image was deleted cannot run, but its snapshot would still be billed",
+        ),
+    ],
+    ids=["SnapStart and provisioned concurrency", "more snapshots than images"],
+)
+def test_snapstart_contradictions_say_what_to_change(
+    values: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(values)
+    assert raised.value.problems == (problem,)
