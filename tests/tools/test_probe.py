@@ -191,19 +191,30 @@ def test_count_and_duration_exclude_each_other(capsys) -> None:
     assert "not allowed with argument" in capsys.readouterr().err
 
 
-def test_ctrl_c_keeps_what_was_measured(fake_api, tmp_path) -> None:
+def interrupted_probe(
+    fake_api, mode: str, count: int, out: Path, *, after: int, presses: int = 1
+) -> tuple[int, bytes, bytes]:
+    """`lukewarm probe` of the fake API's `mode` route, sent Ctrl-C `presses` times once it
+    has sent `after` requests: its exit code, standard output and standard error."""
     before = len(fake_api.received)
     command = [
-        sys.executable, "-m", "lukewarm", "probe", fake_api.url("ok"),
-        "--count", "1000", *FAST, "--out", f"{tmp_path}/",
+        sys.executable, "-m", "lukewarm", "probe", fake_api.url(mode),
+        "--count", str(count), *FAST, "--out", f"{out}/",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
-    while len(fake_api.received) < before + 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=30)
-    assert process.returncode == 130, stderr.decode()
+    while len(fake_api.received) < before + after and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for _ in range(presses):
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+    stdout, stderr = process.communicate(timeout=60)
+    return process.returncode, stdout, stderr
+
+
+def test_ctrl_c_keeps_what_was_measured(fake_api, tmp_path) -> None:
+    code, stdout, stderr = interrupted_probe(fake_api, "ok", 1000, tmp_path, after=3)
+    assert code == 130, stderr.decode()
     assert b"Traceback" not in stderr
     assert b"interrupted after" in stdout
     report = json.loads((tmp_path / "report.json").read_text())
@@ -233,28 +244,12 @@ def test_ctrl_c_keeps_the_answer_in_flight_and_a_second_stops_at_once(fake_api, 
     """The first Ctrl-C lets the request being answered finish (the slow route takes 2 s)
     and keeps it; pressed twice, the probe stops without waiting for it."""
 
-    def probe_and_interrupt(out: Path, presses: int) -> tuple[subprocess.Popen, bytes]:
-        before = len(fake_api.received)
-        command = [
-            sys.executable, "-m", "lukewarm", "probe", fake_api.url("slow"),
-            "--count", "5", *FAST, "--out", f"{out}/",
-        ]  # fmt: skip
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while len(fake_api.received) <= before and time.monotonic() < deadline:
-            time.sleep(0.02)
-        for _ in range(presses):
-            process.send_signal(signal.SIGINT)
-            time.sleep(0.2)
-        _, stderr = process.communicate(timeout=60)
-        return process, stderr
-
-    process, stderr = probe_and_interrupt(tmp_path / "once", presses=1)
-    assert process.returncode == 130, stderr.decode()
+    code, _, stderr = interrupted_probe(fake_api, "slow", 5, tmp_path / "once", after=1)
+    assert code == 130, stderr.decode()
     answered = json.loads((tmp_path / "once" / "report.json").read_text())["requests"]
     assert [(r["status"], r["latency_ms"] >= 1500) for r in answered] == [(200, True)]
 
-    process, stderr = probe_and_interrupt(tmp_path / "twice", presses=2)
-    assert process.returncode == 130, stderr.decode()
+    code, _, stderr = interrupted_probe(fake_api, "slow", 5, tmp_path / "twice", after=1, presses=2)
+    assert code == 130, stderr.decode()
     assert b"Traceback" not in stderr
     assert json.loads((tmp_path / "twice" / "report.json").read_text())["requests"] == []
